@@ -1,0 +1,91 @@
+"""Mask augmentation: random dilation, rotation and crop (Section 4.1).
+
+A raw mask (any size, 1 = valid, 0 = hole) is scaled up if its shorter side is under the output
+size, rotated by any angle about its centre (nearest neighbour, outside the source = valid),
+dilated by a disk of diameter `kernel` (5 to 47 px, the range of NVIDIA's dataset page) and cropped.
+The dilation is computed as a Euclidean distance threshold on the rotated mask, which equals a
+dilation by a disk and lets the sampler read the hole ratio of every kernel size from one
+distance map (see `crop_distance` and maskgen.build).
+"""
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+KERNEL_RANGE = (5, 47)
+MAX_RADIUS = (KERNEL_RANGE[1] - 1) // 2 + 1
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    kernel: int  # dilation disk diameter in pixels; hole grows by (kernel - 1) / 2
+    angle: float  # degrees, counter-clockwise
+    crop_x: int  # top-left corner of the crop in the scaled, rotated source
+    crop_y: int
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def source_scale(shape, size: int) -> float:
+    """Scale that brings the shorter side of a raw mask of `shape` up to `size` (never down)."""
+    return max(1.0, size / min(shape))
+
+
+def scaled_shape(shape, size: int) -> tuple[int, int]:
+    scale = source_scale(shape, size)
+    return max(size, round(shape[0] * scale)), max(size, round(shape[1] * scale))
+
+
+def random_geometry(rng: np.random.Generator, raw_shape, size: int) -> tuple[float, int, int]:
+    """A random angle and crop corner for a raw mask of `raw_shape`."""
+    height, width = scaled_shape(raw_shape, size)
+    angle = float(rng.uniform(0.0, 360.0))
+    crop_x = int(rng.integers(0, width - size + 1))
+    crop_y = int(rng.integers(0, height - size + 1))
+    return angle, crop_x, crop_y
+
+
+def crop_distance(raw_valid: np.ndarray, angle: float, crop_x: int, crop_y: int, size: int) -> np.ndarray:
+    """Distance of each output pixel to the nearest hole, float32 (size, size); 0 on holes.
+
+    Holes outside the crop but within the largest dilation radius count too.
+    """
+    height, width = scaled_shape(raw_valid.shape, size)
+    scale = source_scale(raw_valid.shape, size)
+    centre = ((raw_valid.shape[1] - 1) / 2.0, (raw_valid.shape[0] - 1) / 2.0)
+    matrix = cv2.getRotationMatrix2D(centre, angle, scale)
+    matrix[:, 2] += ((width - 1) / 2.0 - centre[0], (height - 1) / 2.0 - centre[1])
+    # Render only the crop plus a border as wide as the largest dilation.
+    matrix[:, 2] -= (crop_x - MAX_RADIUS, crop_y - MAX_RADIUS)
+    window = size + 2 * MAX_RADIUS
+    rotated = cv2.warpAffine(raw_valid.astype(np.uint8), matrix, (window, window), flags=cv2.INTER_NEAREST,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=1)
+    distance = cv2.distanceTransform(rotated, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return distance[MAX_RADIUS:MAX_RADIUS + size, MAX_RADIUS:MAX_RADIUS + size]
+
+
+def holes_within(distance: np.ndarray, kernel: int) -> np.ndarray:
+    """bool: pixels within the dilation disk of diameter `kernel` of a hole.
+
+    Written as ceil(2 d) <= kernel - 1 so that the sampler's histogram and the mask agree exactly.
+    """
+    return half_pixel_steps(distance) <= kernel - 1
+
+
+def half_pixel_steps(distance: np.ndarray) -> np.ndarray:
+    return np.ceil(2.0 * distance).astype(np.int32)
+
+
+def augment(raw_valid: np.ndarray, params: AugmentParams, size: int = 512) -> np.ndarray:
+    """The augmented mask, uint8 (size, size), 1 = valid, 0 = hole."""
+    distance = crop_distance(raw_valid, params.angle, params.crop_x, params.crop_y, size)
+    return (~holes_within(distance, params.kernel)).astype(np.uint8)
+
+
+def random_augment(raw_valid: np.ndarray, rng: np.random.Generator, size: int = 512) -> tuple[np.ndarray, AugmentParams]:
+    """A random augmentation (as used for training masks on the fly) and its parameters."""
+    angle, crop_x, crop_y = random_geometry(rng, raw_valid.shape, size)
+    kernel = int(rng.integers(KERNEL_RANGE[0], KERNEL_RANGE[1] + 1))
+    params = AugmentParams(kernel, angle, crop_x, crop_y)
+    return augment(raw_valid, params, size), params

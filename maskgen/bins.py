@@ -1,0 +1,60 @@
+"""Hole-to-image area ratio bins and border categories of the test benchmark (Section 4.1).
+
+Six bins (0.01, 0.1], (0.1, 0.2], ..., (0.5, 0.6] times two categories: N (no hole pixel within
+`margin` px of the image border) and B (at least one is). Masks are 1 = valid, 0 = hole.
+"""
+import numpy as np
+
+BIN_EDGES = (0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+BINS = tuple(zip(BIN_EDGES[:-1], BIN_EDGES[1:]))
+CATEGORIES = ("N", "B")
+BORDER_MARGIN = 50
+
+
+def bin_label(index: int) -> str:
+    low, high = BINS[index]
+    return f"{low:g}-{high:g}"
+
+
+def hole_ratio(valid_mask: np.ndarray) -> float:
+    """Share of hole pixels, in [0, 1]."""
+    return float(np.count_nonzero(np.asarray(valid_mask) == 0)) / valid_mask.size
+
+
+def bin_index(ratio: float) -> int | None:
+    """Index of the bin with low < ratio <= high, or None outside (0.01, 0.6]."""
+    for index, (low, high) in enumerate(BINS):
+        if low < ratio <= high:
+            return index
+    return None
+
+
+def border_distance(valid_mask: np.ndarray) -> int | None:
+    """Smallest distance in pixels from a hole pixel to the image border (0 = on the border row).
+
+    None when there is no hole.
+    """
+    rows, cols = np.nonzero(np.asarray(valid_mask) == 0)
+    if rows.size == 0:
+        return None
+    height, width = valid_mask.shape
+    return int(min(rows.min(), cols.min(), height - 1 - rows.max(), width - 1 - cols.max()))
+
+
+def border_category(valid_mask: np.ndarray, margin: int = BORDER_MARGIN) -> str:
+    """'N' when no hole pixel lies within `margin` px of the border, else 'B'."""
+    distance = border_distance(valid_mask)
+    return "N" if distance is None or distance >= margin else "B"
+
+
+def border_frame(shape, margin: int = BORDER_MARGIN) -> np.ndarray:
+    """bool (H, W), True on the `margin`-px frame along the image border."""
+    frame = np.ones(shape, bool)
+    frame[margin:shape[0] - margin, margin:shape[1] - margin] = False
+    return frame
+
+
+def classify(valid_mask: np.ndarray, margin: int = BORDER_MARGIN) -> tuple[str, int | None, float]:
+    """(category, bin index or None, hole ratio) of one mask."""
+    ratio = hole_ratio(valid_mask)
+    return border_category(valid_mask, margin), bin_index(ratio), ratio

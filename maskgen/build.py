@@ -1,0 +1,209 @@
+"""The test benchmark: augmented test-pool masks binned by hole ratio and border category.
+
+Each of the 12 (category, bin) cells gets `per_bin` masks. A mask is drawn by picking a raw test
+mask, a random angle and crop, computing the crop's distance-to-hole map once, and reading from its
+histogram the hole ratio of every dilation kernel (5 to 47 px); a kernel is then drawn among those
+that land in the cell. This replaces blind rejection: only a (source, angle, crop) that no kernel
+can bring into the cell is rejected, and sources that cannot reach a bin are skipped up front.
+
+Mask i of cell (c, b) uses the generator np.random.default_rng([seed, c, b, i]) and nothing else,
+so the output is the same whatever the number of workers and whether the build was resumed.
+
+Layout under OUT/test/: CATEGORY/BIN/ID.png, manifest.csv, settings.json. IDs follow NVIDIA's
+order: bin by bin, the N block before the B block, `per_bin` each.
+"""
+import csv
+import functools
+import hashlib
+import json
+import multiprocessing
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from maskgen.augment import KERNEL_RANGE, AugmentParams, crop_distance, half_pixel_steps, random_geometry
+from maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, border_frame, hole_ratio
+from maskgen.pool import load_raw_mask
+from pconvkit.errors import UserError
+from pconvkit.files import csv_text, encode_png, mask_to_png, read_mask, write_bytes_atomic, write_text_atomic
+
+MANIFEST_FIELDS = ("id", "split", "category", "bin", "hole_ratio", "border_distance", "source_video",
+                   "frame_first", "frame_second", "raw_id", "kernel", "angle", "crop_x", "crop_y",
+                   "size", "margin", "seed", "sha256", "path")
+
+
+@dataclass(frozen=True)
+class TestSetSettings:
+    per_bin: int = 1000
+    size: int = 512
+    margin: int = BORDER_MARGIN
+    seed: int = 0
+    hole_white: bool = False
+    max_tries: int = 20_000  # per mask, before the cell is declared impossible
+    chunk: int = 50
+
+
+def mask_seed(seed: int, category: int, bin_index: int, index: int) -> list[int]:
+    return [seed, category, bin_index, index]
+
+
+def reach(raw_valid: np.ndarray) -> tuple[float, float]:
+    """(smallest, largest) hole ratio a raw mask gives at the smallest and largest dilation.
+
+    Estimated on the whole frame at a quarter of the resolution: a guide for choosing sources.
+    """
+    small = cv2.resize(raw_valid, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_NEAREST)
+    distance = cv2.distanceTransform(small, cv2.DIST_L2, 3)
+    return (float(np.mean(distance <= (KERNEL_RANGE[0] - 1) / 8)),
+            float(np.mean(distance <= (KERNEL_RANGE[1] - 1) / 8)))
+
+
+def sample_cell_mask(load, candidates, category: str, bin_index: int, rng, settings: TestSetSettings):
+    """One mask of cell (category, bin): (valid uint8 (size, size), source index, AugmentParams)."""
+    low, high = BINS[bin_index]
+    size = settings.size
+    pixels = size * size
+    frame = border_frame((size, size), settings.margin)
+    kernels = np.arange(KERNEL_RANGE[0], KERNEL_RANGE[1] + 1)
+    for _ in range(settings.max_tries):
+        source = int(candidates[rng.integers(len(candidates))])
+        raw_valid = load(source)
+        angle, crop_x, crop_y = random_geometry(rng, raw_valid.shape, size)
+        steps = half_pixel_steps(crop_distance(raw_valid, angle, crop_x, crop_y, size))
+        if category == "N":
+            steps[frame] = KERNEL_RANGE[1] + 1  # NVIDIA's N masks: the margin frame is set valid
+        holes_per_kernel = np.cumsum(np.bincount(np.minimum(steps, KERNEL_RANGE[1]).ravel(),
+                                                 minlength=KERNEL_RANGE[1] + 1))[kernels - 1]
+        ratios = holes_per_kernel / pixels
+        feasible = (ratios > low) & (ratios <= high)
+        if category == "B":
+            feasible &= steps[frame].min() <= kernels - 1
+        if not feasible.any():
+            continue
+        kernel = int(rng.choice(kernels[feasible]))
+        valid = (steps > kernel - 1).astype(np.uint8)
+        return valid, source, AugmentParams(kernel, angle, crop_x, crop_y)
+    raise UserError(f"cannot fill bin {category} {bin_label(bin_index)}: no augmented test mask landed in it "
+                    f"after {settings.max_tries} tries; add test videos with larger occlusions or lower --per-bin")
+
+
+def cell_candidates(reaches, bin_index: int) -> np.ndarray:
+    """Sources whose dilation range can plausibly reach the bin (all of them if none seems to)."""
+    low, high = BINS[bin_index]
+    smallest, largest = np.asarray(reaches).T
+    chosen = np.flatnonzero((largest >= 0.6 * low) & (smallest <= 1.5 * high))
+    return chosen if chosen.size else np.arange(len(reaches))
+
+
+class _Job:
+    """A chunk of one cell, run in a worker: writes its PNGs, then its part of the manifest."""
+
+    def __init__(self, out_dir, pool_rows, reaches, settings):
+        self.out_dir, self.pool_rows, self.reaches, self.settings = Path(out_dir), pool_rows, reaches, settings
+
+    @functools.cached_property
+    def load(self):
+        return functools.lru_cache(maxsize=1024)(
+            lambda source: load_raw_mask(self.out_dir, "test", self.pool_rows[source]["raw_id"]))
+
+    def __call__(self, task):
+        category_index, bin_index, start, stop = task
+        settings, category = self.settings, CATEGORIES[category_index]
+        candidates = cell_candidates(self.reaches, bin_index)
+        rows = []
+        for index in range(start, stop):
+            seed = mask_seed(settings.seed, category_index, bin_index, index)
+            valid, source, params = sample_cell_mask(self.load, candidates, category, bin_index,
+                                                     np.random.default_rng(seed), settings)
+            mask_id = (2 * bin_index + category_index) * settings.per_bin + index
+            relative = f"{category}/{bin_label(bin_index)}/{mask_id:05d}.png"
+            png = encode_png(mask_to_png(valid, settings.hole_white))
+            write_bytes_atomic(self.out_dir / "test" / relative, png)
+            raw = self.pool_rows[source]
+            rows.append(dict(id=mask_id, split="test", category=category, bin=bin_label(bin_index),
+                             hole_ratio=f"{hole_ratio(valid):.6f}", border_distance=border_distance(valid),
+                             source_video=raw["video"], frame_first=raw["first"], frame_second=raw["second"],
+                             raw_id=raw["raw_id"], kernel=params.kernel, angle=repr(params.angle),
+                             crop_x=params.crop_x, crop_y=params.crop_y, size=settings.size,
+                             margin=settings.margin, seed="-".join(map(str, seed)),
+                             sha256=hashlib.sha256(png).hexdigest(), path=relative))
+        write_text_atomic(_part_path(self.out_dir, task), csv_text(rows, MANIFEST_FIELDS))
+        return len(rows)
+
+
+def _part_path(out_dir, task) -> Path:
+    category_index, bin_index, start, _ = task
+    return Path(out_dir) / "test" / ".parts" / f"{category_index}_{bin_index}_{start:06d}.csv"
+
+
+def build_test_set(out_dir, pool_rows, settings: TestSetSettings = TestSetSettings(), workers: int = 1) -> Path:
+    """Write the binned test benchmark and its manifest from the raw test pool. Resumable.
+
+    Returns the manifest's path.
+    """
+    if settings.per_bin < 1:
+        raise UserError("--per-bin must be at least 1")
+    if settings.size <= 2 * settings.margin:
+        raise UserError(f"--size {settings.size} leaves no interior inside a {settings.margin}-px margin")
+    if not pool_rows:
+        raise UserError("the raw test pool is empty: the test videos gave no usable masks")
+    out_dir = Path(out_dir)
+    _check_settings(out_dir, settings)
+    reaches = [reach(load_raw_mask(out_dir, "test", row["raw_id"])) for row in
+               tqdm(pool_rows, desc="test pool reach", unit="mask", leave=False)]
+    tasks = [(c, b, start, min(start + settings.chunk, settings.per_bin))
+             for b in range(len(BINS)) for c in range(len(CATEGORIES))
+             for start in range(0, settings.per_bin, settings.chunk)]
+    todo = [t for t in tasks if not _part_path(out_dir, t).exists()]
+    job = _Job(out_dir, pool_rows, reaches, settings)
+    done = sum(t[3] - t[2] for t in tasks if t not in todo)
+    bar = tqdm(total=len(CATEGORIES) * len(BINS) * settings.per_bin, initial=done, desc="test masks", unit="mask")
+    if workers > 1 and len(todo) > 1:
+        with multiprocessing.Pool(workers) as pool:
+            for count in pool.imap_unordered(job, todo):
+                bar.update(count)
+    else:
+        for task in todo:
+            bar.update(job(task))
+    bar.close()
+    manifest = "".join(_part_path(out_dir, t).read_text().split("\n", 1)[1] for t in tasks)
+    path = out_dir / "test" / "manifest.csv"
+    write_text_atomic(path, ",".join(MANIFEST_FIELDS) + "\n" + manifest)
+    return path
+
+
+def _check_settings(out_dir: Path, settings: TestSetSettings):
+    """A resumed build must use the settings it started with; record them on the first run."""
+    path = out_dir / "test" / "settings.json"
+    recorded = asdict(settings)
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous != recorded:
+            changed = sorted(k for k in recorded if previous.get(k) != recorded[k])
+            raise UserError(f"{out_dir} holds a test set built with other settings ({', '.join(changed)}): "
+                            "use another --out or delete it")
+    else:
+        write_text_atomic(path, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+
+
+def read_manifest(path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def regenerate(row: dict, out_dir) -> np.ndarray:
+    """Recompute a manifest row's mask from its parameters (uint8, 1 = valid)."""
+    raw_valid = load_raw_mask(out_dir, "test", row["raw_id"])
+    size, margin = int(row["size"]), int(row["margin"])
+    steps = half_pixel_steps(crop_distance(raw_valid, float(row["angle"]), int(row["crop_x"]), int(row["crop_y"]), size))
+    valid = steps > int(row["kernel"]) - 1
+    if row["category"] == "N":
+        valid[border_frame((size, size), margin)] = True
+    return valid.astype(np.uint8)
+
+
+def load_test_mask(manifest_dir, row: dict, hole_white: bool = False) -> np.ndarray:
+    return read_mask(Path(manifest_dir) / row["path"], hole_white)

@@ -1,0 +1,119 @@
+"""Dense optical flow from videos or frame folders, and the flow-folder layout.
+
+A flow folder holds one sub-folder per video; each frame pair (i, j), j > i, is stored as
+
+    VIDEO/forward_I_J.EXT    flow from frame i to frame j
+    VIDEO/backward_J_I.EXT   flow from frame j to frame i
+
+with I and J the frame numbers (any zero padding) and EXT one of .flo, .png (KITTI), .pfm, .npy.
+This is the naming of common public flow tools; `maskgen flow` writes it, `--flow-dir` reads it.
+A folder of flow files with no sub-folders is read as one video named after the folder.
+"""
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from maskgen.flowio import FLOW_SUFFIXES
+from pconvkit.errors import UserError
+from pconvkit.files import IMAGE_SUFFIXES
+
+FORWARD_NAME = re.compile(r"^forward_(\d+)_(\d+)$")
+DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+               "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+
+
+@dataclass(frozen=True)
+class FramePair:
+    """One frame pair of a video in a flow folder: where its forward and backward flows are."""
+    video: str
+    first: int
+    second: int
+    forward: Path
+    backward: Path
+
+
+def list_flow_pairs(flow_dir) -> dict[str, list[FramePair]]:
+    """All frame pairs of a flow folder, by video name, in frame order."""
+    flow_dir = Path(flow_dir)
+    if not flow_dir.is_dir():
+        raise UserError(f"flow folder not found: {flow_dir}")
+    folders = sorted(p for p in flow_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    videos = {}
+    for folder in folders or [flow_dir]:
+        pairs = _pairs_in(folder)
+        if pairs:
+            videos[folder.name] = pairs
+    if not videos:
+        raise UserError(f"no forward_I_J / backward_J_I flow files in {flow_dir} (see `maskgen build --help`)")
+    return videos
+
+
+def _pairs_in(folder: Path) -> list[FramePair]:
+    pairs = []
+    for path in sorted(folder.iterdir()):
+        match = FORWARD_NAME.match(path.stem)
+        if not match or path.suffix.lower() not in FLOW_SUFFIXES:
+            continue
+        first, second = int(match.group(1)), int(match.group(2))
+        candidates = [p for p in folder.glob(f"backward_*_*{path.suffix}")
+                      if re.fullmatch(rf"backward_0*{second}_0*{first}", p.stem)]
+        if not candidates:
+            raise UserError(f"{path} has no backward flow backward_{second}_{first}{path.suffix}")
+        pairs.append(FramePair(folder.name, first, second, path, candidates[0]))
+    return sorted(pairs, key=lambda p: (p.first, p.second))
+
+
+def frame_pairs(frame_count: int, frame_gaps=(1,), stride: int = 1) -> list[tuple[int, int]]:
+    """Frame index pairs (i, i + gap) for each gap, with i stepping by `stride`."""
+    return [(i, i + gap) for gap in frame_gaps for i in range(0, frame_count - gap, stride)]
+
+
+def read_frames(source, max_side: int | None = None) -> list[np.ndarray]:
+    """All frames of a video file or a folder of images, as grayscale uint8 arrays.
+
+    With max_side, frames are scaled down (INTER_AREA) so that their longer side is at most that.
+    """
+    source = Path(source)
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        frames = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in files]
+        if any(f is None for f in frames):
+            raise UserError(f"unreadable image in {source}")
+    else:
+        if not source.is_file():
+            raise UserError(f"video not found: {source}")
+        capture = cv2.VideoCapture(str(source))
+        frames = []
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+        capture.release()
+    if len(frames) < 2:
+        raise UserError(f"cannot read two frames from {source} (unreadable or not a video)")
+    if len({f.shape for f in frames}) != 1:
+        raise UserError(f"frames of {source} differ in size")
+    if max_side and max(frames[0].shape) > max_side:
+        scale = max_side / max(frames[0].shape)
+        size = (round(frames[0].shape[1] * scale), round(frames[0].shape[0] * scale))
+        frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+    return frames
+
+
+def compute_flow(first: np.ndarray, second: np.ndarray, method: str = "dis", preset: str = "medium") -> np.ndarray:
+    """Dense flow from `first` to `second` (grayscale uint8), float32 (H, W, 2) in pixels.
+
+    method 'dis' is OpenCV's DIS optical flow (Kroeger et al. 2016) with the given preset;
+    'farneback' is cv2.calcOpticalFlowFarneback with OpenCV's sample parameters.
+    """
+    if method == "dis":
+        solver = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+        return solver.calc(first, second, None)
+    if method == "farneback":
+        return cv2.calcOpticalFlowFarneback(first, second, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    raise UserError(f"unknown flow method {method!r} (dis or farneback)")

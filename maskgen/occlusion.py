@@ -1,0 +1,84 @@
+"""Occlusions and disocclusions from forward-backward flow consistency.
+
+Sundaram, Brox and Keutzer, "Dense point trajectories by GPU-accelerated large displacement optical
+flow", ECCV 2010 (reference [31] of the paper): a pixel whose forward flow is not undone by the
+backward flow at its target is occluded, and so is a pixel on a motion boundary.
+"""
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ConsistencyThresholds:
+    """The constants of Sundaram et al. (2010), Section 4.1."""
+    relative: float = 0.01  # |w + w^|^2 > relative (|w|^2 + |w^|^2) + absolute
+    absolute: float = 0.5
+    boundary_relative: float = 0.01  # |grad u|^2 + |grad v|^2 > boundary_relative |w|^2 + boundary_absolute
+    boundary_absolute: float = 0.002
+    motion_boundaries: bool = True
+    out_of_frame_is_hole: bool = False  # pixels whose flow leaves the frame: valid by default
+
+
+def warp_backward_flow(forward: np.ndarray, backward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sample `backward` bilinearly at x + forward(x).
+
+    Returns (w_hat, inside): float32 (H, W, 2) and bool (H, W), inside False where x + w leaves the
+    frame (there w_hat is 0 and carries no information).
+    """
+    height, width = forward.shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    map_x = grid_x + forward[:, :, 0]
+    map_y = grid_y + forward[:, :, 1]
+    inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
+    w_hat = cv2.remap(backward, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return w_hat, inside
+
+
+def occluded_pixels(forward: np.ndarray, backward: np.ndarray,
+                    thresholds: ConsistencyThresholds = ConsistencyThresholds()) -> np.ndarray:
+    """Pixels of the first frame that the forward-backward check rejects, bool (H, W).
+
+    forward: flow from frame 1 to frame 2, backward: from frame 2 to frame 1, float32 (H, W, 2).
+    """
+    w_hat, inside = warp_backward_flow(forward, backward)
+    squared = lambda f: (f**2).sum(axis=2)
+    inconsistent = squared(forward + w_hat) > thresholds.relative * (squared(forward) + squared(w_hat)) + thresholds.absolute
+    if thresholds.motion_boundaries:
+        du_dy, du_dx = np.gradient(forward[:, :, 0])
+        dv_dy, dv_dx = np.gradient(forward[:, :, 1])
+        gradient = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
+        inconsistent |= gradient > thresholds.boundary_relative * squared(forward) + thresholds.boundary_absolute
+    if thresholds.out_of_frame_is_hole:
+        return inconsistent | ~inside
+    return inconsistent & inside
+
+
+def clean_holes(holes: np.ndarray, close_size: int = 5, open_size: int = 3, min_area: int = 64) -> np.ndarray:
+    """Morphological clean-up: close small gaps, open away speckle, drop components under min_area."""
+    holes = holes.astype(np.uint8)
+    if close_size > 1:
+        holes = cv2.morphologyEx(holes, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close_size,) * 2))
+    if open_size > 1:
+        holes = cv2.morphologyEx(holes, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (open_size,) * 2))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+    return keep[labels]
+
+
+def raw_mask_from_flows(forward: np.ndarray, backward: np.ndarray,
+                        thresholds: ConsistencyThresholds = ConsistencyThresholds(),
+                        min_area: int = 64) -> np.ndarray:
+    """One frame pair's raw mask, uint8 (H, W), 1 = valid, 0 = hole.
+
+    The check runs in both directions: pixels of frame 1 hidden in frame 2 (occlusions) and pixels
+    of frame 2 not seen in frame 1 (disocclusions) both become holes.
+    """
+    if forward.shape != backward.shape:
+        raise ValueError(f"forward flow {forward.shape[:2]} and backward flow {backward.shape[:2]} differ in size")
+    occluded = occluded_pixels(forward, backward, thresholds)
+    disoccluded = occluded_pixels(backward, forward, thresholds)
+    holes = clean_holes(occluded | disoccluded, min_area=min_area)
+    return (~holes).astype(np.uint8)

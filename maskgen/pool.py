@@ -1,0 +1,213 @@
+"""Raw mask pools: one mask per frame pair, each video wholly in the training or the testing split.
+
+On disk (under OUT/raw/SPLIT/):
+
+    VIDEO/FIRST_SECOND.png   a raw mask, 8-bit, white = valid (the paper's M)
+    VIDEO/index.csv          written last: the video's kept masks (its presence marks it done)
+    pool.csv                 the masks of the pool, in order: the first COUNT of all videos
+"""
+import csv
+import hashlib
+import multiprocessing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from maskgen.bins import hole_ratio
+from maskgen.flowcompute import compute_flow, frame_pairs, list_flow_pairs, read_frames
+from maskgen.flowio import read_flow
+from maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
+from pconvkit.errors import UserError
+from pconvkit.files import csv_text, mask_to_png, read_mask, write_png_atomic, write_text_atomic
+
+PAPER_TRAIN_COUNT = 55_116
+PAPER_TEST_COUNT = 24_866
+INDEX_FIELDS = ("raw_id", "video", "first", "second", "hole_ratio", "height", "width")
+
+
+@dataclass(frozen=True)
+class RawMaskSettings:
+    """How frame pairs become raw masks, and which raw masks are kept."""
+    thresholds: ConsistencyThresholds = ConsistencyThresholds()
+    min_component_area: int = 64
+    min_hole_ratio: float = 0.005  # near-empty masks are dropped
+    max_hole_ratio: float = 0.9  # near-full ones too (scene cuts, failed flow)
+    duplicate_iou: float = 0.9  # a mask this close to the last kept one of its video is dropped
+    frame_gaps: tuple = (1,)
+    frame_stride: int = 1
+    max_side: int | None = None
+    flow_method: str = "dis"
+    dis_preset: str = "medium"
+
+
+@dataclass
+class Video:
+    """A source of frame pairs: a video file, a folder of frames, or a flow sub-folder."""
+    name: str
+    path: Path
+    kind: str  # 'video', 'frames' or 'flows'
+    pairs: list = field(default_factory=list)  # FramePair list for kind 'flows'
+
+
+def videos_from_inputs(videos=(), frames=(), flow_dir=None) -> list[Video]:
+    found = []
+    for path in videos:
+        found.append(Video(Path(path).stem, Path(path), "video"))
+    for path in frames:
+        found.append(Video(Path(path).name, Path(path), "frames"))
+    if flow_dir is not None:
+        for name, pairs in list_flow_pairs(flow_dir).items():
+            found.append(Video(name, Path(flow_dir) / name, "flows", pairs))
+    names = [v.name for v in found]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UserError(f"two inputs share the video name {duplicates[0]!r}: rename one")
+    return sorted(found, key=lambda v: v.name)
+
+
+def assign_splits(names, test_videos=None, test_fraction=PAPER_TEST_COUNT / (PAPER_TRAIN_COUNT + PAPER_TEST_COUNT)):
+    """{video name: 'train' | 'test'}. Each video goes wholly to one split, so no scene is in both.
+
+    Named `test_videos` go to test and the rest to train; otherwise the videos are ordered by a
+    hash of their name and the first round(n * test_fraction) (at least one of two or more) are test.
+    """
+    names = sorted(names)
+    if test_videos:
+        unknown = sorted(set(test_videos) - set(names))
+        if unknown:
+            raise UserError(f"--test-videos names {unknown[0]!r}, which is not an input video ({', '.join(names)})")
+        return {n: "test" if n in test_videos else "train" for n in names}
+    ranked = sorted(names, key=lambda n: hashlib.sha256(n.encode()).hexdigest())
+    test_count = max(1 if len(names) > 1 else 0, round(len(names) * test_fraction))
+    return {n: "test" if n in ranked[:test_count] else "train" for n in names}
+
+
+def _mask_from_frames(job):
+    first, second, settings = job
+    cv2.setNumThreads(1)
+    forward = compute_flow(first, second, settings.flow_method, settings.dis_preset)
+    backward = compute_flow(second, first, settings.flow_method, settings.dis_preset)
+    return raw_mask_from_flows(forward, backward, settings.thresholds, settings.min_component_area)
+
+
+def _mask_from_flow_files(job):
+    pair, settings = job
+    forward, forward_valid = read_flow(pair.forward)
+    backward, backward_valid = read_flow(pair.backward)
+    if forward.shape != backward.shape:
+        raise UserError(f"{pair.forward.name} is {forward.shape[1]}x{forward.shape[0]} but "
+                        f"{pair.backward.name} is {backward.shape[1]}x{backward.shape[0]}")
+    mask = raw_mask_from_flows(forward, backward, settings.thresholds, settings.min_component_area)
+    mask[~(forward_valid & backward_valid)] = 1  # unknown flow says nothing about occlusion
+    return mask
+
+
+def _raw_masks(video: Video, settings: RawMaskSettings, pool):
+    """Yield ((first, second), mask) for every frame pair of a video, in order."""
+    if video.kind == "flows":
+        pairs = [(p.first, p.second) for p in video.pairs]
+        results = pool.imap(_mask_from_flow_files, [(p, settings) for p in video.pairs], chunksize=4)
+    else:
+        frames = read_frames(video.path, settings.max_side)
+        pairs = frame_pairs(len(frames), settings.frame_gaps, settings.frame_stride)
+        results = pool.imap(_mask_from_frames, [(frames[i], frames[j], settings) for i, j in pairs], chunksize=4)
+    bar = tqdm(total=len(pairs), desc=f"raw masks {video.name}", unit="pair", leave=False)
+    for pair, mask in zip(pairs, results):
+        bar.update()
+        yield pair, mask
+    bar.close()
+
+
+def build_video_pool(video: Video, split_dir: Path, settings: RawMaskSettings, pool) -> list[dict]:
+    """Compute, filter and write the raw masks of one video; returns its index rows (resumable)."""
+    folder = split_dir / video.name
+    index_path = folder / "index.csv"
+    if index_path.exists():
+        return read_index(index_path)
+    rows, last_holes = [], None
+    for (first, second), mask in _raw_masks(video, settings, pool):
+        ratio = hole_ratio(mask)
+        if not settings.min_hole_ratio <= ratio <= settings.max_hole_ratio:
+            continue
+        holes = mask == 0
+        if last_holes is not None and _iou(holes, last_holes) > settings.duplicate_iou:
+            continue
+        last_holes = holes
+        raw_id = f"{video.name}/{first:06d}_{second:06d}"
+        write_png_atomic(split_dir / f"{raw_id}.png", mask_to_png(mask))
+        rows.append(dict(raw_id=raw_id, video=video.name, first=first, second=second,
+                         hole_ratio=f"{ratio:.6f}", height=mask.shape[0], width=mask.shape[1]))
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(index_path, csv_text(rows, INDEX_FIELDS))
+    return rows
+
+
+def _iou(a, b):
+    if a.shape != b.shape:
+        return 0.0
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 1.0
+
+
+def build_raw_pools(videos: list[Video], out_dir, train_count=PAPER_TRAIN_COUNT, test_count=PAPER_TEST_COUNT,
+                    test_videos=None, settings: RawMaskSettings = RawMaskSettings(), workers: int = 1) -> dict:
+    """Build both raw pools under OUT/raw/. A count of 0 keeps every mask the inputs give.
+
+    Returns {'train': rows, 'test': rows}. Raises UserError when the inputs give fewer masks than asked.
+    """
+    if not videos:
+        raise UserError("no input videos: give --flow-dir, --video or --frames (or fetch the sample data)")
+    splits = assign_splits([v.name for v in videos], test_videos)
+    counts = {"train": train_count, "test": test_count}
+    raw_dir = Path(out_dir) / "raw"
+    pools = {}
+    with _worker_pool(workers) as pool:
+        for split in ("train", "test"):
+            rows = []
+            for video in videos:
+                if splits[video.name] == split:
+                    rows += build_video_pool(video, raw_dir / split, settings, pool)
+            wanted = counts[split]
+            if wanted and len(rows) < wanted:
+                raise UserError(
+                    f"the inputs give {len(rows)} {split} raw masks, {wanted} asked: add videos, more "
+                    f"--frame-gaps or a smaller --frame-stride, or lower --{split}-count (0 = all)")
+            pools[split] = rows[:wanted] if wanted else rows
+            write_text_atomic(raw_dir / split / "pool.csv", csv_text(pools[split], INDEX_FIELDS))
+    return pools
+
+
+class _InProcess:
+    """The `imap` of multiprocessing.Pool, run in this process (for --workers 1)."""
+    def imap(self, function, jobs, chunksize=1):
+        return map(function, jobs)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _worker_pool(workers: int):
+    return multiprocessing.Pool(workers) if workers > 1 else _InProcess()
+
+
+def read_index(path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def load_pool(out_dir, split: str) -> list[dict]:
+    path = Path(out_dir) / "raw" / split / "pool.csv"
+    if not path.exists():
+        raise UserError(f"no {split} raw pool in {out_dir} (run `maskgen build` first)")
+    return read_index(path)
+
+
+def load_raw_mask(out_dir, split: str, raw_id: str) -> np.ndarray:
+    return read_mask(Path(out_dir) / "raw" / split / f"{raw_id}.png")
+
