@@ -1,0 +1,134 @@
+"""The loss of Section 3.3 (Eq. 3-7).
+
+    L_total = L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp) + 0.1 L_tv
+
+L1 terms are averaged over C*H*W and the batch; perceptual and style terms use VGG16's pool1,
+pool2 and pool3 on both I_out and I_comp; Gram matrices are scaled by K_p = 1 / (C_p H_p W_p) and
+their L1 distance divided by C_p^2 (Eq. 4-5); TV is taken on I_comp over pairs of pixels that both
+lie in the 1-pixel dilation of the hole region, divided by the number of elements of I_comp (Eq. 6).
+"""
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.unet import IMAGENET_MEAN, IMAGENET_STD, composite
+from pconvkit.errors import UserError
+
+VGG_POOL_ENDS = (5, 10, 17)  # torchvision vgg16().features indices after pool1, pool2, pool3
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    valid: float = 1.0
+    hole: float = 6.0
+    perceptual: float = 0.05
+    style: float = 120.0  # applied to L_style_out + L_style_comp
+    tv: float = 0.1
+
+    def as_dict(self):
+        return asdict(self)
+
+
+class VGG16Features(nn.Module):
+    """pool1, pool2, pool3 activations of torchvision's VGG16, frozen. Input in [0, 1]."""
+
+    def __init__(self, state_dict=None):
+        super().__init__()
+        from torchvision.models import vgg16
+        network = vgg16(weights=None)
+        if state_dict is not None:
+            network.load_state_dict(state_dict)
+        self.slices = nn.ModuleList(network.features[a:b] for a, b in zip((0,) + VGG_POOL_ENDS, VGG_POOL_ENDS))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, image):
+        x = (image - self.mean) / self.std
+        features = []
+        for block in self.slices:
+            x = block(x)
+            features.append(x)
+        return features
+
+
+def load_vgg16(path) -> VGG16Features:
+    """VGG16 from a torchvision `vgg16` state-dict file (ImageNet weights: vgg16-397923af.pth)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"VGG16 weights not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        return VGG16Features(state)
+    except Exception as err:
+        raise UserError(f"cannot load VGG16 weights from {path}: {str(err).splitlines()[0]}") from None
+
+
+def l1_hole_valid(output, target, mask):
+    """(L_hole, L_valid): L1 over holes and over valid pixels, each divided by C*H*W (and batch)."""
+    count = target.numel()
+    return ((1 - mask) * (output - target)).abs().sum() / count, (mask * (output - target)).abs().sum() / count
+
+
+def gram_matrix(features):
+    """K_p psi^T psi for features (N, C, H, W): (N, C, C), K_p = 1 / (C H W)."""
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def perceptual_loss(out_features, comp_features, gt_features):
+    """Eq. 3: per layer, mean absolute difference for I_out and for I_comp, summed."""
+    return sum(F.l1_loss(o, g) + F.l1_loss(c, g) for o, c, g in zip(out_features, comp_features, gt_features))
+
+
+def style_loss(features, gt_features):
+    """Eq. 4/5: per layer, ||K_p (Gram - Gram_gt)||_1 / C_p^2, averaged over the batch."""
+    return sum(F.l1_loss(gram_matrix(f), gram_matrix(g)) for f, g in zip(features, gt_features))
+
+
+def total_variation_loss(composited, mask):
+    """Eq. 6: L1 of horizontal and vertical neighbour differences of I_comp, only where both pixels
+    lie in R, the 1-pixel dilation of the hole region; divided by the number of elements of I_comp."""
+    holes = 1 - mask
+    region = (F.max_pool2d(holes, 3, stride=1, padding=1) > 0).to(composited.dtype)
+    horizontal = region[..., :, 1:] * region[..., :, :-1] * (composited[..., :, 1:] - composited[..., :, :-1]).abs()
+    vertical = region[..., 1:, :] * region[..., :-1, :] * (composited[..., 1:, :] - composited[..., :-1, :]).abs()
+    return (horizontal.sum() + vertical.sum()) / composited.numel()
+
+
+class InpaintingLoss(nn.Module):
+    """L_total of Eq. 7. Without a VGG16 the perceptual and style terms are left out (and say so)."""
+
+    def __init__(self, vgg: VGG16Features | None = None, weights: LossWeights = LossWeights()):
+        super().__init__()
+        self.vgg = vgg
+        self.weights = weights
+
+    @property
+    def uses_vgg(self) -> bool:
+        return self.vgg is not None
+
+    def forward(self, output, target, mask) -> dict:
+        """All terms and 'total', as tensors. output, target: (N, 3, H, W) in [0, 1]; mask (N, 1, H, W)."""
+        mask = mask.expand_as(target)
+        composited = composite(output, target, mask)
+        hole, valid = l1_hole_valid(output, target, mask)
+        terms = {"valid": valid, "hole": hole, "tv": total_variation_loss(composited, mask[:, :1])}
+        if self.vgg is not None:
+            out_f, comp_f = self.vgg(output), self.vgg(composited)
+            with torch.no_grad():
+                gt_f = self.vgg(target)
+            terms["perceptual"] = perceptual_loss(out_f, comp_f, gt_f)
+            terms["style_out"] = style_loss(out_f, gt_f)
+            terms["style_comp"] = style_loss(comp_f, gt_f)
+        w = self.weights
+        total = w.valid * valid + w.hole * hole + w.tv * terms["tv"]
+        if self.vgg is not None:
+            total = total + w.perceptual * terms["perceptual"] + w.style * (terms["style_out"] + terms["style_comp"])
+        terms["total"] = total
+        return terms

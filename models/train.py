@@ -1,0 +1,185 @@
+"""Training (Section 4.2): Adam, phase 1 at lr 2e-4 with BatchNorm, then a fine-tuning phase at
+lr 5e-5 with the encoder's BatchNorm frozen.
+
+Batch k is a pure function of (seed, k, rank): random crops (and flips) of the training images and
+masks drawn from the maskgen raw training pool with maskgen's augmentation. With the model and
+optimizer restored, a resumed run therefore repeats the uninterrupted one exactly.
+"""
+import csv
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from maskgen.augment import random_augment
+from maskgen.pool import load_pool, load_raw_mask
+from models.checkpoint import read_checkpoint, save_checkpoint
+from models.inference import pick_device
+from models.loss import InpaintingLoss, LossWeights, load_vgg16
+from models.unet import PConvUNet, UNetConfig, composite
+from pconvkit.errors import UserError
+from pconvkit.files import list_images, read_image, read_mask, to_uint8, write_png_atomic
+
+PHASE_LR = {1: 2e-4, 2: 5e-5}
+
+
+@dataclass
+class TrainConfig:
+    images: str
+    masks: str  # a maskgen output folder (raw/train/pool.csv) or a folder of mask PNGs
+    out: str
+    size: int = 512
+    batch_size: int = 6
+    steps: int = 100_000  # total step count to reach (across phases)
+    finetune: bool = False
+    lr: float | None = None  # default: 2e-4 in phase 1, 5e-5 when fine-tuning
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # mixed precision, on CUDA only
+    vgg_weights: str | None = None
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    hole_white: bool = False  # polarity of a plain mask folder
+    unet: dict = field(default_factory=lambda: UNetConfig().as_dict())
+    loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())
+
+
+class TrainingData:
+    """Images in memory and the raw training masks, giving batch k deterministically."""
+
+    def __init__(self, config: TrainConfig):
+        self.size = config.size
+        self.images = [read_image(p) for p in list_images(config.images)]
+        masks = Path(config.masks)
+        if (masks / "raw" / "train" / "pool.csv").exists():
+            rows = load_pool(masks, "train")
+            self.raw_masks = [load_raw_mask(masks, "train", r["raw_id"]) for r in rows]
+        else:
+            self.raw_masks = [read_mask(p, config.hole_white) for p in list_images(masks)]
+        if not self.raw_masks:
+            raise UserError(f"no training masks in {masks}")
+
+    def batch(self, seed: int, step: int, batch_size: int, rank: int = 0):
+        """(images (B, 3, S, S), masks (B, 1, S, S)) as float tensors for step `step`."""
+        rng = np.random.default_rng([seed, step, rank])
+        images, masks = [], []
+        for _ in range(batch_size):
+            images.append(self._random_crop(self.images[rng.integers(len(self.images))], rng))
+            valid, _ = random_augment(self.raw_masks[rng.integers(len(self.raw_masks))], rng, self.size)
+            masks.append(valid)
+        images = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+        masks = torch.from_numpy(np.stack(masks).astype(np.float32))[:, None]
+        return images, masks
+
+    def _random_crop(self, image, rng):
+        scale = self.size / min(image.shape[:2])
+        if scale > 1:
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC).clip(0, 1)
+        y = int(rng.integers(image.shape[0] - self.size + 1))
+        x = int(rng.integers(image.shape[1] - self.size + 1))
+        crop = image[y:y + self.size, x:x + self.size]
+        return np.ascontiguousarray(crop[:, ::-1] if rng.random() < 0.5 else crop)
+
+
+def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
+    """Train until config.steps; returns the path of the last checkpoint."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    device = pick_device(config.device)
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    model = PConvUNet(UNetConfig(**config.unet)).to(device)
+    step, phase = 0, 2 if config.finetune else 1
+    state = read_checkpoint(resume) if resume else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        step = state["step"]
+    if phase == 2:
+        if state is None:
+            raise UserError("--finetune continues a phase-1 model: pass --resume CHECKPOINT")
+        model.freeze_encoder_batchnorm()
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=config.lr or PHASE_LR[phase])
+    if state is not None and state.get("phase") == phase and "optimizer" in state:
+        optimizer.load_state_dict(state["optimizer"])
+    vgg = load_vgg16(config.vgg_weights).to(device) if config.vgg_weights else None
+    if vgg is None and rank == 0:
+        log("warning: no --vgg-weights: training without the perceptual and style terms "
+            "(VGG16 ImageNet weights cannot be downloaded; pass a torchvision vgg16 state-dict file)")
+    criterion = InpaintingLoss(vgg, LossWeights(**config.loss_weights))
+    data = TrainingData(config)
+    network = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    use_amp = config.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    metadata = {"uses_vgg": vgg is not None,
+                "loss_terms": "valid, hole, tv" + (", perceptual, style" if vgg is not None else
+                                                   " (perceptual and style off: no VGG16 weights)"),
+                "device": str(device), "world_size": world}
+    log_path = out / "loss_log.csv"
+    if rank == 0:
+        _truncate_log(log_path, step)  # rows after the checkpoint we resume from would repeat
+    started, last = time.time(), None
+    bar = tqdm(total=config.steps, initial=step, desc=f"train phase {phase}", unit="step", disable=rank != 0)
+    model.train()
+    while step < config.steps:
+        images, masks = data.batch(config.seed, step, config.batch_size, rank)
+        images, masks = images.to(device), masks.to(device)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            output = network(images, masks)
+        terms = criterion(output.float(), images, masks)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(terms["total"]).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        step += 1
+        last = {k: float(v.detach()) for k, v in terms.items()}
+        if rank == 0:
+            _append_log(log_path, step, phase, last)
+            bar.set_postfix(loss=f"{last['total']:.4f}",
+                            samples_s=f"{config.batch_size * world * (bar.n + 1 - bar.initial) / (time.time() - started):.1f}")
+            bar.update()
+            if step % config.sample_every == 0 or step == config.steps:
+                _write_samples(out / f"samples_{step:07d}.png", images, masks, output.detach().float())
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                metadata.update(final_losses=last, wall_seconds=round(time.time() - started, 1))
+                save_checkpoint(out / "last.pt", model, optimizer, step, phase, asdict(config), metadata)
+    bar.close()
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return out / "last.pt"
+
+
+def _append_log(path: Path, step: int, phase: int, terms: dict):
+    fields = ["step", "phase", "total", "valid", "hole", "perceptual", "style_out", "style_comp", "tv"]
+    new = not path.exists()
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow({"step": step, "phase": phase, **{k: f"{v:.6g}" for k, v in terms.items()}})
+
+
+def _truncate_log(path: Path, step: int):
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if line.split(",", 1)[0].isdigit() and int(line.split(",", 1)[0]) <= step]
+    path.write_text("".join(kept))
+
+
+def _write_samples(path, images, masks, output, count=4):
+    """Rows of (input with hole, output, composited, ground truth)."""
+    rows = []
+    for i in range(min(count, images.shape[0])):
+        image, mask, out = images[i:i + 1], masks[i:i + 1], output[i:i + 1].clamp(0, 1)
+        tiles = [image * mask + (1 - mask), out, composite(out, image, mask), image]
+        rows.append(np.hstack([t[0].permute(1, 2, 0).cpu().numpy() for t in tiles]))
+    write_png_atomic(path, cv2.cvtColor(to_uint8(np.vstack(rows)), cv2.COLOR_RGB2BGR))

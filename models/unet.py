@@ -1,0 +1,149 @@
+"""The PConv U-Net of Table 2 (Section 3.2), and the same network with plain convolutions.
+
+Encoder PConv1-8: 7x7/64, 5x5/128, 5x5/256, then 3x3/512 five times, all stride 2, BatchNorm (not
+on PConv1) and ReLU. Decoder PConv9-16: nearest up-sampling x2, concatenation of features and masks
+with the matching encoder layer (the input image for the last), 3x3 stride 1, BatchNorm and
+LeakyReLU(0.2), except PConv16, which gives 3 channels with neither. `layers` and `width` shrink
+the network for small compute budgets; the defaults are the paper's.
+
+Images enter and leave in [0, 1]; the network normalises them with ImageNet statistics inside.
+"""
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.partialconv import PartialConv2d
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TABLE2_ENCODER = ((7, 64), (5, 128), (5, 256), (3, 512), (3, 512), (3, 512), (3, 512), (3, 512))
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    layers: int = 8  # encoder depth; the decoder mirrors it (Table 2: 8 + 8)
+    width: float = 1.0  # multiplier on every channel count except the 3 image channels
+    partial: bool = True  # False: the paper's "Conv" baseline, plain convolutions
+    hole_value: str = "imagenet_mean"  # Conv baseline's hole placeholder: 'imagenet_mean' or '127.5'
+
+    def as_dict(self):
+        return asdict(self)
+
+
+class PConvUNet(nn.Module):
+    def __init__(self, config: UNetConfig = UNetConfig()):
+        super().__init__()
+        if not 2 <= config.layers <= len(TABLE2_ENCODER):
+            raise ValueError(f"layers must be between 2 and {len(TABLE2_ENCODER)}")
+        self.config = config
+        conv = PartialConv2d if config.partial else nn.Conv2d
+        channels = [3] + [max(1, round(c * config.width)) for _, c in TABLE2_ENCODER[: config.layers]]
+        self.encoder = nn.ModuleList()
+        for level, (kernel, _) in enumerate(TABLE2_ENCODER[: config.layers], start=1):
+            self.encoder.append(_Stage(conv(channels[level - 1], channels[level], kernel, 2, kernel // 2,
+                                            bias=level == 1), batchnorm=level > 1, activation=nn.ReLU()))
+        self.decoder = nn.ModuleList()
+        for level in range(config.layers - 1, -1, -1):
+            last = level == 0
+            self.decoder.append(_Stage(conv(channels[level + 1] + channels[level], channels[level], 3, 1, 1,
+                                            bias=last), batchnorm=not last,
+                                       activation=None if last else nn.LeakyReLU(0.2)))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self._frozen_encoder_batchnorm = False
+        self.reset_parameters()
+
+    @property
+    def stride(self) -> int:
+        """Inputs must have sides divisible by this."""
+        return 2 ** self.config.layers
+
+    def reset_parameters(self):
+        """He (Kaiming) initialisation, as in the paper; BatchNorm at identity, biases 0."""
+        for stage in list(self.encoder) + list(self.decoder):
+            slope = stage.activation.negative_slope if isinstance(stage.activation, nn.LeakyReLU) else 0.0
+            nn.init.kaiming_normal_(stage.conv.weight, a=slope, nonlinearity="leaky_relu")
+            if stage.conv.bias is not None:
+                nn.init.zeros_(stage.conv.bias)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """image: (N, 3, H, W) in [0, 1]; mask: (N, 1, H, W), 1 = valid. Returns I_out in [0, 1] space.
+
+        Hole pixels of `image` are never read by the partial network (Eq. 1); the Conv baseline
+        replaces them with its placeholder value.
+        """
+        if image.shape[-1] % self.stride or image.shape[-2] % self.stride:
+            raise ValueError(f"image sides must be divisible by {self.stride}, got {tuple(image.shape[-2:])}")
+        x = (image - self.mean) / self.std
+        if not self.config.partial:
+            return self._forward_plain(x, mask)
+        features, masks = [x], [mask]
+        for stage in self.encoder:
+            x, mask = stage(x, mask)
+            features.append(x)
+            masks.append(mask)
+        for stage, skip, skip_mask in zip(self.decoder, reversed(features[:-1]), reversed(masks[:-1])):
+            up, up_mask = F.interpolate(x, scale_factor=2, mode="nearest"), F.interpolate(mask, scale_factor=2, mode="nearest")
+            # Concatenate masked features; the valid-channel count replaces a multi-channel mask.
+            masked = torch.cat([up * up_mask, skip * skip_mask], dim=1)
+            valid_count = up_mask * up.shape[1] + skip_mask * skip.shape[1]
+            x, mask = stage(masked, valid_count, premasked=True)
+        return x * self.std + self.mean
+
+    def _forward_plain(self, x, mask):
+        placeholder = 0.0 if self.config.hole_value == "imagenet_mean" else (0.5 - self.mean) / self.std
+        x = x * mask + placeholder * (1 - mask)
+        features = [x]
+        for stage in self.encoder:
+            x, _ = stage(x, None)
+            features.append(x)
+        for stage, skip in zip(self.decoder, reversed(features[:-1])):
+            x, _ = stage(torch.cat([F.interpolate(x, scale_factor=2, mode="nearest"), skip], dim=1), None)
+        return x * self.std + self.mean
+
+    def freeze_encoder_batchnorm(self):
+        """Fine-tuning phase (Section 4.2): encoder BatchNorm statistics and affine parameters fixed."""
+        self._frozen_encoder_batchnorm = True
+        for stage in self.encoder:
+            if stage.batchnorm is not None:
+                stage.batchnorm.eval()
+                for parameter in stage.batchnorm.parameters():
+                    parameter.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self._frozen_encoder_batchnorm:
+            for stage in self.encoder:
+                if stage.batchnorm is not None:
+                    stage.batchnorm.eval()
+        return self
+
+
+class _Stage(nn.Module):
+    """Convolution, then BatchNorm and activation when the layer has them (Table 2's columns)."""
+
+    def __init__(self, conv, batchnorm: bool, activation):
+        super().__init__()
+        self.conv = conv
+        self.batchnorm = nn.BatchNorm2d(conv.out_channels) if batchnorm else None
+        self.activation = activation
+
+    def forward(self, x, mask, premasked=False):
+        if mask is None:
+            x = self.conv(x)
+        elif premasked:
+            x, mask = self.conv.forward_masked(x, mask)
+        else:
+            x, mask = self.conv(x, mask)
+        if self.batchnorm is not None:
+            x = self.batchnorm(x)
+        if self.activation is not None:
+            x = self.activation(x)
+        return x, mask
+
+
+def composite(output: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """I_comp: known pixels from the input, holes from the network."""
+    return mask * image + (1 - mask) * output
