@@ -1,0 +1,103 @@
+"""Benchmark inputs: images at the evaluation size, classified masks, and their pairing.
+
+The paper evaluates 512x512 images and assigns masks to images at random without replacement. With
+fewer images than masks, the images are dealt in successive random permutations, so every image is
+used floor(M / I) or ceil(M / I) times and no image twice before all were used once.
+"""
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label
+from maskgen.inspect import classify_folder
+from pconvkit.errors import UserError
+from pconvkit.files import list_images, read_image, read_mask
+
+MIN_IMAGE_SIDE = 64
+
+
+@dataclass(frozen=True)
+class MaskEntry:
+    mask_id: str
+    path: Path
+    category: str
+    bin: str
+    hole_white: bool = False
+
+
+def load_images(folder, size: int = 512) -> dict[str, np.ndarray]:
+    """{name: image (size, size, 3)}: the central square of each image, resized (INTER_AREA down,
+    INTER_CUBIC up). Images with a side under 64 px are rejected."""
+    images = {}
+    for path in list_images(folder):
+        image = read_image(path, min_size=MIN_IMAGE_SIDE)
+        height, width = image.shape[:2]
+        side = min(height, width)
+        top, left = (height - side) // 2, (width - side) // 2
+        square = image[top:top + side, left:left + side]
+        interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+        images[path.stem] = np.clip(cv2.resize(square, (size, size), interpolation=interpolation), 0, 1)
+    return images
+
+
+def load_masks(folder, hole_white: bool = False, margin: int = BORDER_MARGIN) -> list[MaskEntry]:
+    """Masks of a maskgen test set (its manifest) or of any folder (classified by maskgen's rules)."""
+    folder = Path(folder)
+    for manifest in (folder / "test" / "manifest.csv", folder / "manifest.csv"):
+        if manifest.exists():
+            with open(manifest, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            settings = manifest.parent / "settings.json"
+            white = json.loads(settings.read_text()).get("hole_white", False) if settings.exists() else False
+            return [MaskEntry(f"{int(r['id']):05d}" if r["id"].isdigit() else r["id"], manifest.parent / r["path"],
+                              r["category"], r["bin"], white) for r in rows if r["bin"] != "outside"]
+    return [MaskEntry(Path(r["path"]).stem, folder / r["path"], r["category"], r["bin"], hole_white)
+            for r in classify_folder(folder, hole_white, margin) if r["bin"] != "outside"]
+
+
+def select_masks(masks, split: str = "all", bins=None, limit: int | None = None) -> list[MaskEntry]:
+    """Masks of category `split` ('N', 'B' or 'all'), of the chosen bins, at most `limit` per cell."""
+    if split not in ("N", "B", "all"):
+        raise UserError(f"--split must be N, B or all, not {split!r}")
+    labels = [bin_label(i) for i in range(len(BINS))]
+    wanted_bins = set(labels if not bins else bins)
+    unknown = wanted_bins - set(labels)
+    if unknown:
+        raise UserError(f"unknown bin {sorted(unknown)[0]!r}: bins are {', '.join(labels)}")
+    chosen, per_cell = [], {}
+    for mask in masks:
+        if (split != "all" and mask.category != split) or mask.bin not in wanted_bins:
+            continue
+        cell = (mask.category, mask.bin)
+        if limit is not None and per_cell.get(cell, 0) >= limit:
+            continue
+        per_cell[cell] = per_cell.get(cell, 0) + 1
+        chosen.append(mask)
+    if not chosen:
+        raise UserError("no mask matches the chosen --split and --bins")
+    return chosen
+
+
+def pair_masks(masks, image_names, seed: int = 0) -> list[tuple[MaskEntry, str]]:
+    """Assign an image to every mask, at random without replacement (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    names = sorted(image_names)
+    dealt = []
+    while len(dealt) < len(masks):
+        dealt += [names[i] for i in rng.permutation(len(names))]
+    return list(zip(masks, dealt[: len(masks)]))
+
+
+def read_pair(mask: MaskEntry, image: np.ndarray) -> np.ndarray:
+    valid = read_mask(mask.path, mask.hole_white)
+    if valid.shape != image.shape[:2]:
+        raise UserError(f"mask {mask.path} is {valid.shape[1]}x{valid.shape[0]}, images are {image.shape[1]}x{image.shape[0]}")
+    return valid
+
+
+def cells():
+    return [(c, bin_label(i)) for i in range(len(BINS)) for c in CATEGORIES]

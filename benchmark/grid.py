@@ -1,0 +1,31 @@
+"""A comparison picture like the paper's Fig. 5: input with hole, each method, ground truth."""
+import cv2
+import numpy as np
+
+from benchmark.data import read_pair
+from benchmark.methods import make_method
+from benchmark.run import composite_numpy
+from pconvkit.files import encode_png, to_uint8, write_bytes_atomic
+
+
+def comparison_grid(pairs, images: dict, methods, out_path, method_options=None, thumb: int = 256):
+    """Write a PNG: one row per (mask, image name) pair, columns input | methods... | ground truth."""
+    instances = {m: make_method(m, **(method_options or {}).get(m, {})) for m in methods}
+    header = ["input"] + list(methods) + ["ground truth"]
+    rows = [_label_row(header, thumb)]
+    for mask, image_name in pairs:
+        image = images[image_name]
+        valid = read_pair(mask, image)
+        hole_shown = np.where(valid[:, :, None] == 1, image, 1.0)
+        tiles = [hole_shown] + [composite_numpy(instances[m](image, valid), image, valid) for m in methods] + [image]
+        rows.append(np.hstack([cv2.resize(to_uint8(t), (thumb, thumb), interpolation=cv2.INTER_AREA) for t in tiles]))
+    picture = cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR)
+    write_bytes_atomic(out_path, encode_png(picture))
+    return out_path
+
+
+def _label_row(labels, thumb):
+    row = np.full((28, thumb * len(labels), 3), 255, np.uint8)
+    for i, text in enumerate(labels):
+        cv2.putText(row, text, (i * thumb + 6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    return row

@@ -1,0 +1,139 @@
+"""Inpainting methods behind one interface, registered by name.
+
+A method is a callable inpaint(image, valid_mask) -> image: image float32 (H, W, 3) in [0, 1],
+valid_mask uint8 (H, W) with 1 = valid, 0 = hole. The harness composites the result, so a method
+may return anything in the known pixels. A method may also offer `inpaint_batch(images, masks)`.
+
+Add your own with `register("name")`, or without touching this package with
+`--method module:function` (a callable of the form above, or a factory with attribute
+`is_factory = True` that takes **options and returns one).
+"""
+import importlib
+
+import cv2
+import numpy as np
+
+from pconvkit.errors import UserError
+
+METHODS = {}
+NOT_RUN = {
+    "GL": "Iizuka et al. 2017: needs its released model (not downloadable here); plug it in with --method module:function",
+    "GntIpt": "Yu et al. 2018: needs its released TensorFlow model (not downloadable here); plug it in with --method module:function",
+}
+
+
+def register(name: str, neural: bool = False):
+    """Decorator: register a factory f(**options) -> inpaint callable under `name`."""
+    def decorate(factory):
+        factory.neural = neural
+        METHODS[name] = factory
+        return factory
+    return decorate
+
+
+def make_method(name: str, **options):
+    """The inpaint callable of a registered name or of 'module:function'."""
+    if name in METHODS:
+        return METHODS[name](**options)
+    if ":" in name:
+        module_name, _, attribute = name.partition(":")
+        try:
+            target = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as err:
+            raise UserError(f"cannot import method {name}: {err}") from None
+        return target(**options) if getattr(target, "is_factory", False) else target
+    raise UserError(f"unknown method {name!r}: choose from {', '.join(sorted(METHODS))} or give module:function")
+
+
+def _uint8(image):
+    return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
+
+
+def _holes_255(valid_mask):
+    return np.where(valid_mask == 0, 255, 0).astype(np.uint8)
+
+
+@register("telea")
+def telea(radius: int = 3, **_):
+    """Fast marching, Telea 2004 (the paper's reference [32]), OpenCV's cv2.INPAINT_TELEA."""
+    return lambda image, mask: cv2.inpaint(_uint8(image), _holes_255(mask), radius, cv2.INPAINT_TELEA).astype(np.float32) / 255
+
+
+@register("ns")
+def navier_stokes(radius: int = 3, **_):
+    """Navier-Stokes based inpainting (Bertalmio et al. 2001), OpenCV's cv2.INPAINT_NS."""
+    return lambda image, mask: cv2.inpaint(_uint8(image), _holes_255(mask), radius, cv2.INPAINT_NS).astype(np.float32) / 255
+
+
+@register("biharmonic")
+def biharmonic(**_):
+    """scikit-image's biharmonic inpainting, on a 4x smaller image for large holes' sake, upsampled into the holes."""
+    from skimage.restoration import inpaint_biharmonic
+
+    def run(image, mask):
+        height, width = mask.shape
+        small = cv2.resize(image, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
+        small_mask = cv2.resize(mask, (width // 4, height // 4), interpolation=cv2.INTER_NEAREST)
+        filled = inpaint_biharmonic(small, small_mask == 0, channel_axis=-1)
+        return cv2.resize(filled.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+    return run
+
+
+@register("mean")
+def mean_fill(**_):
+    """The floor: every hole pixel gets the mean colour of the known pixels."""
+    def run(image, mask):
+        known = image[mask == 1]
+        return np.broadcast_to(known.mean(axis=0) if known.size else 0.5, image.shape).astype(np.float32)
+    return run
+
+
+@register("patchmatch")
+def patchmatch(patch_size: int = 3, **_):
+    """PatchMatch (Barnes et al. 2009) through the PyPI package pypatchmatch (younesse-cv lineage)."""
+    try:
+        from patchmatch import patch_match
+    except ImportError:
+        raise UserError("patchmatch needs the pypatchmatch package: pip install pypatchmatch") from None
+    if not patch_match.patchmatch_available:
+        raise UserError("pypatchmatch's compiled library did not load")
+    return lambda image, mask: patch_match.inpaint(_uint8(image), _holes_255(mask), patch_size=patch_size).astype(np.float32) / 255
+
+
+class NeuralMethod:
+    """A trained U-Net from a checkpoint (default: the bundled model), batched on its device."""
+
+    def __init__(self, checkpoint=None, device="auto", **_):
+        from models.checkpoint import load_model
+        from models.inference import pick_device
+        self.device = pick_device(device)
+        self.model, self.checkpoint = load_model(checkpoint, self.device)
+
+    def __call__(self, image, mask):
+        return self.inpaint_batch(image[None], mask[None])[0]
+
+    def inpaint_batch(self, images, masks):
+        from models.inference import inpaint_batch
+        return inpaint_batch(self.model, np.asarray(images), np.asarray(masks))
+
+
+@register("pconv", neural=True)
+def pconv(checkpoint=None, device="auto", **_):
+    method = NeuralMethod(checkpoint, device)
+    if not method.model.config.partial:
+        raise UserError(f"{checkpoint} holds a plain-convolution model: run it as --methods conv")
+    return method
+
+
+@register("conv", neural=True)
+def conv(checkpoint=None, device="auto", **_):
+    from models.checkpoint import BUNDLED_WEIGHTS
+    if checkpoint is None:
+        bundled_conv = BUNDLED_WEIGHTS.with_name("conv.pt")
+        if not bundled_conv.exists():
+            raise UserError("the conv baseline needs --conv-checkpoint FILE (a `pconv train --plain` checkpoint)")
+        checkpoint = bundled_conv
+    method = NeuralMethod(checkpoint, device)
+    if method.model.config.partial:
+        raise UserError(f"{checkpoint} holds a partial-convolution model: run it as --methods pconv")
+    return method

@@ -1,0 +1,93 @@
+"""The metrics of Table 1, on composited outputs (known pixels from the input).
+
+Images are float (H, W, 3) in [0, 1].
+
+- l1 error (%): mean absolute difference over all pixels and channels, times 100.
+- PSNR (dB): 10 log10(1 / MSE), data range 1.
+- SSIM: Wang et al. 2004 with an 11-tap Gaussian window of sigma 1.5, K1 = 0.01, K2 = 0.03,
+  population (not sample) covariances, computed per channel and averaged over R, G, B, over the
+  pixels whose window lies inside the image (5 px cropped at each side). This equals
+  skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
+  use_sample_covariance=False, data_range=1, channel_axis=2); toolkits that use a uniform 7x7
+  window or sample covariances give other numbers.
+- Inception score: exp(E_x KL(p(y|x) || p(y))) over 10 splits, mean and std (Salimans et al. 2016),
+  torchvision's Inception-v3 on 299x299 inputs, weights from a file the user names.
+"""
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pconvkit.errors import UserError
+
+SSIM_SIGMA = 1.5
+SSIM_TAPS = 11
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+
+
+def l1_error_percent(result, target) -> float:
+    return float(np.mean(np.abs(np.asarray(result, np.float64) - np.asarray(target, np.float64))) * 100.0)
+
+
+def psnr(result, target) -> float:
+    mse = float(np.mean((np.asarray(result, np.float64) - np.asarray(target, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+
+
+def ssim(result, target) -> float:
+    """Mean SSIM over channels (see the module docstring for the exact settings)."""
+    x, y = np.asarray(result, np.float64), np.asarray(target, np.float64)
+    blur = lambda a: cv2.GaussianBlur(a, (SSIM_TAPS, SSIM_TAPS), SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x**2
+    var_y = blur(y * y) - mu_y**2
+    cov = blur(x * y) - mu_x * mu_y
+    c1, c2 = SSIM_K1**2, SSIM_K2**2
+    index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    crop = SSIM_TAPS // 2
+    return float(index[crop:-crop, crop:-crop].mean())
+
+
+def image_metrics(result, target) -> dict:
+    return {"l1": l1_error_percent(result, target), "psnr": psnr(result, target), "ssim": ssim(result, target)}
+
+
+def inception_score(probabilities, splits: int = 10) -> tuple[float, float]:
+    """(mean, std) of exp(E KL(p(y|x) || p(y))) over `splits` equal parts. probabilities: (N, classes)."""
+    p = np.asarray(probabilities, np.float64)
+    if len(p) < splits:
+        raise UserError(f"the Inception score needs at least {splits} images, got {len(p)}")
+    scores = []
+    for part in np.array_split(p, splits):
+        marginal = part.mean(axis=0, keepdims=True)
+        kl = np.sum(part * (np.log(np.clip(part, 1e-12, None)) - np.log(np.clip(marginal, 1e-12, None))), axis=1)
+        scores.append(np.exp(kl.mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+class InceptionClassifier:
+    """torchvision Inception-v3 with ImageNet weights from a state-dict file (inception_v3_google-*.pth)."""
+
+    def __init__(self, weights_path, device="cpu"):
+        import torch
+        from torchvision.models import inception_v3
+        path = Path(weights_path)
+        if not path.is_file():
+            raise UserError(f"Inception-v3 weights not found: {path}")
+        network = inception_v3(weights=None, aux_logits=True, init_weights=False)
+        try:
+            network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as err:
+            raise UserError(f"cannot load Inception-v3 weights from {path}: {str(err).splitlines()[0]}") from None
+        self.network = network.eval().to(device)
+        self.device = device
+
+    def probabilities(self, images) -> np.ndarray:
+        """images: (N, H, W, 3) in [0, 1] -> softmax over the 1000 classes, (N, 1000)."""
+        import torch
+        x = torch.from_numpy(np.asarray(images, np.float32)).permute(0, 3, 1, 2).to(self.device)
+        x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        mean = torch.tensor([0.485, 0.456, 0.406], device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225], device=self.device).view(1, 3, 1, 1)
+        with torch.no_grad():
+            return torch.softmax(self.network((x - mean) / std), dim=1).cpu().numpy()

@@ -1,0 +1,60 @@
+"""Import checkpoints of the widely used PyTorch port naoto0804/pytorch-inpainting-with-partial-conv.
+
+Its network has 7 encoder layers (enc_1..enc_7) and 7 decoder layers (dec_7, applied first, down
+to dec_1), trained at 256 px, with keys such as enc_1.conv.input_conv.weight, enc_k.bn.* and
+dec_1.conv.input_conv.bias. Its layer divides by sum(M) instead of multiplying by sum(1)/sum(M),
+so each weight is rescaled by 1 / (C_in k_h k_w) to give the same outputs under Eq. 1. The mask
+convolutions (mask_conv.weight, all ones) carry nothing and are dropped.
+"""
+import torch
+
+from models.checkpoint import save_checkpoint
+from models.unet import PConvUNet, UNetConfig
+from pconvkit.errors import UserError
+
+NAOTO_LAYERS = 7
+
+
+def convert_naoto0804(source, out) -> list[str]:
+    """Write a pconvkit checkpoint of `source`; returns the keys that could not be mapped."""
+    try:
+        payload = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise UserError(f"cannot read {source}: {str(err).splitlines()[0][:200]}") from None
+    state = payload.get("model", payload) if isinstance(payload, dict) else None
+    if not isinstance(state, dict) or not any(k.startswith("enc_1.") for k in state):
+        raise UserError(f"{source} does not look like a naoto0804 checkpoint (no enc_1.* keys)")
+    model = PConvUNet(UNetConfig(layers=NAOTO_LAYERS))
+    stages = {f"enc_{i + 1}": stage for i, stage in enumerate(model.encoder)}
+    stages.update({f"dec_{NAOTO_LAYERS - i}": stage for i, stage in enumerate(model.decoder)})
+    ours = model.state_dict()
+    unmapped = []
+    for key, value in state.items():
+        prefix, _, rest = key.partition(".")
+        stage = stages.get(prefix)
+        target = None
+        if stage is not None and rest == "conv.input_conv.weight":
+            conv = stage.conv
+            value = value / (conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1])
+            target = f"{_stage_name(model, stage)}.conv.weight"
+        elif stage is not None and rest == "conv.input_conv.bias":
+            target = f"{_stage_name(model, stage)}.conv.bias"
+        elif stage is not None and rest.startswith("bn."):
+            target = f"{_stage_name(model, stage)}.batchnorm.{rest[3:]}"
+        elif rest == "conv.mask_conv.weight":
+            continue
+        if target in ours and ours[target].shape == value.shape:
+            ours[target] = value.to(ours[target].dtype)
+        else:
+            unmapped.append(key)
+    model.load_state_dict(ours)
+    save_checkpoint(out, model, metadata={"converted_from": str(source), "source": "naoto0804/pytorch-inpainting-with-partial-conv",
+                                          "unmapped": unmapped})
+    return unmapped
+
+
+def _stage_name(model, stage) -> str:
+    for name, module in model.named_modules():
+        if module is stage:
+            return name
+    raise KeyError(stage)
