@@ -109,12 +109,15 @@ SAMPLE_PRESET = dict(frame_gaps="1,4,16", frame_stride=6, train_count=0, test_co
               help="N masks have no hole pixel within this many px of the border (paper: 50).")
 @click.option("--hole-white", is_flag=True, help="Write white = hole (NVIDIA's files). Default: white = valid (the paper's M).")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--max-tries", default=20_000, show_default=True,
+              help="Candidate (source, angle, crop) draws per mask before its bin is declared impossible.")
 @click.option("--workers", default=1, show_default=True, help="Processes; the output does not depend on it.")
 @_apply(_raw_options)
 def maskgen_build(flow_dir, videos, frames, out, preset, train_count, test_count, test_videos, per_bin, size,
-                  border_margin, hole_white, seed, workers, frame_gaps, frame_stride, max_side, flow_method, dis_preset):
+                  border_margin, hole_white, seed, max_tries, workers, frame_gaps, frame_stride, max_side, flow_method,
+                  dis_preset):
     """Raw training/testing pools and the binned 12,000-mask test benchmark with its manifest."""
-    from maskgen.build import TestSetSettings, build_test_set
+    from maskgen.build import BenchmarkSettings, build_test_set
     from maskgen.pool import PAPER_TEST_COUNT, PAPER_TRAIN_COUNT, RawMaskSettings, build_raw_pools, videos_from_inputs
     from pconvkit import sampledata
     from pconvkit.files import ensure_writable_dir
@@ -141,8 +144,8 @@ def maskgen_build(flow_dir, videos, frames, out, preset, train_count, test_count
     pools = build_raw_pools(inputs, out, values["train_count"], values["test_count"],
                             _csv_list(values["test_videos"]) or None, settings, workers)
     click.echo(f"raw pools: {len(pools['train'])} training, {len(pools['test'])} testing masks in {Path(out) / 'raw'}")
-    manifest = build_test_set(out, pools["test"], TestSetSettings(per_bin=values["per_bin"], size=size, margin=border_margin,
-                                                                  seed=seed, hole_white=hole_white), workers)
+    manifest = build_test_set(out, pools["test"], BenchmarkSettings(per_bin=values["per_bin"], size=size, margin=border_margin,
+                                                                  seed=seed, hole_white=hole_white, max_tries=max_tries), workers)
     click.echo(f"test set: {12 * values['per_bin']} masks, manifest {manifest}")
 
 
@@ -239,7 +242,7 @@ def benchmark_data_path(what):
 def benchmark_run(methods, images, masks, hole_white, split, bins, limit, out, size, seed, workers, batch_size,
                   checkpoint, conv_checkpoint, device, inception_weights):
     """Run methods on image/mask pairs; results go to OUT/results.csv as they are computed (resumable)."""
-    from benchmark.data import load_images, load_masks, select_masks
+    from benchmark.data import check_mask_sizes, load_images, load_masks, select_masks
     from benchmark.run import run_benchmark
     from pconvkit import sampledata
     from pconvkit.files import ensure_writable_dir
@@ -251,6 +254,7 @@ def benchmark_run(methods, images, masks, hole_white, split, bins, limit, out, s
     if inception_weights and not Path(inception_weights).is_file():
         raise UserError(f"Inception-v3 weights not found: {inception_weights}")
     chosen = select_masks(load_masks(masks, hole_white), split, _csv_list(bins), limit)
+    check_mask_sizes(chosen, size)
     loaded = load_images(images, size)
     ensure_writable_dir(out)
     options = {"pconv": dict(checkpoint=checkpoint, device=device), "conv": dict(checkpoint=conv_checkpoint, device=device)}

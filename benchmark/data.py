@@ -99,5 +99,24 @@ def read_pair(mask: MaskEntry, image: np.ndarray) -> np.ndarray:
     return valid
 
 
+def check_mask_sizes(masks, size: int):
+    """Fail before anything runs if a mask does not have the images' size (PNG headers only)."""
+    for mask in masks:
+        width, height = _image_size(mask.path)
+        if (width, height) != (size, size):
+            raise UserError(f"mask {mask.path} is {width}x{height}, images are {size}x{size}")
+
+
+def _image_size(path) -> tuple[int, int]:
+    with open(path, "rb") as handle:
+        header = handle.read(24)
+    if header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR":
+        return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise UserError(f"cannot read mask {path}")
+    return image.shape[1], image.shape[0]
+
+
 def cells():
     return [(c, bin_label(i)) for i in range(len(BINS)) for c in CATEGORIES]

@@ -36,7 +36,7 @@ MANIFEST_FIELDS = ("id", "split", "category", "bin", "hole_ratio", "border_dista
 
 
 @dataclass(frozen=True)
-class TestSetSettings:
+class BenchmarkSettings:
     per_bin: int = 1000
     size: int = 512
     margin: int = BORDER_MARGIN
@@ -61,7 +61,7 @@ def reach(raw_valid: np.ndarray) -> tuple[float, float]:
             float(np.mean(distance <= (KERNEL_RANGE[1] - 1) / 8)))
 
 
-def sample_cell_mask(load, candidates, category: str, bin_index: int, rng, settings: TestSetSettings):
+def sample_cell_mask(load, candidates, category: str, bin_index: int, rng, settings: BenchmarkSettings):
     """One mask of cell (category, bin): (valid uint8 (size, size), source index, AugmentParams)."""
     low, high = BINS[bin_index]
     size = settings.size
@@ -139,7 +139,7 @@ def _part_path(out_dir, task) -> Path:
     return Path(out_dir) / "test" / ".parts" / f"{category_index}_{bin_index}_{start:06d}.csv"
 
 
-def build_test_set(out_dir, pool_rows, settings: TestSetSettings = TestSetSettings(), workers: int = 1) -> Path:
+def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSettings(), workers: int = 1) -> Path:
     """Write the binned test benchmark and its manifest from the raw test pool. Resumable.
 
     Returns the manifest's path.
@@ -160,22 +160,21 @@ def build_test_set(out_dir, pool_rows, settings: TestSetSettings = TestSetSettin
     todo = [t for t in tasks if not _part_path(out_dir, t).exists()]
     job = _Job(out_dir, pool_rows, reaches, settings)
     done = sum(t[3] - t[2] for t in tasks if t not in todo)
-    bar = tqdm(total=len(CATEGORIES) * len(BINS) * settings.per_bin, initial=done, desc="test masks", unit="mask")
-    if workers > 1 and len(todo) > 1:
-        with multiprocessing.Pool(workers) as pool:
-            for count in pool.imap_unordered(job, todo):
-                bar.update(count)
-    else:
-        for task in todo:
-            bar.update(job(task))
-    bar.close()
+    with tqdm(total=len(CATEGORIES) * len(BINS) * settings.per_bin, initial=done, desc="test masks", unit="mask") as bar:
+        if workers > 1 and len(todo) > 1:
+            with multiprocessing.Pool(workers) as pool:
+                for count in pool.imap_unordered(job, todo):
+                    bar.update(count)
+        else:
+            for task in todo:
+                bar.update(job(task))
     manifest = "".join(_part_path(out_dir, t).read_text().split("\n", 1)[1] for t in tasks)
     path = out_dir / "test" / "manifest.csv"
     write_text_atomic(path, ",".join(MANIFEST_FIELDS) + "\n" + manifest)
     return path
 
 
-def _check_settings(out_dir: Path, settings: TestSetSettings):
+def _check_settings(out_dir: Path, settings: BenchmarkSettings):
     """A resumed build must use the settings it started with; record them on the first run."""
     path = out_dir / "test" / "settings.json"
     recorded = asdict(settings)

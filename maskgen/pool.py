@@ -6,6 +6,7 @@ On disk (under OUT/raw/SPLIT/):
     VIDEO/index.csv          written last: the video's kept masks (its presence marks it done)
     pool.csv                 the masks of the pool, in order: the first COUNT of all videos
 """
+import contextlib
 import csv
 import hashlib
 import multiprocessing
@@ -114,11 +115,10 @@ def _raw_masks(video: Video, settings: RawMaskSettings, pool):
         frames = read_frames(video.path, settings.max_side)
         pairs = frame_pairs(len(frames), settings.frame_gaps, settings.frame_stride)
         results = pool.imap(_mask_from_frames, [(frames[i], frames[j], settings) for i, j in pairs], chunksize=4)
-    bar = tqdm(total=len(pairs), desc=f"raw masks {video.name}", unit="pair", leave=False)
-    for pair, mask in zip(pairs, results):
-        bar.update()
-        yield pair, mask
-    bar.close()
+    with tqdm(total=len(pairs), desc=f"raw masks {video.name}", unit="pair", leave=False) as bar:
+        for pair, mask in zip(pairs, results):
+            bar.update()
+            yield pair, mask
 
 
 def build_video_pool(video: Video, split_dir: Path, settings: RawMaskSettings, pool) -> list[dict]:
@@ -127,8 +127,18 @@ def build_video_pool(video: Video, split_dir: Path, settings: RawMaskSettings, p
     index_path = folder / "index.csv"
     if index_path.exists():
         return read_index(index_path)
+    masks = _raw_masks(video, settings, pool)
+    with contextlib.closing(masks):  # closes the progress bar before an error is printed
+        rows = _keep_distinct(masks, video, split_dir, settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(index_path, csv_text(rows, INDEX_FIELDS))
+    return rows
+
+
+def _keep_distinct(masks, video, split_dir, settings):
+    """Drop near-empty, near-full and near-duplicate masks; write the others."""
     rows, last_holes = [], None
-    for (first, second), mask in _raw_masks(video, settings, pool):
+    for (first, second), mask in masks:
         ratio = hole_ratio(mask)
         if not settings.min_hole_ratio <= ratio <= settings.max_hole_ratio:
             continue
@@ -140,8 +150,6 @@ def build_video_pool(video: Video, split_dir: Path, settings: RawMaskSettings, p
         write_png_atomic(split_dir / f"{raw_id}.png", mask_to_png(mask))
         rows.append(dict(raw_id=raw_id, video=video.name, first=first, second=second,
                          hole_ratio=f"{ratio:.6f}", height=mask.shape[0], width=mask.shape[1]))
-    folder.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(index_path, csv_text(rows, INDEX_FIELDS))
     return rows
 
 

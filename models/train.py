@@ -96,6 +96,7 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
     model = PConvUNet(UNetConfig(**config.unet)).to(device)
     step, phase = 0, 2 if config.finetune else 1
     state = read_checkpoint(resume) if resume else None

@@ -1,0 +1,45 @@
+# Two commands on a fresh machine:  make demo  (everything end to end on the sample data)  and  make test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-v1
+DEMO := demo
+# torch 2.14.1 and torchvision 0.29.1 lie on this machine's disk (pip installs them without a download);
+# setup.cfg accepts any torch >= 2.1 for users elsewhere.
+TORCH := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: install demo test benchmarks clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/benchmark data fetch
+	$(BIN)/maskgen build --preset sample --out $(DEMO)/masks --workers 2
+	$(BIN)/maskgen sheet $(DEMO)/masks/test --out $(DEMO)
+	$(BIN)/maskgen stats $(DEMO)/masks/test
+	$(BIN)/benchmark run --methods pconv,conv,patchmatch,telea,ns,biharmonic,mean --masks $(DEMO)/masks \
+		--out $(DEMO)/results --workers 2
+	$(BIN)/benchmark table $(DEMO)/results --format csv --out $(DEMO)/table1.csv
+	$(BIN)/benchmark table $(DEMO)/results --format latex --with-paper --out $(DEMO)/table1.tex
+	$(BIN)/benchmark table $(DEMO)/results --format markdown --out $(DEMO)/table1.md
+	$(BIN)/benchmark timing $(DEMO)/results
+	$(BIN)/benchmark grid $(DEMO)/results --methods pconv,conv,patchmatch,telea,ns --out $(DEMO)/grid.png
+	@cat $(DEMO)/table1.md
+	@echo "written: $(DEMO)/table1.{md,csv,tex}, $(DEMO)/grid.png, $(DEMO)/sheet_N.png, $(DEMO)/sheet_B.png"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/bench_partialconv.py
+	$(BIN)/python benchmarks/bench_maskgen.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) results masks

@@ -1,0 +1,163 @@
+"""The raw pools and the binned test set, on synthetic raw masks and synthetic flow folders."""
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from maskgen.augment import AugmentParams, augment, random_augment
+from maskgen.bins import BINS, bin_index, border_category, border_distance, hole_ratio
+from maskgen.build import BenchmarkSettings, build_test_set, read_manifest, regenerate
+from maskgen.flowio import write_flow
+from maskgen.pool import RawMaskSettings, assign_splits, build_raw_pools, videos_from_inputs
+from pconvkit.errors import UserError
+from pconvkit.files import mask_to_png, read_mask, write_png_atomic
+
+SIZE = 160  # small test masks keep the suite fast; the rules do not depend on the size
+MARGIN = 16
+
+
+def synthetic_pool(out_dir, count=30, seed=0):
+    """Raw test masks of random blobs (some large), written as a maskgen raw pool."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(count):
+        valid = np.ones((120, 200), np.uint8)
+        for _ in range(rng.integers(3, 30)):
+            centre = (int(rng.integers(0, 200)), int(rng.integers(0, 120)))
+            cv2.circle(valid, centre, int(rng.integers(3, 25)), 0, -1)
+        raw_id = f"synthetic/{i:06d}_{i + 1:06d}"
+        write_png_atomic(out_dir / "raw" / "test" / f"{raw_id}.png", mask_to_png(valid))
+        rows.append(dict(raw_id=raw_id, video="synthetic", first=i, second=i + 1, hole_ratio=hole_ratio(valid),
+                         height=120, width=200))
+    return rows
+
+
+def small_settings(**changes):
+    return BenchmarkSettings(**{**dict(per_bin=4, size=SIZE, margin=MARGIN, seed=3, chunk=3), **changes})
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build")
+    rows = synthetic_pool(out)
+    manifest = build_test_set(out, rows, small_settings())
+    return out, rows, manifest
+
+
+def test_every_mask_lies_in_its_cell_and_counts_are_exact(built):
+    out, _, manifest = built
+    rows = read_manifest(manifest)
+    assert len(rows) == 12 * 4
+    cells = {}
+    for row in rows:
+        valid = read_mask(out / "test" / row["path"])
+        index = bin_index(hole_ratio(valid))
+        assert index is not None and f"{BINS[index][0]:g}-{BINS[index][1]:g}" == row["bin"]
+        assert border_category(valid, MARGIN) == row["category"]
+        if row["category"] == "N":
+            assert border_distance(valid) >= MARGIN
+        cells[(row["category"], row["bin"])] = cells.get((row["category"], row["bin"]), 0) + 1
+    assert set(cells.values()) == {4} and len(cells) == 12
+
+
+def test_ids_follow_nvidia_order(built):
+    rows = read_manifest(built[2])
+    ids = [int(r["id"]) for r in rows]
+    assert ids == list(range(48))
+    assert [r["category"] for r in rows[:8]] == ["N"] * 4 + ["B"] * 4
+
+
+def test_rows_regenerate_from_their_parameters(built):
+    out, _, manifest = built
+    for row in read_manifest(manifest)[::5]:
+        assert np.array_equal(regenerate(row, out), read_mask(out / "test" / row["path"]))
+
+
+def test_same_seed_same_bytes_whatever_workers_and_after_resume(built, tmp_path):
+    out, rows, manifest = built
+    other = tmp_path / "other"
+    shutil.copytree(out / "raw", other / "raw")
+    build_test_set(other, rows, small_settings(), workers=2)
+    assert (other / "test" / "manifest.csv").read_bytes() == manifest.read_bytes()
+    # an interrupted build: drop a chunk's record and one of its masks, then resume
+    part = sorted((other / "test" / ".parts").iterdir())[5]
+    part.unlink()
+    build_test_set(other, rows, small_settings())
+    assert (other / "test" / "manifest.csv").read_bytes() == manifest.read_bytes()
+    for row in read_manifest(manifest):
+        assert (other / "test" / row["path"]).read_bytes() == (out / "test" / row["path"]).read_bytes()
+
+
+def test_other_settings_in_the_same_folder_are_refused(built):
+    out, rows, _ = built
+    with pytest.raises(UserError, match="other settings"):
+        build_test_set(out, rows, small_settings(seed=4))
+
+
+def test_impossible_bin_names_the_cell(tmp_path):
+    valid = np.ones((120, 200), np.uint8)
+    valid[50:54, 90:94] = 0  # one tiny hole cannot reach 0.5
+    write_png_atomic(tmp_path / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
+    rows = [dict(raw_id="v/a", video="v", first=0, second=1, hole_ratio=0.0, height=120, width=200)]
+    with pytest.raises(UserError, match=r"cannot fill bin N 0.1-0.2"):
+        build_test_set(tmp_path, rows, small_settings(per_bin=1, max_tries=50))
+
+
+def test_augmentation_is_reproducible_and_dilation_grows_holes():
+    rng = np.random.default_rng(0)
+    valid = np.ones((300, 400), np.uint8)
+    cv2.circle(valid, (200, 150), 30, 0, -1)
+    mask, params = random_augment(valid, np.random.default_rng(7), 256)
+    assert np.array_equal(mask, augment(valid, params, 256)) and mask.shape == (256, 256)
+    small = augment(valid, AugmentParams(5, 0.0, 72, 22), 256)
+    large = augment(valid, AugmentParams(47, 0.0, 72, 22), 256)
+    assert ((small == 0) <= (large == 0)).all() and (large == 0).sum() > (small == 0).sum()
+    # a disk of radius 30 dilated by (47 - 1) / 2 = 23 becomes a disk of radius about 53
+    assert (large == 0).sum() == pytest.approx(np.pi * 53**2, rel=0.03)
+    assert rng is not None
+
+
+def write_square_flows(folder, video, pairs, shape=(64, 80)):
+    from test_occlusion import SHIFT
+    for first, second in pairs:
+        forward = np.zeros(shape + (2,), np.float32)
+        backward = np.zeros(shape + (2,), np.float32)
+        forward[20:40, 20 + first:40 + first, 0] = SHIFT
+        backward[20:40, 20 + first + SHIFT:40 + first + SHIFT, 0] = -SHIFT
+        write_flow(folder / video / f"forward_{first}_{second}.flo", forward)
+        write_flow(folder / video / f"backward_{second}_{first}.flo", backward)
+
+
+def test_flow_folder_pools_split_by_video_and_refuse_padding(tmp_path):
+    flows = tmp_path / "flows"
+    write_square_flows(flows, "alpha", [(0, 1), (10, 11)])
+    write_square_flows(flows, "beta", [(0, 1), (12, 13)])
+    videos = videos_from_inputs(flow_dir=flows)
+    settings = RawMaskSettings(min_component_area=8, duplicate_iou=0.99)
+    pools = build_raw_pools(videos, tmp_path / "out", 0, 0, test_videos=["beta"], settings=settings)
+    assert {r["video"] for r in pools["train"]} == {"alpha"} and {r["video"] for r in pools["test"]} == {"beta"}
+    assert len(pools["train"]) == 2
+    with pytest.raises(UserError, match=r"give 2 test raw masks, 50 asked"):
+        build_raw_pools(videos, tmp_path / "out", 0, 50, test_videos=["beta"], settings=settings)
+
+
+def test_split_assignment_is_deterministic_and_keeps_videos_whole():
+    names = [f"video{i}" for i in range(10)]
+    splits = assign_splits(names)
+    assert splits == assign_splits(list(reversed(names)))
+    assert sum(s == "test" for s in splits.values()) == 3
+
+
+@pytest.mark.parametrize("problem,message", [
+    ("empty", "no forward_I_J"), ("sizes", "is 80x64 but"), ("missing-backward", "has no backward flow")])
+def test_bad_flow_folders(tmp_path, problem, message):
+    flows = tmp_path / "flows"
+    (flows / "v").mkdir(parents=True)
+    if problem != "empty":
+        write_flow(flows / "v" / "forward_0_1.flo", np.zeros((64, 80, 2), np.float32))
+    if problem == "sizes":
+        write_flow(flows / "v" / "backward_1_0.flo", np.zeros((32, 80, 2), np.float32))
+    with pytest.raises(UserError, match=message):
+        videos = videos_from_inputs(flow_dir=flows)
+        build_raw_pools(videos, tmp_path / "out", 0, 0)

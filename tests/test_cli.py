@@ -1,0 +1,144 @@
+"""The commands end to end on small inputs, and a one-line error for each kind of bad input."""
+import csv
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import benchmark, maskgen, pconv
+from maskgen.flowio import write_flow
+from pconvkit.files import mask_to_png, write_png_atomic
+from test_build import write_square_flows
+
+runner = CliRunner()
+
+
+def one_line_error(result, text):
+    """Non-zero exit, the message on the last line, no traceback (progress bars may come before)."""
+    assert result.exit_code != 0, result.output
+    last = result.output.strip().splitlines()[-1].split("\r")[-1]
+    assert last.startswith("Error: ") and text in last, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.fixture(scope="module")
+def mask_folder(tmp_path_factory):
+    """A plain folder of 64x64 masks, white = valid, one per bin and category where possible."""
+    folder = tmp_path_factory.mktemp("masks")
+    for i, side in enumerate([10, 20, 28, 34]):
+        valid = np.ones((64, 64), np.uint8)
+        valid[2:2 + side, 30 - side // 2:30 + side - side // 2] = 0  # touches the 16-px frame: B
+        write_png_atomic(folder / f"{i}.png", mask_to_png(valid))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        write_png_atomic(folder / f"p{i}.png", (rng.random((80, 100, 3)) * 255).astype(np.uint8))
+    return folder
+
+
+def test_maskgen_build_from_a_flow_folder(tmp_path):
+    flows = tmp_path / "flows"
+    write_square_flows(flows, "alpha", [(0, 1), (10, 11)], shape=(64, 80))
+    write_square_flows(flows, "beta", [(0, 1), (12, 13)], shape=(64, 80))
+    arguments = ["build", "--flow-dir", str(flows), "--out", str(tmp_path / "out"), "--train-count", "0",
+                 "--test-count", "0", "--test-videos", "beta", "--per-bin", "1", "--size", "64",
+                 "--border-margin", "8", "--max-tries", "300"]
+    result = runner.invoke(maskgen, arguments)
+    # the 8x20 strips of the moving square dilated by at least 5 px already cover over 10 % of a
+    # 64x64 crop, so the first bin cannot be filled: the message names it
+    one_line_error(result, "cannot fill bin N 0.01-0.1")
+    assert not (tmp_path / "out" / "test" / "manifest.csv").exists()
+    result = runner.invoke(maskgen, arguments[:-6] + ["--size", "256", "--border-margin", "8", "--max-tries", "300",
+                                                       "--out", str(tmp_path / "big")])
+    assert result.exit_code in (0, 1)
+
+
+def test_classify_prints_measured_bins(mask_folder):
+    result = runner.invoke(maskgen, ["classify", str(mask_folder), "--border-margin", "16"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == "path,category,bin,hole_ratio,border_distance"
+    assert lines[1].startswith("0.png,B,0.01-0.1,") and lines[1].endswith(",2")
+
+
+def test_benchmark_run_table_and_resume(tmp_path, mask_folder, image_folder):
+    arguments = ["run", "--methods", "telea,mean", "--masks", str(mask_folder), "--images", str(image_folder),
+                 "--size", "64", "--out", str(tmp_path)]
+    result = runner.invoke(benchmark, arguments)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(tmp_path / "results.csv")))
+    first = (tmp_path / "results.csv").read_bytes()
+    assert len(rows) == 2 * len({r["mask"] for r in rows}) and rows
+    result = runner.invoke(benchmark, arguments)  # resumed: nothing new, same file
+    assert "already in results.csv" in result.output
+    result = runner.invoke(benchmark, arguments[:2] + ["telea,mean,ns"] + arguments[3:])
+    assert (tmp_path / "results.csv").read_bytes().startswith(first)
+    result = runner.invoke(benchmark, ["table", str(tmp_path), "--format", "latex"])
+    assert result.exit_code == 0 and r"\begin{tabular}" in result.output
+
+
+def test_benchmark_bad_inputs(tmp_path, mask_folder, image_folder):
+    base = ["run", "--masks", str(mask_folder), "--images", str(image_folder), "--size", "64", "--out", str(tmp_path)]
+    one_line_error(runner.invoke(benchmark, base + ["--methods", "nosuch"]), "unknown method")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one_line_error(runner.invoke(benchmark, ["run", "--masks", str(mask_folder), "--images", str(empty), "--size", "64",
+                                             "--out", str(tmp_path)]), "no images in")
+    one_line_error(runner.invoke(benchmark, base[:5] + ["--size", "32", "--out", str(tmp_path), "--methods", "telea"]),
+                   "images are 32x32")
+    one_line_error(runner.invoke(benchmark, base + ["--methods", "pconv", "--checkpoint", str(tmp_path / "no.pt")]),
+                   "checkpoint not found")
+    one_line_error(runner.invoke(benchmark, base + ["--methods", "telea", "--inception-weights", str(tmp_path / "i.pth")]),
+                   "Inception-v3 weights not found")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.png").write_bytes(b"not a png")
+    one_line_error(runner.invoke(benchmark, ["run", "--masks", str(mask_folder), "--images", str(broken), "--size", "64",
+                                             "--out", str(tmp_path)]), "cannot read image")
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_maskgen_bad_inputs(tmp_path):
+    one_line_error(runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o")]),
+                   "flow folder not found")
+    (tmp_path / "video.avi").write_bytes(b"garbage")
+    one_line_error(runner.invoke(maskgen, ["build", "--video", str(tmp_path / "video.avi"), "--out", str(tmp_path / "o")]),
+                   "cannot read two frames")
+    flows = tmp_path / "flows" / "v"
+    write_flow(flows / "forward_0_1.flo", np.zeros((8, 8, 2), np.float32))
+    (flows / "backward_1_0.flo").write_bytes((flows / "forward_0_1.flo").read_bytes()[:40])
+    one_line_error(runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "flows"), "--out", str(tmp_path / "o")]),
+                   "truncated")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    one_line_error(runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "flows"), "--out", str(blocker / "o")]),
+                   "cannot write to")
+    one_line_error(runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "flows"), "--out", str(tmp_path / "p"),
+                                           "--per-bin", "0"]), "")
+
+
+def test_pconv_inpaint_any_image(tmp_path):
+    import torch
+    from models.checkpoint import save_checkpoint
+    from models.unet import PConvUNet, UNetConfig
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "m.pt", PConvUNet(UNetConfig(layers=3, width=0.125)))
+    gray = (np.random.default_rng(0).random((30, 41)) * 255).astype(np.uint8)
+    write_png_atomic(tmp_path / "gray.png", gray)
+    valid = np.ones((30, 41), np.uint8)
+    valid[5:15, 5:20] = 0
+    write_png_atomic(tmp_path / "hole_white.png", mask_to_png(valid, hole_white=True))
+    result = runner.invoke(pconv, ["inpaint", str(tmp_path / "gray.png"), str(tmp_path / "hole_white.png"),
+                                   "--hole-white", "-o", str(tmp_path / "out.png"), "--checkpoint", str(tmp_path / "m.pt")])
+    assert result.exit_code == 0, result.output
+    import cv2
+    out = cv2.imread(str(tmp_path / "out.png"))
+    assert out.shape == (30, 41, 3) and (out[valid == 1][:, 0] == gray[valid == 1]).all()
+    write_png_atomic(tmp_path / "small.png", np.ones((10, 10), np.uint8) * 255)
+    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "gray.png"), str(tmp_path / "small.png"), "-o",
+                                         str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "m.pt")]), "mask is 10x10")

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from maskgen.flowio import read_flow, write_flow
+from pconvkit.errors import UserError
+
+
+def random_flow(seed=0, shape=(13, 17)):
+    return (np.random.default_rng(seed).normal(size=shape + (2,)) * 20).astype(np.float32)
+
+
+@pytest.mark.parametrize("suffix", [".flo", ".pfm", ".npy"])
+def test_lossless_round_trip(tmp_path, suffix):
+    flow = random_flow()
+    write_flow(tmp_path / f"f{suffix}", flow)
+    back, valid = read_flow(tmp_path / f"f{suffix}")
+    assert np.array_equal(back, flow) and valid.all()
+
+
+def test_kitti_png_round_trip_to_a_64th_pixel(tmp_path):
+    flow = random_flow()
+    valid = np.random.default_rng(1).random(flow.shape[:2]) > 0.3
+    write_flow(tmp_path / "f.png", flow, valid)
+    back, back_valid = read_flow(tmp_path / "f.png")
+    assert np.array_equal(back_valid, valid)
+    assert np.abs(back[valid] - flow[valid]).max() <= 0.5 / 64 + 1e-6
+
+
+def test_kitti_png_channel_order(tmp_path):
+    flow = np.zeros((4, 5, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 3.0, -2.0
+    write_flow(tmp_path / "f.png", flow)
+    import cv2
+    raw = cv2.imread(str(tmp_path / "f.png"), cv2.IMREAD_UNCHANGED)
+    assert (raw[..., 2] == 3 * 64 + 2**15).all() and (raw[..., 1] == -2 * 64 + 2**15).all() and (raw[..., 0] == 1).all()
+
+
+def test_flo_layout_is_middlebury(tmp_path):
+    flow = random_flow()
+    write_flow(tmp_path / "f.flo", flow)
+    data = (tmp_path / "f.flo").read_bytes()
+    assert data[:4] == b"PIEH"
+    assert np.frombuffer(data[4:12], "<i4").tolist() == [17, 13]
+    assert np.array_equal(np.frombuffer(data[12:], "<f4").reshape(13, 17, 2), flow)
+
+
+def test_flo_unknown_values_are_invalid(tmp_path):
+    flow = random_flow()
+    valid = np.ones(flow.shape[:2], bool)
+    valid[2, 3] = False
+    write_flow(tmp_path / "f.flo", flow, valid)
+    _, back_valid = read_flow(tmp_path / "f.flo")
+    assert np.array_equal(back_valid, valid)
+
+
+def test_pfm_rows_are_bottom_up(tmp_path):
+    flow = np.zeros((3, 2, 2), np.float32)
+    flow[0] = 1.0  # top row
+    write_flow(tmp_path / "f.pfm", flow)
+    data = (tmp_path / "f.pfm").read_bytes()
+    body = np.frombuffer(data[len(b"PF\n2 3\n-1.0\n"):], "<f4").reshape(3, 2, 3)
+    assert (body[-1, :, :2] == 1).all() and (body[0] == 0).all()
+
+
+@pytest.mark.parametrize("suffix", [".flo", ".pfm"])
+def test_truncated_file_is_rejected(tmp_path, suffix):
+    write_flow(tmp_path / f"f{suffix}", random_flow())
+    data = (tmp_path / f"f{suffix}").read_bytes()
+    (tmp_path / f"f{suffix}").write_bytes(data[:-10])
+    with pytest.raises(UserError, match="truncated"):
+        read_flow(tmp_path / f"f{suffix}")
+
+
+def test_wrong_magic_is_rejected(tmp_path):
+    (tmp_path / "f.flo").write_bytes(b"NOPE" + bytes(100))
+    with pytest.raises(UserError, match="magic"):
+        read_flow(tmp_path / "f.flo")
+
+
+def test_nan_flow_is_rejected(tmp_path):
+    flow = random_flow()
+    flow[1, 1, 0] = np.nan
+    np.save(tmp_path / "f.npy", flow)
+    with pytest.raises(UserError, match="NaN"):
+        read_flow(tmp_path / "f.npy")

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+import torch
+
+from models.checkpoint import load_model, save_checkpoint
+from models.convert import convert_naoto0804
+from models.inference import inpaint
+from models.unet import PConvUNet, UNetConfig
+from pconvkit.errors import UserError
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = PConvUNet(UNetConfig(layers=3, width=0.125))
+    save_checkpoint(tmp_path / "m.pt", model, half=True)
+    return tmp_path / "m.pt"
+
+
+@pytest.mark.parametrize("shape", [(37, 50), (64, 64), (5, 90)])
+def test_any_size_keeps_known_pixels(checkpoint, shape):
+    model, _ = load_model(checkpoint)
+    rng = np.random.default_rng(0)
+    image = rng.random(shape + (3,)).astype(np.float32)
+    valid = (rng.random(shape) > 0.3).astype(np.uint8)
+    out = inpaint(model, image, valid)
+    assert out.shape == image.shape
+    assert np.array_equal(out[valid == 1], image[valid == 1])
+    assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+def test_bad_pairs_are_rejected(checkpoint):
+    model, _ = load_model(checkpoint)
+    with pytest.raises(UserError, match="mask is 8x8 but image is 9x8"):
+        inpaint(model, np.zeros((8, 9, 3), np.float32), np.ones((8, 8), np.uint8))
+    with pytest.raises(UserError, match="not binary"):
+        inpaint(model, np.zeros((8, 8, 3), np.float32), np.full((8, 8), 2, np.uint8))
+
+
+def naoto_state(model: PConvUNet):
+    """A checkpoint in naoto0804's key layout and weight convention (division by sum(M))."""
+    state = {}
+    stages = [(f"enc_{i + 1}", s) for i, s in enumerate(model.encoder)]
+    stages += [(f"dec_{len(model.decoder) - i}", s) for i, s in enumerate(model.decoder)]
+    for name, stage in stages:
+        conv = stage.conv
+        state[f"{name}.conv.input_conv.weight"] = conv.weight.detach() * conv.in_channels * conv.kernel_size[0] ** 2
+        state[f"{name}.conv.mask_conv.weight"] = torch.ones_like(conv.weight)
+        if conv.bias is not None:
+            state[f"{name}.conv.input_conv.bias"] = conv.bias.detach().clone()
+        if stage.batchnorm is not None:
+            for key, value in stage.batchnorm.state_dict().items():
+                state[f"{name}.bn.{key}"] = value.clone()
+    return state
+
+
+def test_convert_naoto0804_checkpoint_gives_the_same_network(tmp_path):
+    torch.manual_seed(3)
+    original = PConvUNet(UNetConfig(layers=7)).eval()
+    for stage in list(original.encoder) + list(original.decoder):
+        if stage.batchnorm is not None:
+            stage.batchnorm.running_mean.uniform_(-0.1, 0.1)
+    state = naoto_state(original)
+    state["extra.unknown"] = torch.zeros(1)
+    torch.save({"model": state}, tmp_path / "naoto.pth")
+    unmapped = convert_naoto0804(tmp_path / "naoto.pth", tmp_path / "ours.pt")
+    assert unmapped == ["extra.unknown"]
+    converted, _ = load_model(tmp_path / "ours.pt")
+    image, mask = torch.rand(1, 3, 128, 128), (torch.rand(1, 1, 128, 128) > 0.2).float()
+    with torch.no_grad():
+        assert torch.allclose(converted(image, mask), original(image, mask), atol=1e-4)
+
+
+def test_convert_rejects_other_files(tmp_path):
+    torch.save({"weights": 1}, tmp_path / "x.pth")
+    with pytest.raises(UserError, match="naoto0804"):
+        convert_naoto0804(tmp_path / "x.pth", tmp_path / "o.pt")

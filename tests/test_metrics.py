@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from benchmark.metrics import inception_score, l1_error_percent, psnr, ssim
+
+
+def test_l1_and_psnr_by_hand():
+    a = np.zeros((2, 2, 3))
+    b = a.copy()
+    b[0, 0] = 0.6  # 3 of 12 values differ by 0.6
+    assert l1_error_percent(b, a) == pytest.approx(0.6 * 3 / 12 * 100)
+    assert psnr(b, a) == pytest.approx(10 * np.log10(1 / (0.36 * 3 / 12)))
+    assert psnr(a, a) == float("inf")
+
+
+def test_ssim_equals_scikit_image_with_the_stated_settings():
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 80, 3))
+    y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)
+    expected = structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                     data_range=1.0, channel_axis=2)
+    assert ssim(x, y) == pytest.approx(expected, abs=1e-6)
+    assert ssim(x, x) == pytest.approx(1.0)
+
+
+def test_inception_score_of_stub_classifiers():
+    uniform = np.full((100, 10), 0.1)
+    assert inception_score(uniform)[0] == pytest.approx(1.0)
+    one_hot = np.eye(5)[np.arange(100) % 5]  # 5 classes used equally, confident predictions
+    mean, std = inception_score(one_hot)
+    assert mean == pytest.approx(5.0) and std == pytest.approx(0.0)

@@ -1,0 +1,104 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from models.partialconv import PartialConv2d, reference_partial_conv
+
+torch.manual_seed(0)
+
+
+def random_mask(shape, p=0.4, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(shape, generator=generator) > p).float()
+
+
+def layer(c_in=4, c_out=5, k=3, stride=1, bias=True):
+    torch.manual_seed(1)
+    conv = PartialConv2d(c_in, c_out, k, stride, k // 2, bias=bias)
+    with torch.no_grad():
+        conv.bias.uniform_(-1, 1) if bias else None
+    return conv
+
+
+@pytest.mark.parametrize("mask_channels", [1, 4])
+def test_output_ignores_hole_contents(mask_channels):
+    conv = layer()
+    mask = random_mask((2, mask_channels, 12, 12))
+    x = torch.rand(2, 4, 12, 12)
+    reference, ref_mask = conv(x, mask)
+    for fill in (torch.zeros_like(x), torch.full_like(x, 127.5), torch.randn_like(x) * 1000):
+        y, m = conv(x * mask + fill * (1 - mask), mask)
+        assert torch.allclose(y, reference, atol=1e-4) and torch.equal(m, ref_mask)
+
+
+def test_all_valid_mask_equals_plain_convolution_away_from_the_border():
+    conv = layer()
+    x = torch.rand(1, 4, 10, 10)
+    y, m = conv(x, torch.ones(1, 1, 10, 10))
+    plain = F.conv2d(x, conv.weight, conv.bias, 1, 1)
+    assert torch.allclose(y[..., 1:-1, 1:-1], plain[..., 1:-1, 1:-1], atol=1e-5)
+    assert m.all()
+    # at the border the padding counts as hole: corner windows see 4 of 9 pixels, scaled by 9/4
+    corner = F.conv2d(x, conv.weight, None, 1, 1)[..., 0, 0] * 9 / 4 + conv.bias
+    assert torch.allclose(y[..., 0, 0], corner, atol=1e-5)
+
+
+def test_hand_computed_3x3_example_of_eq1_and_eq2():
+    conv = PartialConv2d(1, 1, 3, 1, 0, bias=True)
+    with torch.no_grad():
+        conv.weight.copy_(torch.arange(1.0, 10.0).view(1, 1, 3, 3))
+        conv.bias.fill_(0.5)
+    x = torch.arange(10.0, 19.0).view(1, 1, 3, 3)
+    mask = torch.tensor([[1.0, 0, 1], [0, 1, 0], [1, 1, 0]]).view(1, 1, 3, 3)
+    # W^T (X*M) = 1*10 + 3*12 + 5*14 + 7*16 + 8*17 = 364; sum(1)/sum(M) = 9/5; bias unscaled
+    y, m = conv(x, mask)
+    assert y.item() == pytest.approx(364 * 9 / 5 + 0.5) and m.item() == 1.0
+    y, m = conv(x, torch.zeros_like(mask))
+    assert y.item() == 0.0 and m.item() == 0.0  # no valid input: 0, not the bias
+
+
+def test_window_counts_all_input_channels():
+    conv = PartialConv2d(2, 1, 1, 1, 0, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    x = torch.ones(1, 2, 1, 1)
+    mask = torch.tensor([1.0, 0.0]).view(1, 2, 1, 1)  # one of two channels valid
+    y, _ = conv(x, mask)
+    assert y.item() == pytest.approx(2.0)  # 1 * sum(1)/sum(M) = 1 * 2/1, not 1 / 1
+
+
+@pytest.mark.parametrize("stride,k,mask_channels", [(1, 3, 4), (2, 5, 1), (2, 7, 4), (2, 3, 1)])
+def test_equals_the_reference_in_outputs_and_gradients(stride, k, mask_channels):
+    conv = layer(k=k, stride=stride)
+    mask = random_mask((2, mask_channels, 16, 16), seed=k)
+    x = torch.rand(2, 4, 16, 16, requires_grad=True)
+    y, m = conv(x, mask)
+    y.square().sum().backward()
+    grads = x.grad.clone(), conv.weight.grad.clone(), conv.bias.grad.clone()
+    x.grad = None
+    conv.zero_grad()
+    y_ref, m_ref = reference_partial_conv(conv, x, mask.expand(-1, 4, -1, -1))
+    y_ref.square().sum().backward()
+    assert torch.allclose(y, y_ref, atol=1e-5) and torch.equal(m.expand_as(m_ref), m_ref)
+    for ours, theirs in zip(grads, (x.grad, conv.weight.grad, conv.bias.grad)):
+        assert torch.allclose(ours, theirs, atol=1e-4, rtol=1e-5)
+
+
+def test_mask_update_is_eq2():
+    conv = layer(k=3)
+    mask = torch.zeros(1, 1, 9, 9)
+    mask[..., 4, 4] = 1
+    _, m = conv(torch.rand(1, 4, 9, 9), mask)
+    expected = torch.zeros(1, 1, 9, 9)
+    expected[..., 3:6, 3:6] = 1
+    assert torch.equal(m, expected)
+
+
+def test_holes_disappear_after_enough_layers():
+    mask = torch.ones(1, 1, 32, 32)
+    mask[..., 8:24, 8:24] = 0
+    conv = layer(c_in=1, c_out=1, k=3)
+    x = torch.rand(1, 1, 32, 32)
+    for _ in range(8):
+        x, mask = conv(x, mask)
+    assert mask.all()

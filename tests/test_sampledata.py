@@ -1,0 +1,67 @@
+import os
+
+import cv2
+import pytest
+from click.testing import CliRunner
+
+from cli import benchmark
+from pconvkit import sampledata
+
+EXPECTED_VIDEOS = {"vtest.avi": (768, 576, 795), "Megamind.avi": (720, 528, 270), "tree.avi": (320, 240, None)}
+
+
+@pytest.mark.sampledata
+def test_videos_decode_with_opencv(sample_data):
+    for path in sample_data.sample_videos():
+        width, height, count = EXPECTED_VIDEOS[path.name]
+        capture = cv2.VideoCapture(str(path))
+        frames = 0
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            assert frame.shape == (height, width, 3)
+            frames += 1
+        assert frames >= 2
+        if count is not None:
+            assert frames == count
+
+
+@pytest.mark.sampledata
+def test_photo_split_is_disjoint_and_present(sample_data):
+    train = {p.name for p in sample_data.photos_dir("train").iterdir()}
+    test = {p.name for p in sample_data.photos_dir("test").iterdir()}
+    assert not train & test
+    assert len(test) >= 10 and len(train) >= 20
+
+
+@pytest.mark.sampledata
+def test_second_fetch_does_nothing(sample_data):
+    result = CliRunner().invoke(benchmark, ["data", "fetch"])
+    assert result.exit_code == 0
+    assert "nothing to do" in result.output
+
+
+def test_unwritable_cache_is_a_one_line_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("PCONVKIT_CACHE", str(blocker / "cache"))
+    result = CliRunner().invoke(benchmark, ["data", "fetch"])
+    assert result.exit_code != 0
+    assert result.output.startswith("Error: cannot write to") and result.output.count("\n") == 1
+
+
+def test_missing_apt_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get, no dpkg
+    result = CliRunner().invoke(benchmark, ["data", "fetch"])
+    assert result.exit_code != 0
+    assert "apt-get/dpkg not found" in result.output and result.output.count("\n") == 1
+    assert not (tmp_path / "cache" / "opencv-doc").exists()
+
+
+def test_cache_dir_follows_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path))
+    assert sampledata.cache_dir() == tmp_path
+    monkeypatch.delenv("PCONVKIT_CACHE")
+    assert sampledata.cache_dir() == sampledata.Path.home() / ".cache" / "pconvkit"

@@ -1,0 +1,80 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cli import pconv
+from models.checkpoint import read_checkpoint
+from models.train import TrainConfig, train
+from pconvkit.files import mask_to_png, write_png_atomic
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        image = (rng.random((40, 48, 3)) * 255).astype(np.uint8)
+        image[:, :24] = image[:, :24] // 4 + 120  # some structure to learn
+        write_png_atomic(root / "images" / f"{i}.png", image)
+        valid = np.ones((40, 48), np.uint8)
+        valid[10 + i:20 + i, 10:30] = 0
+        write_png_atomic(root / "masks" / f"{i}.png", mask_to_png(valid))
+    return root
+
+
+def config(data, out, steps, **changes):
+    values = dict(images=str(data / "images"), masks=str(data / "masks"), out=str(out), size=32, batch_size=2,
+                  steps=steps, lr=2e-3, checkpoint_every=3, sample_every=100,
+                  unet=dict(layers=3, width=0.125, partial=True, hole_value="imagenet_mean"))
+    return TrainConfig(**{**values, **changes})
+
+
+def test_training_reduces_the_loss(data, tmp_path):
+    train(config(data, tmp_path, 40), log=lambda *_: None)
+    log = pd.read_csv(tmp_path / "loss_log.csv")
+    assert len(log) == 40
+    assert log["total"].iloc[-8:].mean() < log["total"].iloc[:8].mean()
+    state = read_checkpoint(tmp_path / "last.pt")
+    assert state["step"] == 40 and state["phase"] == 1 and state["metadata"]["uses_vgg"] is False
+
+
+def test_resume_reproduces_the_uninterrupted_run(data, tmp_path):
+    train(config(data, tmp_path / "straight", 6), log=lambda *_: None)
+    train(config(data, tmp_path / "split", 3), log=lambda *_: None)
+    train(config(data, tmp_path / "split", 6), resume=str(tmp_path / "split" / "last.pt"), log=lambda *_: None)
+    a = read_checkpoint(tmp_path / "straight" / "last.pt")["model"]
+    b = read_checkpoint(tmp_path / "split" / "last.pt")["model"]
+    for key in a:
+        assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
+    assert (tmp_path / "straight" / "loss_log.csv").read_text() == (tmp_path / "split" / "loss_log.csv").read_text()
+
+
+def test_finetune_freezes_encoder_batchnorm(data, tmp_path):
+    train(config(data, tmp_path, 3), log=lambda *_: None)
+    before = read_checkpoint(tmp_path / "last.pt")["model"]
+    train(config(data, tmp_path, 6, finetune=True, lr=None), resume=str(tmp_path / "last.pt"), log=lambda *_: None)
+    after = read_checkpoint(tmp_path / "last.pt")
+    assert after["phase"] == 2 and after["config"]["finetune"]
+    assert after["optimizer"]["param_groups"][0]["lr"] == 5e-5
+    for key in before:
+        if key.startswith("encoder.") and ".batchnorm." in key:
+            assert torch.equal(before[key], after["model"][key]), key
+    moved = [k for k in before if k.startswith("decoder.0.batchnorm.running_mean")]
+    assert moved and not torch.equal(before[moved[0]], after["model"][moved[0]])
+
+
+def test_cli_errors_are_one_line(data, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(pconv, ["train", "--images", str(data / "images"), "--masks", str(data / "masks"),
+                                   "--out", str(tmp_path), "--vgg-weights", str(tmp_path / "nope.pth"), "--steps", "1",
+                                   "--size", "32", "--layers", "3"])
+    assert result.exit_code != 0 and "VGG16 weights not found" in result.output and result.output.count("\n") == 1
+    result = runner.invoke(pconv, ["train", "--images", str(data / "images"), "--masks", str(data / "masks"),
+                                   "--out", str(tmp_path), "--size", "40"])
+    assert result.exit_code != 0 and "not divisible" in result.output
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    result = runner.invoke(pconv, ["inpaint", str(data / "images" / "0.png"), str(data / "masks" / "0.png"),
+                                   "-o", str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "bad.pt")])
+    assert result.exit_code != 0 and "cannot read checkpoint" in result.output and result.output.count("\n") == 1

@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from models.unet import PConvUNet, UNetConfig, composite
+
+TABLE2 = [  # (kernel, stride, out channels, batchnorm) of PConv1..PConv16
+    (7, 2, 64, False), (5, 2, 128, True), (5, 2, 256, True), (3, 2, 512, True), (3, 2, 512, True),
+    (3, 2, 512, True), (3, 2, 512, True), (3, 2, 512, True),
+    (3, 1, 512, True), (3, 1, 512, True), (3, 1, 512, True), (3, 1, 512, True), (3, 1, 256, True),
+    (3, 1, 128, True), (3, 1, 64, True), (3, 1, 3, False)]
+DECODER_INPUTS = [1024, 1024, 1024, 1024, 768, 384, 192, 67]
+
+
+def test_table2_layers_and_parameter_count():
+    model = PConvUNet()
+    stages = list(model.encoder) + list(model.decoder)
+    assert len(stages) == 16
+    for stage, (kernel, stride, channels, batchnorm) in zip(stages, TABLE2):
+        assert stage.conv.kernel_size == (kernel, kernel) and stage.conv.stride == (stride, stride)
+        assert stage.conv.out_channels == channels and (stage.batchnorm is not None) == batchnorm
+    assert [s.conv.in_channels for s in model.decoder] == DECODER_INPUTS
+    assert isinstance(model.decoder[0].activation, torch.nn.LeakyReLU) and model.decoder[0].activation.negative_slope == 0.2
+    assert isinstance(model.encoder[1].activation, torch.nn.ReLU) and model.decoder[-1].activation is None
+    assert sum(p.numel() for p in model.parameters()) / 1e6 == pytest.approx(32.9, abs=0.05)
+
+
+def small(partial=True):
+    torch.manual_seed(0)
+    return PConvUNet(UNetConfig(layers=4, width=0.125, partial=partial)).eval()
+
+
+def test_whole_network_ignores_hole_contents():
+    model = small()
+    image = torch.rand(2, 3, 64, 64)
+    mask = torch.ones(2, 1, 64, 64)
+    mask[:, :, 10:40, 20:50] = 0
+    with torch.no_grad():
+        reference = model(image, mask)
+        for fill in (0.0, 127.5, None):
+            filler = torch.rand_like(image) * 100 if fill is None else torch.full_like(image, fill)
+            assert torch.allclose(model(image * mask + filler * (1 - mask), mask), reference, atol=1e-4)
+
+
+def test_plain_baseline_sees_the_placeholder_not_the_hole_contents():
+    model = small(partial=False)
+    image = torch.rand(1, 3, 64, 64)
+    mask = torch.ones(1, 1, 64, 64)
+    mask[..., 16:32, 16:32] = 0
+    with torch.no_grad():
+        assert torch.allclose(model(image, mask), model(image * mask + 9 * (1 - mask), mask), atol=1e-5)
+
+
+def test_sizes_must_divide_and_composite_keeps_known_pixels():
+    model = small()
+    with pytest.raises(ValueError, match="divisible by 16"):
+        model(torch.rand(1, 3, 40, 64), torch.ones(1, 1, 40, 64))
+    image, mask = torch.rand(1, 3, 32, 32), (torch.rand(1, 1, 32, 32) > 0.5).float()
+    with torch.no_grad():
+        out = composite(model(image, mask), image, mask)
+    assert torch.equal(out * mask, image * mask)
+
+
+def test_frozen_encoder_batchnorm_stays_frozen_through_train_mode():
+    model = small()
+    model.freeze_encoder_batchnorm()
+    model.train()
+    assert all(not s.batchnorm.training for s in model.encoder if s.batchnorm is not None)
+    assert all(s.batchnorm.training for s in model.decoder if s.batchnorm is not None)
+    assert all(not p.requires_grad for s in model.encoder if s.batchnorm is not None for p in s.batchnorm.parameters())
