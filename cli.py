@@ -50,6 +50,19 @@ _raw_options = [
                  show_default=True, help="DIS preset."),
 ]
 
+_consistency_options = [
+    click.option("--occlusion-relative", default=0.01, show_default=True,
+                 help="Occluded where |w + w^|^2 > this (|w|^2 + |w^|^2) + --occlusion-absolute (Sundaram et al. 2010)."),
+    click.option("--occlusion-absolute", default=0.5, show_default=True),
+    click.option("--boundary-relative", default=0.01, show_default=True,
+                 help="Motion boundary where |grad u|^2 + |grad v|^2 > this |w|^2 + --boundary-absolute."),
+    click.option("--boundary-absolute", default=0.002, show_default=True),
+    click.option("--no-motion-boundaries", is_flag=True, help="Holes from the consistency check only."),
+    click.option("--out-of-frame-holes", is_flag=True, help="Pixels whose flow leaves the frame become holes "
+                 "(default: valid; they are not occluded by the scene)."),
+    click.option("--min-area", default=64, show_default=True, help="Hole components smaller than this (px) are dropped."),
+]
+
 
 def _apply(options):
     def decorate(function):
@@ -112,12 +125,14 @@ SAMPLE_PRESET = dict(frame_gaps="1,4,16", frame_stride=6, train_count=0, test_co
 @click.option("--max-tries", default=20_000, show_default=True,
               help="Candidate (source, angle, crop) draws per mask before its bin is declared impossible.")
 @click.option("--workers", default=1, show_default=True, help="Processes; the output does not depend on it.")
-@_apply(_raw_options)
+@_apply(_raw_options + _consistency_options)
 def maskgen_build(flow_dir, videos, frames, out, preset, train_count, test_count, test_videos, per_bin, size,
                   border_margin, hole_white, seed, max_tries, workers, frame_gaps, frame_stride, max_side, flow_method,
-                  dis_preset):
+                  dis_preset, occlusion_relative, occlusion_absolute, boundary_relative, boundary_absolute,
+                  no_motion_boundaries, out_of_frame_holes, min_area):
     """Raw training/testing pools and the binned 12,000-mask test benchmark with its manifest."""
     from maskgen.build import BenchmarkSettings, build_test_set
+    from maskgen.occlusion import ConsistencyThresholds
     from maskgen.pool import PAPER_TEST_COUNT, PAPER_TRAIN_COUNT, RawMaskSettings, build_raw_pools, videos_from_inputs
     from pconvkit import sampledata
     from pconvkit.files import ensure_writable_dir
@@ -138,7 +153,10 @@ def maskgen_build(flow_dir, videos, frames, out, preset, train_count, test_count
         values.update(frame_gaps=frame_gaps, frame_stride=frame_stride)
     values.update({k: v for k, v in given.items() if v is not None})
     ensure_writable_dir(out)
-    settings = RawMaskSettings(frame_gaps=_csv_list(str(values["frame_gaps"]), int), frame_stride=values["frame_stride"],
+    thresholds = ConsistencyThresholds(occlusion_relative, occlusion_absolute, boundary_relative, boundary_absolute,
+                                       not no_motion_boundaries, out_of_frame_holes)
+    settings = RawMaskSettings(thresholds=thresholds, min_component_area=min_area,
+                               frame_gaps=_csv_list(str(values["frame_gaps"]), int), frame_stride=values["frame_stride"],
                                max_side=max_side, flow_method=flow_method, dis_preset=dis_preset)
     inputs = videos_from_inputs(videos, frames, flow_dir)
     pools = build_raw_pools(inputs, out, values["train_count"], values["test_count"],

@@ -89,3 +89,24 @@ def random_augment(raw_valid: np.ndarray, rng: np.random.Generator, size: int = 
     kernel = int(rng.integers(KERNEL_RANGE[0], KERNEL_RANGE[1] + 1))
     params = AugmentParams(kernel, angle, crop_x, crop_y)
     return augment(raw_valid, params, size), params
+
+
+class AugmentedMasks:
+    """A torch-style Dataset of augmented masks drawn from a raw pool: item i is a pure function of
+    (seed, i), so training on the fly sees the same masks on every run and after a resume.
+
+    Returns uint8 (size, size) masks, 1 = valid. Works with torch.utils.data.DataLoader.
+    """
+
+    def __init__(self, raw_masks, size: int = 512, seed: int = 0, length: int = 10**9):
+        if not raw_masks:
+            raise ValueError("the raw mask pool is empty")
+        self.raw_masks, self.size, self.seed, self.length = raw_masks, size, seed, length
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, index])
+        mask, _ = random_augment(self.raw_masks[rng.integers(len(self.raw_masks))], rng, self.size)
+        return mask

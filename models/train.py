@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from maskgen.augment import random_augment
+from maskgen.augment import AugmentedMasks
 from maskgen.pool import load_pool, load_raw_mask
 from models.checkpoint import read_checkpoint, save_checkpoint
 from models.inference import pick_device
@@ -58,20 +58,19 @@ class TrainingData:
         masks = Path(config.masks)
         if (masks / "raw" / "train" / "pool.csv").exists():
             rows = load_pool(masks, "train")
-            self.raw_masks = [load_raw_mask(masks, "train", r["raw_id"]) for r in rows]
+            raw_masks = [load_raw_mask(masks, "train", r["raw_id"]) for r in rows]
         else:
-            self.raw_masks = [read_mask(p, config.hole_white) for p in list_images(masks)]
-        if not self.raw_masks:
+            raw_masks = [read_mask(p, config.hole_white) for p in list_images(masks)]
+        if not raw_masks:
             raise UserError(f"no training masks in {masks}")
+        self.masks = AugmentedMasks(raw_masks, config.size, config.seed)
 
-    def batch(self, seed: int, step: int, batch_size: int, rank: int = 0):
+    def batch(self, seed: int, step: int, batch_size: int, rank: int = 0, world: int = 1):
         """(images (B, 3, S, S), masks (B, 1, S, S)) as float tensors for step `step`."""
         rng = np.random.default_rng([seed, step, rank])
-        images, masks = [], []
-        for _ in range(batch_size):
-            images.append(self._random_crop(self.images[rng.integers(len(self.images))], rng))
-            valid, _ = random_augment(self.raw_masks[rng.integers(len(self.raw_masks))], rng, self.size)
-            masks.append(valid)
+        images = [self._random_crop(self.images[rng.integers(len(self.images))], rng) for _ in range(batch_size)]
+        first = (step * world + rank) * batch_size
+        masks = [self.masks[first + j] for j in range(batch_size)]
         images = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
         masks = torch.from_numpy(np.stack(masks).astype(np.float32))[:, None]
         return images, masks
@@ -131,7 +130,7 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
     bar = tqdm(total=config.steps, initial=step, desc=f"train phase {phase}", unit="step", disable=rank != 0)
     model.train()
     while step < config.steps:
-        images, masks = data.batch(config.seed, step, config.batch_size, rank)
+        images, masks = data.batch(config.seed, step, config.batch_size, rank, world)
         images, masks = images.to(device), masks.to(device)
         with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
             output = network(images, masks)
