@@ -30,3 +30,13 @@ def test_inception_score_of_stub_classifiers():
     one_hot = np.eye(5)[np.arange(100) % 5]  # 5 classes used equally, confident predictions
     mean, std = inception_score(one_hot)
     assert mean == pytest.approx(5.0) and std == pytest.approx(0.0)
+
+
+def test_image_metrics_agree_with_the_single_metrics():
+    from benchmark.metrics import image_metrics
+    rng = np.random.default_rng(1)
+    x, y = rng.random((32, 40, 3)), rng.random((32, 40, 3))
+    values = image_metrics(x, y)
+    assert values["l1"] == pytest.approx(l1_error_percent(x, y), rel=1e-5)
+    assert values["psnr"] == pytest.approx(psnr(x, y), rel=1e-5)
+    assert values["ssim"] == pytest.approx(ssim(x, y))

@@ -1,0 +1,64 @@
+"""maskgen speed: flow + occlusion frame pairs per second, and the time to build the 12,000-mask
+test set from a raw pool with 2 workers (target: under 5 minutes on these 2 cores).
+
+    python benchmarks/bench_maskgen.py [--pairs 20] [--per-bin 1000] [--pool masks] [--workers 2]
+
+--pool names a maskgen output folder with a raw test pool (default: build the sample one first
+with `maskgen build --preset sample --out masks`). Needs the sample data (benchmark data fetch).
+"""
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from maskgen.build import BenchmarkSettings, build_test_set
+from maskgen.flowcompute import compute_flow, read_frames
+from maskgen.occlusion import raw_mask_from_flows
+from maskgen.pool import load_pool
+from pconvkit import sampledata
+
+
+def bench_flow(pairs: int):
+    for video in sampledata.sample_videos():
+        frames = read_frames(video)[: pairs + 1]
+        height, width = frames[0].shape
+        start = time.perf_counter()
+        flow_seconds = 0.0
+        for first, second in zip(frames, frames[1:]):
+            t = time.perf_counter()
+            forward, backward = compute_flow(first, second), compute_flow(second, first)
+            flow_seconds += time.perf_counter() - t
+            raw_mask_from_flows(forward, backward)
+        total = time.perf_counter() - start
+        print(f"{video.name:14} {width}x{height}: {(len(frames) - 1) / total:5.2f} pairs/s "
+              f"(two DIS flows {flow_seconds / (len(frames) - 1) * 1e3:.0f} ms, check "
+              f"{(total - flow_seconds) / (len(frames) - 1) * 1e3:.0f} ms per pair)")
+
+
+def bench_test_set(pool_dir: Path, per_bin: int, workers: int):
+    rows = load_pool(pool_dir, "test")
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(pool_dir / "raw", Path(tmp) / "raw")
+        start = time.perf_counter()
+        build_test_set(tmp, rows, BenchmarkSettings(per_bin=per_bin), workers)
+        seconds = time.perf_counter() - start
+    print(f"test set: {12 * per_bin} masks of 512x512 from {len(rows)} raw test masks, {workers} workers: "
+          f"{seconds:.1f} s ({12 * per_bin / seconds:.1f} masks/s)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=20)
+    parser.add_argument("--per-bin", type=int, default=1000)
+    parser.add_argument("--pool", type=Path, default=Path("masks"))
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    bench_flow(args.pairs)
+    if not (args.pool / "raw" / "test" / "pool.csv").exists():
+        raise SystemExit(f"no raw test pool in {args.pool}: run `maskgen build --preset sample --out {args.pool}`")
+    bench_test_set(args.pool, args.per_bin, args.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Benchmark harness speed: images/s of each method at 512x512, and the share of the time spent in
+the metrics (goal: metrics under 20 % of the cheapest real method's time).
+
+    python benchmarks/bench_methods.py [--images 6] [--methods telea,ns,biharmonic,patchmatch,pconv]
+
+Uses the held-out sample photos and synthetic irregular holes of about 25 %.
+"""
+import argparse
+import time
+
+import cv2
+import numpy as np
+
+from benchmark.data import load_images
+from benchmark.methods import make_method
+from benchmark.metrics import image_metrics
+from benchmark.run import composite_numpy
+from pconvkit import sampledata
+
+
+def holes(seed, size=512):
+    rng = np.random.default_rng(seed)
+    valid = np.ones((size, size), np.uint8)
+    while (valid == 0).mean() < 0.25:
+        points = rng.integers(0, size, (6, 2)).astype(np.int32)
+        cv2.polylines(valid, [points], False, 0, int(rng.integers(15, 40)))
+    return valid
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=6)
+    parser.add_argument("--methods", default="mean,telea,ns,biharmonic,patchmatch,pconv")
+    args = parser.parse_args()
+    images = list(load_images(sampledata.photos_dir("test")).values())[: args.images]
+    masks = [holes(i) for i in range(len(images))]
+    start = time.perf_counter()
+    for image, valid in zip(images, masks):
+        image_metrics(composite_numpy(image, image, valid), image)
+    metrics = (time.perf_counter() - start) / len(images)
+    print(f"metrics (l1, PSNR, SSIM): {metrics * 1e3:.1f} ms per image")
+    print(f"{'method':12} {'images/s':>9} {'s/image':>8} {'metrics share':>14}")
+    for name in args.methods.split(","):
+        method = make_method(name)
+        method(images[0], masks[0])  # warm-up (model load, library init)
+        start = time.perf_counter()
+        for image, valid in zip(images, masks):
+            method(image, valid)
+        seconds = (time.perf_counter() - start) / len(images)
+        print(f"{name:12} {1 / seconds:9.2f} {seconds:8.3f} {metrics / (metrics + seconds):14.1%}")
+
+
+if __name__ == "__main__":
+    main()

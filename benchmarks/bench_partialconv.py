@@ -1,0 +1,119 @@
+"""Speed and memory of the partial convolution, side by side in one run, reported as ratios.
+
+(a) PartialConv2d against the straightforward reference of Eq. 1-2 (a full mask convolution with a
+    (C_out, C_in, k, k) ones kernel and one ratio per output channel, as NVIDIA's layer computes it)
+    on shapes of Table 2 at 512x512 input: forward time, forward+backward time, and the memory the
+    forward keeps for the backward pass (bytes of the tensors autograd saves, plus the mask tensors).
+(b) the whole PConvUNet against the same U-Net with plain convolutions: inference and one training
+    step (forward, L1 loss, backward) at 256 and 512.
+
+    python benchmarks/bench_partialconv.py [--repeats 5] [--sizes 256,512] [--device cpu]
+"""
+import argparse
+import statistics
+import time
+
+import torch
+
+from models.partialconv import PartialConv2d, reference_partial_conv
+from models.unet import PConvUNet, UNetConfig
+
+# (name, C_in, C_out, kernel, stride, input side at 512x512, mask channels seen by NVIDIA's layer)
+TABLE2_SHAPES = [
+    ("PConv2", 64, 128, 5, 2, 256), ("PConv3", 128, 256, 5, 2, 128), ("PConv5", 512, 512, 3, 2, 32),
+    ("PConv13", 768, 256, 3, 1, 128), ("PConv15", 192, 64, 3, 1, 512),
+]
+
+
+def timed(function, repeats):
+    function()  # warm-up
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def saved_bytes(function, parameters=()):
+    """Bytes of the distinct activation tensors autograd keeps for backward during `function()`
+    (parameters, which exist anyway, are not counted)."""
+    storages = {}
+    skip = {p.untyped_storage().data_ptr() for p in parameters}
+
+    def pack(tensor):
+        pointer = tensor.untyped_storage().data_ptr()
+        if pointer not in skip:
+            storages[pointer] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        output = function()
+    return sum(storages.values()), output
+
+
+def bench_layer(repeats, device):
+    print("(a) layer vs reference (NVIDIA-style: ones-kernel mask conv over all channels, ratio per output channel)")
+    print(f"{'layer':8} {'shape':>24} {'fwd ms':>8} {'ref':>8} {'x':>5} {'f+b ms':>8} {'ref':>8} {'x':>5}"
+          f" {'kept MB':>8} {'ref':>8} {'ratio':>6}")
+    for name, c_in, c_out, k, stride, side in TABLE2_SHAPES:
+        torch.manual_seed(0)
+        conv = PartialConv2d(c_in, c_out, k, stride, k // 2).to(device)
+        x = torch.rand(1, c_in, side, side, device=device, requires_grad=True)
+        mask = (torch.rand(1, 1, side, side, device=device) > 0.3).float()
+        full_mask = mask.expand(-1, c_in, -1, -1).contiguous()  # what the reference layer is given
+        ours = lambda: conv(x, mask)[0]
+        reference = lambda: reference_partial_conv(conv, x, full_mask)[0]
+        with torch.no_grad():
+            forward, forward_ref = timed(ours, repeats), timed(reference, repeats)
+        both = timed(lambda: ours().sum().backward(), repeats)
+        both_ref = timed(lambda: reference().sum().backward(), repeats)
+        kept, _ = saved_bytes(ours, conv.parameters())
+        kept_ref, _ = saved_bytes(reference, conv.parameters())
+        kept += mask.nbytes  # our layer's mask input
+        kept_ref += full_mask.nbytes  # the reference's multi-channel mask
+        print(f"{name:8} {str((c_in, c_out, k, stride, side)):>24} {forward * 1e3:8.1f} {forward_ref * 1e3:8.1f}"
+              f" {forward_ref / forward:5.2f} {both * 1e3:8.1f} {both_ref * 1e3:8.1f} {both_ref / both:5.2f}"
+              f" {kept / 2**20:8.1f} {kept_ref / 2**20:8.1f} {kept / kept_ref:6.2f}")
+
+
+def bench_network(sizes, repeats, device):
+    print("\n(b) PConvUNet vs the same U-Net with plain convolutions (Table 2, 32.9 M parameters), batch 1")
+    print(f"{'size':>5} {'infer pconv s':>14} {'plain s':>8} {'overhead':>9} {'train pconv s':>14} {'plain s':>8} {'overhead':>9}")
+    for size in sizes:
+        row = {}
+        for partial in (True, False):
+            torch.manual_seed(0)
+            model = PConvUNet(UNetConfig(partial=partial)).to(device)
+            image = torch.rand(1, 3, size, size, device=device)
+            mask = (torch.rand(1, 1, size, size, device=device) > 0.3).float()
+            model.eval()
+            with torch.no_grad():
+                infer = timed(lambda: model(image, mask), repeats)
+            model.train()
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+            def step():
+                optimizer.zero_grad()
+                (model(image, mask) - image).abs().mean().backward()
+                optimizer.step()
+            row[partial] = (infer, timed(step, repeats))
+        (pi, pt), (ci, ct) = row[True], row[False]
+        print(f"{size:5} {pi:14.3f} {ci:8.3f} {pi / ci - 1:8.1%} {pt:14.3f} {ct:8.3f} {pt / ct - 1:8.1%}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sizes", default="256,512")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--skip-network", action="store_true")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
+    bench_layer(args.repeats, args.device)
+    if not args.skip_network:
+        bench_network([int(s) for s in args.sizes.split(",")], max(1, args.repeats // 2), args.device)
+
+
+if __name__ == "__main__":
+    main()
