@@ -161,3 +161,24 @@ def test_bad_flow_folders(tmp_path, problem, message):
     with pytest.raises(UserError, match=message):
         videos = videos_from_inputs(flow_dir=flows)
         build_raw_pools(videos, tmp_path / "out", 0, 0)
+
+
+def test_raw_pool_from_frames_is_the_same_for_any_number_of_workers(tmp_path):
+    """A textured square moving over a textured background, as a folder of frames, through DIS flow."""
+    from conftest import textured
+    background = (textured((96, 128), seed=1) * 255).astype(np.uint8)
+    square = (textured((32, 32), seed=2) * 255).astype(np.uint8)
+    for t in range(5):
+        frame = background.copy()
+        frame[30:62, 20 + 6 * t:52 + 6 * t] = square
+        write_png_atomic(tmp_path / "frames" / "clip" / f"{t:03d}.png", frame)
+    videos = videos_from_inputs(frames=[tmp_path / "frames" / "clip"])
+    settings = RawMaskSettings(min_component_area=16, duplicate_iou=1.0, frame_gaps=(1, 2))
+    one = build_raw_pools(videos, tmp_path / "one", 0, 0, settings=settings, workers=1)
+    two = build_raw_pools(videos, tmp_path / "two", 0, 0, settings=settings, workers=2)
+    assert one == two and len(one["train"]) == 7
+    for row in one["train"]:
+        assert (tmp_path / "one" / "raw" / "train" / f"{row['raw_id']}.png").read_bytes() == \
+               (tmp_path / "two" / "raw" / "train" / f"{row['raw_id']}.png").read_bytes()
+        holes = read_mask(tmp_path / "one" / "raw" / "train" / f"{row['raw_id']}.png") == 0
+        assert holes[:, :14].sum() < 0.05 * holes.sum() and holes[:, 100:].sum() < 0.05 * holes.sum()

@@ -142,3 +142,12 @@ def test_pconv_inpaint_any_image(tmp_path):
     write_png_atomic(tmp_path / "small.png", np.ones((10, 10), np.uint8) * 255)
     one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "gray.png"), str(tmp_path / "small.png"), "-o",
                                          str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "m.pt")]), "mask is 10x10")
+
+
+def test_pconv_inpaint_rejects_tiny_and_missing_inputs(tmp_path):
+    write_png_atomic(tmp_path / "tiny.png", np.zeros((8, 8, 3), np.uint8))
+    write_png_atomic(tmp_path / "mask.png", np.full((8, 8), 255, np.uint8))
+    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "tiny.png"), str(tmp_path / "mask.png"), "-o",
+                                         str(tmp_path / "o.png")]), "smaller than 16 px")
+    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "none.png"), str(tmp_path / "mask.png"), "-o",
+                                         str(tmp_path / "o.png")]), "cannot read image")

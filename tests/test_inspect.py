@@ -1,0 +1,45 @@
+import csv
+
+import numpy as np
+from click.testing import CliRunner
+
+from cli import maskgen
+from maskgen.inspect import import_nvidia, mask_statistics
+from pconvkit.files import read_mask, write_png_atomic
+
+
+def test_mask_statistics_by_hand():
+    valid = np.ones((100, 100), np.uint8)
+    valid[10:20, 10:20] = 0
+    valid[50:70, 50:60] = 0
+    stats = mask_statistics(valid)
+    assert stats["hole_ratio"] == 300 / 10_000 and stats["components"] == 2
+    # contour lengths of 10x10 and 20x10 pixel squares traced through pixel centres: 36 and 56
+    assert stats["boundary_per_sqrt_area"] == np.float64(92 / np.sqrt(300))
+
+
+def test_import_nvidia_remeasures_instead_of_trusting_the_order(tmp_path):
+    source = tmp_path / "nvidia"
+    holes = np.zeros((512, 512), np.uint8)  # white = hole, NVIDIA's convention
+    holes[100:300, 100:300] = 255  # 0.153 of the image, 100 px from the border: N, 0.1-0.2
+    write_png_atomic(source / "00000.png", holes)  # file order claims bin 0.01-0.1 N
+    border = np.zeros((512, 512), np.uint8)
+    border[0:150, 0:512] = 255  # 0.293, touching the border: B, 0.2-0.3
+    write_png_atomic(source / "00001.png", border)
+    manifest = import_nvidia(source, tmp_path / "out")
+    rows = list(csv.DictReader(open(manifest)))
+    assert [(r["category"], r["bin"]) for r in rows] == [("N", "0.1-0.2"), ("B", "0.2-0.3")]
+    valid = read_mask(tmp_path / "out" / "test" / rows[0]["path"])
+    assert valid[200, 200] == 0 and valid[0, 0] == 1  # stored in our convention, white = valid
+
+
+def test_sheet_and_stats_commands(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        valid = np.ones((128, 128), np.uint8)
+        valid[rng.integers(0, 60):, rng.integers(0, 60):][:40, :40] = 0
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", valid * 255)
+    result = CliRunner().invoke(maskgen, ["sheet", str(tmp_path / "masks"), "--out", str(tmp_path / "sheets")])
+    assert result.exit_code == 0 and (tmp_path / "sheets" / "sheet_B.png").exists()
+    result = CliRunner().invoke(maskgen, ["stats", str(tmp_path / "masks")])
+    assert result.exit_code == 0 and "mean_hole_ratio" in result.output
