@@ -3,7 +3,9 @@
 (a) PartialConv2d against the straightforward reference of Eq. 1-2 (a full mask convolution with a
     (C_out, C_in, k, k) ones kernel and one ratio per output channel, as NVIDIA's layer computes it)
     on shapes of Table 2 at 512x512 input: forward time, forward+backward time, and the memory the
-    forward keeps for the backward pass (bytes of the tensors autograd saves, plus the mask tensors).
+    forward adds for the backward pass: bytes of the tensors autograd saves, not counting the input
+    features and the parameters (in the network the previous layer keeps its output anyway), plus
+    the mask each layer is given (one channel for ours, C_in channels for the reference).
 (b) the whole PConvUNet against the same U-Net with plain convolutions: inference and one training
     step (forward, L1 loss, backward) at 256 and 512.
 
@@ -68,8 +70,8 @@ def bench_layer(repeats, device):
             forward, forward_ref = timed(ours, repeats), timed(reference, repeats)
         both = timed(lambda: ours().sum().backward(), repeats)
         both_ref = timed(lambda: reference().sum().backward(), repeats)
-        kept, _ = saved_bytes(ours, conv.parameters())
-        kept_ref, _ = saved_bytes(reference, conv.parameters())
+        kept, _ = saved_bytes(ours, [x, *conv.parameters()])
+        kept_ref, _ = saved_bytes(reference, [x, *conv.parameters()])
         kept += mask.nbytes  # our layer's mask input
         kept_ref += full_mask.nbytes  # the reference's multi-channel mask
         print(f"{name:8} {str((c_in, c_out, k, stride, side)):>24} {forward * 1e3:8.1f} {forward_ref * 1e3:8.1f}"

@@ -10,10 +10,15 @@ feature channel. The window sum over channels and space equals a single-channel 
 channel-summed mask with a ones kernel, so the mask work costs one cheap convolution whatever the
 number of channels, and the ratio is stored once per pixel, not once per output channel. The image
 border is treated as a hole (partial-convolution padding, Section 3.2): the ones kernel pads with 0.
+
+The layer is a custom autograd function that keeps, besides the input it shares with the previous
+layer, only single-channel maps (mask, ratio, updated mask) for the backward pass, recomputes
+X * M there, and applies the ratio and the bias in place on the convolution's output.
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 
 class PartialConv2d(nn.Conv2d):
@@ -32,7 +37,7 @@ class PartialConv2d(nn.Conv2d):
             raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit features {tuple(x.shape)}")
         with torch.no_grad():
             valid_count = mask.sum(dim=1, keepdim=True) if mask.shape[1] > 1 else mask * self.in_channels
-        return self.forward_masked(x * mask, valid_count.to(x.dtype))
+        return self._partial_forward(x, mask.to(x.dtype), valid_count)
 
     def forward_masked(self, masked_x: torch.Tensor, valid_count: torch.Tensor):
         """The layer on features already multiplied by their mask.
@@ -41,17 +46,52 @@ class PartialConv2d(nn.Conv2d):
         single-channel mask). Lets the U-Net concatenate masked features without building a
         multi-channel mask.
         """
-        with torch.no_grad(), torch.autocast(masked_x.device.type, enabled=False):
+        return self._partial_forward(masked_x, None, valid_count)
+
+    def _partial_forward(self, x, multiplier, valid_count):
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
             window_valid = F.conv2d(valid_count.float(), self.window_ones, None, self.stride, self.padding,
                                     self.dilation)
-            updated_mask = (window_valid > 0).to(masked_x.dtype)
+            updated_mask = (window_valid > 0).float()
             # sum(1)/sum(M) where sum(M) > 0, else 0; computed in fp32 so no epsilon is needed.
-            ratio = (self.window_size / window_valid.clamp(min=1.0) * (window_valid > 0)).to(masked_x.dtype)
-        output = F.conv2d(masked_x, self.weight, None, self.stride, self.padding, self.dilation)
-        output = output * ratio
-        if self.bias is not None:
-            output = output + self.bias.view(1, -1, 1, 1) * updated_mask
-        return output, updated_mask
+            ratio = self.window_size / window_valid.clamp(min=1.0) * updated_mask
+        output = _PartialConvolution.apply(x, multiplier, ratio, updated_mask, self.weight, self.bias,
+                                           self.stride, self.padding, self.dilation)
+        return output, updated_mask.to(x.dtype)
+
+
+class _PartialConvolution(torch.autograd.Function):
+    """conv(X * M) * ratio + bias * updated, keeping only X (shared) and one-channel maps."""
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda")
+    def forward(ctx, x, multiplier, ratio, updated, weight, bias, stride, padding, dilation):
+        masked = x if multiplier is None else x * multiplier
+        output = F.conv2d(masked, weight, None, stride, padding, dilation)
+        output.mul_(ratio)
+        if bias is not None:
+            output.addcmul_(updated, bias.view(1, -1, 1, 1))
+        ctx.save_for_backward(x, multiplier, ratio, updated, weight)
+        ctx.conv_options = (stride, padding, dilation)
+        ctx.has_bias = bias is not None
+        return output
+
+    @staticmethod
+    @once_differentiable
+    @torch.amp.custom_bwd(device_type="cuda")
+    def backward(ctx, grad):
+        x, multiplier, ratio, updated, weight = ctx.saved_tensors
+        stride, padding, dilation = ctx.conv_options
+        need_x, need_weight, need_bias = ctx.needs_input_grad[0], ctx.needs_input_grad[4], ctx.needs_input_grad[5]
+        masked = x if multiplier is None else x * multiplier
+        scaled = grad * ratio.to(grad.dtype)
+        grad_x, grad_weight, _ = torch.ops.aten.convolution_backward(
+            scaled, masked.to(grad.dtype), weight.to(grad.dtype), None, stride, padding, dilation, False, [0, 0], 1,
+            [need_x, need_weight, False])
+        if grad_x is not None and multiplier is not None:
+            grad_x = grad_x * multiplier
+        grad_bias = (grad * updated.to(grad.dtype)).sum((0, 2, 3)) if need_bias and ctx.has_bias else None
+        return grad_x, None, None, None, grad_weight, grad_bias, None, None, None
 
 
 def reference_partial_conv(conv: nn.Conv2d, x: torch.Tensor, mask: torch.Tensor):
