@@ -13,12 +13,11 @@ Images are float (H, W, 3) in [0, 1].
 - Inception score: exp(E_x KL(p(y|x) || p(y))) over 10 splits, mean and std (Salimans et al. 2016),
   torchvision's Inception-v3 on 299x299 inputs, weights from a file the user names.
 """
-from pathlib import Path
-
 import cv2
 import numpy as np
 
 from pconvkit.errors import UserError
+from pconvkit.files import load_torch_file
 
 SSIM_SIGMA = 1.5
 SSIM_TAPS = 11
@@ -76,16 +75,14 @@ class InceptionClassifier:
     """torchvision Inception-v3 with ImageNet weights from a state-dict file (inception_v3_google-*.pth)."""
 
     def __init__(self, weights_path, device="cpu"):
-        import torch
         from torchvision.models import inception_v3
-        path = Path(weights_path)
-        if not path.is_file():
-            raise UserError(f"Inception-v3 weights not found: {path}")
+        state = load_torch_file(weights_path, "Inception-v3 weights")
         network = inception_v3(weights=None, aux_logits=True, init_weights=False)
         try:
-            network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            network.load_state_dict(state)
         except Exception as err:
-            raise UserError(f"cannot load Inception-v3 weights from {path}: {str(err).splitlines()[0]}") from None
+            raise UserError(f"{weights_path} does not hold torchvision's inception_v3 weights: "
+                            f"{str(err).splitlines()[0][:200]}") from None
         self.network = network.eval().to(device)
         self.device = device
 

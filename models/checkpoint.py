@@ -6,7 +6,7 @@ import torch
 
 from models.unet import PConvUNet, UNetConfig
 from pconvkit.errors import UserError
-from pconvkit.files import write_bytes_atomic
+from pconvkit.files import load_torch_file, write_bytes_atomic
 
 FORMAT = "pconvkit-checkpoint-v1"
 BUNDLED_WEIGHTS = Path(__file__).parent / "weights" / "pconv.pt"
@@ -25,13 +25,7 @@ def save_checkpoint(path, model, optimizer=None, step=0, phase=1, config=None, m
 
 
 def read_checkpoint(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise UserError(f"cannot read checkpoint {path}: {str(err).splitlines()[0][:200]}") from None
+    payload = load_torch_file(path, "checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path} is not a pconvkit checkpoint (for the naoto0804 port use `pconv convert`)")
     return payload

@@ -6,21 +6,17 @@ dec_1.conv.input_conv.bias. Its layer divides by sum(M) instead of multiplying b
 so each weight is rescaled by 1 / (C_in k_h k_w) to give the same outputs under Eq. 1. The mask
 convolutions (mask_conv.weight, all ones) carry nothing and are dropped.
 """
-import torch
-
 from models.checkpoint import save_checkpoint
 from models.unet import PConvUNet, UNetConfig
 from pconvkit.errors import UserError
+from pconvkit.files import load_torch_file
 
 NAOTO_LAYERS = 7
 
 
 def convert_naoto0804(source, out) -> list[str]:
     """Write a pconvkit checkpoint of `source`; returns the keys that could not be mapped."""
-    try:
-        payload = torch.load(source, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise UserError(f"cannot read {source}: {str(err).splitlines()[0][:200]}") from None
+    payload = load_torch_file(source, "checkpoint")
     state = payload.get("model", payload) if isinstance(payload, dict) else None
     if not isinstance(state, dict) or not any(k.startswith("enc_1.") for k in state):
         raise UserError(f"{source} does not look like a naoto0804 checkpoint (no enc_1.* keys)")

@@ -8,7 +8,6 @@ their L1 distance divided by C_p^2 (Eq. 4-5); TV is taken on I_comp over pairs o
 lie in the 1-pixel dilation of the hole region, divided by the number of elements of I_comp (Eq. 6).
 """
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +15,7 @@ from torch import nn
 
 from models.unet import IMAGENET_MEAN, IMAGENET_STD, composite
 from pconvkit.errors import UserError
+from pconvkit.files import load_torch_file
 
 VGG_POOL_ENDS = (5, 10, 17)  # torchvision vgg16().features indices after pool1, pool2, pool3
 
@@ -58,14 +58,11 @@ class VGG16Features(nn.Module):
 
 def load_vgg16(path) -> VGG16Features:
     """VGG16 from a torchvision `vgg16` state-dict file (ImageNet weights: vgg16-397923af.pth)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"VGG16 weights not found: {path}")
+    state = load_torch_file(path, "VGG16 weights")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
         return VGG16Features(state)
     except Exception as err:
-        raise UserError(f"cannot load VGG16 weights from {path}: {str(err).splitlines()[0]}") from None
+        raise UserError(f"{path} does not hold torchvision's vgg16 weights: {str(err).splitlines()[0][:200]}") from None
 
 
 def l1_hole_valid(output, target, mask):

@@ -134,3 +134,15 @@ def csv_text(rows, fields) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def load_torch_file(path, description: str):
+    """torch.load of a weights file (tensors only, on the CPU), with a one-line error for the user."""
+    import torch
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{description} not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise UserError(f"cannot read {description} {path}: {str(err).splitlines()[0][:200]}") from None

@@ -1,5 +1,3 @@
-import os
-
 import cv2
 import pytest
 from click.testing import CliRunner
