@@ -151,3 +151,22 @@ def test_pconv_inpaint_rejects_tiny_and_missing_inputs(tmp_path):
                                          str(tmp_path / "o.png")]), "smaller than 16 px")
     one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "none.png"), str(tmp_path / "mask.png"), "-o",
                                          str(tmp_path / "o.png")]), "cannot read image")
+
+
+def test_maskgen_flow_writes_a_folder_that_flow_dir_reads_back(tmp_path):
+    from conftest import textured
+    from maskgen.flowcompute import list_flow_pairs
+    from maskgen.flowio import read_flow
+    background = (textured((64, 96), seed=1) * 255).astype(np.uint8)
+    for t in range(3):
+        frame = background.copy()
+        frame[20:40, 10 + 5 * t:30 + 5 * t] = 255 - background[20:40, 10:30]
+        write_png_atomic(tmp_path / "clip" / f"{t}.png", frame)
+    result = runner.invoke(maskgen, ["flow", "--frames", str(tmp_path / "clip"), "--out", str(tmp_path / "flows"),
+                                     "--frame-gaps", "1,2"])
+    assert result.exit_code == 0, result.output
+    pairs = list_flow_pairs(tmp_path / "flows")["clip"]
+    assert [(p.first, p.second) for p in pairs] == [(0, 1), (0, 2), (1, 2)]
+    forward, valid = read_flow(pairs[0].forward)
+    assert forward.shape == (64, 96, 2) and valid.all()
+    assert abs(np.median(forward[25:35, 15:25, 0]) - 5) < 1.5  # the patch moved 5 px right
