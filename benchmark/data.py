@@ -40,6 +40,8 @@ def load_images(folder, size: int = 512) -> dict[str, np.ndarray]:
         top, left = (height - side) // 2, (width - side) // 2
         square = image[top:top + side, left:left + side]
         interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+        if path.stem in images:
+            raise UserError(f"two images are named {path.stem!r} in {folder}: names identify images in the results")
         images[path.stem] = np.clip(cv2.resize(square, (size, size), interpolation=interpolation), 0, 1)
     return images
 

@@ -18,7 +18,7 @@ from benchmark.data import pair_masks, read_pair
 from benchmark.methods import METHODS, make_method
 from benchmark.metrics import InceptionClassifier, image_metrics
 from pconvkit.errors import UserError
-from pconvkit.files import csv_text, write_text_atomic
+from pconvkit.files import atomic_path, csv_text, write_text_atomic
 
 RESULT_FIELDS = ("method", "mask", "image", "category", "bin", "l1", "psnr", "ssim", "seconds", "device")
 
@@ -79,9 +79,10 @@ def run_benchmark(methods, images: dict, masks, out_dir, seed: int = 0, workers:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = pair_masks(masks, images.keys(), seed)
-    write_text_atomic(out_dir / "pairing.csv", csv_text(
-        [dict(mask=m.mask_id, image=i, category=m.category, bin=m.bin, path=str(m.path)) for m, i in pairs],
-        ("mask", "image", "category", "bin", "path")))
+    pairing = csv_text([dict(mask=m.mask_id, image=i, category=m.category, bin=m.bin, path=str(m.path)) for m, i in pairs],
+                       ("mask", "image", "category", "bin", "path"))
+    _check_same_pairing(out_dir, pairing)
+    write_text_atomic(out_dir / "pairing.csv", pairing)
     instances = {name: make_method(name, **(method_options or {}).get(name, {}))
                  for name in methods if getattr(METHODS.get(name), "neural", False)}
     for name in methods:  # fail on unknown methods before anything runs
@@ -114,6 +115,21 @@ def run_benchmark(methods, images: dict, masks, out_dir, seed: int = 0, workers:
     return results_path
 
 
+def _check_same_pairing(out_dir: Path, pairing: str):
+    """Results of one folder must come from one pairing: a resumed run may not change the images,
+    masks or seed under the rows already there (a subset of the same pairing is fine)."""
+    path = out_dir / "pairing.csv"
+    if not path.exists() or not (out_dir / "results.csv").exists():
+        return
+    old = {tuple(r[:2]) for r in csv.reader(path.read_text().splitlines()[1:])}
+    new = {tuple(r[:2]) for r in csv.reader(pairing.splitlines()[1:])}
+    old_images = dict(old)
+    clash = [m for m, image in new if m in old_images and old_images[m] != image]
+    if clash:
+        raise UserError(f"{out_dir} holds results of another mask-image pairing (mask {clash[0]}): "
+                        "use another --out, or the same --images, --masks and --seed")
+
+
 def _outputs(name, instance, todo, images, workers, batch_size, method_options):
     """Yield (mask, image name, composited, seconds per image, device) for each pending pair."""
     if instance is not None:
@@ -143,4 +159,5 @@ def _save_probabilities(classifier, folder: Path, items, batch: int = 16):
         chunk = todo[start:start + batch]
         probabilities = classifier.probabilities(np.stack([im for _, im in chunk]))
         for (mask, _), p in zip(chunk, probabilities):
-            np.save(folder / f"{mask.mask_id}.npy", p.astype(np.float32))
+            with atomic_path(folder / f"{mask.mask_id}.npy") as tmp, open(tmp, "wb") as handle:
+                np.save(handle, p.astype(np.float32))

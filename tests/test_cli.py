@@ -170,3 +170,12 @@ def test_maskgen_flow_writes_a_folder_that_flow_dir_reads_back(tmp_path):
     forward, valid = read_flow(pairs[0].forward)
     assert forward.shape == (64, 96, 2) and valid.all()
     assert abs(np.median(forward[25:35, 15:25, 0]) - 5) < 1.5  # the patch moved 5 px right
+
+
+def test_resumed_run_refuses_another_pairing(tmp_path, mask_folder, image_folder):
+    arguments = ["run", "--methods", "mean", "--masks", str(mask_folder), "--images", str(image_folder),
+                 "--size", "64", "--out", str(tmp_path)]
+    assert runner.invoke(benchmark, arguments).exit_code == 0
+    before = (tmp_path / "results.csv").read_bytes()
+    one_line_error(runner.invoke(benchmark, arguments + ["--seed", "5"]), "another mask-image pairing")
+    assert (tmp_path / "results.csv").read_bytes() == before
