@@ -1,0 +1,49 @@
+"""The trained models shipped in models/weights/ (see models/weights/MODEL_CARD.md)."""
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from benchmark.methods import make_method
+from models.checkpoint import BUNDLED_WEIGHTS, load_model
+from models.inference import inpaint
+
+
+def held_out_photo(size=512):
+    """scikit-image's coffee, one of the held-out test photos (never used for training)."""
+    image = skimage.data.coffee().astype(np.float32) / 255
+    side = min(image.shape[:2])
+    top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+    return cv2.resize(image[top:top + side, left:left + side], (size, size), interpolation=cv2.INTER_AREA)
+
+
+def stroke_holes(size=512, ratio=0.2, seed=0):
+    """Irregular holes of thick random strokes covering about `ratio` of the image (1 = valid)."""
+    rng = np.random.default_rng(seed)
+    valid = np.ones((size, size), np.uint8)
+    while (valid == 0).mean() < ratio:
+        points = rng.integers(40, size - 40, (4, 2)).astype(np.int32)
+        cv2.polylines(valid, [points], False, 0, int(rng.integers(12, 30)))
+    return valid
+
+
+def test_bundled_pconv_loads_and_keeps_known_pixels():
+    model, checkpoint = load_model()
+    assert BUNDLED_WEIGHTS.stat().st_size < 20 * 2**20
+    assert model.config.partial and checkpoint["metadata"]["uses_vgg"] is False
+    image, valid = held_out_photo(), stroke_holes()
+    out = inpaint(model, image, valid)
+    assert out.shape == image.shape
+    assert np.array_equal(out[valid == 1], image[valid == 1])
+
+
+@pytest.mark.parametrize("method", ["pconv", "conv"])
+def test_bundled_models_beat_mean_fill_in_the_holes(method):
+    image, valid = held_out_photo(), stroke_holes()
+    assert 0.2 <= (valid == 0).mean() < 0.25
+    holes = valid == 0
+    filled = make_method(method, device="cpu")(image, valid)
+    mean_fill = make_method("mean")(image, valid)
+    error = np.abs(filled - image)[holes].mean()
+    floor = np.abs(mean_fill - image)[holes].mean()
+    assert error < 0.8 * floor, (error, floor)
