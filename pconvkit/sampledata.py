@@ -85,7 +85,13 @@ def fetch(log=print) -> bool:
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         tmp = Path(tmp)
         log("downloading Debian's opencv-doc package (about 95 MB) ...")
-        _run(["apt-get", "download", "opencv-doc"], cwd=tmp)
+        try:
+            _run(["apt-get", "download", "opencv-doc"], cwd=tmp)
+        except UserError:
+            # a fresh machine has no package lists yet: read them once, then try again
+            log("apt-get download failed; running `apt-get update` and trying again ...")
+            _run(["apt-get", "update", "-q"])
+            _run(["apt-get", "download", "opencv-doc"], cwd=tmp)
         debs = sorted(tmp.glob("opencv-doc_*.deb"))
         if not debs:
             raise UserError("apt-get download opencv-doc produced no .deb (try `apt-get update` first)")
