@@ -1,3 +1,5 @@
+import os
+
 import cv2
 import pytest
 from click.testing import CliRunner
@@ -63,3 +65,27 @@ def test_cache_dir_follows_environment(tmp_path, monkeypatch):
     assert sampledata.cache_dir() == tmp_path
     monkeypatch.delenv("PCONVKIT_CACHE")
     assert sampledata.cache_dir() == sampledata.Path.home() / ".cache" / "pconvkit"
+
+
+def test_fetch_reads_package_lists_when_download_first_fails(tmp_path, monkeypatch):
+    """On a fresh machine `apt-get download` fails until `apt-get update` has run once."""
+    import shutil
+    real_apt = shutil.which("apt-get")
+    if real_apt is None or shutil.which("dpkg") is None:
+        pytest.skip("needs apt-get and dpkg")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    fake = bin_dir / "apt-get"
+    fake.write_text(f"""#!/bin/sh
+echo "$@" >> {calls}
+if [ "$1" = update ]; then touch {tmp_path}/updated; exit 0; fi
+if [ ! -e {tmp_path}/updated ]; then echo "E: Unable to locate package opencv-doc" >&2; exit 100; fi
+exec {real_apt} "$@"
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path / "cache"))
+    assert sampledata.fetch(log=lambda *_: None)
+    assert calls.read_text().split("\n")[:3] == ["download opencv-doc", "update -q", "download opencv-doc"]
+    assert (tmp_path / "cache" / "opencv-doc" / "data" / "vtest.avi").exists()
