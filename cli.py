@@ -6,7 +6,6 @@
 
 A mistake in the input ends in a one-line error and exit status 1, never a traceback.
 """
-import json
 import sys
 from pathlib import Path
 
@@ -323,7 +322,7 @@ def benchmark_timing(results):
 def benchmark_grid(results, methods, mask_ids, out, images, size, checkpoint, conv_checkpoint):
     """Comparison picture (as in Figure 5 of the paper) for pairs of a run: input, methods, truth."""
     import csv as csv_module
-    from benchmark.data import MaskEntry, load_images
+    from benchmark.data import MaskEntry, load_images, manifest_polarity
     from benchmark.grid import comparison_grid
     from pconvkit import sampledata
     pairing = Path(results) / "pairing.csv"
@@ -342,8 +341,7 @@ def benchmark_grid(results, methods, mask_ids, out, images, size, checkpoint, co
         sampledata.require_sample_data()
         images = sampledata.photos_dir("test")
     loaded = load_images(images, size)
-    settings = Path(rows[0]["path"]).parents[2] / "settings.json"
-    hole_white = json.loads(settings.read_text()).get("hole_white", False) if settings.exists() else False
+    hole_white = manifest_polarity(Path(rows[0]["path"]).parents[2])
     pairs = [(MaskEntry(r["mask"], Path(r["path"]), r["category"], r["bin"], hole_white), r["image"]) for r in rows]
     options = {"pconv": dict(checkpoint=checkpoint), "conv": dict(checkpoint=conv_checkpoint)}
     path = comparison_grid(pairs, loaded, _csv_list(methods), out or Path(results) / "grid.png", options)

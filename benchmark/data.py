@@ -53,12 +53,17 @@ def load_masks(folder, hole_white: bool = False, margin: int = BORDER_MARGIN) ->
         if manifest.exists():
             with open(manifest, newline="") as handle:
                 rows = list(csv.DictReader(handle))
-            settings = manifest.parent / "settings.json"
-            white = json.loads(settings.read_text()).get("hole_white", False) if settings.exists() else False
+            white = manifest_polarity(manifest.parent)
             return [MaskEntry(f"{int(r['id']):05d}" if r["id"].isdigit() else r["id"], manifest.parent / r["path"],
                               r["category"], r["bin"], white) for r in rows if r["bin"] != "outside"]
     return [MaskEntry(Path(r["path"]).stem, folder / r["path"], r["category"], r["bin"], hole_white)
             for r in classify_folder(folder, hole_white, margin) if r["bin"] != "outside"]
+
+
+def manifest_polarity(test_dir) -> bool:
+    """hole_white of a maskgen test set, from its settings.json (False when it has none)."""
+    settings = Path(test_dir) / "settings.json"
+    return json.loads(settings.read_text()).get("hole_white", False) if settings.exists() else False
 
 
 def select_masks(masks, split: str = "all", bins=None, limit: int | None = None) -> list[MaskEntry]:
