@@ -90,7 +90,8 @@ class _PartialConvolution(torch.autograd.Function):
             [need_x, need_weight, False])
         if grad_x is not None and multiplier is not None:
             grad_x = grad_x * multiplier
-        grad_bias = (grad * updated.to(grad.dtype)).sum((0, 2, 3)) if need_bias and ctx.has_bias else None
+        # summed in fp32: under mixed precision an fp16 sum over every pixel can overflow
+        grad_bias = (grad.float() * updated).sum((0, 2, 3)) if need_bias and ctx.has_bias else None
         return grad_x, None, None, None, grad_weight, grad_bias, None, None, None
 
 

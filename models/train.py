@@ -45,8 +45,27 @@ class TrainConfig:
     checkpoint_every: int = 500
     sample_every: int = 500
     hole_white: bool = False  # polarity of a plain mask folder
+    # Crops come from the image resized so its short side is a random length in
+    # [size, scale_jitter * size]; 1.0 (the paper's) takes crops at the native resolution and only
+    # scales up images smaller than the crop. >1 teaches the network upscaled, smoother content too.
+    scale_jitter: float = 1.0
+    workers: int = 0  # processes preparing batches ahead (batches stay a function of the step)
+    max_seconds: float | None = None  # stop after this much wall time, with a checkpoint
     unet: dict = field(default_factory=lambda: UNetConfig().as_dict())
     loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Batches first_step, first_step + 1, ... for a DataLoader's worker processes."""
+
+    def __init__(self, data, config, first_step, rank, world):
+        self.data, self.config, self.first_step, self.rank, self.world = data, config, first_step, rank, world
+
+    def __len__(self):
+        return max(0, self.config.steps - self.first_step)
+
+    def __getitem__(self, index):
+        return self.data.batch(self.config.seed, self.first_step + index, self.config.batch_size, self.rank, self.world)
 
 
 class TrainingData:
@@ -54,6 +73,7 @@ class TrainingData:
 
     def __init__(self, config: TrainConfig):
         self.size = config.size
+        self.scale_jitter = config.scale_jitter
         self.images = [read_image(p) for p in list_images(config.images)]
         masks = Path(config.masks)
         if (masks / "raw" / "train" / "pool.csv").exists():
@@ -76,9 +96,13 @@ class TrainingData:
         return images, masks
 
     def _random_crop(self, image, rng):
-        scale = self.size / min(image.shape[:2])
-        if scale > 1:
-            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC).clip(0, 1)
+        short_side = self.size * rng.uniform(1.0, self.scale_jitter) if self.scale_jitter > 1 else self.size
+        scale = short_side / min(image.shape[:2])
+        if scale > 1 or self.scale_jitter > 1:
+            interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation).clip(0, 1)
+            if min(image.shape[:2]) < self.size:  # rounding
+                image = cv2.resize(image, (max(self.size, image.shape[1]), max(self.size, image.shape[0])))
         y = int(rng.integers(image.shape[0] - self.size + 1))
         x = int(rng.integers(image.shape[1] - self.size + 1))
         crop = image[y:y + self.size, x:x + self.size]
@@ -128,10 +152,12 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
         _truncate_log(log_path, step)  # rows after the checkpoint we resume from would repeat
     started, last = time.time(), None
     bar = tqdm(total=config.steps, initial=step, desc=f"train phase {phase}", unit="step", disable=rank != 0)
+    batches = torch.utils.data.DataLoader(_Batches(data, config, step, rank, world), batch_size=None,
+                                          num_workers=config.workers, pin_memory=device.type == "cuda",
+                                          prefetch_factor=4 if config.workers else None)
     model.train()
-    while step < config.steps:
-        images, masks = data.batch(config.seed, step, config.batch_size, rank, world)
-        images, masks = images.to(device), masks.to(device)
+    for images, masks in batches:
+        images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
             output = network(images, masks)
         terms = criterion(output.float(), images, masks)
@@ -140,6 +166,7 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
         scaler.step(optimizer)
         scaler.update()
         step += 1
+        out_of_time = _out_of_time(config, started, device, world)
         last = {k: float(v.detach()) for k, v in terms.items()}
         if rank == 0:
             _append_log(log_path, step, phase, last)
@@ -148,13 +175,26 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
             bar.update()
             if step % config.sample_every == 0 or step == config.steps:
                 _write_samples(out / f"samples_{step:07d}.png", images, masks, output.detach().float())
-            if step % config.checkpoint_every == 0 or step == config.steps:
+            if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
                 metadata.update(final_losses=last, wall_seconds=round(time.time() - started, 1))
                 save_checkpoint(out / "last.pt", model, optimizer, step, phase, asdict(config), metadata)
+        if out_of_time:
+            if rank == 0:
+                log(f"\nstopped at step {step}: the time limit was reached")
+            break
     bar.close()
     if world > 1:
         torch.distributed.destroy_process_group()
     return out / "last.pt"
+
+
+def _out_of_time(config, started, device, world) -> bool:
+    if config.max_seconds is None:
+        return False
+    late = torch.tensor([float(time.time() - started > config.max_seconds)], device=device)
+    if world > 1:  # rank 0's clock decides, so every rank stops at the same step
+        torch.distributed.broadcast(late, 0)
+    return bool(late.item())
 
 
 def _append_log(path: Path, step: int, phase: int, terms: dict):

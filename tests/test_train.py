@@ -78,3 +78,33 @@ def test_cli_errors_are_one_line(data, tmp_path):
     result = runner.invoke(pconv, ["inpaint", str(data / "images" / "0.png"), str(data / "masks" / "0.png"),
                                    "-o", str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "bad.pt")])
     assert result.exit_code != 0 and "cannot read checkpoint" in result.output and result.output.count("\n") == 1
+
+
+def test_worker_processes_give_the_same_run(data, tmp_path):
+    train(config(data, tmp_path / "inline", 4), log=lambda *_: None)
+    train(config(data, tmp_path / "workers", 4, workers=2), log=lambda *_: None)
+    a = read_checkpoint(tmp_path / "inline" / "last.pt")["model"]
+    b = read_checkpoint(tmp_path / "workers" / "last.pt")["model"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_time_limit_stops_with_a_checkpoint_that_resumes(data, tmp_path):
+    messages = []
+    train(config(data, tmp_path, 1000, max_seconds=0.0), log=messages.append)
+    state = read_checkpoint(tmp_path / "last.pt")
+    assert state["step"] == 1 and any("time limit" in m for m in messages)
+    train(config(data, tmp_path, 3), resume=str(tmp_path / "last.pt"), log=lambda *_: None)
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 3
+    assert list(pd.read_csv(tmp_path / "loss_log.csv")["step"]) == [1, 2, 3]
+
+
+def test_scale_jitter_crops_resized_images(data):
+    from models.train import TrainingData
+    native = TrainingData(config(data, "unused", 1))
+    jittered = TrainingData(config(data, "unused", 1, scale_jitter=2.0))
+    for step in range(4):
+        images, masks = jittered.batch(0, step, 2)
+        assert images.shape == (2, 3, 32, 32) and masks.shape == (2, 1, 32, 32)
+    # the 40x48 training images scaled to a short side of 32-64 px are smoother than native crops
+    roughness = lambda d: np.mean([d.batch(0, s, 2)[0].diff(dim=-1).abs().mean() for s in range(8)])
+    assert roughness(jittered) < roughness(native)

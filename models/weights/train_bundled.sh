@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The bundled models' recipe (MODEL_CARD.md): PConv and the Conv baseline trained side by side on
+# one GPU, the same data, steps and budget. Phase 1 (lr 2e-4) runs for PHASE1_MINUTES, phase 2
+# (--finetune: lr 5e-5, encoder BatchNorm frozen) for a third as many steps or PHASE2_MINUTES.
+# Each model's fp16 weights land in OUT/NAME.pt.
+#
+#   models/weights/train_bundled.sh PHOTOS MASKS OUT [PHASE1_MINUTES] [PHASE2_MINUTES]
+#
+# PHOTOS: `benchmark data path train-photos`; MASKS: a `maskgen build --preset sample` folder.
+# EXTRA_ARGS adds options to every `pconv train` (--no-amp, say). To repeat a run step for step, replace the time
+# limits by the step counts that the model card gives.
+set -euo pipefail
+photos=$1 masks=$2 out=$3 phase1_minutes=${4:-60} phase2_minutes=${5:-20}
+workers=${WORKERS:-7}
+common=(--images "$photos" --masks "$masks" --size 256 --batch-size 16 --layers 7 --width 0.5
+        --scale-jitter 3 --workers "$workers" --checkpoint-every 1000 --sample-every 5000 ${EXTRA_ARGS:-})
+
+train_one() {  # NAME [--plain]
+    local name=$1 run=$out/$1
+    shift
+    pconv train "${common[@]}" "$@" --out "$run" --steps 1000000 --max-minutes "$phase1_minutes"
+    cp "$run/last.pt" "$run/phase1.pt"
+    local steps
+    steps=$(python3 -c "import torch, sys; print(torch.load(sys.argv[1], weights_only=False)['step'])" "$run/phase1.pt")
+    pconv train "${common[@]}" --out "$run" --resume "$run/phase1.pt" --finetune \
+        --steps $((steps + steps / 3)) --max-minutes "$phase2_minutes"
+    python3 - "$run/last.pt" "$out/$name.pt" <<'EOF'
+import sys
+from models.checkpoint import load_model, save_checkpoint
+model, state = load_model(sys.argv[1])
+save_checkpoint(sys.argv[2], model, None, state["step"], state["phase"], state["config"], state["metadata"], half=True)
+EOF
+}
+
+mkdir -p "$out"
+train_one pconv > "$out/pconv.log" 2>&1 &
+partial=$!
+train_one conv --plain > "$out/conv.log" 2>&1 &
+plain=$!
+status=0
+wait $partial || status=1
+wait $plain || status=1
+exit $status
