@@ -2,7 +2,7 @@
 
 Side by side in one run on one GPU:
   layer    PartialConv2d against the NVIDIA-style reference (reference_partial_conv) on Table-2 shapes
-           at 512x512 input, batch 1: forward and forward+backward time, and the peak memory the
+           at 512x512 input, batch 1 and the paper's 6: forward and forward+backward time, and the peak memory the
            forward pass allocates.
   network  PConvUNet (Table 2, 32.9 M parameters) against the same U-Net with plain convolutions:
            ms per 512x512 image for inference at batch 1 and batched, in fp32 (PyTorch's default,
@@ -61,14 +61,14 @@ def peak_forward_bytes(function, device):
     return torch.cuda.max_memory_allocated(device) - before
 
 
-def bench_layers(device, repeats, results):
-    print("layer vs reference, batch 1, fp32")
+def bench_layers(device, repeats, results, batch=1):
+    print(f"layer vs reference, batch {batch}, fp32")
     print(f"{'layer':8} {'fwd ms':>7} {'ref':>7} {'x':>5} {'f+b ms':>7} {'ref':>7} {'x':>5} {'peak MB':>8} {'ref':>8} {'ratio':>6}")
     for name, c_in, c_out, k, stride, side in LAYER_SHAPES:
         torch.manual_seed(0)
         conv = PartialConv2d(c_in, c_out, k, stride, k // 2).to(device)
-        x = torch.rand(1, c_in, side, side, device=device, requires_grad=True)
-        mask = (torch.rand(1, 1, side, side, device=device) > 0.3).float()
+        x = torch.rand(batch, c_in, side, side, device=device, requires_grad=True)
+        mask = (torch.rand(batch, 1, side, side, device=device) > 0.3).float()
         full_mask = mask.expand(-1, c_in, -1, -1).contiguous()
         ours = lambda: conv(x, mask)[0]
         reference = lambda: reference_partial_conv(conv, x, full_mask)[0]
@@ -78,7 +78,7 @@ def bench_layers(device, repeats, results):
         both_ref = timed(lambda: reference().sum().backward(), repeats, device)
         peak = peak_forward_bytes(ours, device) + mask.nbytes
         peak_ref = peak_forward_bytes(reference, device) + full_mask.nbytes
-        row = dict(layer=name, forward_ms=forward * 1e3, forward_ref_ms=forward_ref * 1e3,
+        row = dict(layer=name, batch=batch, forward_ms=forward * 1e3, forward_ref_ms=forward_ref * 1e3,
                    forward_backward_ms=both * 1e3, forward_backward_ref_ms=both_ref * 1e3,
                    peak_mb=peak / 2**20, peak_ref_mb=peak_ref / 2**20)
         results["layers"].append(row)
@@ -145,6 +145,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--batch", type=int, default=16, help="The batched inference size.")
+    parser.add_argument("--layer-batches", default="1,6", help="Batch sizes of the layer comparison.")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--size", type=int, default=512, help="Network input side (the paper's: 512).")
@@ -157,7 +158,8 @@ def main():
     results = dict(device=name, torch=torch.__version__, layers=[], network_inference=[], network_training=[])
     try:
         if not args.skip_layers:
-            bench_layers(device, args.repeats, results)
+            for batch in map(int, args.layer_batches.split(",")):
+                bench_layers(device, args.repeats, results, batch)
         bench_network(device, args.batch, args.repeats, not args.no_compile, results, args.size)
     finally:
         if args.json:

@@ -109,10 +109,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sizes", default="256,512")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--skip-layers", action="store_true")
     parser.add_argument("--skip-network", action="store_true")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
-    bench_layer(args.repeats, args.device)
+    if not args.skip_layers:
+        bench_layer(args.repeats, args.device)
     if not args.skip_network:
         bench_network([int(s) for s in args.sizes.split(",")], max(1, args.repeats // 2), args.device)
 

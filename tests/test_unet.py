@@ -67,3 +67,18 @@ def test_frozen_encoder_batchnorm_stays_frozen_through_train_mode():
     assert all(not s.batchnorm.training for s in model.encoder if s.batchnorm is not None)
     assert all(s.batchnorm.training for s in model.decoder if s.batchnorm is not None)
     assert all(not p.requires_grad for s in model.encoder if s.batchnorm is not None for p in s.batchnorm.parameters())
+
+
+def test_inference_and_training_paths_give_the_same_output():
+    """Without autograd the decoder writes masked skips straight into the concatenation."""
+    torch.manual_seed(0)
+    model = PConvUNet(UNetConfig(layers=4, width=0.25)).eval()
+    image = torch.rand(2, 3, 64, 64)
+    mask = (torch.rand(2, 1, 64, 64) > 0.4).float()
+    with torch.no_grad():
+        fused = model(image, mask)
+    plain = model(image.requires_grad_(), mask)
+    assert torch.allclose(fused, plain, atol=1e-6)
+    channels_last = model.to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert torch.allclose(channels_last(image.contiguous(memory_format=torch.channels_last), mask), plain, atol=1e-5)
