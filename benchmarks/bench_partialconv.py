@@ -80,28 +80,47 @@ def bench_layer(repeats, device):
 
 
 def bench_network(sizes, repeats, device):
-    print("\n(b) PConvUNet vs the same U-Net with plain convolutions (Table 2, 32.9 M parameters), batch 2")
+    print("\n(b) PConvUNet vs the same U-Net with plain convolutions (Table 2, 32.9 M parameters), batch 2;"
+          " the two alternate run by run, medians")
     print(f"{'size':>5} {'infer pconv s':>14} {'plain s':>8} {'overhead':>9} {'train pconv s':>14} {'plain s':>8} {'overhead':>9}")
     for size in sizes:
-        row = {}
+        jobs = {}
         for partial in (True, False):
             torch.manual_seed(0)
             model = PConvUNet(UNetConfig(partial=partial)).to(device)
             image = torch.rand(2, 3, size, size, device=device)  # batch 2: BatchNorm needs >1 value at 1x1
             mask = (torch.rand(2, 1, size, size, device=device) > 0.3).float()
-            model.eval()
-            with torch.no_grad():
-                infer = timed(lambda: model(image, mask), repeats)
-            model.train()
-            optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-            def step():
-                optimizer.zero_grad()
-                (model(image, mask) - image).abs().mean().backward()
-                optimizer.step()
-            row[partial] = (infer, timed(step, repeats))
-        (pi, pt), (ci, ct) = row[True], row[False]
+            jobs[partial] = (_inference(model, image, mask), _training_step(model, image, mask))
+        samples = {(partial, kind): [] for partial in (True, False) for kind in (0, 1)}
+        for kind in (0, 1):
+            for partial in (True, False):
+                jobs[partial][kind]()  # warm-up
+            for _ in range(repeats):  # alternate, so that drifts in machine load hit both alike
+                for partial in (True, False):
+                    start = time.perf_counter()
+                    jobs[partial][kind]()
+                    samples[partial, kind].append(time.perf_counter() - start)
+        pi, ci, pt, ct = (statistics.median(samples[key]) for key in ((True, 0), (False, 0), (True, 1), (False, 1)))
         print(f"{size:5} {pi:14.3f} {ci:8.3f} {pi / ci - 1:8.1%} {pt:14.3f} {ct:8.3f} {pt / ct - 1:8.1%}")
+
+
+def _inference(model, image, mask):
+    def run():
+        model.eval()
+        with torch.no_grad():
+            model(image, mask)
+    return run
+
+
+def _training_step(model, image, mask):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def run():
+        model.train()
+        optimizer.zero_grad()
+        (model(image, mask) - image).abs().mean().backward()
+        optimizer.step()
+    return run
 
 
 def main():
@@ -116,7 +135,7 @@ def main():
     if not args.skip_layers:
         bench_layer(args.repeats, args.device)
     if not args.skip_network:
-        bench_network([int(s) for s in args.sizes.split(",")], max(1, args.repeats // 2), args.device)
+        bench_network([int(s) for s in args.sizes.split(",")], args.repeats, args.device)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ class PConvUNet(nn.Module):
             # products); the valid-channel count replaces a multi-channel mask.
             up = F.interpolate(x * mask, scale_factor=2, mode="nearest")
             valid_count = F.interpolate(mask * x.shape[1], scale_factor=2, mode="nearest") + skip_mask * skip.shape[1]
-            x, mask = stage(_concat_masked(up, skip, skip_mask), valid_count, premasked=True)
+            x, mask = stage(torch.cat([up, skip * skip_mask], dim=1), valid_count, premasked=True)
         return x * self.std + self.mean
 
     def _forward_plain(self, x, mask):
@@ -142,19 +142,6 @@ class _Stage(nn.Module):
         if self.activation is not None:
             x = self.activation(x)
         return x, mask
-
-
-def _concat_masked(up, skip, skip_mask):
-    """torch.cat([up, skip * skip_mask], 1); without autograd the product is written straight into
-    the concatenation, which saves a pass over the skip features."""
-    if torch.is_grad_enabled() and (up.requires_grad or skip.requires_grad):
-        return torch.cat([up, skip * skip_mask], dim=1)
-    channels_last = up.is_contiguous(memory_format=torch.channels_last) and not up.is_contiguous()
-    joined = torch.empty(up.shape[0], up.shape[1] + skip.shape[1], *up.shape[2:], dtype=up.dtype, device=up.device,
-                         memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    joined[:, :up.shape[1]] = up
-    torch.mul(skip, skip_mask, out=joined[:, up.shape[1]:])
-    return joined
 
 
 def composite(output: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -69,16 +69,14 @@ def test_frozen_encoder_batchnorm_stays_frozen_through_train_mode():
     assert all(not p.requires_grad for s in model.encoder if s.batchnorm is not None for p in s.batchnorm.parameters())
 
 
-def test_inference_and_training_paths_give_the_same_output():
-    """Without autograd the decoder writes masked skips straight into the concatenation."""
+def test_channels_last_gives_the_same_output():
+    """The GPU benchmark runs the network in channels_last; results must not depend on the layout."""
     torch.manual_seed(0)
     model = PConvUNet(UNetConfig(layers=4, width=0.25)).eval()
     image = torch.rand(2, 3, 64, 64)
     mask = (torch.rand(2, 1, 64, 64) > 0.4).float()
     with torch.no_grad():
-        fused = model(image, mask)
-    plain = model(image.requires_grad_(), mask)
-    assert torch.allclose(fused, plain, atol=1e-6)
-    channels_last = model.to(memory_format=torch.channels_last)
-    with torch.no_grad():
-        assert torch.allclose(channels_last(image.contiguous(memory_format=torch.channels_last), mask), plain, atol=1e-5)
+        expected = model(image, mask)
+        model = model.to(memory_format=torch.channels_last)
+        output = model(image.contiguous(memory_format=torch.channels_last), mask.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(output, expected, atol=1e-5)
