@@ -68,11 +68,11 @@ def test_cache_dir_follows_environment(tmp_path, monkeypatch):
 
 
 def test_fetch_reads_package_lists_when_download_first_fails(tmp_path, monkeypatch):
-    """On a fresh machine `apt-get download` fails until `apt-get update` has run once."""
+    """On a fresh machine `apt-get download` fails until `apt-get update` has run once. The fake
+    apt-get builds a tiny opencv-doc package instead of downloading the real one a second time."""
     import shutil
-    real_apt = shutil.which("apt-get")
-    if real_apt is None or shutil.which("dpkg") is None:
-        pytest.skip("needs apt-get and dpkg")
+    if shutil.which("dpkg") is None or shutil.which("dpkg-deb") is None:
+        pytest.skip("needs dpkg and dpkg-deb")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "calls"
@@ -81,11 +81,16 @@ def test_fetch_reads_package_lists_when_download_first_fails(tmp_path, monkeypat
 echo "$@" >> {calls}
 if [ "$1" = update ]; then touch {tmp_path}/updated; exit 0; fi
 if [ ! -e {tmp_path}/updated ]; then echo "E: Unable to locate package opencv-doc" >&2; exit 100; fi
-exec {real_apt} "$@"
+package={tmp_path}/package
+mkdir -p $package/DEBIAN $package/usr/share/doc/opencv-doc/examples/data
+printf 'Package: opencv-doc\\nVersion: 0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: t\\n' \\
+    > $package/DEBIAN/control
+echo not-a-video > $package/usr/share/doc/opencv-doc/examples/data/vtest.avi
+dpkg-deb --build $package opencv-doc_0_all.deb > /dev/null
 """)
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path / "cache"))
     assert sampledata.fetch(log=lambda *_: None)
     assert calls.read_text().split("\n")[:3] == ["download opencv-doc", "update -q", "download opencv-doc"]
-    assert (tmp_path / "cache" / "opencv-doc" / "data" / "vtest.avi").exists()
+    assert (tmp_path / "cache" / "opencv-doc" / "data" / "vtest.avi").read_text() == "not-a-video\n"
