@@ -97,10 +97,6 @@ def maskgen_flow(videos, frames, out, suffix, frame_gaps, frame_stride, max_side
     click.echo(f"flows in {out}")
 
 
-SAMPLE_PRESET = dict(frame_gaps="1,4,16", frame_stride=6, train_count=0, test_count=0, per_bin=25,
-                     test_videos="Megamind")
-
-
 @maskgen.command("build")
 @click.option("--flow-dir", type=click.Path(), help="Flow folder: VIDEO/forward_I_J.EXT and VIDEO/backward_J_I.EXT, "
               "EXT in .flo (Middlebury), .png (KITTI 16-bit), .pfm, .npy.")
@@ -130,27 +126,18 @@ def maskgen_build(flow_dir, videos, frames, out, preset, train_count, test_count
                   dis_preset, occlusion_relative, occlusion_absolute, boundary_relative, boundary_absolute,
                   no_motion_boundaries, out_of_frame_holes, min_area):
     """Raw training/testing pools and the binned 12,000-mask test benchmark with its manifest."""
-    from maskgen.build import BenchmarkSettings, build_test_set
+    from maskgen.build import PRESETS, BenchmarkSettings, build_test_set, preset_values
     from maskgen.occlusion import ConsistencyThresholds
-    from maskgen.pool import PAPER_TEST_COUNT, PAPER_TRAIN_COUNT, RawMaskSettings, build_raw_pools, videos_from_inputs
+    from maskgen.pool import RawMaskSettings, build_raw_pools, videos_from_inputs
     from pconvkit import sampledata
     from pconvkit.files import ensure_writable_dir
     if not (flow_dir or videos or frames):
         videos = [str(p) for p in sampledata.sample_videos()]
         preset = preset or "sample"
-    values = dict(SAMPLE_PRESET) if preset == "sample" else dict(
-        frame_gaps="1", frame_stride=1, train_count=PAPER_TRAIN_COUNT, test_count=PAPER_TEST_COUNT, per_bin=1000,
-        test_videos=None)
-    given = dict(train_count=train_count, test_count=test_count, per_bin=per_bin, test_videos=test_videos)
-    if preset == "sample":
-        # a preset's gaps and stride replace the option defaults only when those were not given
-        ctx = click.get_current_context()
-        for key, value in (("frame_gaps", frame_gaps), ("frame_stride", frame_stride)):
-            if ctx.get_parameter_source(key).name == "COMMANDLINE":
-                values[key] = value
-    else:
-        values.update(frame_gaps=frame_gaps, frame_stride=frame_stride)
-    values.update({k: v for k, v in given.items() if v is not None})
+    ctx = click.get_current_context()
+    explicit = {key: ctx.params[key] for key in PRESETS["paper"]
+                if ctx.get_parameter_source(key).name in ("COMMANDLINE", "ENVIRONMENT")}
+    values = preset_values(preset or "paper", explicit)
     ensure_writable_dir(out)
     thresholds = ConsistencyThresholds(occlusion_relative, occlusion_absolute, boundary_relative, boundary_absolute,
                                        not no_motion_boundaries, out_of_frame_holes)
@@ -321,28 +308,14 @@ def benchmark_timing(results):
 @click.option("--conv-checkpoint", type=click.Path(), default=None)
 def benchmark_grid(results, methods, mask_ids, out, images, size, checkpoint, conv_checkpoint):
     """Comparison picture (as in Figure 5 of the paper) for pairs of a run: input, methods, truth."""
-    import csv as csv_module
-    from benchmark.data import MaskEntry, load_images, manifest_polarity
-    from benchmark.grid import comparison_grid
+    from benchmark.data import load_images
+    from benchmark.grid import comparison_grid, grid_pairs
     from pconvkit import sampledata
-    pairing = Path(results) / "pairing.csv"
-    if not pairing.exists():
-        raise UserError(f"no pairing.csv in {results}: run `benchmark run --out {results}` first")
-    with open(pairing, newline="") as handle:
-        rows = list(csv_module.DictReader(handle))
-    if mask_ids:
-        wanted = set(_csv_list(mask_ids))
-        rows = [r for r in rows if r["mask"] in wanted]
-    else:
-        rows = list({r["bin"]: r for r in rows if r["category"] == "B"}.values())
-    if not rows:
-        raise UserError("no pair of the run matches --masks")
+    pairs = grid_pairs(results, _csv_list(mask_ids) if mask_ids else None)
     if images is None:
         sampledata.require_sample_data()
         images = sampledata.photos_dir("test")
     loaded = load_images(images, size)
-    hole_white = manifest_polarity(Path(rows[0]["path"]).parents[2])
-    pairs = [(MaskEntry(r["mask"], Path(r["path"]), r["category"], r["bin"], hole_white), r["image"]) for r in rows]
     options = {"pconv": dict(checkpoint=checkpoint), "conv": dict(checkpoint=conv_checkpoint)}
     path = comparison_grid(pairs, loaded, _csv_list(methods), out or Path(results) / "grid.png", options)
     click.echo(str(path))

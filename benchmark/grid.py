@@ -1,11 +1,32 @@
 """A comparison picture like the paper's Fig. 5: input with hole, each method, ground truth."""
+import csv
+from pathlib import Path
+
 import cv2
 import numpy as np
 
-from benchmark.data import read_pair
+from benchmark.data import MaskEntry, manifest_polarity, read_pair
 from benchmark.methods import make_method
 from benchmark.run import composite_numpy
+from pconvkit.errors import UserError
 from pconvkit.files import encode_png, to_uint8, write_bytes_atomic
+
+
+def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:
+    """(mask, image name) pairs of a run's pairing.csv: the given mask ids, or one B mask per bin."""
+    pairing = Path(results) / "pairing.csv"
+    if not pairing.exists():
+        raise UserError(f"no pairing.csv in {results}: run `benchmark run --out {results}` first")
+    with open(pairing, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if mask_ids:
+        rows = [r for r in rows if r["mask"] in set(mask_ids)]
+    else:
+        rows = list({r["bin"]: r for r in rows if r["category"] == "B"}.values())
+    if not rows:
+        raise UserError("no pair of the run matches --masks")
+    hole_white = manifest_polarity(Path(rows[0]["path"]).parents[2])
+    return [(MaskEntry(r["mask"], Path(r["path"]), r["category"], r["bin"], hole_white), r["image"]) for r in rows]
 
 
 def comparison_grid(pairs, images: dict, methods, out_path, method_options=None, thumb: int = 256):

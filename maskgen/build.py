@@ -26,9 +26,24 @@ from tqdm import tqdm
 
 from maskgen.augment import KERNEL_RANGE, AugmentParams, crop_distance, half_pixel_steps, random_geometry
 from maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, border_frame, hole_ratio
-from maskgen.pool import load_raw_mask
+from maskgen.pool import PAPER_TEST_COUNT, PAPER_TRAIN_COUNT, load_raw_mask
 from pconvkit.errors import UserError
 from pconvkit.files import csv_text, encode_png, mask_to_png, read_mask, write_bytes_atomic, write_text_atomic
+
+# `maskgen build` settings by preset; options given explicitly override them.
+PRESETS = {
+    "paper": dict(frame_gaps="1", frame_stride=1, train_count=PAPER_TRAIN_COUNT, test_count=PAPER_TEST_COUNT,
+                  per_bin=1000, test_videos=None),
+    # the opencv-doc sample videos (`make demo`): every raw mask kept, Megamind as the test video
+    "sample": dict(frame_gaps="1,4,16", frame_stride=6, train_count=0, test_count=0, per_bin=25,
+                   test_videos="Megamind"),
+}
+
+
+def preset_values(preset: str, explicit: dict) -> dict:
+    """A preset's settings with the explicitly given options (same keys) taking precedence."""
+    return {**PRESETS[preset], **{k: v for k, v in explicit.items() if v is not None}}
+
 
 MANIFEST_FIELDS = ("id", "split", "category", "bin", "hole_ratio", "border_distance", "source_video",
                    "frame_first", "frame_second", "raw_id", "kernel", "angle", "crop_x", "crop_y",

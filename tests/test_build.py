@@ -180,3 +180,11 @@ def test_raw_pool_from_frames_is_the_same_for_any_number_of_workers(tmp_path):
                (tmp_path / "two" / "raw" / "train" / f"{row['raw_id']}.png").read_bytes()
         holes = read_mask(tmp_path / "one" / "raw" / "train" / f"{row['raw_id']}.png") == 0
         assert holes[:, :14].sum() < 0.05 * holes.sum() and holes[:, 100:].sum() < 0.05 * holes.sum()
+
+
+def test_explicit_options_override_a_preset():
+    from maskgen.build import PRESETS, preset_values
+    sample = preset_values("sample", {"per_bin": 3, "frame_stride": None})
+    assert sample["per_bin"] == 3 and sample["frame_stride"] == PRESETS["sample"]["frame_stride"]
+    assert sample["test_videos"] == "Megamind"
+    assert preset_values("paper", {})["train_count"] == 55_116 and preset_values("paper", {})["per_bin"] == 1000
