@@ -352,12 +352,14 @@ def pconv():
 @click.option("--hole-white", is_flag=True, help="A plain mask folder is white = hole.")
 @click.option("--scale-jitter", default=1.0, show_default=True, type=click.FloatRange(min=1.0),
               help="Crops from the image resized to a random short side in [size, this x size]; 1 = native resolution (paper).")
+@click.option("--color-jitter", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Random hue rotation (+-180 x this degrees) and saturation scaling (1 +- this); 0 = off (paper).")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
               help="Processes preparing batches ahead (results do not depend on it).")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop after this much wall time, writing a checkpoint (resume later with --resume).")
 def pconv_train(images, masks, out, size, batch_size, steps, finetune, lr, resume, layers, width, plain, vgg_weights,
-                device, no_amp, seed, checkpoint_every, sample_every, hole_white, scale_jitter, workers, max_minutes):
+                device, no_amp, seed, checkpoint_every, sample_every, hole_white, scale_jitter, color_jitter, workers, max_minutes):
     """Train the PConv U-Net (or the Conv baseline) with the loss of Eq. 7."""
     from models.checkpoint import read_checkpoint
     from models.train import TrainConfig, train
@@ -370,7 +372,7 @@ def pconv_train(images, masks, out, size, batch_size, steps, finetune, lr, resum
     config = TrainConfig(images=images, masks=masks, out=out, size=size, batch_size=batch_size, steps=steps,
                          finetune=finetune, lr=lr, seed=seed, device=device, amp=not no_amp, vgg_weights=vgg_weights,
                          checkpoint_every=checkpoint_every, sample_every=sample_every, hole_white=hole_white, unet=unet,
-                         scale_jitter=scale_jitter, workers=workers,
+                         scale_jitter=scale_jitter, color_jitter=color_jitter, workers=workers,
                          max_seconds=None if max_minutes is None else max_minutes * 60)
     click.echo(f"checkpoint {train(config, resume, log=click.echo)}")
 

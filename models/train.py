@@ -49,6 +49,10 @@ class TrainConfig:
     # [size, scale_jitter * size]; 1.0 (the paper's) takes crops at the native resolution and only
     # scales up images smaller than the crop. >1 teaches the network upscaled, smoother content too.
     scale_jitter: float = 1.0
+    # Random hue rotation (up to +-180 x this degrees) and saturation scaling (1 +- this) per crop;
+    # 0 (the paper's) is off. With few training photos it stops the network from learning their
+    # colours as a prior instead of copying colours from around the hole.
+    color_jitter: float = 0.0
     workers: int = 0  # processes preparing batches ahead (batches stay a function of the step)
     max_seconds: float | None = None  # stop after this much wall time, with a checkpoint
     unet: dict = field(default_factory=lambda: UNetConfig().as_dict())
@@ -74,6 +78,7 @@ class TrainingData:
     def __init__(self, config: TrainConfig):
         self.size = config.size
         self.scale_jitter = config.scale_jitter
+        self.color_jitter = config.color_jitter
         self.images = [read_image(p) for p in list_images(config.images)]
         masks = Path(config.masks)
         if (masks / "raw" / "train" / "pool.csv").exists():
@@ -106,7 +111,14 @@ class TrainingData:
         y = int(rng.integers(image.shape[0] - self.size + 1))
         x = int(rng.integers(image.shape[1] - self.size + 1))
         crop = image[y:y + self.size, x:x + self.size]
-        return np.ascontiguousarray(crop[:, ::-1] if rng.random() < 0.5 else crop)
+        crop = np.ascontiguousarray(crop[:, ::-1] if rng.random() < 0.5 else crop)
+        return self._jitter_colours(crop, rng) if self.color_jitter > 0 else crop
+
+    def _jitter_colours(self, crop, rng):
+        hsv = cv2.cvtColor(crop.astype(np.float32), cv2.COLOR_RGB2HSV)  # H in degrees, S and V in [0, 1]
+        hsv[..., 0] = (hsv[..., 0] + rng.uniform(-180, 180) * self.color_jitter) % 360
+        hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(1 - self.color_jitter, 1 + self.color_jitter), 0, 1)
+        return np.clip(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), 0, 1)
 
 
 def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:

@@ -108,3 +108,16 @@ def test_scale_jitter_crops_resized_images(data):
     # the 40x48 training images scaled to a short side of 32-64 px are smoother than native crops
     roughness = lambda d: np.mean([d.batch(0, s, 2)[0].diff(dim=-1).abs().mean() for s in range(8)])
     assert roughness(jittered) < roughness(native)
+
+
+def test_color_jitter_changes_hues_but_keeps_crops_valid(data):
+    from models.train import TrainingData
+    plain = TrainingData(config(data, "unused", 1))
+    jittered = TrainingData(config(data, "unused", 1, color_jitter=1.0))
+    plain_images, plain_masks = plain.batch(0, 0, 1)  # one crop: the same draws up to the jitter
+    images, masks = jittered.batch(0, 0, 1)
+    assert images.shape == plain_images.shape and torch.equal(masks, plain_masks)
+    assert 0 <= images.min() and images.max() <= 1
+    assert not torch.allclose(images, plain_images, atol=0.05)
+    # hue and saturation change, brightness (HSV value = max over channels) does not
+    assert torch.allclose(images.amax(dim=1), plain_images.amax(dim=1), atol=1e-4)
