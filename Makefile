@@ -40,6 +40,8 @@ test: $(STAMP)
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_partialconv.py
 	$(BIN)/python benchmarks/bench_maskgen.py
+	@if $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
+		$(BIN)/python benchmarks/bench_gpu.py; else echo "no CUDA device: benchmarks/bench_gpu.py not run"; fi
 
 clean:
 	rm -rf $(VENV) $(DEMO) results masks
