@@ -20,7 +20,8 @@ def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:
     with open(pairing, newline="") as handle:
         rows = list(csv.DictReader(handle))
     if mask_ids:
-        rows = [r for r in rows if r["mask"] in set(mask_ids)]
+        wanted = set(mask_ids)
+        rows = [r for r in rows if r["mask"] in wanted]
     else:
         rows = list({r["bin"]: r for r in rows if r["category"] == "B"}.values())
     if not rows:

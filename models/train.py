@@ -104,10 +104,9 @@ class TrainingData:
         short_side = self.size * rng.uniform(1.0, self.scale_jitter) if self.scale_jitter > 1 else self.size
         scale = short_side / min(image.shape[:2])
         if scale > 1 or self.scale_jitter > 1:
+            height, width = (max(self.size, round(side * scale)) for side in image.shape[:2])
             interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation).clip(0, 1)
-            if min(image.shape[:2]) < self.size:  # rounding
-                image = cv2.resize(image, (max(self.size, image.shape[1]), max(self.size, image.shape[0])))
+            image = cv2.resize(image, (width, height), interpolation=interpolation).clip(0, 1)
         y = int(rng.integers(image.shape[0] - self.size + 1))
         x = int(rng.integers(image.shape[1] - self.size + 1))
         crop = image[y:y + self.size, x:x + self.size]
@@ -203,10 +202,12 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
 def _out_of_time(config, started, device, world) -> bool:
     if config.max_seconds is None:
         return False
-    late = torch.tensor([float(time.time() - started > config.max_seconds)], device=device)
-    if world > 1:  # rank 0's clock decides, so every rank stops at the same step
-        torch.distributed.broadcast(late, 0)
-    return bool(late.item())
+    late = time.time() - started > config.max_seconds
+    if world == 1:
+        return late
+    flag = torch.tensor([float(late)], device=device)  # rank 0's clock decides, so all stop at one step
+    torch.distributed.broadcast(flag, 0)
+    return bool(flag.item())
 
 
 def _append_log(path: Path, step: int, phase: int, terms: dict):
