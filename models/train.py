@@ -26,6 +26,7 @@ from pconvkit.errors import UserError
 from pconvkit.files import list_images, read_image, read_mask, to_uint8, write_png_atomic
 
 PHASE_LR = {1: 2e-4, 2: 5e-5}
+LOG_EVERY = 50  # steps whose loss values are fetched from the device together
 
 
 @dataclass
@@ -101,15 +102,20 @@ class TrainingData:
         return images, masks
 
     def _random_crop(self, image, rng):
-        short_side = self.size * rng.uniform(1.0, self.scale_jitter) if self.scale_jitter > 1 else self.size
-        scale = short_side / min(image.shape[:2])
-        if scale > 1 or self.scale_jitter > 1:
-            height, width = (max(self.size, round(side * scale)) for side in image.shape[:2])
-            interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-            image = cv2.resize(image, (width, height), interpolation=interpolation).clip(0, 1)
-        y = int(rng.integers(image.shape[0] - self.size + 1))
-        x = int(rng.integers(image.shape[1] - self.size + 1))
-        crop = image[y:y + self.size, x:x + self.size]
+        height, width = image.shape[:2]
+        if self.scale_jitter > 1:
+            short_side = self.size * rng.uniform(1.0, self.scale_jitter)
+        else:  # native resolution; images smaller than the crop are scaled up
+            short_side = max(self.size, min(height, width))
+        # The crop's square in the source image, then resized: the same as cropping the resized
+        # image, without resizing all of it for every crop.
+        side = min(height, width, max(1, round(self.size * min(height, width) / short_side)))
+        y = int(rng.integers(height - side + 1))
+        x = int(rng.integers(width - side + 1))
+        crop = image[y:y + side, x:x + side]
+        if side != self.size:
+            interpolation = cv2.INTER_CUBIC if side < self.size else cv2.INTER_AREA
+            crop = cv2.resize(crop, (self.size, self.size), interpolation=interpolation).clip(0, 1)
         crop = np.ascontiguousarray(crop[:, ::-1] if rng.random() < 0.5 else crop)
         return self._jitter_colours(crop, rng) if self.color_jitter > 0 else crop
 
@@ -161,7 +167,7 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
     log_path = out / "loss_log.csv"
     if rank == 0:
         _truncate_log(log_path, step)  # rows after the checkpoint we resume from would repeat
-    started, last = time.time(), None
+    started, last, pending = time.time(), None, []
     bar = tqdm(total=config.steps, initial=step, desc=f"train phase {phase}", unit="step", disable=rank != 0)
     batches = torch.utils.data.DataLoader(_Batches(data, config, step, rank, world), batch_size=None,
                                           num_workers=config.workers, pin_memory=device.type == "cuda",
@@ -178,15 +184,18 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
         scaler.update()
         step += 1
         out_of_time = _out_of_time(config, started, device, world)
-        last = {k: float(v.detach()) for k, v in terms.items()}
-        if rank == 0:
-            _append_log(log_path, step, phase, last)
-            bar.set_postfix(loss=f"{last['total']:.4f}",
-                            samples_s=f"{config.batch_size * world * (bar.n + 1 - bar.initial) / (time.time() - started):.1f}")
+        if rank == 0:  # the log, samples and checkpoints
+            pending.append((step, {k: v.detach() for k, v in terms.items()}))
             bar.update()
-            if step % config.sample_every == 0 or step == config.steps:
+            sampling = step % config.sample_every == 0 or step == config.steps
+            checkpointing = step % config.checkpoint_every == 0 or step == config.steps or out_of_time
+            if len(pending) >= LOG_EVERY or checkpointing:
+                last = _flush_log(log_path, phase, pending)
+                bar.set_postfix(loss=f"{last['total']:.4f}",
+                                samples_s=f"{config.batch_size * world * (bar.n - bar.initial) / (time.time() - started):.1f}")
+            if sampling:
                 _write_samples(out / f"samples_{step:07d}.png", images, masks, output.detach().float())
-            if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
+            if checkpointing:
                 metadata.update(final_losses=last, wall_seconds=round(time.time() - started, 1))
                 save_checkpoint(out / "last.pt", model, optimizer, step, phase, asdict(config), metadata)
         if out_of_time:
@@ -210,14 +219,21 @@ def _out_of_time(config, started, device, world) -> bool:
     return bool(flag.item())
 
 
-def _append_log(path: Path, step: int, phase: int, terms: dict):
+def _flush_log(path: Path, phase: int, pending: list) -> dict:
+    """Write the pending (step, loss terms) rows, all converted with one wait on the device;
+    returns the last step's terms and empties `pending`."""
+    names = list(pending[0][1])
+    values = torch.stack([torch.stack([terms[n].float() for n in names]) for _, terms in pending]).tolist()
     fields = ["step", "phase", "total", "valid", "hole", "perceptual", "style_out", "style_comp", "tv"]
     new = not path.exists()
     with open(path, "a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         if new:
             writer.writeheader()
-        writer.writerow({"step": step, "phase": phase, **{k: f"{v:.6g}" for k, v in terms.items()}})
+        for (step, _), row in zip(pending, values):
+            writer.writerow({"step": step, "phase": phase, **{n: f"{v:.6g}" for n, v in zip(names, row)}})
+    pending.clear()
+    return dict(zip(names, values[-1]))
 
 
 def _truncate_log(path: Path, step: int):

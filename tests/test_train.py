@@ -40,6 +40,15 @@ def test_training_reduces_the_loss(data, tmp_path):
     assert state["step"] == 40 and state["phase"] == 1 and state["metadata"]["uses_vgg"] is False
 
 
+def test_loss_log_gets_every_step_once_when_fetched_in_groups(data, tmp_path, monkeypatch):
+    import models.train
+    monkeypatch.setattr(models.train, "LOG_EVERY", 4)
+    train(config(data, tmp_path, 10, checkpoint_every=100), log=lambda *_: None)
+    log = pd.read_csv(tmp_path / "loss_log.csv")
+    assert list(log["step"]) == list(range(1, 11)) and log["total"].notna().all()
+    assert read_checkpoint(tmp_path / "last.pt")["metadata"]["final_losses"]["total"] == pytest.approx(log["total"].iloc[-1], rel=1e-5)
+
+
 def test_resume_reproduces_the_uninterrupted_run(data, tmp_path):
     train(config(data, tmp_path / "straight", 6), log=lambda *_: None)
     train(config(data, tmp_path / "split", 3), log=lambda *_: None)

@@ -12,8 +12,8 @@
 set -euo pipefail
 photos=$1 masks=$2 out=$3 phase1_minutes=${4:-60} phase2_minutes=${5:-20}
 workers=${WORKERS:-7}
-common=(--images "$photos" --masks "$masks" --size 256 --batch-size 16 --layers 7 --width 0.5
-        --scale-jitter 3 --workers "$workers" --checkpoint-every 1000 --sample-every 5000 ${EXTRA_ARGS:-})
+common=(--images "$photos" --masks "$masks" --size 256 --batch-size 32 --layers 7 --width 0.5
+        --scale-jitter 3 --color-jitter 0.5 --workers "$workers" --checkpoint-every 1000 --sample-every 5000 ${EXTRA_ARGS:-})
 
 train_one() {  # NAME [--plain]
     local name=$1 run=$out/$1
