@@ -40,6 +40,7 @@ test: $(STAMP)
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_partialconv.py
 	$(BIN)/python benchmarks/bench_maskgen.py
+	PATH=$(BIN):$$PATH $(BIN)/python benchmarks/bench_inpaint.py
 	@if $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
 		$(BIN)/python benchmarks/bench_gpu.py; else echo "no CUDA device: benchmarks/bench_gpu.py not run"; fi
 

@@ -127,12 +127,11 @@ def pconv(checkpoint=None, device="auto", **_):
 
 @register("conv", neural=True)
 def conv(checkpoint=None, device="auto", **_):
-    from models.checkpoint import BUNDLED_WEIGHTS
+    from models import BUNDLED_CONV_WEIGHTS
     if checkpoint is None:
-        bundled_conv = BUNDLED_WEIGHTS.with_name("conv.pt")
-        if not bundled_conv.exists():
+        if not BUNDLED_CONV_WEIGHTS.exists():
             raise UserError("the conv baseline needs --conv-checkpoint FILE (a `pconv train --plain` checkpoint)")
-        checkpoint = bundled_conv
+        checkpoint = BUNDLED_CONV_WEIGHTS
     method = NeuralMethod(checkpoint, device)
     if method.model.config.partial:
         raise UserError(f"{checkpoint} holds a partial-convolution model: run it as --methods pconv")

@@ -5,17 +5,24 @@
     on shapes of Table 2 at 512x512 input: forward time, forward+backward time, and the memory the
     forward adds for the backward pass: bytes of the tensors autograd saves, not counting the input
     features and the parameters (in the network the previous layer keeps its output anyway), plus
-    the mask each layer is given (one channel for ours, C_in channels for the reference).
+    the mask each layer is given (one channel for ours, C_in channels for the reference); and the
+    forward's peak memory: the most resident memory the forward (with autograd) adds, measured
+    with Linux's peak-RSS counter, plus the mask each layer is given (Linux, CPU only), beside the
+    same for the bare convolution (no mask: the floor that the convolution library's own copies set).
 (b) the whole PConvUNet against the same U-Net with plain convolutions: inference and one training
     step (forward, L1 loss, backward) at 256 and 512.
 
     python benchmarks/bench_partialconv.py [--repeats 5] [--sizes 256,512] [--device cpu]
 """
 import argparse
+import ctypes
+import gc
+import re
 import statistics
 import time
 
 import torch
+import torch.nn.functional as F
 
 from models.partialconv import PartialConv2d, reference_partial_conv
 from models.unet import PConvUNet, UNetConfig
@@ -54,10 +61,39 @@ def saved_bytes(function, parameters=()):
     return sum(storages.values()), output
 
 
+def forward_peak_bytes(function):
+    """The most resident memory `function()` adds while it runs (CPU; Linux's VmHWM, reset first)."""
+    try:
+        gc.collect()
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")  # resets the peak (VmHWM) to the current resident size
+        before = _status_bytes("VmRSS")
+        output = function()
+        peak = _status_bytes("VmHWM")
+    except OSError:
+        return float("nan")
+    del output
+    return peak - before
+
+
+def _status_bytes(field):
+    with open("/proc/self/status") as handle:
+        return int(re.search(rf"{field}:\s+(\d+) kB", handle.read()).group(1)) * 1024
+
+
+def _return_freed_memory_to_the_system():
+    """Blocks of 1 MiB or more come from (and go back to) the system, so the resident size follows
+    what is allocated; without this glibc keeps freed blocks and a peak can hide in them."""
+    try:
+        ctypes.CDLL(None).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD; a fixed value also stops glibc raising it
+    except (OSError, AttributeError):
+        pass
+
+
 def bench_layer(repeats, device):
     print("(a) layer vs reference (NVIDIA-style: ones-kernel mask conv over all channels, ratio per output channel)")
     print(f"{'layer':8} {'shape':>24} {'fwd ms':>8} {'ref':>8} {'x':>5} {'f+b ms':>8} {'ref':>8} {'x':>5}"
-          f" {'kept MB':>8} {'ref':>8} {'ratio':>6}")
+          f" {'kept MB':>8} {'ref':>8} {'ratio':>6} {'peak MB':>8} {'ref':>8} {'ratio':>6} {'bare conv':>9}")
     for name, c_in, c_out, k, stride, side in TABLE2_SHAPES:
         torch.manual_seed(0)
         conv = PartialConv2d(c_in, c_out, k, stride, k // 2).to(device)
@@ -74,9 +110,15 @@ def bench_layer(repeats, device):
         kept_ref, _ = saved_bytes(reference, [x, *conv.parameters()])
         kept += mask.nbytes  # our layer's mask input
         kept_ref += full_mask.nbytes  # the reference's multi-channel mask
+        peak, peak_ref, peak_bare = (float("nan"),) * 3
+        if torch.device(device).type == "cpu":
+            peak = forward_peak_bytes(ours) + mask.nbytes
+            peak_ref = forward_peak_bytes(reference) + full_mask.nbytes
+            peak_bare = forward_peak_bytes(lambda: F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding))
         print(f"{name:8} {str((c_in, c_out, k, stride, side)):>24} {forward * 1e3:8.1f} {forward_ref * 1e3:8.1f}"
               f" {forward_ref / forward:5.2f} {both * 1e3:8.1f} {both_ref * 1e3:8.1f} {both_ref / both:5.2f}"
-              f" {kept / 2**20:8.1f} {kept_ref / 2**20:8.1f} {kept / kept_ref:6.2f}")
+              f" {kept / 2**20:8.1f} {kept_ref / 2**20:8.1f} {kept / kept_ref:6.2f}"
+              f" {peak / 2**20:8.1f} {peak_ref / 2**20:8.1f} {peak / peak_ref:6.2f} {peak_bare / 2**20:9.1f}")
 
 
 def bench_network(sizes, repeats, device):
@@ -132,6 +174,7 @@ def main():
     parser.add_argument("--skip-network", action="store_true")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
+    _return_freed_memory_to_the_system()
     if not args.skip_layers:
         bench_layer(args.repeats, args.device)
     if not args.skip_network:

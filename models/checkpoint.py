@@ -1,15 +1,14 @@
 """Checkpoint files: model, optimizer, step, phase and the full configuration in one torch file."""
 import io
-from pathlib import Path
 
 import torch
 
+from models import BUNDLED_WEIGHTS
 from models.unet import PConvUNet, UNetConfig
 from pconvkit.errors import UserError
 from pconvkit.files import load_torch_file, write_bytes_atomic
 
 FORMAT = "pconvkit-checkpoint-v1"
-BUNDLED_WEIGHTS = Path(__file__).parent / "weights" / "pconv.pt"
 
 
 def save_checkpoint(path, model, optimizer=None, step=0, phase=1, config=None, metadata=None, half=False):

@@ -13,8 +13,12 @@ border is treated as a hole (partial-convolution padding, Section 3.2): the ones
 
 The layer is a custom autograd function that keeps, besides the input it shares with the previous
 layer, only single-channel maps (mask, ratio, updated mask) for the backward pass, recomputes
-X * M there, and applies the ratio and the bias in place on the convolution's output.
+X * M there, and applies the ratio and the bias in place on the convolution's output. On the CPU a
+large X * M is built and convolved in bands of output rows, so the forward's transient memory is
+little more than its output.
 """
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,6 +27,10 @@ from torch.autograd.function import once_differentiable
 
 class PartialConv2d(nn.Conv2d):
     """nn.Conv2d with Eq. 1-2. forward(x, mask) -> (output, updated mask (N, 1, H', W'))."""
+
+    # Largest X * M temporary built at once, per device type; larger ones are built in bands. None:
+    # never banded. Off on GPUs, where the extra kernel launches cost more than the memory is worth.
+    band_bytes = {"cpu": 4 * 2**20}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -55,8 +63,15 @@ class PartialConv2d(nn.Conv2d):
             updated_mask = (window_valid > 0).float()
             # sum(1)/sum(M) where sum(M) > 0, else 0; computed in fp32 so no epsilon is needed.
             ratio = self.window_size / window_valid.clamp(min=1.0) * updated_mask
+        if torch.onnx.is_in_onnx_export():  # standard operators only, and no bands baked into the graph
+            masked = x if multiplier is None else x * multiplier
+            output = F.conv2d(masked, self.weight, None, self.stride, self.padding, self.dilation) * ratio
+            if self.bias is not None:
+                output = output + updated_mask * self.bias.view(1, -1, 1, 1)
+            return output, updated_mask.to(x.dtype)
         output = _PartialConvolution.apply(x, multiplier, ratio, updated_mask, self.weight, self.bias,
-                                           self.stride, self.padding, self.dilation)
+                                           self.stride, self.padding, self.dilation,
+                                           self.band_bytes.get(x.device.type))
         return output, updated_mask.to(x.dtype)
 
 
@@ -65,9 +80,8 @@ class _PartialConvolution(torch.autograd.Function):
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cuda")
-    def forward(ctx, x, multiplier, ratio, updated, weight, bias, stride, padding, dilation):
-        masked = x if multiplier is None else x * multiplier
-        output = F.conv2d(masked, weight, None, stride, padding, dilation)
+    def forward(ctx, x, multiplier, ratio, updated, weight, bias, stride, padding, dilation, band_bytes):
+        output = _masked_convolution(x, multiplier, weight, stride, padding, dilation, band_bytes)
         output.mul_(ratio)
         if bias is not None:
             output.addcmul_(updated, bias.view(1, -1, 1, 1))
@@ -92,7 +106,34 @@ class _PartialConvolution(torch.autograd.Function):
             grad_x = grad_x * multiplier
         # summed in fp32: under mixed precision an fp16 sum over every pixel can overflow
         grad_bias = (grad.float() * updated).sum((0, 2, 3)) if need_bias and ctx.has_bias else None
-        return grad_x, None, None, None, grad_weight, grad_bias, None, None, None
+        return grad_x, None, None, None, grad_weight, grad_bias, None, None, None, None
+
+
+def _masked_convolution(x, multiplier, weight, stride, padding, dilation, band_bytes=None):
+    """conv2d(x * multiplier), built in bands of output rows when x * multiplier would take more
+    than band_bytes, so that only one band of it exists at a time."""
+    if multiplier is None:
+        return F.conv2d(x, weight, None, stride, padding, dilation)
+    size = x.numel() * x.element_size()
+    if band_bytes is None or size <= band_bytes or isinstance(padding, str):
+        return F.conv2d(x * multiplier, weight, None, stride, padding, dilation)
+    height, kernel_height = x.shape[-2], weight.shape[-2]
+    (row_stride, _), (row_padding, column_padding), (row_dilation, _) = stride, padding, dilation
+    reach = row_dilation * (kernel_height - 1) + 1  # input rows one output row reads
+    out_height = (height + 2 * row_padding - reach) // row_stride + 1
+    rows = math.ceil(out_height / math.ceil(size / band_bytes))
+    output = None
+    for top in range(0, out_height, rows):
+        bottom = min(top + rows, out_height)
+        first, last = top * row_stride - row_padding, (bottom - 1) * row_stride - row_padding + reach
+        low, high = max(first, 0), min(last, height)
+        band = x[:, :, low:high] * multiplier[:, :, low:high]
+        band = F.pad(band, (0, 0, low - first, last - high))  # the zero padding of the full convolution
+        result = F.conv2d(band, weight, None, stride, (0, column_padding), dilation)
+        if output is None:
+            output = result.new_empty(result.shape[:2] + (out_height, result.shape[-1]))
+        output[:, :, top:bottom] = result
+    return output
 
 
 def reference_partial_conv(conv: nn.Conv2d, x: torch.Tensor, mask: torch.Tensor):

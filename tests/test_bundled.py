@@ -5,7 +5,8 @@ import pytest
 import skimage.data
 
 from benchmark.methods import make_method
-from models.checkpoint import BUNDLED_WEIGHTS, load_model
+from models import BUNDLED_WEIGHTS
+from models.checkpoint import load_model
 from models.inference import inpaint
 
 

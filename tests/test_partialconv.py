@@ -84,6 +84,24 @@ def test_equals_the_reference_in_outputs_and_gradients(stride, k, mask_channels)
         assert torch.allclose(ours, theirs, atol=1e-4, rtol=1e-5)
 
 
+@pytest.mark.parametrize("stride,k,height", [(1, 3, 17), (2, 5, 16), (2, 7, 15), (2, 3, 13)])
+def test_banded_forward_equals_the_whole_one(stride, k, height, monkeypatch):
+    """X * M built in bands of output rows (the CPU default for large layers) changes nothing."""
+    conv = layer(k=k, stride=stride)
+    mask = random_mask((2, 1, height, 11), seed=k)
+    x = torch.rand(2, 4, height, 11, requires_grad=True)
+    whole, whole_mask = conv(x, mask)
+    whole.square().sum().backward()
+    grads = x.grad.clone(), conv.weight.grad.clone()
+    x.grad = None
+    conv.zero_grad()
+    monkeypatch.setattr(PartialConv2d, "band_bytes", {"cpu": x.numel() * 4 // 5})  # 5 bands or so
+    banded, banded_mask = conv(x, mask)
+    banded.square().sum().backward()
+    assert torch.allclose(banded, whole, atol=1e-6) and torch.equal(banded_mask, whole_mask)
+    assert torch.allclose(x.grad, grads[0], atol=1e-6) and torch.allclose(conv.weight.grad, grads[1], atol=1e-5)
+
+
 def test_mask_update_is_eq2():
     conv = layer(k=3)
     mask = torch.zeros(1, 1, 9, 9)
