@@ -128,7 +128,8 @@ def _masked_convolution(x, multiplier, weight, stride, padding, dilation, band_b
         first, last = top * row_stride - row_padding, (bottom - 1) * row_stride - row_padding + reach
         low, high = max(first, 0), min(last, height)
         band = x[:, :, low:high] * multiplier[:, :, low:high]
-        band = F.pad(band, (0, 0, low - first, last - high))  # the zero padding of the full convolution
+        if low != first or high != last:  # the first and last bands: the full convolution's zero padding
+            band = F.pad(band, (0, 0, low - first, last - high))
         result = F.conv2d(band, weight, None, stride, (0, column_padding), dilation)
         if output is None:
             output = result.new_empty(result.shape[:2] + (out_height, result.shape[-1]))
