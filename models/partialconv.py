@@ -64,8 +64,7 @@ class PartialConv2d(nn.Conv2d):
             # sum(1)/sum(M) where sum(M) > 0, else 0; computed in fp32 so no epsilon is needed.
             ratio = self.window_size / window_valid.clamp(min=1.0) * updated_mask
         if torch.onnx.is_in_onnx_export():  # standard operators only, and no bands baked into the graph
-            masked = x if multiplier is None else x * multiplier
-            output = F.conv2d(masked, self.weight, None, self.stride, self.padding, self.dilation) * ratio
+            output = _masked_convolution(x, multiplier, self.weight, self.stride, self.padding, self.dilation) * ratio
             if self.bias is not None:
                 output = output + updated_mask * self.bias.view(1, -1, 1, 1)
             return output, updated_mask.to(x.dtype)
