@@ -409,6 +409,20 @@ def pconv_inpaint(image, mask, out, checkpoint, hole_white, device, engine):
     click.echo(out)
 
 
+@pconv.command("export-onnx")
+@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the bundled model.")
+@click.option("-o", "--out", type=click.Path(), default=None,
+              help="Write the graph here. Default: into the cache that `pconv inpaint` reads.")
+def pconv_export_onnx(checkpoint, out):
+    """Export a checkpoint's network as an ONNX graph: inputs 'image' (N, 3, H, W) in [0, 1] and
+    'mask' (N, 1, H, W), 1 = valid, with H and W multiples of the 'stride' in the graph's metadata;
+    output 'output' (N, 3, H, W), not yet composited."""
+    from models.inference import cached_onnx_graph, export_onnx, onnx_runtime_available
+    if not onnx_runtime_available():
+        raise UserError("exporting needs the onnx and onnxruntime packages: pip install onnx onnxruntime")
+    click.echo(export_onnx(checkpoint, out) if out else cached_onnx_graph(checkpoint))
+
+
 @pconv.command("convert")
 @click.argument("source", type=click.Path())
 @click.argument("out", type=click.Path())

@@ -108,7 +108,8 @@ def cached_onnx_graph(checkpoint=None, cache=None) -> Path:
 
 
 def export_onnx(checkpoint, out):
-    """Write the checkpoint's network (fp32, eval mode) as an ONNX graph with free batch and sides."""
+    """Write the checkpoint's network (default: the bundled model; fp32, eval mode) as an ONNX graph
+    with free batch size and sides."""
     import onnx
     import torch
     from models.checkpoint import load_model

@@ -148,3 +148,17 @@ def test_inpaint_command_engines_agree(trained_looking_checkpoint, tmp_path, mon
     result = CliRunner().invoke(pconv, ["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"),
                                         "-o", str(tmp_path / "x.png"), "--engine", "onnx", "--device", "cuda"])
     assert result.exit_code != 0 and "runs on the CPU" in result.output
+
+
+def test_export_onnx_command_writes_a_graph_or_fills_the_cache(trained_looking_checkpoint, tmp_path, monkeypatch):
+    import onnxruntime
+    monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path / "cache"))
+    result = CliRunner().invoke(pconv, ["export-onnx", "--checkpoint", str(trained_looking_checkpoint),
+                                        "-o", str(tmp_path / "net.onnx")])
+    assert result.exit_code == 0, result.output
+    session = onnxruntime.InferenceSession(str(tmp_path / "net.onnx"), providers=["CPUExecutionProvider"])
+    assert session.get_modelmeta().custom_metadata_map["stride"] == "8"  # 3 layers
+    assert [i.name for i in session.get_inputs()] == ["image", "mask"]
+    assert not (tmp_path / "cache").exists()
+    result = CliRunner().invoke(pconv, ["export-onnx", "--checkpoint", str(trained_looking_checkpoint)])
+    assert result.exit_code == 0 and len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 1
