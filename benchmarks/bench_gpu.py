@@ -21,13 +21,9 @@ import time
 
 import torch
 
-from models.partialconv import PartialConv2d, reference_partial_conv
+from bench_partialconv import layer_cases  # the same layer cases as the CPU benchmark
 from models.unet import PConvUNet, UNetConfig
 
-LAYER_SHAPES = [  # (name, C_in, C_out, kernel, stride, input side at 512x512)
-    ("PConv2", 64, 128, 5, 2, 256), ("PConv3", 128, 256, 5, 2, 128), ("PConv5", 512, 512, 3, 2, 32),
-    ("PConv13", 768, 256, 3, 1, 128), ("PConv15", 192, 64, 3, 1, 512),
-]
 PAPER_V100_SECONDS = 0.029
 
 
@@ -64,14 +60,8 @@ def peak_forward_bytes(function, device):
 def bench_layers(device, repeats, results, batch=1):
     print(f"layer vs reference, batch {batch}, fp32")
     print(f"{'layer':8} {'fwd ms':>7} {'ref':>7} {'x':>5} {'f+b ms':>7} {'ref':>7} {'x':>5} {'peak MB':>8} {'ref':>8} {'ratio':>6}")
-    for name, c_in, c_out, k, stride, side in LAYER_SHAPES:
-        torch.manual_seed(0)
-        conv = PartialConv2d(c_in, c_out, k, stride, k // 2).to(device)
-        x = torch.rand(batch, c_in, side, side, device=device, requires_grad=True)
-        mask = (torch.rand(batch, 1, side, side, device=device) > 0.3).float()
-        full_mask = mask.expand(-1, c_in, -1, -1).contiguous()
-        ours = lambda: conv(x, mask)[0]
-        reference = lambda: reference_partial_conv(conv, x, full_mask)[0]
+    for case in layer_cases(device, batch):
+        name, mask, full_mask, ours, reference = case.name, case.mask, case.full_mask, case.ours, case.reference
         with torch.no_grad():
             forward, forward_ref = timed(ours, repeats, device), timed(reference, repeats, device)
         both = timed(lambda: ours().sum().backward(), repeats, device)

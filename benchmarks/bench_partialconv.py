@@ -20,6 +20,7 @@ import gc
 import re
 import statistics
 import time
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -27,11 +28,30 @@ import torch.nn.functional as F
 from models.partialconv import PartialConv2d, reference_partial_conv
 from models.unet import PConvUNet, UNetConfig
 
-# (name, C_in, C_out, kernel, stride, input side at 512x512, mask channels seen by NVIDIA's layer)
+# (name, C_in, C_out, kernel, stride, input side at 512x512)
 TABLE2_SHAPES = [
     ("PConv2", 64, 128, 5, 2, 256), ("PConv3", 128, 256, 5, 2, 128), ("PConv5", 512, 512, 3, 2, 32),
     ("PConv13", 768, 256, 3, 1, 128), ("PConv15", 192, 64, 3, 1, 512),
 ]
+
+
+def layer_cases(device, batch=1):
+    """One case per Table-2 shape, the same on every device: the layer, its input x, a random
+    one-channel mask, the C_in-channel mask the reference is given, and the two forward calls."""
+    for name, c_in, c_out, k, stride, side in TABLE2_SHAPES:
+        torch.manual_seed(0)
+        conv = PartialConv2d(c_in, c_out, k, stride, k // 2).to(device)
+        x = torch.rand(batch, c_in, side, side, device=device, requires_grad=True)
+        mask = (torch.rand(batch, 1, side, side, device=device) > 0.3).float()
+        full_mask = mask.expand(-1, c_in, -1, -1).contiguous()
+        yield SimpleNamespace(name=name, shape=(c_in, c_out, k, stride, side), conv=conv, x=x, mask=mask,
+                              full_mask=full_mask, ours=_first_output(conv, x, mask),
+                              reference=_first_output(reference_partial_conv, conv, x, full_mask))
+
+
+def _first_output(function, *args):
+    """A call of function(*args) that returns only the output features (not the updated mask)."""
+    return lambda: function(*args)[0]
 
 
 def timed(function, repeats):
@@ -94,14 +114,8 @@ def bench_layer(repeats, device):
     print("(a) layer vs reference (NVIDIA-style: ones-kernel mask conv over all channels, ratio per output channel)")
     print(f"{'layer':8} {'shape':>24} {'fwd ms':>8} {'ref':>8} {'x':>5} {'f+b ms':>8} {'ref':>8} {'x':>5}"
           f" {'kept MB':>8} {'ref':>8} {'ratio':>6} {'peak MB':>8} {'ref':>8} {'ratio':>6} {'bare conv':>9}")
-    for name, c_in, c_out, k, stride, side in TABLE2_SHAPES:
-        torch.manual_seed(0)
-        conv = PartialConv2d(c_in, c_out, k, stride, k // 2).to(device)
-        x = torch.rand(1, c_in, side, side, device=device, requires_grad=True)
-        mask = (torch.rand(1, 1, side, side, device=device) > 0.3).float()
-        full_mask = mask.expand(-1, c_in, -1, -1).contiguous()  # what the reference layer is given
-        ours = lambda: conv(x, mask)[0]
-        reference = lambda: reference_partial_conv(conv, x, full_mask)[0]
+    for case in layer_cases(device):
+        conv, x, mask, full_mask, ours, reference = case.conv, case.x, case.mask, case.full_mask, case.ours, case.reference
         with torch.no_grad():
             forward, forward_ref = timed(ours, repeats), timed(reference, repeats)
         both = timed(lambda: ours().sum().backward(), repeats)
@@ -115,7 +129,7 @@ def bench_layer(repeats, device):
             peak = forward_peak_bytes(ours) + mask.nbytes
             peak_ref = forward_peak_bytes(reference) + full_mask.nbytes
             peak_bare = forward_peak_bytes(lambda: F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding))
-        print(f"{name:8} {str((c_in, c_out, k, stride, side)):>24} {forward * 1e3:8.1f} {forward_ref * 1e3:8.1f}"
+        print(f"{case.name:8} {str(case.shape):>24} {forward * 1e3:8.1f} {forward_ref * 1e3:8.1f}"
               f" {forward_ref / forward:5.2f} {both * 1e3:8.1f} {both_ref * 1e3:8.1f} {both_ref / both:5.2f}"
               f" {kept / 2**20:8.1f} {kept_ref / 2**20:8.1f} {kept / kept_ref:6.2f}"
               f" {peak / 2**20:8.1f} {peak_ref / 2**20:8.1f} {peak / peak_ref:6.2f} {peak_bare / 2**20:9.1f}")
