@@ -103,7 +103,11 @@ def cached_onnx_graph(checkpoint=None, cache=None) -> Path:
     digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:20]
     graph = Path(cache or cache_dir() / "onnx") / f"{digest}-v{ONNX_EXPORT_VERSION}.onnx"
     if not graph.exists():
-        export_onnx(checkpoint, graph)
+        try:
+            export_onnx(checkpoint, graph)
+        except OSError as err:
+            raise UserError(f"cannot write the ONNX graph to {graph.parent} ({err.strerror}): "
+                            "set PCONVKIT_CACHE to a writable folder, or use --engine torch") from None
     return graph
 
 

@@ -162,3 +162,16 @@ def test_export_onnx_command_writes_a_graph_or_fills_the_cache(trained_looking_c
     assert not (tmp_path / "cache").exists()
     result = CliRunner().invoke(pconv, ["export-onnx", "--checkpoint", str(trained_looking_checkpoint)])
     assert result.exit_code == 0 and len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 1
+
+
+def test_unwritable_onnx_cache_is_a_one_line_error(trained_looking_checkpoint, tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path / "a_file" / "cache"))
+    image, valid = pair((16, 16))
+    cv2.imwrite(str(tmp_path / "photo.png"), (image * 255).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "mask.png"), valid * 255)
+    result = CliRunner().invoke(pconv, ["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"),
+                                        "-o", str(tmp_path / "out.png"), "--checkpoint", str(trained_looking_checkpoint),
+                                        "--engine", "onnx"])
+    assert result.exit_code == 1 and "cannot write the ONNX graph" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out.png").exists()
