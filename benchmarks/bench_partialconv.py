@@ -6,9 +6,11 @@
     forward adds for the backward pass: bytes of the tensors autograd saves, not counting the input
     features and the parameters (in the network the previous layer keeps its output anyway), plus
     the mask each layer is given (one channel for ours, C_in channels for the reference); and the
-    forward's peak memory: the most resident memory the forward (with autograd) adds, measured
-    with Linux's peak-RSS counter, plus the mask each layer is given (Linux, CPU only), beside the
-    same for the bare convolution (no mask: the floor that the convolution library's own copies set).
+    forward's peak memory (a''): the most resident memory the forward (with autograd) adds, measured
+    with Linux's peak-RSS counter in a separate process, plus the mask each layer is given (Linux,
+    CPU only), beside the same for the bare convolution (no mask: the floor that the convolution
+    library's own copies set).
+(a') the layer with X * M built in bands of rows (its CPU default) against built whole, alternating.
 (b) the whole PConvUNet against the same U-Net with plain convolutions: inference and one training
     step (forward, L1 loss, backward) at 256 and 512.
 
@@ -19,7 +21,10 @@ import ctypes
 import gc
 import re
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import torch
@@ -55,13 +60,9 @@ def _first_output(function, *args):
 
 
 def timed(function, repeats):
-    function()  # warm-up
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    """Median seconds of `repeats` calls after one warm-up call."""
+    function()
+    return statistics.median(_seconds(function) for _ in range(repeats))
 
 
 def saved_bytes(function, parameters=()):
@@ -82,16 +83,14 @@ def saved_bytes(function, parameters=()):
 
 
 def forward_peak_bytes(function):
-    """The most resident memory `function()` adds while it runs (CPU; Linux's VmHWM, reset first)."""
-    try:
-        gc.collect()
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # resets the peak (VmHWM) to the current resident size
-        before = _status_bytes("VmRSS")
-        output = function()
-        peak = _status_bytes("VmHWM")
-    except OSError:
-        return float("nan")
+    """The most resident memory `function()` adds while it runs (CPU; Linux's VmHWM, reset first).
+    Meaningful after allocate_large_blocks_from_the_system()."""
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # resets the peak (VmHWM) to the current resident size
+    before = _status_bytes("VmRSS")
+    output = function()
+    peak = _status_bytes("VmHWM")
     del output
     return peak - before
 
@@ -101,19 +100,17 @@ def _status_bytes(field):
         return int(re.search(rf"{field}:\s+(\d+) kB", handle.read()).group(1)) * 1024
 
 
-def _return_freed_memory_to_the_system():
-    """Blocks of 1 MiB or more come from (and go back to) the system, so the resident size follows
-    what is allocated; without this glibc keeps freed blocks and a peak can hide in them."""
-    try:
-        ctypes.CDLL(None).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD; a fixed value also stops glibc raising it
-    except (OSError, AttributeError):
-        pass
+def allocate_large_blocks_from_the_system():
+    """Blocks of 1 MiB or more are mapped from the system and given back when freed, so the resident
+    size follows what is allocated. glibc's default keeps freed blocks for reuse, where a peak can
+    hide; it is also faster, so timings are taken without this (in another process)."""
+    ctypes.CDLL(None).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD; a fixed value also stops glibc raising it
 
 
 def bench_layer(repeats, device):
     print("(a) layer vs reference (NVIDIA-style: ones-kernel mask conv over all channels, ratio per output channel)")
     print(f"{'layer':8} {'shape':>24} {'fwd ms':>8} {'ref':>8} {'x':>5} {'f+b ms':>8} {'ref':>8} {'x':>5}"
-          f" {'kept MB':>8} {'ref':>8} {'ratio':>6} {'peak MB':>8} {'ref':>8} {'ratio':>6} {'bare conv':>9}")
+          f" {'kept MB':>8} {'ref':>8} {'ratio':>6}")
     for case in layer_cases(device):
         conv, x, mask, full_mask, ours, reference = case.conv, case.x, case.mask, case.full_mask, case.ours, case.reference
         with torch.no_grad():
@@ -124,15 +121,51 @@ def bench_layer(repeats, device):
         kept_ref, _ = saved_bytes(reference, [x, *conv.parameters()])
         kept += mask.nbytes  # our layer's mask input
         kept_ref += full_mask.nbytes  # the reference's multi-channel mask
-        peak, peak_ref, peak_bare = (float("nan"),) * 3
-        if torch.device(device).type == "cpu":
-            peak = forward_peak_bytes(ours) + mask.nbytes
-            peak_ref = forward_peak_bytes(reference) + full_mask.nbytes
-            peak_bare = forward_peak_bytes(lambda: F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding))
         print(f"{case.name:8} {str(case.shape):>24} {forward * 1e3:8.1f} {forward_ref * 1e3:8.1f}"
               f" {forward_ref / forward:5.2f} {both * 1e3:8.1f} {both_ref * 1e3:8.1f} {both_ref / both:5.2f}"
-              f" {kept / 2**20:8.1f} {kept_ref / 2**20:8.1f} {kept / kept_ref:6.2f}"
-              f" {peak / 2**20:8.1f} {peak_ref / 2**20:8.1f} {peak / peak_ref:6.2f} {peak_bare / 2**20:9.1f}")
+              f" {kept / 2**20:8.1f} {kept_ref / 2**20:8.1f} {kept / kept_ref:6.2f}")
+
+
+def bench_layer_peak_memory():
+    """The forward's peak memory (with autograd), ours and the reference's, each plus the mask it is
+    given, and the bare convolution's (no mask work: the floor the convolution library sets)."""
+    allocate_large_blocks_from_the_system()
+    print("\n(a'') forward peak memory, CPU (Linux peak resident size; blocks of 1 MiB or more from the system)")
+    print(f"{'layer':8} {'peak MB':>8} {'ref':>8} {'ratio':>6} {'bare conv':>9}")
+    for case in layer_cases("cpu"):
+        case.ours(), case.reference()  # warm-up: the convolution library's one-off allocations
+        peak = forward_peak_bytes(case.ours) + case.mask.nbytes
+        peak_ref = forward_peak_bytes(case.reference) + case.full_mask.nbytes
+        conv = case.conv
+        peak_bare = forward_peak_bytes(lambda: F.conv2d(case.x, conv.weight, conv.bias, conv.stride, conv.padding))
+        print(f"{case.name:8} {peak / 2**20:8.1f} {peak_ref / 2**20:8.1f} {peak / peak_ref:6.2f} {peak_bare / 2**20:9.1f}")
+
+
+def bench_bands(repeats, device):
+    """The layer with X * M built in bands (the CPU default) against built whole, alternating."""
+    print("\n(a') banded X * M (PartialConv2d.band_bytes) against whole, alternating runs, medians")
+    print(f"{'layer':8} {'fwd ms':>8} {'whole':>8} {'ratio':>6} {'f+b ms':>8} {'whole':>8} {'ratio':>6}")
+    default = PartialConv2d.band_bytes
+    try:
+        for case in layer_cases(device):
+            samples = {(banded, kind): [] for banded in (True, False) for kind in ("fwd", "f+b")}
+            for _ in range(repeats + 1):  # the first round warms up
+                for banded in (True, False):
+                    PartialConv2d.band_bytes = default if banded else {}
+                    with torch.no_grad():
+                        samples[banded, "fwd"].append(_seconds(case.ours))
+                    samples[banded, "f+b"].append(_seconds(lambda: case.ours().sum().backward()))
+            ms = {key: statistics.median(values[1:]) * 1e3 for key, values in samples.items()}
+            print(f"{case.name:8} {ms[True, 'fwd']:8.1f} {ms[False, 'fwd']:8.1f} {ms[True, 'fwd'] / ms[False, 'fwd']:6.2f}"
+                  f" {ms[True, 'f+b']:8.1f} {ms[False, 'f+b']:8.1f} {ms[True, 'f+b'] / ms[False, 'f+b']:6.2f}")
+    finally:
+        PartialConv2d.band_bytes = default
+
+
+def _seconds(function):
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
 
 
 def bench_network(sizes, repeats, device):
@@ -153,9 +186,7 @@ def bench_network(sizes, repeats, device):
                 jobs[partial][kind]()  # warm-up
             for _ in range(repeats):  # alternate, so that drifts in machine load hit both alike
                 for partial in (True, False):
-                    start = time.perf_counter()
-                    jobs[partial][kind]()
-                    samples[partial, kind].append(time.perf_counter() - start)
+                    samples[partial, kind].append(_seconds(jobs[partial][kind]))
         pi, ci, pt, ct = (statistics.median(samples[key]) for key in ((True, 0), (False, 0), (True, 1), (False, 1)))
         print(f"{size:5} {pi:14.3f} {ci:8.3f} {pi / ci - 1:8.1%} {pt:14.3f} {ct:8.3f} {pt / ct - 1:8.1%}")
 
@@ -186,11 +217,18 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-layers", action="store_true")
     parser.add_argument("--skip-network", action="store_true")
+    parser.add_argument("--peak-memory-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peak_memory_only:
+        return bench_layer_peak_memory()
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
-    _return_freed_memory_to_the_system()
     if not args.skip_layers:
         bench_layer(args.repeats, args.device)
+        if torch.device(args.device).type in PartialConv2d.band_bytes:
+            bench_bands(args.repeats, args.device)
+        if torch.device(args.device).type == "cpu" and Path("/proc/self/clear_refs").exists():
+            # in a fresh process, whose allocator policy would slow the timings above
+            subprocess.run([sys.executable, __file__, "--peak-memory-only"], check=True)
     if not args.skip_network:
         bench_network([int(s) for s in args.sizes.split(",")], args.repeats, args.device)
 
