@@ -390,21 +390,10 @@ def pconv_train(images, masks, out, size, batch_size, steps, finetune, lr, resum
                    "unless --device names a GPU.")
 def pconv_inpaint(image, mask, out, checkpoint, hole_white, device, engine):
     """Fill the holes of IMAGE given by MASK (any size; RGB, grayscale or RGBA)."""
-    from models.inference import OnnxInpainter, inpaint, onnx_runtime_available, pick_device
+    from models.inference import make_inpainter
     from pconvkit.files import read_image, read_mask, write_image
     picture, valid = read_image(image), read_mask(mask, hole_white)
-    if engine == "auto":
-        engine = "onnx" if onnx_runtime_available() and device in ("auto", "cpu") else "torch"
-    if engine == "onnx":
-        if device not in ("auto", "cpu"):
-            raise UserError(f"--engine onnx runs on the CPU, not on --device {device}")
-        if not onnx_runtime_available():
-            raise UserError("--engine onnx needs the onnxruntime and onnx packages: pip install onnxruntime onnx")
-        result = OnnxInpainter(checkpoint)(picture, valid)
-    else:
-        from models.checkpoint import load_model
-        model, _ = load_model(checkpoint, pick_device(device))
-        result = inpaint(model, picture, valid)
+    result = make_inpainter(checkpoint, device, engine)(picture, valid)
     write_image(out, result)
     click.echo(out)
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from benchmark.data import MaskEntry, manifest_polarity, read_pair
 from benchmark.methods import make_method
-from benchmark.run import composite_numpy
+from models.inference import composite_numpy
 from pconvkit.errors import UserError
 from pconvkit.files import encode_png, to_uint8, write_bytes_atomic
 

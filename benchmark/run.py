@@ -17,6 +17,7 @@ from tqdm import tqdm
 from benchmark.data import pair_masks, read_pair
 from benchmark.methods import METHODS, make_method
 from benchmark.metrics import InceptionClassifier, image_metrics
+from models.inference import composite_numpy
 from pconvkit.errors import UserError
 from pconvkit.files import atomic_path, csv_text, write_text_atomic
 
@@ -66,11 +67,6 @@ class _Worker:
         seconds = time.perf_counter() - started
         composited = composite_numpy(output, image, valid)
         return mask, image_name, composited, seconds, "cpu"
-
-
-def composite_numpy(output, image, valid):
-    keep = valid[:, :, None].astype(bool)
-    return np.where(keep, image, np.clip(output, 0, 1)).astype(np.float32)
 
 
 def run_benchmark(methods, images: dict, masks, out_dir, seed: int = 0, workers: int = 1, batch_size: int = 8,

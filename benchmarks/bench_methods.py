@@ -14,7 +14,7 @@ import numpy as np
 from benchmark.data import load_images
 from benchmark.methods import make_method
 from benchmark.metrics import image_metrics
-from benchmark.run import composite_numpy
+from models.inference import composite_numpy
 from pconvkit import sampledata
 
 

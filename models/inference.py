@@ -49,10 +49,15 @@ def pad_to_stride(images: np.ndarray, valid_masks: np.ndarray, stride: int):
     return np.ascontiguousarray(images.transpose(0, 3, 1, 2)), masks[:, None]
 
 
-def composite_and_crop(output: np.ndarray, images: np.ndarray, masks: np.ndarray, height: int, width: int):
-    """I_comp from NCHW arrays, clipped to [0, 1] and cropped back: (B, H, W, 3)."""
-    result = np.clip(masks * images + (1 - masks) * output, 0, 1)[:, :, :height, :width]
-    return result.transpose(0, 2, 3, 1)
+def composite_numpy(output: np.ndarray, image: np.ndarray, valid_mask: np.ndarray) -> np.ndarray:
+    """I_comp: known pixels from `image`, holes from `output` clipped to [0, 1]. Images (..., H, W, 3)
+    float, masks (..., H, W) with 1 = valid; float32 out."""
+    return np.where(valid_mask[..., None].astype(bool), image, np.clip(output, 0, 1)).astype(np.float32)
+
+
+def _to_images(output: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Network output (B, 3, H', W') of padded inputs -> (B, H, W, 3)."""
+    return output[:, :, :height, :width].transpose(0, 2, 3, 1)
 
 
 def inpaint_batch(model, images: np.ndarray, valid_masks: np.ndarray) -> np.ndarray:
@@ -62,13 +67,33 @@ def inpaint_batch(model, images: np.ndarray, valid_masks: np.ndarray) -> np.ndar
     padded, masks = pad_to_stride(images, valid_masks, model.stride)
     with torch.no_grad():
         output = model(torch.from_numpy(padded).to(device), torch.from_numpy(masks).to(device)).float().cpu().numpy()
-    return composite_and_crop(output, padded, masks, *valid_masks.shape[1:])
+    return composite_numpy(_to_images(output, *valid_masks.shape[1:]), images, valid_masks)
 
 
 def inpaint(model, image: np.ndarray, valid_mask: np.ndarray) -> np.ndarray:
     """One image (H, W, 3) in [0, 1] and its mask (H, W), 1 = valid -> composited (H, W, 3)."""
     check_pair(image, valid_mask)
     return inpaint_batch(model, image[None], valid_mask[None])[0]
+
+
+def make_inpainter(checkpoint=None, device: str = "auto", engine: str = "auto"):
+    """A callable (image (H, W, 3), mask (H, W)) -> composited image for one checkpoint (default: the
+    bundled model). engine 'onnx': ONNX Runtime on the CPU; 'torch': PyTorch on `device`; 'auto':
+    onnx where it is installed and `device` is not a GPU, else torch."""
+    on_cpu = device in ("auto", "cpu")
+    if engine == "auto":
+        engine = "onnx" if onnx_runtime_available() and on_cpu else "torch"
+    if engine == "onnx":
+        if not on_cpu:
+            raise UserError(f"--engine onnx runs on the CPU, not on --device {device}")
+        if not onnx_runtime_available():
+            raise UserError("--engine onnx needs the onnxruntime and onnx packages: pip install onnxruntime onnx")
+        return OnnxInpainter(checkpoint)
+    if engine != "torch":
+        raise UserError(f"unknown engine {engine!r}: auto, onnx or torch")
+    from models.checkpoint import load_model
+    model, _ = load_model(checkpoint, pick_device(device))
+    return lambda image, valid_mask: inpaint(model, image, valid_mask)
 
 
 def onnx_runtime_available() -> bool:
@@ -91,7 +116,7 @@ class OnnxInpainter:
         check_pair(image, valid_mask)
         padded, masks = pad_to_stride(image[None], valid_mask[None], self.stride)
         output = self.session.run(["output"], {"image": padded, "mask": masks})[0]
-        return composite_and_crop(output, padded, masks, *valid_mask.shape)[0]
+        return composite_numpy(_to_images(output, *valid_mask.shape)[0], image, valid_mask)
 
 
 def cached_onnx_graph(checkpoint=None, cache=None) -> Path:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from benchmark.methods import make_method, register
-from benchmark.run import composite_numpy
+from models.inference import composite_numpy
 from pconvkit.errors import UserError
 
 
