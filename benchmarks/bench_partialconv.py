@@ -2,7 +2,9 @@
 
 (a) PartialConv2d against the straightforward reference of Eq. 1-2 (a full mask convolution with a
     (C_out, C_in, k, k) ones kernel and one ratio per output channel, as NVIDIA's layer computes it)
-    on shapes of Table 2 at 512x512 input: forward time, forward+backward time, and the memory the
+    on shapes of Table 2 at 512x512 input: forward time and forward+backward time, beside the bare
+    convolution's (F.conv2d, no mask work: reference / bare is the most that any way of doing the
+    mask work could gain with PyTorch's convolution), and the memory the
     forward adds for the backward pass: bytes of the tensors autograd saves, not counting the input
     features and the parameters (in the network the previous layer keeps its output anyway), plus
     the mask each layer is given (one channel for ours, C_in channels for the reference); and the
@@ -108,22 +110,33 @@ def allocate_large_blocks_from_the_system():
 
 
 def bench_layer(repeats, device):
-    print("(a) layer vs reference (NVIDIA-style: ones-kernel mask conv over all channels, ratio per output channel)")
-    print(f"{'layer':8} {'shape':>24} {'fwd ms':>8} {'ref':>8} {'x':>5} {'f+b ms':>8} {'ref':>8} {'x':>5}"
-          f" {'kept MB':>8} {'ref':>8} {'ratio':>6}")
+    print("(a) layer vs reference (NVIDIA-style: ones-kernel mask conv over all channels, ratio per output channel),")
+    print("    and the bare convolution (no mask work): ref/conv is the most any mask implementation could gain")
+    print("    with this convolution; ours/conv is what our mask work costs on top of it")
+    print(f"{'layer':8} {'shape':>24} {'fwd ms':>8} {'ref':>8} {'conv':>8} {'x':>5} {'ref/conv':>8} {'ours/conv':>9}"
+          f" {'f+b ms':>8} {'ref':>8} {'conv':>8} {'x':>5} {'ref/conv':>8} {'ours/conv':>9}")
+    kept_rows = []
     for case in layer_cases(device):
-        conv, x, mask, full_mask, ours, reference = case.conv, case.x, case.mask, case.full_mask, case.ours, case.reference
+        conv, x, mask, full_mask = case.conv, case.x, case.mask, case.full_mask
+        calls = {"ours": case.ours, "ref": case.reference,
+                 "conv": lambda: F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding)}
         with torch.no_grad():
-            forward, forward_ref = timed(ours, repeats), timed(reference, repeats)
-        both = timed(lambda: ours().sum().backward(), repeats)
-        both_ref = timed(lambda: reference().sum().backward(), repeats)
-        kept, _ = saved_bytes(ours, [x, *conv.parameters()])
-        kept_ref, _ = saved_bytes(reference, [x, *conv.parameters()])
+            forward = {name: timed(call, repeats) for name, call in calls.items()}
+        both = {name: timed(lambda: call().sum().backward(), repeats) for name, call in calls.items()}
+        cells = ""
+        for ms in (forward, both):
+            cells += (f" {ms['ours'] * 1e3:8.1f} {ms['ref'] * 1e3:8.1f} {ms['conv'] * 1e3:8.1f} {ms['ref'] / ms['ours']:5.2f}"
+                      f" {ms['ref'] / ms['conv']:8.2f} {ms['ours'] / ms['conv']:9.2f}")
+        print(f"{case.name:8} {str(case.shape):>24}{cells}")
+        kept, _ = saved_bytes(case.ours, [x, *conv.parameters()])
+        kept_ref, _ = saved_bytes(case.reference, [x, *conv.parameters()])
         kept += mask.nbytes  # our layer's mask input
         kept_ref += full_mask.nbytes  # the reference's multi-channel mask
-        print(f"{case.name:8} {str(case.shape):>24} {forward * 1e3:8.1f} {forward_ref * 1e3:8.1f}"
-              f" {forward_ref / forward:5.2f} {both * 1e3:8.1f} {both_ref * 1e3:8.1f} {both_ref / both:5.2f}"
-              f" {kept / 2**20:8.1f} {kept_ref / 2**20:8.1f} {kept / kept_ref:6.2f}")
+        kept_rows.append((case.name, kept, kept_ref))
+    print("\n(a) memory kept for the backward pass (saved tensors beyond input and parameters, plus the mask given)")
+    print(f"{'layer':8} {'kept MB':>8} {'ref':>8} {'ratio':>6}")
+    for name, kept, kept_ref in kept_rows:
+        print(f"{name:8} {kept / 2**20:8.1f} {kept_ref / 2**20:8.1f} {kept / kept_ref:6.2f}")
 
 
 def bench_layer_peak_memory():
@@ -143,23 +156,20 @@ def bench_layer_peak_memory():
 
 def bench_bands(repeats, device):
     """The layer with X * M built in bands (the CPU default) against built whole, alternating."""
-    print("\n(a') banded X * M (PartialConv2d.band_bytes) against whole, alternating runs, medians")
+    print("\n(a') banded X * M (PartialConv2d.BAND_BYTES) against whole, alternating runs, medians")
     print(f"{'layer':8} {'fwd ms':>8} {'whole':>8} {'ratio':>6} {'f+b ms':>8} {'whole':>8} {'ratio':>6}")
-    default = PartialConv2d.band_bytes
-    try:
-        for case in layer_cases(device):
-            samples = {(banded, kind): [] for banded in (True, False) for kind in ("fwd", "f+b")}
-            for _ in range(repeats + 1):  # the first round warms up
-                for banded in (True, False):
-                    PartialConv2d.band_bytes = default if banded else {}
-                    with torch.no_grad():
-                        samples[banded, "fwd"].append(_seconds(case.ours))
-                    samples[banded, "f+b"].append(_seconds(lambda: case.ours().sum().backward()))
-            ms = {key: statistics.median(values[1:]) * 1e3 for key, values in samples.items()}
-            print(f"{case.name:8} {ms[True, 'fwd']:8.1f} {ms[False, 'fwd']:8.1f} {ms[True, 'fwd'] / ms[False, 'fwd']:6.2f}"
-                  f" {ms[True, 'f+b']:8.1f} {ms[False, 'f+b']:8.1f} {ms[True, 'f+b'] / ms[False, 'f+b']:6.2f}")
-    finally:
-        PartialConv2d.band_bytes = default
+    for case in layer_cases(device):
+        banded_bytes = case.conv.band_bytes
+        samples = {(banded, kind): [] for banded in (True, False) for kind in ("fwd", "f+b")}
+        for _ in range(repeats + 1):  # the first round warms up
+            for banded in (True, False):
+                case.conv.band_bytes = banded_bytes if banded else None
+                with torch.no_grad():
+                    samples[banded, "fwd"].append(_seconds(case.ours))
+                samples[banded, "f+b"].append(_seconds(lambda: case.ours().sum().backward()))
+        ms = {key: statistics.median(values[1:]) * 1e3 for key, values in samples.items()}
+        print(f"{case.name:8} {ms[True, 'fwd']:8.1f} {ms[False, 'fwd']:8.1f} {ms[True, 'fwd'] / ms[False, 'fwd']:6.2f}"
+              f" {ms[True, 'f+b']:8.1f} {ms[False, 'f+b']:8.1f} {ms[True, 'f+b'] / ms[False, 'f+b']:6.2f}")
 
 
 def _seconds(function):
@@ -224,7 +234,7 @@ def main():
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
     if not args.skip_layers:
         bench_layer(args.repeats, args.device)
-        if torch.device(args.device).type in PartialConv2d.band_bytes:
+        if torch.device(args.device).type in PartialConv2d.BAND_BYTES:
             bench_bands(args.repeats, args.device)
         if torch.device(args.device).type == "cpu" and Path("/proc/self/clear_refs").exists():
             # in a fresh process, whose allocator policy would slow the timings above

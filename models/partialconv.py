@@ -28,9 +28,10 @@ from torch.autograd.function import once_differentiable
 class PartialConv2d(nn.Conv2d):
     """nn.Conv2d with Eq. 1-2. forward(x, mask) -> (output, updated mask (N, 1, H', W'))."""
 
-    # Largest X * M temporary built at once, per device type; larger ones are built in bands. None:
-    # never banded. Off on GPUs, where the extra kernel launches cost more than the memory is worth.
-    band_bytes = {"cpu": 4 * 2**20}
+    # Largest X * M temporary built at once, per device type; larger ones are built in bands. Off on
+    # GPUs, where the extra kernel launches cost more than the memory is worth. An instance can set
+    # its own `band_bytes` (None: never banded).
+    BAND_BYTES = {"cpu": 4 * 2**20}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -38,6 +39,7 @@ class PartialConv2d(nn.Conv2d):
             raise ValueError("partial convolution supports groups=1 only")
         self.register_buffer("window_ones", torch.ones(1, 1, *self.kernel_size), persistent=False)
         self.window_size = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        self.band_bytes = dict(self.BAND_BYTES)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor):
         """x: (N, C_in, H, W) features; mask: (N, 1 or C_in, H, W), 1 = valid."""
@@ -63,14 +65,9 @@ class PartialConv2d(nn.Conv2d):
             updated_mask = (window_valid > 0).float()
             # sum(1)/sum(M) where sum(M) > 0, else 0; computed in fp32 so no epsilon is needed.
             ratio = self.window_size / window_valid.clamp(min=1.0) * updated_mask
-        if torch.onnx.is_in_onnx_export():  # standard operators only, and no bands baked into the graph
-            output = _masked_convolution(x, multiplier, self.weight, self.stride, self.padding, self.dilation) * ratio
-            if self.bias is not None:
-                output = output + updated_mask * self.bias.view(1, -1, 1, 1)
-            return output, updated_mask.to(x.dtype)
         output = _PartialConvolution.apply(x, multiplier, ratio, updated_mask, self.weight, self.bias,
                                            self.stride, self.padding, self.dilation,
-                                           self.band_bytes.get(x.device.type))
+                                           (self.band_bytes or {}).get(x.device.type))
         return output, updated_mask.to(x.dtype)
 
 
@@ -90,6 +87,20 @@ class _PartialConvolution(torch.autograd.Function):
         return output
 
     @staticmethod
+    def symbolic(g, x, multiplier, ratio, updated, weight, bias, stride, padding, dilation, band_bytes):
+        """The same computation in standard ONNX operators, for torch.onnx.export (no bands: the
+        runtime plans its own memory)."""
+        if isinstance(padding, str):
+            raise ValueError("ONNX export needs numeric padding")
+        masked = x if multiplier is None else g.op("Mul", x, multiplier)
+        output = g.op("Mul", g.op("Conv", masked, weight, strides_i=list(stride), pads_i=list(padding) * 2,
+                                  dilations_i=list(dilation)), ratio)
+        if bias is None:
+            return output
+        channel_shape = g.op("Constant", value_t=torch.tensor([1, -1, 1, 1]))
+        return g.op("Add", output, g.op("Mul", updated, g.op("Reshape", bias, channel_shape)))
+
+    @staticmethod
     @once_differentiable
     @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad):
@@ -102,9 +113,14 @@ class _PartialConvolution(torch.autograd.Function):
             scaled, masked.to(grad.dtype), weight.to(grad.dtype), None, stride, padding, dilation, False, [0, 0], 1,
             [need_x, need_weight, False])
         if grad_x is not None and multiplier is not None:
-            grad_x = grad_x * multiplier
-        # summed in fp32: under mixed precision an fp16 sum over every pixel can overflow
-        grad_bias = (grad.float() * updated).sum((0, 2, 3)) if need_bias and ctx.has_bias else None
+            grad_x.mul_(multiplier)
+        grad_bias = None
+        if need_bias and ctx.has_bias:
+            # sum over pixels of grad * updated as a matrix product (no C_out-channel temporary), in
+            # fp32: under mixed precision an fp16 sum over every pixel can overflow
+            batch, channels = grad.shape[:2]
+            grad_bias = torch.bmm(grad.float().reshape(batch, channels, -1),
+                                  updated.float().reshape(batch, -1, 1)).sum((0, 2))
         return grad_x, None, None, None, grad_weight, grad_bias, None, None, None, None
 
 
