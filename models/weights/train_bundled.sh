@@ -8,7 +8,9 @@
 #
 # PHOTOS: `benchmark data path train-photos`; MASKS: a `maskgen build --preset sample` folder.
 # EXTRA_ARGS adds options to every `pconv train` (--no-amp, say). To repeat a run step for step, replace the time
-# limits by the step counts that the model card gives.
+# limits by the step counts that the model card gives. START_FROM=DIR continues from DIR/NAME.pt (the
+# bundled models: START_FROM=models/weights) instead of starting afresh, so that training budgets add
+# up across runs; its step count carries on.
 set -euo pipefail
 photos=$1 masks=$2 out=$3 phase1_minutes=${4:-60} phase2_minutes=${5:-20}
 workers=${WORKERS:-7}
@@ -18,7 +20,9 @@ common=(--images "$photos" --masks "$masks" --size 256 --batch-size 32 --layers 
 train_one() {  # NAME [--plain]
     local name=$1 run=$out/$1
     shift
-    pconv train "${common[@]}" "$@" --out "$run" --steps 1000000 --max-minutes "$phase1_minutes"
+    local start=()
+    if [[ -n ${START_FROM:-} ]]; then start=(--resume "$START_FROM/$name.pt"); fi
+    pconv train "${common[@]}" "$@" ${start[@]+"${start[@]}"} --out "$run" --steps 1000000 --max-minutes "$phase1_minutes"
     cp "$run/last.pt" "$run/phase1.pt"
     local steps
     steps=$(python3 -c "import torch, sys; print(torch.load(sys.argv[1], weights_only=False)['step'])" "$run/phase1.pt")
