@@ -15,7 +15,8 @@ The layer is a custom autograd function that keeps, besides the input it shares 
 layer, only single-channel maps (mask, ratio, updated mask) for the backward pass, recomputes
 X * M there, and applies the ratio and the bias in place on the convolution's output. On the CPU a
 large X * M is built and convolved in bands of output rows, so the forward's transient memory is
-little more than its output.
+little more than its output, and deep layers (many channels, few pixels) run PyTorch's im2col
+convolution, which uses their weights in place where oneDNN would copy them.
 """
 import math
 
@@ -109,9 +110,13 @@ class _PartialConvolution(torch.autograd.Function):
         need_x, need_weight, need_bias = ctx.needs_input_grad[0], ctx.needs_input_grad[4], ctx.needs_input_grad[5]
         masked = x if multiplier is None else x * multiplier
         scaled = grad * ratio.to(grad.dtype)
-        grad_x, grad_weight, _ = torch.ops.aten.convolution_backward(
-            scaled, masked.to(grad.dtype), weight.to(grad.dtype), None, stride, padding, dilation, False, [0, 0], 1,
-            [need_x, need_weight, False])
+        masked, weight = masked.to(grad.dtype), weight.to(grad.dtype)
+        if _im2col_suits(masked, weight, stride, padding, dilation):
+            grad_x, grad_weight, _ = torch.ops.aten._slow_conv2d_backward(
+                scaled, masked, weight, weight.shape[-2:], stride, padding, [need_x, need_weight, False])
+        else:
+            grad_x, grad_weight, _ = torch.ops.aten.convolution_backward(
+                scaled, masked, weight, None, stride, padding, dilation, False, [0, 0], 1, [need_x, need_weight, False])
         if grad_x is not None and multiplier is not None:
             grad_x.mul_(multiplier)
         grad_bias = None
@@ -125,13 +130,15 @@ class _PartialConvolution(torch.autograd.Function):
 
 
 def _masked_convolution(x, multiplier, weight, stride, padding, dilation, band_bytes=None):
-    """conv2d(x * multiplier), built in bands of output rows when x * multiplier would take more
-    than band_bytes, so that only one band of it exists at a time."""
+    """conv2d(x * multiplier), built in bands of output rows when x * multiplier (and, on the im2col
+    path, its unfolded copy) would take more than band_bytes, so that only one band exists at a time."""
     if multiplier is None:
-        return F.conv2d(x, weight, None, stride, padding, dilation)
+        return _convolution(x, weight, stride, padding, dilation)
     size = x.numel() * x.element_size()
+    if _im2col_suits(x, weight, stride, padding, dilation):
+        size += size * weight.shape[-2] * weight.shape[-1] // (stride[0] * stride[1])
     if band_bytes is None or size <= band_bytes or isinstance(padding, str):
-        return F.conv2d(x * multiplier, weight, None, stride, padding, dilation)
+        return _convolution(x * multiplier, weight, stride, padding, dilation)
     height, kernel_height = x.shape[-2], weight.shape[-2]
     (row_stride, _), (row_padding, column_padding), (row_dilation, _) = stride, padding, dilation
     reach = row_dilation * (kernel_height - 1) + 1  # input rows one output row reads
@@ -145,11 +152,29 @@ def _masked_convolution(x, multiplier, weight, stride, padding, dilation, band_b
         band = x[:, :, low:high] * multiplier[:, :, low:high]
         if low != first or high != last:  # the first and last bands: the full convolution's zero padding
             band = F.pad(band, (0, 0, low - first, last - high))
-        result = F.conv2d(band, weight, None, stride, (0, column_padding), dilation)
+        result = _convolution(band, weight, stride, (0, column_padding), dilation)
         if output is None:
             output = result.new_empty(result.shape[:2] + (out_height, result.shape[-1]))
         output[:, :, top:bottom] = result
     return output
+
+
+def _convolution(x, weight, stride, padding, dilation):
+    if _im2col_suits(x, weight, stride, padding, dilation):
+        return torch.ops.aten._slow_conv2d_forward(x, weight, weight.shape[-2:], None, stride, padding)
+    return F.conv2d(x, weight, None, stride, padding, dilation)
+
+
+def _im2col_suits(x, weight, stride, padding, dilation):
+    """Whether PyTorch's own im2col convolution should run this layer instead of oneDNN's (CPU).
+    oneDNN copies the weights into its own layout on every call; im2col works on them in place but
+    unfolds the input into a buffer of k_h k_w / (s_h s_w) times its size. Where that buffer is the
+    smaller of the two (deep layers: many channels, few pixels), im2col needs less memory, and it is
+    no slower there (benchmarks/bench_partialconv.py)."""
+    if x.device.type != "cpu" or x.dtype != torch.float32 or isinstance(padding, str) or tuple(dilation) != (1, 1):
+        return False
+    unfolded = x.numel() * weight.shape[-2] * weight.shape[-1] // (stride[0] * stride[1])
+    return unfolded < weight.numel()
 
 
 def reference_partial_conv(conv: nn.Conv2d, x: torch.Tensor, mask: torch.Tensor):

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.partialconv import PartialConv2d, reference_partial_conv
+from models.partialconv import PartialConv2d, _im2col_suits, reference_partial_conv
 
 torch.manual_seed(0)
 
@@ -78,6 +78,29 @@ def test_equals_the_reference_in_outputs_and_gradients(stride, k, mask_channels)
     x.grad = None
     conv.zero_grad()
     y_ref, m_ref = reference_partial_conv(conv, x, mask.expand(-1, 4, -1, -1))
+    y_ref.square().sum().backward()
+    assert torch.allclose(y, y_ref, atol=1e-5) and torch.equal(m.expand_as(m_ref), m_ref)
+    for ours, theirs in zip(grads, (x.grad, conv.weight.grad, conv.bias.grad)):
+        assert torch.allclose(ours, theirs, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("stride,banded", [(2, False), (1, False), (2, True)])
+def test_deep_layers_on_the_im2col_path_equal_the_reference(stride, banded):
+    """Layers whose weights outweigh their unfolded input run PyTorch's im2col convolution on the
+    CPU (forward and backward, whole or in bands); the results are the reference's all the same."""
+    torch.manual_seed(2)
+    conv = PartialConv2d(48, 40, 3, stride, 1)
+    mask = random_mask((1, 1, 5, 6), seed=3)
+    x = torch.rand(1, 48, 5, 6, requires_grad=True)
+    assert _im2col_suits(x, conv.weight, conv.stride, conv.padding, conv.dilation)
+    if banded:
+        conv.band_bytes = {"cpu": x.numel() * 4 // 3}
+    y, m = conv(x, mask)
+    y.square().sum().backward()
+    grads = x.grad.clone(), conv.weight.grad.clone(), conv.bias.grad.clone()
+    x.grad = None
+    conv.zero_grad()
+    y_ref, m_ref = reference_partial_conv(conv, x, mask.expand(-1, 48, -1, -1))
     y_ref.square().sum().backward()
     assert torch.allclose(y, y_ref, atol=1e-5) and torch.equal(m.expand_as(m_ref), m_ref)
     for ours, theirs in zip(grads, (x.grad, conv.weight.grad, conv.bias.grad)):
