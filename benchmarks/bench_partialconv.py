@@ -61,10 +61,16 @@ def _first_output(function, *args):
     return lambda: function(*args)[0]
 
 
-def timed(function, repeats):
-    """Median seconds of `repeats` calls after one warm-up call."""
-    function()
-    return statistics.median(_seconds(function) for _ in range(repeats))
+def alternating_medians(jobs: dict, repeats: int) -> dict:
+    """Median seconds per job over `repeats` rounds in which every job runs once, in turn, after a
+    warm-up round, so that drifts in machine load hit all of them alike."""
+    samples = {name: [] for name in jobs}
+    for round_ in range(repeats + 1):
+        for name, job in jobs.items():
+            seconds = _seconds(job)
+            if round_:
+                samples[name].append(seconds)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def saved_bytes(function, parameters=()):
@@ -112,7 +118,7 @@ def allocate_large_blocks_from_the_system():
 def bench_layer(repeats, device):
     print("(a) layer vs reference (NVIDIA-style: ones-kernel mask conv over all channels, ratio per output channel),")
     print("    and the bare convolution (no mask work): ref/conv is the most any mask implementation could gain")
-    print("    with this convolution; ours/conv is what our mask work costs on top of it")
+    print("    with this convolution; ours/conv is what our mask work costs on top of it. The three alternate run by run; medians")
     print(f"{'layer':8} {'shape':>24} {'fwd ms':>8} {'ref':>8} {'conv':>8} {'x':>5} {'ref/conv':>8} {'ours/conv':>9}"
           f" {'f+b ms':>8} {'ref':>8} {'conv':>8} {'x':>5} {'ref/conv':>8} {'ours/conv':>9}")
     kept_rows = []
@@ -121,8 +127,8 @@ def bench_layer(repeats, device):
         calls = {"ours": case.ours, "ref": case.reference,
                  "conv": lambda: F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding)}
         with torch.no_grad():
-            forward = {name: timed(call, repeats) for name, call in calls.items()}
-        both = {name: timed(lambda: call().sum().backward(), repeats) for name, call in calls.items()}
+            forward = alternating_medians(calls, repeats)
+        both = alternating_medians({name: _forward_backward(call) for name, call in calls.items()}, repeats)
         cells = ""
         for ms in (forward, both):
             cells += (f" {ms['ours'] * 1e3:8.1f} {ms['ref'] * 1e3:8.1f} {ms['conv'] * 1e3:8.1f} {ms['ref'] / ms['ours']:5.2f}"
@@ -137,6 +143,10 @@ def bench_layer(repeats, device):
     print(f"{'layer':8} {'kept MB':>8} {'ref':>8} {'ratio':>6}")
     for name, kept, kept_ref in kept_rows:
         print(f"{name:8} {kept / 2**20:8.1f} {kept_ref / 2**20:8.1f} {kept / kept_ref:6.2f}")
+
+
+def _forward_backward(call):
+    return lambda: call().sum().backward()
 
 
 def bench_layer_peak_memory():
@@ -160,16 +170,21 @@ def bench_bands(repeats, device):
     print(f"{'layer':8} {'fwd ms':>8} {'whole':>8} {'ratio':>6} {'f+b ms':>8} {'whole':>8} {'ratio':>6}")
     for case in layer_cases(device):
         banded_bytes = case.conv.band_bytes
-        samples = {(banded, kind): [] for banded in (True, False) for kind in ("fwd", "f+b")}
-        for _ in range(repeats + 1):  # the first round warms up
-            for banded in (True, False):
+
+        def run(banded, backward=False):
+            def job():
                 case.conv.band_bytes = banded_bytes if banded else None
-                with torch.no_grad():
-                    samples[banded, "fwd"].append(_seconds(case.ours))
-                samples[banded, "f+b"].append(_seconds(lambda: case.ours().sum().backward()))
-        ms = {key: statistics.median(values[1:]) * 1e3 for key, values in samples.items()}
-        print(f"{case.name:8} {ms[True, 'fwd']:8.1f} {ms[False, 'fwd']:8.1f} {ms[True, 'fwd'] / ms[False, 'fwd']:6.2f}"
-              f" {ms[True, 'f+b']:8.1f} {ms[False, 'f+b']:8.1f} {ms[True, 'f+b'] / ms[False, 'f+b']:6.2f}")
+                if backward:
+                    case.ours().sum().backward()
+                else:
+                    with torch.no_grad():
+                        case.ours()
+            return job
+        forward = alternating_medians({banded: run(banded) for banded in (True, False)}, repeats)
+        both = alternating_medians({banded: run(banded, backward=True) for banded in (True, False)}, repeats)
+        print(f"{case.name:8} {forward[True] * 1e3:8.1f} {forward[False] * 1e3:8.1f} {forward[True] / forward[False]:6.2f}"
+              f" {both[True] * 1e3:8.1f} {both[False] * 1e3:8.1f} {both[True] / both[False]:6.2f}")
+        case.conv.band_bytes = banded_bytes
 
 
 def _seconds(function):
@@ -190,14 +205,9 @@ def bench_network(sizes, repeats, device):
             image = torch.rand(2, 3, size, size, device=device)  # batch 2: BatchNorm needs >1 value at 1x1
             mask = (torch.rand(2, 1, size, size, device=device) > 0.3).float()
             jobs[partial] = (_inference(model, image, mask), _training_step(model, image, mask))
-        samples = {(partial, kind): [] for partial in (True, False) for kind in (0, 1)}
-        for kind in (0, 1):
-            for partial in (True, False):
-                jobs[partial][kind]()  # warm-up
-            for _ in range(repeats):  # alternate, so that drifts in machine load hit both alike
-                for partial in (True, False):
-                    samples[partial, kind].append(_seconds(jobs[partial][kind]))
-        pi, ci, pt, ct = (statistics.median(samples[key]) for key in ((True, 0), (False, 0), (True, 1), (False, 1)))
+        inference = alternating_medians({partial: jobs[partial][0] for partial in (True, False)}, repeats)
+        training = alternating_medians({partial: jobs[partial][1] for partial in (True, False)}, repeats)
+        pi, ci, pt, ct = inference[True], inference[False], training[True], training[False]
         print(f"{size:5} {pi:14.3f} {ci:8.3f} {pi / ci - 1:8.1%} {pt:14.3f} {ct:8.3f} {pt / ct - 1:8.1%}")
 
 
