@@ -20,6 +20,20 @@ def layer(c_in=4, c_out=5, k=3, stride=1, bias=True):
     return conv
 
 
+def assert_equals_the_reference(conv, x, mask):
+    """Outputs, updated masks and the gradients of x, weight and bias equal the reference's."""
+    y, m = conv(x, mask)
+    y.square().sum().backward()
+    grads = x.grad.clone(), conv.weight.grad.clone(), conv.bias.grad.clone()
+    x.grad = None
+    conv.zero_grad()
+    y_ref, m_ref = reference_partial_conv(conv, x, mask.expand(-1, x.shape[1], -1, -1))
+    y_ref.square().sum().backward()
+    assert torch.allclose(y, y_ref, atol=1e-5) and torch.equal(m.expand_as(m_ref), m_ref)
+    for ours, theirs in zip(grads, (x.grad, conv.weight.grad, conv.bias.grad)):
+        assert torch.allclose(ours, theirs, atol=1e-4, rtol=1e-5)
+
+
 @pytest.mark.parametrize("mask_channels", [1, 4])
 def test_output_ignores_hole_contents(mask_channels):
     conv = layer()
@@ -72,16 +86,7 @@ def test_equals_the_reference_in_outputs_and_gradients(stride, k, mask_channels)
     conv = layer(k=k, stride=stride)
     mask = random_mask((2, mask_channels, 16, 16), seed=k)
     x = torch.rand(2, 4, 16, 16, requires_grad=True)
-    y, m = conv(x, mask)
-    y.square().sum().backward()
-    grads = x.grad.clone(), conv.weight.grad.clone(), conv.bias.grad.clone()
-    x.grad = None
-    conv.zero_grad()
-    y_ref, m_ref = reference_partial_conv(conv, x, mask.expand(-1, 4, -1, -1))
-    y_ref.square().sum().backward()
-    assert torch.allclose(y, y_ref, atol=1e-5) and torch.equal(m.expand_as(m_ref), m_ref)
-    for ours, theirs in zip(grads, (x.grad, conv.weight.grad, conv.bias.grad)):
-        assert torch.allclose(ours, theirs, atol=1e-4, rtol=1e-5)
+    assert_equals_the_reference(conv, x, mask)
 
 
 @pytest.mark.parametrize("stride,banded", [(2, False), (1, False), (2, True)])
@@ -95,16 +100,7 @@ def test_deep_layers_on_the_im2col_path_equal_the_reference(stride, banded):
     assert _im2col_suits(x, conv.weight, conv.stride, conv.padding, conv.dilation)
     if banded:
         conv.band_bytes = {"cpu": x.numel() * 4 // 3}
-    y, m = conv(x, mask)
-    y.square().sum().backward()
-    grads = x.grad.clone(), conv.weight.grad.clone(), conv.bias.grad.clone()
-    x.grad = None
-    conv.zero_grad()
-    y_ref, m_ref = reference_partial_conv(conv, x, mask.expand(-1, 48, -1, -1))
-    y_ref.square().sum().backward()
-    assert torch.allclose(y, y_ref, atol=1e-5) and torch.equal(m.expand_as(m_ref), m_ref)
-    for ours, theirs in zip(grads, (x.grad, conv.weight.grad, conv.bias.grad)):
-        assert torch.allclose(ours, theirs, atol=1e-4, rtol=1e-5)
+    assert_equals_the_reference(conv, x, mask)
 
 
 @pytest.mark.parametrize("stride,k,height", [(1, 3, 17), (2, 5, 16), (2, 7, 15), (2, 3, 13)])
