@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ import models.inference
 from cli import pconv
 from models.checkpoint import load_model, save_checkpoint
 from models.convert import convert_naoto0804
-from models.inference import OnnxInpainter, inpaint
+from models.inference import OnnxInpainter, cached_onnx_graph, inpaint
 from models.unet import PConvUNet, UNetConfig
 from pconvkit.errors import UserError
 
@@ -130,6 +133,24 @@ def test_graph_is_exported_once_per_checkpoint(trained_looking_checkpoint, tmp_p
         torch.manual_seed(1)
         save_checkpoint(tmp_path / "other.pt", PConvUNet(UNetConfig(layers=3, width=0.125)))
         OnnxInpainter(tmp_path / "other.pt", cache=tmp_path / "cache")
+
+
+def test_cached_graph_is_found_without_reading_the_checkpoint_again(trained_looking_checkpoint, tmp_path, monkeypatch):
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(trained_looking_checkpoint.read_bytes())
+    first = cached_onnx_graph(checkpoint, tmp_path / "cache")
+    read_bytes = Path.read_bytes
+
+    def no_reading_of_the_checkpoint(path):
+        assert path != checkpoint, "the checkpoint was read again"
+        return read_bytes(path)
+    monkeypatch.setattr(Path, "read_bytes", no_reading_of_the_checkpoint)
+    assert cached_onnx_graph(checkpoint, tmp_path / "cache") == first
+    monkeypatch.undo()
+    torch.manual_seed(1)  # the same file rewritten with other weights: a new modification time, a new graph
+    save_checkpoint(checkpoint, PConvUNet(UNetConfig(layers=3, width=0.125)))
+    os.utime(checkpoint, ns=(checkpoint.stat().st_atime_ns, checkpoint.stat().st_mtime_ns + 10**9))
+    assert cached_onnx_graph(checkpoint, tmp_path / "cache") != first
 
 
 def test_inpaint_command_engines_agree(trained_looking_checkpoint, tmp_path, monkeypatch):
