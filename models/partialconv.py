@@ -132,13 +132,14 @@ class _PartialConvolution(torch.autograd.Function):
 def _masked_convolution(x, multiplier, weight, stride, padding, dilation, band_bytes=None):
     """conv2d(x * multiplier), built in bands of output rows when x * multiplier (and, on the im2col
     path, its unfolded copy) would take more than band_bytes, so that only one band exists at a time."""
+    im2col = _im2col_suits(x, weight, stride, padding, dilation)  # decided for the whole layer, not per band
     if multiplier is None:
-        return _convolution(x, weight, stride, padding, dilation)
+        return _convolution(x, weight, stride, padding, dilation, im2col)
     size = x.numel() * x.element_size()
-    if _im2col_suits(x, weight, stride, padding, dilation):
+    if im2col:
         size += size * weight.shape[-2] * weight.shape[-1] // (stride[0] * stride[1])
     if band_bytes is None or size <= band_bytes or isinstance(padding, str):
-        return _convolution(x * multiplier, weight, stride, padding, dilation)
+        return _convolution(x * multiplier, weight, stride, padding, dilation, im2col)
     height, kernel_height = x.shape[-2], weight.shape[-2]
     (row_stride, _), (row_padding, column_padding), (row_dilation, _) = stride, padding, dilation
     reach = row_dilation * (kernel_height - 1) + 1  # input rows one output row reads
@@ -152,15 +153,15 @@ def _masked_convolution(x, multiplier, weight, stride, padding, dilation, band_b
         band = x[:, :, low:high] * multiplier[:, :, low:high]
         if low != first or high != last:  # the first and last bands: the full convolution's zero padding
             band = F.pad(band, (0, 0, low - first, last - high))
-        result = _convolution(band, weight, stride, (0, column_padding), dilation)
+        result = _convolution(band, weight, stride, (0, column_padding), dilation, im2col)
         if output is None:
             output = result.new_empty(result.shape[:2] + (out_height, result.shape[-1]))
         output[:, :, top:bottom] = result
     return output
 
 
-def _convolution(x, weight, stride, padding, dilation):
-    if _im2col_suits(x, weight, stride, padding, dilation):
+def _convolution(x, weight, stride, padding, dilation, im2col):
+    if im2col:
         return torch.ops.aten._slow_conv2d_forward(x, weight, weight.shape[-2:], None, stride, padding)
     return F.conv2d(x, weight, None, stride, padding, dilation)
 
