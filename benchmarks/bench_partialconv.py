@@ -53,7 +53,13 @@ def layer_cases(device, batch=1):
         full_mask = mask.expand(-1, c_in, -1, -1).contiguous()
         yield SimpleNamespace(name=name, shape=(c_in, c_out, k, stride, side), conv=conv, x=x, mask=mask,
                               full_mask=full_mask, ours=_first_output(conv, x, mask),
-                              reference=_first_output(reference_partial_conv, conv, x, full_mask))
+                              reference=_first_output(reference_partial_conv, conv, x, full_mask),
+                              bare=_bare_convolution(conv, x))
+
+
+def _bare_convolution(conv, x):
+    """The layer's convolution on x with no mask work at all (F.conv2d, PyTorch's default choice)."""
+    return lambda: F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding)
 
 
 def _first_output(function, *args):
@@ -124,8 +130,7 @@ def bench_layer(repeats, device):
     kept_rows = []
     for case in layer_cases(device):
         conv, x, mask, full_mask = case.conv, case.x, case.mask, case.full_mask
-        calls = {"ours": case.ours, "ref": case.reference,
-                 "conv": lambda: F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding)}
+        calls = {"ours": case.ours, "ref": case.reference, "conv": case.bare}
         with torch.no_grad():
             forward = alternating_medians(calls, repeats)
         both = alternating_medians({name: _forward_backward(call) for name, call in calls.items()}, repeats)
@@ -159,8 +164,7 @@ def bench_layer_peak_memory():
         case.ours(), case.reference()  # warm-up: the convolution library's one-off allocations
         peak = forward_peak_bytes(case.ours) + case.mask.nbytes
         peak_ref = forward_peak_bytes(case.reference) + case.full_mask.nbytes
-        conv = case.conv
-        peak_bare = forward_peak_bytes(lambda: F.conv2d(case.x, conv.weight, conv.bias, conv.stride, conv.padding))
+        peak_bare = forward_peak_bytes(case.bare)
         print(f"{case.name:8} {peak / 2**20:8.1f} {peak_ref / 2**20:8.1f} {peak / peak_ref:6.2f} {peak_bare / 2**20:9.1f}")
 
 
@@ -171,17 +175,15 @@ def bench_bands(repeats, device):
     for case in layer_cases(device):
         banded_bytes = case.conv.band_bytes
 
-        def run(banded, backward=False):
+        def with_bands(banded, call):
             def job():
                 case.conv.band_bytes = banded_bytes if banded else None
-                if backward:
-                    case.ours().sum().backward()
-                else:
-                    with torch.no_grad():
-                        case.ours()
+                call()
             return job
-        forward = alternating_medians({banded: run(banded) for banded in (True, False)}, repeats)
-        both = alternating_medians({banded: run(banded, backward=True) for banded in (True, False)}, repeats)
+        with torch.no_grad():
+            forward = alternating_medians({banded: with_bands(banded, case.ours) for banded in (True, False)}, repeats)
+        both = alternating_medians({banded: with_bands(banded, _forward_backward(case.ours)) for banded in (True, False)},
+                                   repeats)
         print(f"{case.name:8} {forward[True] * 1e3:8.1f} {forward[False] * 1e3:8.1f} {forward[True] / forward[False]:6.2f}"
               f" {both[True] * 1e3:8.1f} {both[False] * 1e3:8.1f} {both[True] / both[False]:6.2f}")
         case.conv.band_bytes = banded_bytes
