@@ -31,6 +31,25 @@ def _csv_list(value, cast=str):
     return tuple(cast(v) for v in value.split(",") if v.strip()) if value else ()
 
 
+# Numeric options are checked when the command line is read, so a value out of range is one line of
+# click's "Invalid value for ..." before any work starts, never a traceback from deep inside.
+POSITIVE = click.IntRange(min=1)
+NON_NEGATIVE = click.IntRange(min=0)
+POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
+NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
+
+
+def _positive_int_list(ctx, param, value):
+    """A comma-separated list of positive integers (click callback), kept as its text."""
+    try:
+        numbers = _csv_list(str(value), int) if value is not None else ()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers") from None
+    if value is not None and (not numbers or min(numbers) < 1):
+        raise click.BadParameter(f"{value!r}: give positive integers, e.g. 1,4,16")
+    return value
+
+
 # ---------------------------------------------------------------------------------------------- maskgen
 
 @click.group(cls=_Group)
@@ -39,10 +58,10 @@ def maskgen():
 
 
 _raw_options = [
-    click.option("--frame-gaps", default="1", show_default=True,
+    click.option("--frame-gaps", default="1", show_default=True, callback=_positive_int_list,
                  help="Comma-separated frame gaps: each gives pairs (i, i+gap); more gaps, more distinct masks."),
-    click.option("--frame-stride", default=1, show_default=True, help="Step between first frames of pairs."),
-    click.option("--max-side", type=int, default=None, help="Scale frames down to this longer side before flow."),
+    click.option("--frame-stride", default=1, show_default=True, type=POSITIVE, help="Step between first frames of pairs."),
+    click.option("--max-side", type=POSITIVE, default=None, help="Scale frames down to this longer side before flow."),
     click.option("--flow-method", type=click.Choice(["dis", "farneback"]), default="dis", show_default=True,
                  help="OpenCV DIS optical flow (default) or Farneback."),
     click.option("--dis-preset", type=click.Choice(["ultrafast", "fast", "medium"]), default="medium",
@@ -50,16 +69,16 @@ _raw_options = [
 ]
 
 _consistency_options = [
-    click.option("--occlusion-relative", default=0.01, show_default=True,
+    click.option("--occlusion-relative", default=0.01, show_default=True, type=NON_NEGATIVE_FLOAT,
                  help="Occluded where |w + w^|^2 > this (|w|^2 + |w^|^2) + --occlusion-absolute (Sundaram et al. 2010)."),
-    click.option("--occlusion-absolute", default=0.5, show_default=True),
-    click.option("--boundary-relative", default=0.01, show_default=True,
+    click.option("--occlusion-absolute", default=0.5, show_default=True, type=NON_NEGATIVE_FLOAT),
+    click.option("--boundary-relative", default=0.01, show_default=True, type=NON_NEGATIVE_FLOAT,
                  help="Motion boundary where |grad u|^2 + |grad v|^2 > this |w|^2 + --boundary-absolute."),
-    click.option("--boundary-absolute", default=0.002, show_default=True),
+    click.option("--boundary-absolute", default=0.002, show_default=True, type=NON_NEGATIVE_FLOAT),
     click.option("--no-motion-boundaries", is_flag=True, help="Holes from the consistency check only."),
     click.option("--out-of-frame-holes", is_flag=True, help="Pixels whose flow leaves the frame become holes "
                  "(default: valid; they are not occluded by the scene)."),
-    click.option("--min-area", default=64, show_default=True, help="Hole components smaller than this (px) are dropped."),
+    click.option("--min-area", default=64, show_default=True, type=NON_NEGATIVE, help="Hole components smaller than this (px) are dropped."),
 ]
 
 
@@ -107,19 +126,19 @@ def maskgen_flow(videos, frames, out, suffix, frame_gaps, frame_stride, max_side
               help="paper: the paper's counts (the default). sample: the small build on the opencv-doc sample "
                    "videos used by `make demo` (gaps 1,4,16, stride 6, every raw mask kept, 25 per bin, "
                    "Megamind as the test video). With no inputs, the sample videos are used with this preset.")
-@click.option("--train-count", type=int, default=None, help="Raw training masks (paper: 55,116; 0 = all).")
-@click.option("--test-count", type=int, default=None, help="Raw testing masks (paper: 24,866; 0 = all).")
+@click.option("--train-count", type=NON_NEGATIVE, default=None, help="Raw training masks (paper: 55,116; 0 = all).")
+@click.option("--test-count", type=NON_NEGATIVE, default=None, help="Raw testing masks (paper: 24,866; 0 = all).")
 @click.option("--test-videos", default=None, help="Comma-separated video names for the test split "
               "(default: ~31 %% of the videos by a hash of their names, as 24,866 of 79,982 in the paper).")
-@click.option("--per-bin", type=int, default=None, help="Masks per (bin, border category) cell (paper: 1,000).")
-@click.option("--size", default=512, show_default=True, help="Side of the test masks (paper: 512).")
-@click.option("--border-margin", default=50, show_default=True,
+@click.option("--per-bin", type=POSITIVE, default=None, help="Masks per (bin, border category) cell (paper: 1,000).")
+@click.option("--size", default=512, show_default=True, type=POSITIVE, help="Side of the test masks (paper: 512).")
+@click.option("--border-margin", default=50, show_default=True, type=NON_NEGATIVE,
               help="N masks have no hole pixel within this many px of the border (paper: 50).")
 @click.option("--hole-white", is_flag=True, help="Write white = hole (NVIDIA's files). Default: white = valid (the paper's M).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--max-tries", default=20_000, show_default=True,
+@click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE)
+@click.option("--max-tries", default=20_000, show_default=True, type=POSITIVE,
               help="Candidate (source, angle, crop) draws per mask before its bin is declared impossible.")
-@click.option("--workers", default=1, show_default=True, help="Processes; the output does not depend on it.")
+@click.option("--workers", default=1, show_default=True, type=POSITIVE, help="Processes; the output does not depend on it.")
 @_apply(_raw_options + _consistency_options)
 def maskgen_build(flow_dir, videos, frames, out, preset, train_count, test_count, test_videos, per_bin, size,
                   border_margin, hole_white, seed, max_tries, workers, frame_gaps, frame_stride, max_side, flow_method,
@@ -156,13 +175,13 @@ def maskgen_build(flow_dir, videos, frames, out, preset, train_count, test_count
 @maskgen.command("classify")
 @click.argument("folder", type=click.Path())
 @click.option("--hole-white", is_flag=True, help="The folder's masks are white = hole (NVIDIA's files).")
-@click.option("--border-margin", default=50, show_default=True)
+@click.option("--border-margin", default=50, show_default=True, type=NON_NEGATIVE)
 def maskgen_classify(folder, hole_white, border_margin):
     """Print the bin and border category of every mask in FOLDER, measured from its pixels."""
     from maskgen.inspect import classify_folder
-    click.echo("path,category,bin,hole_ratio,border_distance")
-    for row in classify_folder(folder, hole_white, border_margin):
-        click.echo(f"{row['path']},{row['category']},{row['bin']},{row['hole_ratio']:.6f},{row['border_distance']}")
+    from pconvkit.files import csv_text
+    rows = [dict(row, hole_ratio=f"{row['hole_ratio']:.6f}") for row in classify_folder(folder, hole_white, border_margin)]
+    click.echo(csv_text(rows, ["path", "category", "bin", "hole_ratio", "border_distance"]), nl=False)
 
 
 @maskgen.command("stats")
@@ -232,12 +251,12 @@ def benchmark_data_path(what):
 @click.option("--hole-white", is_flag=True, help="A plain mask folder is white = hole.")
 @click.option("--split", default="all", show_default=True, help="N, B or all.")
 @click.option("--bins", default=None, help="Comma-separated bins, e.g. 0.3-0.4,0.4-0.5 (default: all six).")
-@click.option("--limit", type=int, default=None, help="At most this many masks per cell.")
+@click.option("--limit", type=POSITIVE, default=None, help="At most this many masks per cell.")
 @click.option("--out", default="results", show_default=True, type=click.Path())
-@click.option("--size", default=512, show_default=True, help="Images are centre-cropped and resized to this (paper: 512).")
-@click.option("--seed", default=0, show_default=True, help="Seed of the mask-image pairing.")
-@click.option("--workers", default=1, show_default=True, help="Processes for the CPU methods.")
-@click.option("--batch-size", default=8, show_default=True, help="Batch of the neural methods.")
+@click.option("--size", default=512, show_default=True, type=POSITIVE, help="Images are centre-cropped and resized to this (paper: 512).")
+@click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE, help="Seed of the mask-image pairing.")
+@click.option("--workers", default=1, show_default=True, type=POSITIVE, help="Processes for the CPU methods.")
+@click.option("--batch-size", default=8, show_default=True, type=POSITIVE, help="Batch of the neural methods.")
 @click.option("--checkpoint", type=click.Path(), default=None, help="PConv checkpoint (default: the bundled model).")
 @click.option("--conv-checkpoint", type=click.Path(), default=None, help="Conv baseline checkpoint.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
@@ -247,9 +266,14 @@ def benchmark_run(methods, images, masks, hole_white, split, bins, limit, out, s
                   checkpoint, conv_checkpoint, device, inception_weights):
     """Run methods on image/mask pairs; results go to OUT/results.csv as they are computed (resumable)."""
     from benchmark.data import check_mask_sizes, load_images, load_masks, select_masks
+    from benchmark.methods import check_method_name
     from benchmark.run import run_benchmark
     from pconvkit import sampledata
     from pconvkit.files import ensure_writable_dir
+    if not _csv_list(methods):
+        raise UserError("--methods is empty: name at least one method")
+    for name in _csv_list(methods):
+        check_method_name(name)
     if images is None:
         sampledata.require_sample_data()
         images = sampledata.photos_dir("test")
@@ -301,9 +325,9 @@ def benchmark_timing(results):
 @click.argument("results", type=click.Path())
 @click.option("--methods", default="pconv,conv,patchmatch,telea,ns", show_default=True)
 @click.option("--masks", "mask_ids", default=None, help="Comma-separated mask ids of the pairing (default: one per bin).")
-@click.option("--out", type=click.Path(), default=None, help="PNG path (default RESULTS/grid.png).")
+@click.option("--out", type=click.Path(), default=None, help="Picture path, format from its suffix (default RESULTS/grid.png).")
 @click.option("--images", type=click.Path(), default=None, help="Image folder of the run (default: held-out photos).")
-@click.option("--size", default=512, show_default=True)
+@click.option("--size", default=512, show_default=True, type=POSITIVE)
 @click.option("--checkpoint", type=click.Path(), default=None)
 @click.option("--conv-checkpoint", type=click.Path(), default=None)
 def benchmark_grid(results, methods, mask_ids, out, images, size, checkpoint, conv_checkpoint):
@@ -311,6 +335,9 @@ def benchmark_grid(results, methods, mask_ids, out, images, size, checkpoint, co
     from benchmark.data import load_images
     from benchmark.grid import comparison_grid, grid_pairs
     from pconvkit import sampledata
+    from pconvkit.files import image_format
+    if out:
+        image_format(out)
     pairs = grid_pairs(results, _csv_list(mask_ids) if mask_ids else None)
     if images is None:
         sampledata.require_sample_data()
@@ -333,22 +360,22 @@ def pconv():
 @click.option("--masks", required=True, type=click.Path(),
               help="A maskgen output folder (raw training pool, augmented on the fly) or a folder of mask PNGs.")
 @click.option("--out", required=True, type=click.Path(), help="Folder for last.pt, loss_log.csv and sample grids.")
-@click.option("--size", default=512, show_default=True, help="Crop side (paper: 512).")
-@click.option("--batch-size", default=6, show_default=True, help="Paper: 6.")
-@click.option("--steps", default=100_000, show_default=True, help="Total steps to reach, counted across phases.")
+@click.option("--size", default=512, show_default=True, type=POSITIVE, help="Crop side (paper: 512).")
+@click.option("--batch-size", default=6, show_default=True, type=POSITIVE, help="Paper: 6.")
+@click.option("--steps", default=100_000, show_default=True, type=POSITIVE, help="Total steps to reach, counted across phases.")
 @click.option("--finetune", is_flag=True, help="Phase 2: lr 5e-5, encoder BatchNorm frozen (needs --resume).")
-@click.option("--lr", type=float, default=None, help="Default: 2e-4 (phase 1), 5e-5 (--finetune), as in Section 4.2.")
+@click.option("--lr", type=POSITIVE_FLOAT, default=None, help="Default: 2e-4 (phase 1), 5e-5 (--finetune), as in Section 4.2.")
 @click.option("--resume", type=click.Path(), default=None, help="Continue from this checkpoint.")
-@click.option("--layers", default=8, show_default=True, help="Encoder depth (Table 2: 8).")
-@click.option("--width", default=1.0, show_default=True, help="Channel multiplier (Table 2: 1.0).")
+@click.option("--layers", default=8, show_default=True, type=click.IntRange(2, 8), help="Encoder depth (Table 2: 8).")
+@click.option("--width", default=1.0, show_default=True, type=POSITIVE_FLOAT, help="Channel multiplier (Table 2: 1.0).")
 @click.option("--plain", is_flag=True, help="Train the 'Conv' baseline: the same U-Net with plain convolutions.")
 @click.option("--vgg-weights", type=click.Path(), default=None,
               help="torchvision vgg16 state dict (ImageNet) for the perceptual and style terms; without it they are off.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--checkpoint-every", default=500, show_default=True)
-@click.option("--sample-every", default=500, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE)
+@click.option("--checkpoint-every", default=500, show_default=True, type=POSITIVE)
+@click.option("--sample-every", default=500, show_default=True, type=POSITIVE)
 @click.option("--hole-white", is_flag=True, help="A plain mask folder is white = hole.")
 @click.option("--scale-jitter", default=1.0, show_default=True, type=click.FloatRange(min=1.0),
               help="Crops from the image resized to a random short side in [size, this x size]; 1 = native resolution (paper).")
@@ -391,7 +418,8 @@ def pconv_train(images, masks, out, size, batch_size, steps, finetune, lr, resum
 def pconv_inpaint(image, mask, out, checkpoint, hole_white, device, engine):
     """Fill the holes of IMAGE given by MASK (any size; RGB, grayscale or RGBA)."""
     from models.inference import make_inpainter
-    from pconvkit.files import read_image, read_mask, write_image
+    from pconvkit.files import image_format, read_image, read_mask, write_image
+    image_format(out)
     picture, valid = read_image(image), read_mask(mask, hole_white)
     result = make_inpainter(checkpoint, device, engine)(picture, valid)
     write_image(out, result)

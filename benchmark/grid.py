@@ -9,7 +9,7 @@ from benchmark.data import MaskEntry, manifest_polarity, read_pair
 from benchmark.methods import make_method
 from models.inference import composite_numpy
 from pconvkit.errors import UserError
-from pconvkit.files import encode_png, to_uint8, write_bytes_atomic
+from pconvkit.files import encode_image, to_uint8, write_bytes_atomic
 
 
 def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:
@@ -31,7 +31,7 @@ def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:
 
 
 def comparison_grid(pairs, images: dict, methods, out_path, method_options=None, thumb: int = 256):
-    """Write a PNG: one row per (mask, image name) pair, columns input | methods... | ground truth."""
+    """Write a picture (format from `out_path`'s suffix): one row per (mask, image name) pair, columns input | methods... | ground truth."""
     instances = {m: make_method(m, **(method_options or {}).get(m, {})) for m in methods}
     header = ["input"] + list(methods) + ["ground truth"]
     rows = [_label_row(header, thumb)]
@@ -42,7 +42,7 @@ def comparison_grid(pairs, images: dict, methods, out_path, method_options=None,
         tiles = [hole_shown] + [composite_numpy(instances[m](image, valid), image, valid) for m in methods] + [image]
         rows.append(np.hstack([cv2.resize(to_uint8(t), (thumb, thumb), interpolation=cv2.INTER_AREA) for t in tiles]))
     picture = cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR)
-    write_bytes_atomic(out_path, encode_png(picture))
+    write_bytes_atomic(out_path, encode_image(out_path, picture))
     return out_path
 
 

@@ -31,18 +31,23 @@ def register(name: str, neural: bool = False):
     return decorate
 
 
+def check_method_name(name: str):
+    """A one-line error for a name that is neither registered nor of the form module:function."""
+    if name not in METHODS and ":" not in name:
+        raise UserError(f"unknown method {name!r}: choose from {', '.join(sorted(METHODS))} or give module:function")
+
+
 def make_method(name: str, **options):
     """The inpaint callable of a registered name or of 'module:function'."""
+    check_method_name(name)
     if name in METHODS:
         return METHODS[name](**options)
-    if ":" in name:
-        module_name, _, attribute = name.partition(":")
-        try:
-            target = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError) as err:
-            raise UserError(f"cannot import method {name}: {err}") from None
-        return target(**options) if getattr(target, "is_factory", False) else target
-    raise UserError(f"unknown method {name!r}: choose from {', '.join(sorted(METHODS))} or give module:function")
+    module_name, _, attribute = name.partition(":")
+    try:
+        target = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as err:
+        raise UserError(f"cannot import method {name}: {err}") from None
+    return target(**options) if getattr(target, "is_factory", False) else target
 
 
 def _uint8(image):

@@ -139,20 +139,21 @@ def cached_onnx_graph(checkpoint=None, cache=None) -> Path:
 
 
 def _checkpoint_digest(checkpoint: Path, cache: Path) -> str:
-    """sha256 of the checkpoint's bytes, remembered in `cache` under its path, size and modification
-    time: reading and hashing the bundled 13 MB takes about 60 ms of a 0.8 s command."""
+    """sha256 of the checkpoint's bytes, remembered in `cache` with the file's size and modification
+    time: reading and hashing the bundled 13 MB takes about 60 ms of a 0.8 s command. One memo per
+    checkpoint path, overwritten when the file changes, so memos do not pile up."""
     stat = checkpoint.stat()
-    identity = f"{checkpoint.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
-    memo = cache / f"{hashlib.sha256(identity.encode()).hexdigest()[:20]}.sha256"
+    memo = cache / f"{hashlib.sha256(str(checkpoint.resolve()).encode()).hexdigest()[:20]}.sha256"
+    stamp = f"{stat.st_size} {stat.st_mtime_ns}"
     try:
-        digest = memo.read_text()
-        if len(digest) == 64:
+        recorded, _, digest = memo.read_text().rpartition(" ")
+        if recorded == stamp and len(digest) == 64:
             return digest
     except OSError:
         pass
     digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     try:
-        write_text_atomic(memo, digest)
+        write_text_atomic(memo, f"{stamp} {digest}")
     except OSError:
         pass  # an unwritable cache is reported when the graph is written
     return digest

@@ -160,6 +160,9 @@ def _masked_convolution(x, multiplier, weight, stride, padding, dilation, band_b
     return output
 
 
+_HAS_IM2COL = hasattr(torch.ops.aten, "_slow_conv2d_forward") and hasattr(torch.ops.aten, "_slow_conv2d_backward")
+
+
 def _convolution(x, weight, stride, padding, dilation, im2col):
     if im2col:
         return torch.ops.aten._slow_conv2d_forward(x, weight, weight.shape[-2:], None, stride, padding)
@@ -173,6 +176,8 @@ def _im2col_suits(x, weight, stride, padding, dilation):
     smaller of the two (deep layers: many channels, few pixels), im2col needs less memory, and it is
     no slower there (benchmarks/bench_partialconv.py)."""
     if x.device.type != "cpu" or x.dtype != torch.float32 or isinstance(padding, str) or tuple(dilation) != (1, 1):
+        return False
+    if not _HAS_IM2COL:  # internal ATen operators; a torch without them keeps to oneDNN, only slower
         return False
     unfolded = x.numel() * weight.shape[-2] * weight.shape[-1] // (stride[0] * stride[1])
     return unfolded < weight.numel()

@@ -55,13 +55,26 @@ def write_png_atomic(path, array: np.ndarray):
     write_bytes_atomic(path, encode_png(array))
 
 
+def image_format(path) -> str:
+    """The file format an output image gets from its name's suffix (PNG without one); a one-line
+    error for a suffix OpenCV cannot write, so that a command can check its --out before working."""
+    suffix = Path(path).suffix.lower() or ".png"
+    if suffix not in IMAGE_SUFFIXES:
+        raise UserError(f"cannot write an image named {path}: its name must end in {', '.join(IMAGE_SUFFIXES)}")
+    return suffix
+
+
+def encode_image(path, bgr: np.ndarray) -> bytes:
+    """The bytes of a uint8 BGR (or grey) image in the format that `path`'s suffix names."""
+    ok, buf = cv2.imencode(image_format(path), bgr)
+    if not ok:
+        raise UserError(f"cannot encode an image as {image_format(path)}: {path}")
+    return buf.tobytes()
+
+
 def write_image(path, image: np.ndarray):
     """Write an RGB float image in [0, 1] as an 8-bit file (format from the suffix), atomically."""
-    bgr = cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(Path(path).suffix or ".png", bgr)
-    if not ok:
-        raise UserError(f"cannot encode an image as {Path(path).suffix!r}: {path}")
-    write_bytes_atomic(path, buf.tobytes())
+    write_bytes_atomic(path, encode_image(path, cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2BGR)))
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -74,6 +87,8 @@ def read_image(path, min_size: int = 16) -> np.ndarray:
     Grayscale is replicated to three channels, an alpha channel is dropped, and 16-bit files
     are scaled by 1/65535. Images smaller than `min_size` on a side are rejected.
     """
+    if not Path(path).is_file():  # before OpenCV, which would also print a warning of its own
+        raise UserError(f"image not found: {path}")
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise UserError(f"cannot read image {path}")
@@ -92,6 +107,8 @@ def read_mask(path, hole_white: bool = False) -> np.ndarray:
 
     Pixels >= 128 are white. With hole_white (NVIDIA's files), white means hole.
     """
+    if not Path(path).is_file():
+        raise UserError(f"mask not found: {path}")
     raw = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if raw is None:
         raise UserError(f"cannot read mask {path}")
@@ -142,6 +159,12 @@ def load_torch_file(path, description: str):
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{description} not found: {path}")
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    # torch.save writes a zip archive (PK..) or, before torch 1.6, a pickle (protocol 2: 0x80 0x02);
+    # anything else would fail inside the unpickler with a bare key such as "105".
+    if magic != b"PK\x03\x04" and magic[:2] != b"\x80\x02":
+        raise UserError(f"cannot read {description} {path}: not a file written by torch.save")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:

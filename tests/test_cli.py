@@ -150,7 +150,10 @@ def test_pconv_inpaint_rejects_tiny_and_missing_inputs(tmp_path):
     one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "tiny.png"), str(tmp_path / "mask.png"), "-o",
                                          str(tmp_path / "o.png")]), "smaller than 16 px")
     one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "none.png"), str(tmp_path / "mask.png"), "-o",
-                                         str(tmp_path / "o.png")]), "cannot read image")
+                                         str(tmp_path / "o.png")]), "image not found")
+    write_png_atomic(tmp_path / "image.png", np.zeros((32, 32, 3), np.uint8))
+    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "image.png"), str(tmp_path / "none.png"), "-o",
+                                         str(tmp_path / "o.png")]), "mask not found")
 
 
 def test_maskgen_flow_writes_a_folder_that_flow_dir_reads_back(tmp_path):
@@ -179,3 +182,76 @@ def test_resumed_run_refuses_another_pairing(tmp_path, mask_folder, image_folder
     before = (tmp_path / "results.csv").read_bytes()
     one_line_error(runner.invoke(benchmark, arguments + ["--seed", "5"]), "another mask-image pairing")
     assert (tmp_path / "results.csv").read_bytes() == before
+
+
+BAD_NUMBERS = [
+    (maskgen, ["build", "--flow-dir", "f", "--out", "o"], option, value)
+    for option, value in [("--frame-stride", "0"), ("--max-side", "0"), ("--min-area", "-1"),
+                          ("--occlusion-relative", "-0.5"), ("--boundary-absolute", "-1"), ("--train-count", "-1"),
+                          ("--per-bin", "0"), ("--size", "0"), ("--border-margin", "-1"), ("--seed", "-1"),
+                          ("--max-tries", "0"), ("--workers", "0"), ("--frame-gaps", "0"), ("--frame-gaps", "1,x"),
+                          ("--frame-gaps", "4,-1")]
+] + [
+    (maskgen, ["flow", "--frames", "f", "--out", "o"], "--frame-gaps", "abc"),
+    (maskgen, ["classify", "f"], "--border-margin", "-3"),
+    (benchmark, ["grid", "r"], "--size", "0"),
+] + [
+    (benchmark, ["run", "--masks", "m", "--out", "o"], option, value)
+    for option, value in [("--workers", "0"), ("--batch-size", "0"), ("--limit", "0"), ("--size", "0"), ("--seed", "-1")]
+] + [
+    (pconv, ["train", "--images", "i", "--masks", "m", "--out", "o"], option, value)
+    for option, value in [("--batch-size", "0"), ("--steps", "0"), ("--lr", "0"), ("--lr", "-1"), ("--layers", "1"),
+                          ("--layers", "9"), ("--width", "0"), ("--checkpoint-every", "0"), ("--sample-every", "0"),
+                          ("--size", "0"), ("--seed", "-1")]
+]
+
+
+@pytest.mark.parametrize("group, arguments, option, value", BAD_NUMBERS,
+                         ids=[f"{a[0]} {o} {v}" for _, a, o, v in BAD_NUMBERS])
+def test_numbers_out_of_range_are_refused_when_the_command_line_is_read(tmp_path, group, arguments, option, value):
+    # The paths do not exist: the range check must come first, before any file is looked at.
+    result = runner.invoke(group, arguments + [option, value])
+    one_line_error(result, f"Invalid value for '{option}'")
+    assert result.exit_code == 2
+
+
+def test_an_output_image_name_that_opencv_cannot_write_is_refused_before_inpainting(tmp_path):
+    image = (np.random.default_rng(1).random((32, 32, 3)) * 255).astype(np.uint8)
+    write_png_atomic(tmp_path / "image.png", image)
+    write_png_atomic(tmp_path / "mask.png", np.full((32, 32), 255, np.uint8))
+    inputs = [str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "--checkpoint", str(tmp_path / "none.pt")]
+    # the missing checkpoint would be the error if the name were checked only after the network ran
+    one_line_error(runner.invoke(pconv, ["inpaint"] + inputs + ["-o", str(tmp_path / "out.jpgx")]),
+                   "its name must end in .png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image.png", "mask.png"]
+
+
+def test_a_checkpoint_that_torch_did_not_write_gets_a_readable_error(tmp_path):
+    (tmp_path / "notes.pt").write_text("hello")
+    write_png_atomic(tmp_path / "image.png", np.zeros((32, 32, 3), np.uint8))
+    write_png_atomic(tmp_path / "mask.png", np.full((32, 32), 255, np.uint8))
+    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "-o",
+                                         str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "notes.pt")]),
+                   "notes.pt: not a file written by torch.save")
+
+
+def test_benchmark_run_checks_method_names_before_reading_anything(tmp_path, mask_folder, image_folder):
+    result = runner.invoke(benchmark, ["run", "--methods", "telea,nosuch", "--masks", str(mask_folder),
+                                       "--images", str(image_folder), "--size", "64", "--out", str(tmp_path / "r")])
+    one_line_error(result, "unknown method 'nosuch'")
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+
+
+def test_classify_writes_csv_and_nothing_before_an_error(tmp_path, mask_folder):
+    import shutil
+    named = tmp_path / "named"
+    named.mkdir()
+    shutil.copy(mask_folder / "0.png", named / "a, b.png")
+    result = runner.invoke(maskgen, ["classify", str(named), "--border-margin", "16"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(result.output.splitlines()))
+    assert [r["path"] for r in rows] == ["a, b.png"] and rows[0]["category"] == "B"
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(maskgen, ["classify", str(tmp_path / "empty")])
+    one_line_error(result, "no images in")
+    assert result.output.strip().startswith("Error: ")

@@ -17,3 +17,28 @@ def test_grid_pairs_one_border_mask_per_bin_or_the_named_ones(tmp_path):
         grid_pairs(tmp_path, ["99999"])
     with pytest.raises(UserError, match="no pairing.csv"):
         grid_pairs(tmp_path / "elsewhere")
+
+
+def test_comparison_grid_has_a_tile_per_method_and_the_format_of_its_name(tmp_path):
+    import cv2
+    import numpy as np
+
+    from benchmark.data import MaskEntry
+    from benchmark.grid import comparison_grid
+    from pconvkit.files import mask_to_png, write_png_atomic
+    y, x = np.mgrid[0:64, 0:64] / 63.0
+    image = np.stack([x, y, 0.5 + 0.4 * np.sin(6 * x)], axis=-1).astype(np.float32)  # smooth: JPEG keeps it
+    valid = np.ones((64, 64), np.uint8)
+    valid[20:40, 10:30] = 0
+    write_png_atomic(tmp_path / "m.png", mask_to_png(valid))
+    pairs = [(MaskEntry("00000", tmp_path / "m.png", "N", "0.01-0.1"), "photo")]
+    out = comparison_grid(pairs, {"photo": image}, ["mean", "telea"], tmp_path / "grid.jpg", thumb=64)
+    assert out.read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG, as the name says
+    picture = cv2.imread(str(out))
+    assert picture.shape == (28 + 64, 4 * 64, 3)  # label row; input | mean | telea | ground truth
+    tiles = picture[28:].reshape(64, 4, 64, 3).transpose(1, 0, 2, 3)
+    assert tiles[0][24:36, 14:26].mean() > 240  # the input shows the hole in white (JPEG blurs its edge)
+    truth = cv2.cvtColor((image * 255).round().astype(np.uint8), cv2.COLOR_RGB2BGR)
+    assert np.abs(tiles[3].astype(int) - truth).mean() < 3  # JPEG of the unchanged photo
+    with pytest.raises(UserError, match="its name must end in"):
+        comparison_grid(pairs, {"photo": image}, ["mean"], tmp_path / "grid.gif", thumb=64)

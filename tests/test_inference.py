@@ -151,6 +151,7 @@ def test_cached_graph_is_found_without_reading_the_checkpoint_again(trained_look
     save_checkpoint(checkpoint, PConvUNet(UNetConfig(layers=3, width=0.125)))
     os.utime(checkpoint, ns=(checkpoint.stat().st_atime_ns, checkpoint.stat().st_mtime_ns + 10**9))
     assert cached_onnx_graph(checkpoint, tmp_path / "cache") != first
+    assert len(list((tmp_path / "cache").glob("*.sha256"))) == 1  # the path's memo was replaced, not added to
 
 
 def test_inpaint_command_engines_agree(trained_looking_checkpoint, tmp_path, monkeypatch):

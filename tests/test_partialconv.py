@@ -103,6 +103,17 @@ def test_deep_layers_on_the_im2col_path_equal_the_reference(stride, banded):
     assert_equals_the_reference(conv, x, mask)
 
 
+def test_a_torch_without_the_im2col_operators_keeps_to_onednn(monkeypatch):
+    """The im2col path uses internal ATen operators (aten::_slow_conv2d_*); where a torch lacks
+    them, the same layers run the public convolution, with the same results."""
+    import models.partialconv
+    monkeypatch.setattr(models.partialconv, "_HAS_IM2COL", False)
+    conv = PartialConv2d(48, 40, 3, 2, 1)
+    x = torch.rand(1, 48, 5, 6, requires_grad=True)
+    assert not _im2col_suits(x, conv.weight, conv.stride, conv.padding, conv.dilation)
+    assert_equals_the_reference(conv, x, random_mask((1, 1, 5, 6), seed=3))
+
+
 @pytest.mark.parametrize("stride,k,height", [(1, 3, 17), (2, 5, 16), (2, 7, 15), (2, 3, 13)])
 def test_banded_forward_equals_the_whole_one(stride, k, height):
     """X * M built in bands of output rows (the CPU default for large layers) changes nothing."""
