@@ -15,13 +15,17 @@ from pconvkit.errors import UserError
 
 
 class _Group(click.Group):
-    """Turns UserError (and a missing file) into click's one-line 'Error: ...' and exit status 1."""
+    """Turns UserError and the file system's refusals (OSError) into click's one-line 'Error: ...'
+    and exit status 1."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except UserError as err:
             raise click.ClickException(str(err)) from None
+        except OSError as err:  # the file system refused (a file where a folder should be, no permission, disk full)
+            names = " -> ".join(str(name) for name in (err.filename, err.filename2) if name is not None)
+            raise click.ClickException(f"{err.strerror or err}: {names}" if names else str(err)) from None
         except KeyboardInterrupt:
             click.echo("interrupted: run the same command again to resume", err=True)
             sys.exit(130)

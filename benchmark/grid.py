@@ -26,8 +26,16 @@ def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:
         rows = list({r["bin"]: r for r in rows if r["category"] == "B"}.values())
     if not rows:
         raise UserError("no pair of the run matches --masks")
-    hole_white = manifest_polarity(Path(rows[0]["path"]).parents[2])
-    return [(MaskEntry(r["mask"], Path(r["path"]), r["category"], r["bin"], hole_white), r["image"]) for r in rows]
+    paths = [_mask_path(Path(results), r["path"]) for r in rows]
+    hole_white = manifest_polarity(paths[0].parents[2])
+    return [(MaskEntry(r["mask"], path, r["category"], r["bin"], hole_white), r["image"]) for r, path in zip(rows, paths)]
+
+
+def _mask_path(results: Path, recorded: str) -> Path:
+    """A pairing's mask path: relative to the results folder (or, in pairings written before it
+    was, to the directory the run was started from)."""
+    beside = results / recorded
+    return beside if beside.exists() or not Path(recorded).exists() else Path(recorded)
 
 
 def comparison_grid(pairs, images: dict, methods, out_path, method_options=None, thumb: int = 256):

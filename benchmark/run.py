@@ -3,11 +3,12 @@
 OUT/results.csv gets a row per (method, mask): image, category, bin, l1, psnr, ssim, seconds,
 device. Rows are appended and flushed one at a time; a run that is interrupted or extended with
 another method skips the pairs already there (a torn last line is dropped). OUT/pairing.csv records
-which image each mask was paired with; OUT/inception/METHOD/MASK.npy the Inception-v3 class
+which image each mask was paired with (mask paths relative to OUT); OUT/inception/METHOD/MASK.npy the Inception-v3 class
 probabilities of each output when --inception-weights is given (the ground truth under 'gt').
 """
 import csv
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmark.data import pair_masks, read_pair
-from benchmark.methods import METHODS, make_method
+from benchmark.methods import METHODS, check_method_name, make_method
 from benchmark.metrics import InceptionClassifier, image_metrics
 from models.inference import composite_numpy
 from pconvkit.errors import UserError
@@ -75,15 +76,16 @@ def run_benchmark(methods, images: dict, masks, out_dir, seed: int = 0, workers:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = pair_masks(masks, images.keys(), seed)
-    pairing = csv_text([dict(mask=m.mask_id, image=i, category=m.category, bin=m.bin, path=str(m.path)) for m, i in pairs],
+    # mask paths relative to the results folder, so that `benchmark grid` finds them from any directory
+    pairing = csv_text([dict(mask=m.mask_id, image=i, category=m.category, bin=m.bin,
+                             path=os.path.relpath(m.path.resolve(), out_dir.resolve())) for m, i in pairs],
                        ("mask", "image", "category", "bin", "path"))
     _check_same_pairing(out_dir, pairing)
     write_text_atomic(out_dir / "pairing.csv", pairing)
+    for name in methods:  # fail on unknown methods before anything runs
+        check_method_name(name)
     instances = {name: make_method(name, **(method_options or {}).get(name, {}))
                  for name in methods if getattr(METHODS.get(name), "neural", False)}
-    for name in methods:  # fail on unknown methods before anything runs
-        if name not in METHODS and ":" not in name:
-            make_method(name)
     classifier = InceptionClassifier(inception_weights) if inception_weights else None
     results_path = out_dir / "results.csv"
     done = {(r["method"], r["mask"]) for r in read_results(results_path)}

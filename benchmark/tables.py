@@ -43,15 +43,21 @@ def column_labels():
     return [f"{b} {c}" for c, b in cells()]
 
 
-def summarise(results_dir) -> pd.DataFrame:
-    """Long table: method, metric, column label, value (NaN where a cell has no result)."""
-    results_dir = Path(results_dir)
+def _results_frame(results_dir: Path) -> pd.DataFrame:
+    """The rows of a results folder or file, metrics as floats; a one-line error where there are none."""
     rows = read_results(results_dir / "results.csv" if results_dir.is_dir() else results_dir)
     if not rows:
         raise UserError(f"no results in {results_dir}")
     frame = pd.DataFrame(rows)
     for metric in ("l1", "psnr", "ssim", "seconds"):
         frame[metric] = frame[metric].astype(float)
+    return frame
+
+
+def summarise(results_dir) -> pd.DataFrame:
+    """Long table: method, metric, column label, value (NaN where a cell has no result)."""
+    results_dir = Path(results_dir)
+    frame = _results_frame(results_dir)
     frame["column"] = frame["bin"] + " " + frame["category"]
     long = frame.melt(id_vars=["method", "column"], value_vars=["l1", "psnr", "ssim"], var_name="metric")
     summary = long.groupby(["method", "metric", "column"], as_index=False)["value"].mean()
@@ -78,9 +84,7 @@ def _inception_rows(results_dir: Path, frame) -> pd.DataFrame:
 
 def timing(results_dir) -> pd.DataFrame:
     """Seconds per image and device, per method."""
-    results_dir = Path(results_dir)
-    frame = pd.DataFrame(read_results(results_dir / "results.csv" if results_dir.is_dir() else results_dir))
-    frame["seconds"] = frame["seconds"].astype(float)
+    frame = _results_frame(Path(results_dir))
     return frame.groupby("method").agg(images=("mask", "size"), seconds_per_image=("seconds", "mean"),
                                        device=("device", "first")).reset_index()
 

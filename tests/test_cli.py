@@ -255,3 +255,32 @@ def test_classify_writes_csv_and_nothing_before_an_error(tmp_path, mask_folder):
     result = runner.invoke(maskgen, ["classify", str(tmp_path / "empty")])
     one_line_error(result, "no images in")
     assert result.output.strip().startswith("Error: ")
+
+
+def test_file_system_refusals_are_one_line_errors(tmp_path, mask_folder, image_folder):
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "a_folder").mkdir()
+    one_line_error(runner.invoke(maskgen, ["sheet", str(mask_folder), "--out", str(tmp_path / "a_file")]), "a_file")
+    one_line_error(runner.invoke(benchmark, ["timing", str(tmp_path / "a_folder")]), "no results in")
+    arguments = ["run", "--methods", "mean", "--masks", str(mask_folder), "--images", str(image_folder),
+                 "--size", "64", "--out", str(tmp_path / "r")]
+    assert runner.invoke(benchmark, arguments).exit_code == 0
+    one_line_error(runner.invoke(benchmark, ["table", str(tmp_path / "r"), "--out", str(tmp_path / "a_folder")]),
+                   "it is a folder")
+    assert list((tmp_path / "a_folder").iterdir()) == []
+
+
+def test_a_run_can_be_drawn_from_another_directory(tmp_path, mask_folder, image_folder, monkeypatch):
+    from benchmark.grid import grid_pairs
+    monkeypatch.chdir(mask_folder.parent)  # masks given relative to where the run starts
+    arguments = ["run", "--methods", "mean", "--masks", mask_folder.name, "--images", str(image_folder),
+                 "--size", "64", "--out", str(tmp_path / "r")]
+    assert runner.invoke(benchmark, arguments).exit_code == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    pairs = grid_pairs(tmp_path / "r", ["0", "1"])
+    assert len(pairs) == 2 and all(mask.path.is_file() for mask, _ in pairs)
+    result = runner.invoke(benchmark, ["grid", str(tmp_path / "r"), "--methods", "mean", "--masks", "0",
+                                       "--images", str(image_folder), "--size", "64"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r" / "grid.png").is_file()
