@@ -59,7 +59,10 @@ def write_png_atomic(path, array: np.ndarray):
 
 def image_format(path) -> str:
     """The file format an output image gets from its name's suffix (PNG without one); a one-line
-    error for a suffix OpenCV cannot write, so that a command can check its --out before working."""
+    error for a suffix OpenCV cannot write or a folder, so that a command can check its --out
+    before working."""
+    if Path(path).is_dir():
+        raise UserError(f"cannot write {path}: it is a folder")
     suffix = Path(path).suffix.lower() or ".png"
     if suffix not in IMAGE_SUFFIXES:
         raise UserError(f"cannot write an image named {path}: its name must end in {', '.join(IMAGE_SUFFIXES)}")

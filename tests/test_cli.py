@@ -224,6 +224,8 @@ def test_an_output_image_name_that_opencv_cannot_write_is_refused_before_inpaint
     one_line_error(runner.invoke(pconv, ["inpaint"] + inputs + ["-o", str(tmp_path / "out.jpgx")]),
                    "its name must end in .png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["image.png", "mask.png"]
+    (tmp_path / "folder").mkdir()
+    one_line_error(runner.invoke(pconv, ["inpaint"] + inputs + ["-o", str(tmp_path / "folder")]), "it is a folder")
 
 
 def test_a_checkpoint_that_torch_did_not_write_gets_a_readable_error(tmp_path):
