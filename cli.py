@@ -44,13 +44,13 @@ NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
 
 
 def _positive_int_list(ctx, param, value):
-    """A comma-separated list of positive integers (click callback), kept as its text."""
+    """Click callback: the value must be a comma-separated list of positive integers; kept as text."""
     try:
-        numbers = _csv_list(str(value), int) if value is not None else ()
+        numbers = _csv_list(value, int)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers") from None
-    if value is not None and (not numbers or min(numbers) < 1):
-        raise click.BadParameter(f"{value!r}: give positive integers, e.g. 1,4,16")
+        numbers = ()
+    if not numbers or min(numbers) < 1:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of positive integers, e.g. 1,4,16")
     return value
 
 

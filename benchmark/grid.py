@@ -39,7 +39,8 @@ def _mask_path(results: Path, recorded: str) -> Path:
 
 
 def comparison_grid(pairs, images: dict, methods, out_path, method_options=None, thumb: int = 256):
-    """Write a picture (format from `out_path`'s suffix): one row per (mask, image name) pair, columns input | methods... | ground truth."""
+    """Write a picture (format from `out_path`'s suffix): one row per (mask, image name) pair,
+    columns input | methods... | ground truth."""
     instances = {m: make_method(m, **(method_options or {}).get(m, {})) for m in methods}
     header = ["input"] + list(methods) + ["ground truth"]
     rows = [_label_row(header, thumb)]

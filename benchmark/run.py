@@ -3,8 +3,9 @@
 OUT/results.csv gets a row per (method, mask): image, category, bin, l1, psnr, ssim, seconds,
 device. Rows are appended and flushed one at a time; a run that is interrupted or extended with
 another method skips the pairs already there (a torn last line is dropped). OUT/pairing.csv records
-which image each mask was paired with (mask paths relative to OUT); OUT/inception/METHOD/MASK.npy the Inception-v3 class
-probabilities of each output when --inception-weights is given (the ground truth under 'gt').
+which image each mask was paired with (mask paths relative to OUT); OUT/inception/METHOD/MASK.npy
+the Inception-v3 class probabilities of each output when --inception-weights is given (the ground
+truth under 'gt').
 """
 import csv
 import multiprocessing
