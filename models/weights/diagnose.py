@@ -2,6 +2,7 @@
 l1 goes"). Run after `make demo`, which leaves the run's pairing in demo/results:
 
     .venv/bin/python models/weights/diagnose.py [RESULTS] [MASKS]     # defaults: demo/results demo/masks
+    python -m models.weights.diagnose RESULTS MASKS                    # the same, pconvkit installed
 
 1. Mean absolute error per hole pixel, by distance to the hole's edge (<= 3 px, 3-15 px, > 15 px),
    for each method, over the run's pairs in the bins above 0.2, per border category.
