@@ -7,6 +7,7 @@ optimizer restored, a resumed run therefore repeats the uninterrupted one exactl
 """
 import csv
 import os
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -139,7 +140,7 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
     torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
     model = PConvUNet(UNetConfig(**config.unet)).to(device)
     step, phase = 0, 2 if config.finetune else 1
-    state = read_checkpoint(resume) if resume else None
+    state = _starting_point(config, resume, phase, log if rank == 0 else lambda *_: None)
     if state is not None:
         model.load_state_dict(state["model"])
         step = state["step"]
@@ -173,50 +174,99 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
                                           num_workers=config.workers, pin_memory=device.type == "cuda",
                                           prefetch_factor=4 if config.workers else None)
     model.train()
-    for images, masks in batches:
-        images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-            output = network(images, masks)
-        terms = criterion(output.float(), images, masks)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(terms["total"]).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        step += 1
-        out_of_time = _out_of_time(config, started, device, world)
-        if rank == 0:  # the log, samples and checkpoints
-            pending.append((step, {k: v.detach() for k, v in terms.items()}))
-            bar.update()
-            sampling = step % config.sample_every == 0 or step == config.steps
-            checkpointing = step % config.checkpoint_every == 0 or step == config.steps or out_of_time
-            if len(pending) >= LOG_EVERY or checkpointing:
-                last = _flush_log(log_path, phase, pending)
-                bar.set_postfix(loss=f"{last['total']:.4f}",
-                                samples_s=f"{config.batch_size * world * (bar.n - bar.initial) / (time.time() - started):.1f}")
-            if sampling:
-                _write_samples(out / f"samples_{step:07d}.png", images, masks, output.detach().float())
-            if checkpointing:
-                metadata.update(final_losses=last, wall_seconds=round(time.time() - started, 1))
-                save_checkpoint(out / "last.pt", model, optimizer, step, phase, asdict(config), metadata)
-        if out_of_time:
-            if rank == 0:
-                log(f"\nstopped at step {step}: the time limit was reached")
-            break
+    stopping = False
+    with _Interruption() as interruption:
+        for images, masks in batches:
+            images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                output = network(images, masks)
+            terms = criterion(output.float(), images, masks)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(terms["total"]).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            late = config.max_seconds is not None and time.time() - started > config.max_seconds
+            stopping = _decided_by_rank_0(late or interruption.requested, device, world)
+            if rank == 0:  # the log, samples and checkpoints
+                pending.append((step, {k: v.detach() for k, v in terms.items()}))
+                bar.update()
+                sampling = step % config.sample_every == 0 or step == config.steps
+                checkpointing = step % config.checkpoint_every == 0 or step == config.steps or stopping
+                if len(pending) >= LOG_EVERY or checkpointing:
+                    last = _flush_log(log_path, phase, pending)
+                    bar.set_postfix(loss=f"{last['total']:.4f}",
+                                    samples_s=f"{config.batch_size * world * (bar.n - bar.initial) / (time.time() - started):.1f}")
+                if sampling:
+                    _write_samples(out / f"samples_{step:07d}.png", images, masks, output.detach().float())
+                if checkpointing:
+                    metadata.update(final_losses=last, wall_seconds=round(time.time() - started, 1))
+                    save_checkpoint(out / "last.pt", model, optimizer, step, phase, asdict(config), metadata)
+            if stopping:
+                break
+        interrupted = _decided_by_rank_0(interruption.requested, device, world)
     bar.close()
     if world > 1:
         torch.distributed.destroy_process_group()
+    if rank == 0 and interrupted:
+        log(f"\ninterrupted at step {step}: {out / 'last.pt'} written; the same command continues from there")
+    elif rank == 0 and stopping:
+        log(f"\nstopped at step {step}: the time limit was reached")
+    if interrupted:
+        raise KeyboardInterrupt
     return out / "last.pt"
 
 
-def _out_of_time(config, started, device, world) -> bool:
-    if config.max_seconds is None:
-        return False
-    late = time.time() - started > config.max_seconds
+def _decided_by_rank_0(flag: bool, device, world) -> bool:
+    """Rank 0's flag (its clock, its Ctrl-C) for all ranks, so that all stop at the same step."""
     if world == 1:
-        return late
-    flag = torch.tensor([float(late)], device=device)  # rank 0's clock decides, so all stop at one step
-    torch.distributed.broadcast(flag, 0)
-    return bool(flag.item())
+        return flag
+    shared = torch.tensor([float(flag)], device=device)
+    torch.distributed.broadcast(shared, 0)
+    return bool(shared.item())
+
+
+def _starting_point(config, resume, phase: int, log) -> dict | None:
+    """The checkpoint to start from: --resume, or the run that OUT/last.pt holds when it is of the
+    same phase and further on. Running an interrupted command again therefore continues it instead
+    of starting over and overwriting it (a phase-2 command resuming phase1.pt, too)."""
+    state = read_checkpoint(resume) if resume else None
+    last = Path(config.out) / "last.pt"
+    if not last.exists() or (resume and last.resolve() == Path(resume).resolve()):
+        return state
+    held = read_checkpoint(last)
+    if held["phase"] == phase and (state is None or held["step"] > state["step"]):
+        if held["unet"] != (state["unet"] if state else config.unet):
+            raise UserError(f"{config.out} holds a run of another network ({held['unet']}): give another --out")
+        log(f"continuing the run in {config.out} from step {held['step']} ({last}); give another --out to start afresh")
+        return held
+    if state is None:
+        raise UserError(f"{config.out} holds a phase-{held['phase']} run at step {held['step']}: pass --resume {last} "
+                        "to continue it, or give another --out")
+    return state
+
+
+class _Interruption:
+    """Ctrl-C during training: the step under way finishes and is saved before the run stops
+    (raising KeyboardInterrupt); a second Ctrl-C stops at once. DataLoader workers, forked inside,
+    inherit the handler and so keep their batches coming until the loop lets them go."""
+
+    def __enter__(self):
+        self.requested = False
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._request)
+        except ValueError:  # not the main thread: Ctrl-C keeps its usual effect
+            self.previous = None
+        return self
+
+    def _request(self, *_):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *_):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def _flush_log(path: Path, phase: int, pending: list) -> dict:

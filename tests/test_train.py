@@ -130,3 +130,57 @@ def test_color_jitter_changes_hues_but_keeps_crops_valid(data):
     assert not torch.allclose(images, plain_images, atol=0.05)
     # hue and saturation change, brightness (HSV value = max over channels) does not
     assert torch.allclose(images.amax(dim=1), plain_images.amax(dim=1), atol=1e-4)
+
+
+def test_ctrl_c_saves_the_step_and_the_same_command_continues_the_run(data, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from models.train import TrainingData
+    train(config(data, tmp_path / "straight", 6, checkpoint_every=100), log=lambda *_: None)
+    batch = TrainingData.batch
+
+    def interrupted_while_fetching_step_3(self, seed, step, *args, **kwargs):
+        if step == 2:  # batches are numbered from 0: this one makes step 3
+            os.kill(os.getpid(), signal.SIGINT)
+        return batch(self, seed, step, *args, **kwargs)
+    monkeypatch.setattr(TrainingData, "batch", interrupted_while_fetching_step_3)
+    messages = []
+    with pytest.raises(KeyboardInterrupt):
+        train(config(data, tmp_path / "split", 6, checkpoint_every=100), log=messages.append)
+    assert read_checkpoint(tmp_path / "split" / "last.pt")["step"] == 3  # the step under way was finished and saved
+    assert any("interrupted at step 3" in m for m in messages)
+    monkeypatch.undo()
+    messages.clear()
+    train(config(data, tmp_path / "split", 6, checkpoint_every=100), log=messages.append)  # the same command again
+    assert any("continuing the run" in m and "from step 3" in m for m in messages)
+    a = read_checkpoint(tmp_path / "straight" / "last.pt")["model"]
+    b = read_checkpoint(tmp_path / "split" / "last.pt")["model"]
+    assert all(torch.allclose(a[key].float(), b[key].float(), atol=1e-6) for key in a)
+    assert (tmp_path / "straight" / "loss_log.csv").read_text() == (tmp_path / "split" / "loss_log.csv").read_text()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is given back
+
+
+def test_a_phase_2_command_run_again_continues_phase_2_instead_of_restarting_it(data, tmp_path):
+    import shutil
+    train(config(data, tmp_path, 3), log=lambda *_: None)
+    shutil.copy(tmp_path / "last.pt", tmp_path / "phase1.pt")
+    train(config(data, tmp_path, 5, finetune=True, lr=None), resume=str(tmp_path / "phase1.pt"), log=lambda *_: None)
+    messages = []  # as if stopped at step 5 of 7: the recipe's command, again, with a new target
+    train(config(data, tmp_path, 7, finetune=True, lr=None), resume=str(tmp_path / "phase1.pt"), log=messages.append)
+    assert any("from step 5" in m for m in messages)
+    assert list(pd.read_csv(tmp_path / "loss_log.csv")["step"]) == list(range(1, 8))
+
+
+def test_a_phase_1_command_does_not_overwrite_a_phase_2_run(data, tmp_path):
+    from pconvkit.errors import UserError
+    train(config(data, tmp_path, 3), log=lambda *_: None)
+    train(config(data, tmp_path, 5, finetune=True, lr=None), resume=str(tmp_path / "last.pt"), log=lambda *_: None)
+    before = (tmp_path / "last.pt").read_bytes()
+    with pytest.raises(UserError, match="holds a phase-2 run at step 5"):
+        train(config(data, tmp_path, 9), log=lambda *_: None)
+    with pytest.raises(UserError, match="another network"):
+        train(config(data, tmp_path, 9, finetune=True, lr=None, unet=dict(layers=2, width=0.125, partial=True,
+                                                                          hole_value="imagenet_mean")),
+              resume=None, log=lambda *_: None)
+    assert (tmp_path / "last.pt").read_bytes() == before
