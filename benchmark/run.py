@@ -104,12 +104,12 @@ def run_benchmark(methods, images: dict, masks, out_dir, seed: int = 0, workers:
             with tqdm(total=len(pairs), initial=len(pairs) - len(todo), desc=name, unit="img") as bar:
                 for mask, image_name, composited, seconds, device in outputs:
                     metrics = image_metrics(composited, images[image_name])
+                    if classifier is not None:  # before the row: a resumed run skips pairs that have a row
+                        _save_probabilities(classifier, out_dir / "inception" / name, [(mask, composited)])
                     writer.writerow(dict(method=name, mask=mask.mask_id, image=image_name, category=mask.category,
                                          bin=mask.bin, **{k: f"{v:.6f}" for k, v in metrics.items()},
                                          seconds=f"{seconds:.6f}", device=device))
                     handle.flush()
-                    if classifier is not None:
-                        _save_probabilities(classifier, out_dir / "inception" / name, [(mask, composited)])
                     bar.update()
     return results_path
 

@@ -286,3 +286,39 @@ def test_a_run_can_be_drawn_from_another_directory(tmp_path, mask_folder, image_
                                        "--images", str(image_folder), "--size", "64"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "r" / "grid.png").is_file()
+
+
+class _StubClassifier:
+    """Stands in for Inception-v3 (its weights cannot be downloaded): class probabilities from the
+    mean colour; can be told to fail on its n-th call, as an interruption would."""
+    calls, fail_on = 0, None
+
+    def __init__(self, weights_path, device="cpu"):
+        pass
+
+    def probabilities(self, images):
+        type(self).calls += 1
+        if type(self).calls == type(self).fail_on:
+            raise KeyboardInterrupt
+        logits = np.asarray(images).mean(axis=(1, 2)) * 4
+        return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+def test_every_result_row_has_its_inception_probabilities_even_after_an_interruption(tmp_path, mask_folder,
+                                                                                      image_folder, monkeypatch):
+    import benchmark.run
+    from benchmark.data import load_images, load_masks
+    from benchmark.run import read_results, run_benchmark
+    monkeypatch.setattr(benchmark.run, "InceptionClassifier", _StubClassifier)
+    images, masks = load_images(image_folder, 64), load_masks(mask_folder)
+    _StubClassifier.calls, _StubClassifier.fail_on = 0, 3  # 1: ground truths; 2, 3: the first two outputs
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(["mean"], images, masks, tmp_path, inception_weights="stub", log=lambda *_: None)
+    _StubClassifier.fail_on = None
+    run_benchmark(["mean"], images, masks, tmp_path, inception_weights="stub", log=lambda *_: None)
+    rows = read_results(tmp_path / "results.csv")
+    assert sorted(r["mask"] for r in rows) == sorted(m.mask_id for m in masks)  # each pair once
+    for row in rows:
+        for folder in ("mean", "gt"):
+            probabilities = np.load(tmp_path / "inception" / folder / f"{row['mask']}.npy")
+            assert probabilities.shape == (3,) and probabilities.sum() == pytest.approx(1, abs=1e-5)
