@@ -40,3 +40,24 @@ def test_image_metrics_agree_with_the_single_metrics():
     assert values["l1"] == pytest.approx(l1_error_percent(x, y), rel=1e-5)
     assert values["psnr"] == pytest.approx(psnr(x, y), rel=1e-5)
     assert values["ssim"] == pytest.approx(ssim(x, y))
+
+
+def test_inception_classifier_reads_a_torchvision_state_dict_file(tmp_path):
+    """ImageNet weights cannot be downloaded here; randomly initialised weights in the same file
+    format exercise the loading, the 299-px resize and the normalisation all the same."""
+    import torch
+    from torchvision.models import inception_v3
+
+    from benchmark.metrics import InceptionClassifier
+    from pconvkit.errors import UserError
+    torch.manual_seed(0)
+    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=True).state_dict(), tmp_path / "inception.pth")
+    classifier = InceptionClassifier(tmp_path / "inception.pth")
+    images = np.random.default_rng(0).random((3, 64, 80, 3)).astype(np.float32)
+    probabilities = classifier.probabilities(images)
+    assert probabilities.shape == (3, 1000) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    # eval mode: an image's probabilities do not depend on the batch it comes in
+    assert np.allclose(classifier.probabilities(images[1:2])[0], probabilities[1], atol=1e-5)
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(UserError, match="does not hold torchvision's inception_v3 weights"):
+        InceptionClassifier(tmp_path / "other.pth")
