@@ -322,3 +322,11 @@ def test_every_result_row_has_its_inception_probabilities_even_after_an_interrup
         for folder in ("mean", "gt"):
             probabilities = np.load(tmp_path / "inception" / folder / f"{row['mask']}.npy")
             assert probabilities.shape == (3,) and probabilities.sum() == pytest.approx(1, abs=1e-5)
+
+
+def test_a_device_name_torch_does_not_know_is_a_one_line_error(tmp_path):
+    write_png_atomic(tmp_path / "image.png", np.zeros((32, 32, 3), np.uint8))
+    write_png_atomic(tmp_path / "mask.png", np.full((32, 32), 255, np.uint8))
+    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "-o",
+                                         str(tmp_path / "o.png"), "--engine", "torch", "--device", "gpu0"]),
+                   "--device gpu0: not a device name")
