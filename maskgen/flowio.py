@@ -82,7 +82,11 @@ def read_kitti_png(path):
 def write_kitti_png(path, flow, valid=None):
     flow = _checked(flow, valid)
     valid = np.ones(flow.shape[:2], bool) if valid is None else valid
-    encoded = np.clip(np.rint(flow * 64.0 + 2.0**15), 0, 65535).astype(np.uint16)
+    raw = np.rint(flow * 64.0 + 2.0**15)
+    # KITTI's 16 bits hold -512..512 px; a vector beyond that cannot be stored, so it is marked
+    # invalid (unknown) rather than clipped into a wrong vector
+    valid = valid & ((raw >= 0) & (raw <= 65535)).all(axis=-1)
+    encoded = np.clip(raw, 0, 65535).astype(np.uint16)
     bgr = np.dstack([valid.astype(np.uint16), encoded[:, :, 1], encoded[:, :, 0]])
     write_bytes_atomic(path, encode_png(bgr))
 

@@ -26,6 +26,16 @@ def test_kitti_png_round_trip_to_a_64th_pixel(tmp_path):
     assert np.abs(back[valid] - flow[valid]).max() <= 0.5 / 64 + 1e-6
 
 
+def test_kitti_png_marks_vectors_beyond_its_range_invalid_instead_of_clipping_them(tmp_path):
+    flow = np.zeros((3, 4, 2), np.float32)
+    flow[0, 0] = (600.0, 1.0)  # beyond the format's +-512 px
+    flow[1, 1] = (-511.5, 511.0)  # inside it
+    write_flow(tmp_path / "f.png", flow)
+    back, valid = read_flow(tmp_path / "f.png")
+    assert not valid[0, 0] and valid.sum() == 11
+    assert np.array_equal(back[valid], flow[valid])
+
+
 def test_kitti_png_channel_order(tmp_path):
     flow = np.zeros((4, 5, 2), np.float32)
     flow[..., 0], flow[..., 1] = 3.0, -2.0
