@@ -12,23 +12,31 @@ from pconvkit.errors import UserError
 from pconvkit.files import encode_image, to_uint8, write_bytes_atomic
 
 
-def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:
-    """(mask, image name) pairs of a run's pairing.csv: the given mask ids, or one B mask per bin."""
+def run_pairs(results) -> list[tuple[MaskEntry, str]]:
+    """Every (mask, image name) pair of a run, from its pairing.csv."""
     pairing = Path(results) / "pairing.csv"
     if not pairing.exists():
         raise UserError(f"no pairing.csv in {results}: run `benchmark run --out {results}` first")
     with open(pairing, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    if mask_ids:
-        wanted = set(mask_ids)
-        rows = [r for r in rows if r["mask"] in wanted]
-    else:
-        rows = list({r["bin"]: r for r in rows if r["category"] == "B"}.values())
     if not rows:
-        raise UserError("no pair of the run matches --masks")
+        return []
     paths = [_mask_path(Path(results), r["path"]) for r in rows]
     hole_white = manifest_polarity(paths[0].parents[2])
     return [(MaskEntry(r["mask"], path, r["category"], r["bin"], hole_white), r["image"]) for r, path in zip(rows, paths)]
+
+
+def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:
+    """(mask, image name) pairs of a run's pairing.csv: the given mask ids, or one B mask per bin."""
+    pairs = run_pairs(results)
+    if mask_ids:
+        wanted = set(mask_ids)
+        pairs = [(mask, image) for mask, image in pairs if mask.mask_id in wanted]
+    else:
+        pairs = list({mask.bin: (mask, image) for mask, image in pairs if mask.category == "B"}.values())
+    if not pairs:
+        raise UserError("no pair of the run matches --masks")
+    return pairs
 
 
 def _mask_path(results: Path, recorded: str) -> Path:

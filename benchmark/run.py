@@ -78,8 +78,9 @@ def run_benchmark(methods, images: dict, masks, out_dir, seed: int = 0, workers:
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = pair_masks(masks, images.keys(), seed)
     # mask paths relative to the results folder, so that `benchmark grid` finds them from any directory
+    results_folder = out_dir.resolve()
     pairing = csv_text([dict(mask=m.mask_id, image=i, category=m.category, bin=m.bin,
-                             path=os.path.relpath(m.path.resolve(), out_dir.resolve())) for m, i in pairs],
+                             path=os.path.relpath(m.path.resolve(), results_folder)) for m, i in pairs],
                        ("mask", "image", "category", "bin", "path"))
     _check_same_pairing(out_dir, pairing)
     write_text_atomic(out_dir / "pairing.csv", pairing)

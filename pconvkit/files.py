@@ -21,9 +21,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"cannot write {path}: it is a folder")
+    path = _not_a_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
     os.close(fd)
@@ -34,6 +32,13 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _not_a_folder(path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"cannot write {path}: it is a folder")
+    return path
 
 
 def write_bytes_atomic(path, data: bytes):
@@ -61,9 +66,7 @@ def image_format(path) -> str:
     """The file format an output image gets from its name's suffix (PNG without one); a one-line
     error for a suffix OpenCV cannot write or a folder, so that a command can check its --out
     before working."""
-    if Path(path).is_dir():
-        raise UserError(f"cannot write {path}: it is a folder")
-    suffix = Path(path).suffix.lower() or ".png"
+    suffix = _not_a_folder(path).suffix.lower() or ".png"
     if suffix not in IMAGE_SUFFIXES:
         raise UserError(f"cannot write an image named {path}: its name must end in {', '.join(IMAGE_SUFFIXES)}")
     return suffix
@@ -71,9 +74,10 @@ def image_format(path) -> str:
 
 def encode_image(path, bgr: np.ndarray) -> bytes:
     """The bytes of a uint8 BGR (or grey) image in the format that `path`'s suffix names."""
-    ok, buf = cv2.imencode(image_format(path), bgr)
+    suffix = image_format(path)
+    ok, buf = cv2.imencode(suffix, bgr)
     if not ok:
-        raise UserError(f"cannot encode an image as {image_format(path)}: {path}")
+        raise UserError(f"cannot encode an image as {suffix}: {path}")
     return buf.tobytes()
 
 
@@ -164,13 +168,13 @@ def load_torch_file(path, description: str):
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{description} not found: {path}")
-    with open(path, "rb") as handle:
-        magic = handle.read(4)
-    # torch.save writes a zip archive (PK..) or, before torch 1.6, a pickle (protocol 2: 0x80 0x02);
-    # anything else would fail inside the unpickler with a bare key such as "105".
-    if magic != b"PK\x03\x04" and magic[:2] != b"\x80\x02":
-        raise UserError(f"cannot read {description} {path}: not a file written by torch.save")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+        # torch.save writes a zip archive (PK..) or, before torch 1.6, a pickle (0x80, protocol);
+        # for anything else the unpickler's own error is a bare key such as "105"
+        if magic != b"PK\x03\x04" and magic[:1] != b"\x80":
+            raise UserError(f"cannot read {description} {path}: not a file written by torch.save") from None
         raise UserError(f"cannot read {description} {path}: {str(err).splitlines()[0][:200]}") from None

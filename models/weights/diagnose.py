@@ -10,7 +10,6 @@ l1 goes"). Run after `make demo`, which leaves the run's pairing in demo/results
    photos (same masks, same crops' statistics, no colour jitter): a gap would mean the 26 photos
    are too few; no gap means the model needs more training rather than more data.
 """
-import csv
 import sys
 
 import cv2
@@ -19,7 +18,7 @@ import pandas as pd
 import torch
 
 from benchmark.data import load_images, read_pair
-from benchmark.grid import grid_pairs
+from benchmark.grid import run_pairs
 from benchmark.methods import make_method
 from models.checkpoint import load_model
 from models.loss import l1_hole_valid
@@ -33,7 +32,7 @@ BANDS = (("<= 3 px", 0, 3), ("3-15 px", 3, 15), ("> 15 px", 15, np.inf))
 
 def error_by_distance_to_the_edge(results, methods=METHODS) -> pd.DataFrame:
     """Mean |result - truth| per hole pixel and channel, per category, method and band."""
-    pairs = [(mask, image) for mask, image in grid_pairs(results, _all_mask_ids(results)) if mask.bin in BINS_ABOVE_02]
+    pairs = [(mask, image) for mask, image in run_pairs(results) if mask.bin in BINS_ABOVE_02]
     images = load_images(sampledata.photos_dir("test"))
     inpainters = {name: make_method(name) for name in methods}
     totals = {}
@@ -51,11 +50,6 @@ def error_by_distance_to_the_edge(results, methods=METHODS) -> pd.DataFrame:
                 total[1] += 3 * int(chosen.sum())
     rows = [dict(category=c, method=m, band=b, error=s / n) for (c, m, b), (s, n) in totals.items() if n]
     return pd.DataFrame(rows).pivot_table(index=["category", "method"], columns="band", values="error")[[b for b, _, _ in BANDS]]
-
-
-def _all_mask_ids(results):
-    with open(f"{results}/pairing.csv", newline="") as handle:
-        return [row["mask"] for row in csv.DictReader(handle)]
 
 
 def training_loss_on_both_splits(masks, batches: int = 12, batch_size: int = 16) -> pd.DataFrame:
