@@ -141,28 +141,58 @@ def cached_onnx_graph(checkpoint=None, cache=None) -> Path:
         except OSError as err:
             raise UserError(f"cannot write the ONNX graph to {graph.parent} ({err.strerror}): "
                             "set PCONVKIT_CACHE to a writable folder, or use --engine torch") from None
+        _prune_onnx_cache(cache)
     return graph
 
 
 def _checkpoint_digest(checkpoint: Path, cache: Path) -> str:
     """sha256 of the checkpoint's bytes, remembered in `cache` with the file's size and modification
     time: reading and hashing the bundled 13 MB takes about 60 ms of a 0.8 s command. One memo per
-    checkpoint path, overwritten when the file changes, so memos do not pile up."""
-    stat = checkpoint.stat()
-    memo = cache / f"{hashlib.sha256(str(checkpoint.resolve()).encode()).hexdigest()[:20]}.sha256"
-    stamp = f"{stat.st_size} {stat.st_mtime_ns}"
-    try:
-        recorded, _, digest = memo.read_text().rpartition(" ")
-        if recorded == stamp and len(digest) == 64:
-            return digest
-    except OSError:
-        pass
-    digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
-    try:
-        write_text_atomic(memo, f"{stamp} {digest}")
-    except OSError:
-        pass  # an unwritable cache is reported when the graph is written
+    checkpoint path (its first line: size, modification time, digest; its second: the path),
+    overwritten when the file changes."""
+    path = checkpoint.resolve()
+    memo = cache / f"{hashlib.sha256(str(path).encode()).hexdigest()[:20]}.sha256"
+    digest = _memo_digest(memo)
+    if digest is None:
+        digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+        try:
+            write_text_atomic(memo, f"{_stamp(path)} {digest}\n{path}")
+        except OSError:
+            pass  # an unwritable cache is reported when the graph is written
     return digest
+
+
+def _stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size} {stat.st_mtime_ns}"
+
+
+def _memo_digest(memo: Path) -> str | None:
+    """The digest a memo records, if its checkpoint is still there, unchanged since; else None."""
+    try:
+        first, path = memo.read_text().split("\n")
+        recorded, _, digest = first.rpartition(" ")
+        if recorded == _stamp(Path(path)) and len(digest) == 64:
+            return digest
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _prune_onnx_cache(cache: Path):
+    """Delete the memos of checkpoints that were removed or rewritten, and the graphs no memo leads
+    to, so that retrained or temporary checkpoints do not leave 13-26 MB graphs behind. Runs after an
+    export only; another process's graph being written has a hidden temporary name and is left alone."""
+    live = set()
+    for memo in cache.glob("*.sha256"):
+        digest = _memo_digest(memo)
+        if digest is None:
+            memo.unlink(missing_ok=True)
+        else:
+            live.add(digest[:20])
+    for graph in cache.glob("*-v*.onnx"):
+        if not graph.name.startswith(".") and graph.name.partition("-")[0] not in live:
+            graph.unlink(missing_ok=True)
 
 
 def export_onnx(checkpoint, out):

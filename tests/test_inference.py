@@ -154,6 +154,25 @@ def test_cached_graph_is_found_without_reading_the_checkpoint_again(trained_look
     assert len(list((tmp_path / "cache").glob("*.sha256"))) == 1  # the path's memo was replaced, not added to
 
 
+def test_cache_drops_graphs_of_checkpoints_removed_or_rewritten(trained_looking_checkpoint, tmp_path):
+    cache = tmp_path / "cache"
+
+    def other_checkpoint(path, seed):
+        torch.manual_seed(seed)
+        save_checkpoint(path, PConvUNet(UNetConfig(layers=3, width=0.125)))
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + seed * 10**9))
+        return path
+    kept = cached_onnx_graph(trained_looking_checkpoint, cache)
+    temporary = cached_onnx_graph(other_checkpoint(tmp_path / "temporary.pt", 1), cache)
+    (tmp_path / "temporary.pt").unlink()
+    before_retraining = cached_onnx_graph(other_checkpoint(tmp_path / "retrained.pt", 2), cache)
+    after_retraining = cached_onnx_graph(other_checkpoint(tmp_path / "retrained.pt", 3), cache)
+    assert len({kept, temporary, before_retraining, after_retraining}) == 4
+    assert sorted(cache.glob("*.onnx")) == sorted([kept, after_retraining])
+    assert len(list(cache.glob("*.sha256"))) == 2
+    assert cached_onnx_graph(trained_looking_checkpoint, cache) == kept
+
+
 def test_inpaint_command_engines_agree(trained_looking_checkpoint, tmp_path, monkeypatch):
     monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path / "cache"))
     image, valid = pair((40, 70), seed=2)
