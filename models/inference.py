@@ -154,9 +154,10 @@ def _checkpoint_digest(checkpoint: Path, cache: Path) -> str:
     memo = cache / f"{hashlib.sha256(str(path).encode()).hexdigest()[:20]}.sha256"
     digest = _memo_digest(memo)
     if digest is None:
+        stamp = _stamp(path)  # taken before reading: a file rewritten meanwhile gets hashed again next time
         digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
         try:
-            write_text_atomic(memo, f"{_stamp(path)} {digest}\n{path}")
+            write_text_atomic(memo, f"{stamp} {digest}\n{path}")
         except OSError:
             pass  # an unwritable cache is reported when the graph is written
     return digest
@@ -182,16 +183,16 @@ def _memo_digest(memo: Path) -> str | None:
 def _prune_onnx_cache(cache: Path):
     """Delete the memos of checkpoints that were removed or rewritten, and the graphs no memo leads
     to, so that retrained or temporary checkpoints do not leave 13-26 MB graphs behind. Runs after an
-    export only; another process's graph being written has a hidden temporary name and is left alone."""
+    export only; files that another process is writing have hidden temporary names and are left alone."""
     live = set()
-    for memo in cache.glob("*.sha256"):
+    for memo in cache.glob("[!.]*.sha256"):
         digest = _memo_digest(memo)
         if digest is None:
             memo.unlink(missing_ok=True)
         else:
             live.add(digest[:20])
-    for graph in cache.glob("*-v*.onnx"):
-        if not graph.name.startswith(".") and graph.name.partition("-")[0] not in live:
+    for graph in cache.glob("[!.]*-v*.onnx"):
+        if graph.name.partition("-")[0] not in live:
             graph.unlink(missing_ok=True)
 
 

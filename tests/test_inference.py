@@ -166,9 +166,11 @@ def test_cache_drops_graphs_of_checkpoints_removed_or_rewritten(trained_looking_
     temporary = cached_onnx_graph(other_checkpoint(tmp_path / "temporary.pt", 1), cache)
     (tmp_path / "temporary.pt").unlink()
     before_retraining = cached_onnx_graph(other_checkpoint(tmp_path / "retrained.pt", 2), cache)
+    being_written = cache / ".0123456789abcdef0123-v1.onnx.tmp.part.onnx"  # by another process
+    being_written.write_bytes(b"")
     after_retraining = cached_onnx_graph(other_checkpoint(tmp_path / "retrained.pt", 3), cache)
     assert len({kept, temporary, before_retraining, after_retraining}) == 4
-    assert sorted(cache.glob("*.onnx")) == sorted([kept, after_retraining])
+    assert sorted(cache.glob("[!.]*.onnx")) == sorted([kept, after_retraining]) and being_written.exists()
     assert len(list(cache.glob("*.sha256"))) == 2
     assert cached_onnx_graph(trained_looking_checkpoint, cache) == kept
 
