@@ -14,6 +14,15 @@ def sample_data():
     return sampledata
 
 
+@pytest.fixture(autouse=True)
+def own_cache_folder(request, tmp_path_factory, monkeypatch):
+    """Tests that do not use the sample data get a cache folder of their own (outside their
+    tmp_path, which some tests list), so that the ONNX graphs and checkpoint memos of their
+    temporary models stay out of the user's cache."""
+    if "sample_data" not in request.fixturenames:
+        monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
 def textured(shape, seed=0):
     """A smooth random texture in [0, 1] (flow can track it)."""
     import cv2
