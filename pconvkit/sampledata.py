@@ -5,6 +5,7 @@ The cache folder is $PCONVKIT_CACHE, or ~/.cache/pconvkit. After `fetch()` it ho
     opencv-doc/data/         OpenCV's examples/data: videos, frame pairs, photos
     photos/train/*.png       the training photos (TRAIN_PHOTOS), RGB
     photos/test/*.png        the held-out photos (TEST_PHOTOS), never used for training
+    photos/validation/*.png  VALIDATION_PHOTOS, in neither split (written by models/weights/validate.py)
 
 The split is fixed here, by name, so that results are comparable between runs and machines.
 Photos of one scene (stereo pairs, two views of one building) stay in one split.
@@ -39,6 +40,9 @@ TRAIN_PHOTOS = (
     "opencv:box_in_scene.png", "opencv:sudoku.png", "skimage:astronaut", "skimage:camera",
     "skimage:coins", "skimage:hubble_deep_field", "skimage:immunohistochemistry", "skimage:moon",
 )
+# In neither split: trained checkpoints are compared on these, so that choosing one does not look at
+# the held-out photos (models/weights/validate.py).
+VALIDATION_PHOTOS = ("opencv:aloeL.jpg", "opencv:chicky_512.png", "opencv:rubberwhale1.png", "opencv:basketball1.png")
 _COMPLETE_MARKER = ".complete-v1"
 
 
@@ -51,7 +55,7 @@ def opencv_data_dir() -> Path:
 
 
 def photos_dir(split: str) -> Path:
-    if split not in ("train", "test"):
+    if split not in ("train", "test", "validation"):
         raise ValueError(split)
     return cache_dir() / "photos" / split
 
@@ -106,14 +110,7 @@ def fetch(log=print) -> bool:
         shutil.move(str(found[0]), str(data))
     _decompress_gz(opencv_data_dir())
     for split, names in (("train", TRAIN_PHOTOS), ("test", TEST_PHOTOS)):
-        folder = photos_dir(split)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            image = _load_photo(name)
-            if image is None:
-                log(f"skipping {name}: it does not load without a download")
-                continue
-            write_png_atomic(folder / (name.split(":", 1)[1].rsplit(".", 1)[0] + ".png"), image)
+        write_photos(split, names, log)
     write_text_atomic(root / _COMPLETE_MARKER, "opencv-doc examples/data and scikit-image photos\n")
     log(f"sample data in {root}")
     return True
@@ -134,6 +131,19 @@ def _decompress_gz(folder: Path):
         target = gz.with_suffix("")
         if not target.exists():
             target.write_bytes(gzip.decompress(gz.read_bytes()))
+
+
+def write_photos(split: str, names, log=print) -> Path:
+    """Write the named photos ('opencv:FILE' or 'skimage:NAME') as PNGs into photos_dir(split)."""
+    folder = photos_dir(split)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        image = _load_photo(name)
+        if image is None:
+            log(f"skipping {name}: it does not load without a download")
+            continue
+        write_png_atomic(folder / (name.split(":", 1)[1].rsplit(".", 1)[0] + ".png"), image)
+    return folder
 
 
 def _load_photo(name: str):

@@ -94,3 +94,9 @@ dpkg-deb --build $package opencv-doc_0_all.deb > /dev/null
     assert sampledata.fetch(log=lambda *_: None)
     assert calls.read_text().split("\n")[:3] == ["download opencv-doc", "update -q", "download opencv-doc"]
     assert (tmp_path / "cache" / "opencv-doc" / "data" / "vtest.avi").read_text() == "not-a-video\n"
+
+
+def test_validation_photos_are_in_neither_split():
+    names = [set(sampledata.TRAIN_PHOTOS), set(sampledata.TEST_PHOTOS), set(sampledata.VALIDATION_PHOTOS)]
+    assert all(not a & b for i, a in enumerate(names) for b in names[i + 1:])
+    assert len(names[2]) == len(sampledata.VALIDATION_PHOTOS) >= 4
