@@ -1,49 +1,37 @@
-"""Choose between trained checkpoints without looking at the held-out photos (MODEL_CARD.md): the
-mean l1 (%) of each checkpoint over the demo's test masks, each mask on one of the sample photos
-that are in neither split (`pconvkit.sampledata.VALIDATION_PHOTOS`), dealt as `benchmark run`
-deals images. Run after `make demo` (it needs the sample data and the demo's masks):
+"""Choose between trained PConv checkpoints without looking at the held-out photos (MODEL_CARD.md):
+each checkpoint goes through the benchmark's own harness (`benchmark.run.run_benchmark`, so the same
+dealing of images to masks, compositing and l1) on the demo's test masks and the sample photos that
+are in neither split (`pconvkit.sampledata.VALIDATION_PHOTOS`). Run after `make demo`:
 
     .venv/bin/python models/weights/validate.py CHECKPOINT [CHECKPOINT ...]   # masks: demo/masks
     MASKS=other/masks .venv/bin/python models/weights/validate.py ...
 
-On the CPU, about 3.5 minutes per checkpoint of the bundled size for the demo's 300 masks.
+On the CPU, about 2 minutes per checkpoint of the bundled size for the demo's 300 masks.
 """
 import os
 import sys
+import tempfile
 
-import numpy as np
+import pandas as pd
 
-from benchmark.data import load_images, load_masks, pair_masks, read_pair
-from benchmark.methods import NeuralMethod
-from benchmark.metrics import l1_error_percent
+from benchmark.data import load_images, load_masks
+from benchmark.run import run_benchmark
 from pconvkit import sampledata
-
-BATCH = 8
-
-
-def validation_l1(checkpoint, pairs, images) -> tuple[float, float]:
-    """Mean l1 (%) over all pairs and over the pairs in the bins above 0.2."""
-    inpaint = NeuralMethod(checkpoint)
-    errors, large = [], []
-    for start in range(0, len(pairs), BATCH):
-        chunk = pairs[start:start + BATCH]
-        truth = np.stack([images[name] for _, name in chunk])
-        valid = np.stack([read_pair(mask, images[name]) for mask, name in chunk])
-        for (mask, _), result, target in zip(chunk, inpaint.inpaint_batch(truth, valid), truth):
-            errors.append(l1_error_percent(result, target))
-            large.append(mask.bin >= "0.2")
-    errors = np.array(errors)
-    return float(errors.mean()), float(errors[np.array(large)].mean())
 
 
 def main(checkpoints, masks):
     sampledata.require_sample_data()
     images = load_images(sampledata.write_photos("validation", sampledata.VALIDATION_PHOTOS))
-    pairs = pair_masks(load_masks(masks), images, seed=0)
-    print(f"mean l1 (%) over {len(pairs)} pairs of {masks} on {len(images)} validation photos")
+    masks = load_masks(masks)
+    summary = []
     for checkpoint in checkpoints:
-        everywhere, above_02 = validation_l1(checkpoint, pairs, images)
-        print(f"{checkpoint}: all bins {everywhere:.4f}, bins above 0.2 {above_02:.4f}", flush=True)
+        with tempfile.TemporaryDirectory() as out:
+            results = pd.read_csv(run_benchmark(["pconv"], images, masks, out, log=lambda *_: None,
+                                                method_options={"pconv": {"checkpoint": checkpoint}}))
+        summary.append(f"{checkpoint}: all bins {results.l1.mean():.4f}, "
+                       f"bins above 0.2 {results.l1[results.bin >= '0.2'].mean():.4f}")
+    print(f"mean l1 (%) over {len(masks)} masks on {len(images)} validation photos")
+    print("\n".join(summary))
 
 
 if __name__ == "__main__":
