@@ -24,6 +24,7 @@ from models.checkpoint import load_model
 from models.loss import l1_hole_valid
 from models.train import TrainConfig, TrainingData
 from pconvkit import sampledata
+from pconvkit.errors import UserError
 
 METHODS = ("pconv", "conv", "ns", "telea")
 BINS_ABOVE_02 = ("0.2-0.3", "0.3-0.4", "0.4-0.5", "0.5-0.6")
@@ -82,4 +83,7 @@ def main(results="demo/results", masks="demo/masks"):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    try:
+        main(*sys.argv[1:])
+    except UserError as err:
+        sys.exit(f"Error: {err}")

@@ -17,6 +17,7 @@ import pandas as pd
 from benchmark.data import load_images, load_masks
 from benchmark.run import run_benchmark
 from pconvkit import sampledata
+from pconvkit.errors import UserError
 
 
 def main(checkpoints, masks):
@@ -37,4 +38,7 @@ def main(checkpoints, masks):
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    main(sys.argv[1:], os.environ.get("MASKS", "demo/masks"))
+    try:
+        main(sys.argv[1:], os.environ.get("MASKS", "demo/masks"))
+    except UserError as err:
+        sys.exit(f"Error: {err}")
