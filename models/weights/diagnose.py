@@ -76,8 +76,9 @@ def training_loss_on_both_splits(masks, batches: int = 12, batch_size: int = 16)
 def main(results="demo/results", masks="demo/masks"):
     sampledata.require_sample_data()
     pd.set_option("display.width", 120)
+    by_distance = error_by_distance_to_the_edge(results)
     print("Mean absolute error per hole pixel (0-1 scale) by distance to the hole's edge, bins above 0.2:")
-    print(error_by_distance_to_the_edge(results).round(4).to_string())
+    print(by_distance.round(4).to_string())
     print("\nThe bundled PConv's L1 per pixel on 256-px crops (scale jitter 3, no colour jitter):")
     print(training_loss_on_both_splits(masks).round(4).to_string(index=False))
 
