@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label
-from maskgen.inspect import classify_folder
+from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label
+from pconvkit.maskgen.survey import classify_folder
 from pconvkit.errors import UserError
 from pconvkit.files import list_images, read_image, read_mask
 

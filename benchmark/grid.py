@@ -5,9 +5,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmark.data import MaskEntry, manifest_polarity, read_pair
-from benchmark.methods import make_method
-from models.inference import composite_numpy
+from pconvkit.benchmark.data import MaskEntry, manifest_polarity, read_pair
+from pconvkit.benchmark.methods import make_method
+from pconvkit.models.inference import composite_numpy
 from pconvkit.errors import UserError
 from pconvkit.files import encode_image, to_uint8, write_bytes_atomic
 

@@ -109,8 +109,8 @@ class NeuralMethod:
     """A trained U-Net from a checkpoint (default: the bundled model), batched on its device."""
 
     def __init__(self, checkpoint=None, device="auto", **_):
-        from models.checkpoint import load_model
-        from models.inference import pick_device
+        from pconvkit.models.checkpoint import load_model
+        from pconvkit.models.inference import pick_device
         self.device = pick_device(device)
         self.model, self.checkpoint = load_model(checkpoint, self.device)
 
@@ -118,7 +118,7 @@ class NeuralMethod:
         return self.inpaint_batch(image[None], mask[None])[0]
 
     def inpaint_batch(self, images, masks):
-        from models.inference import inpaint_batch
+        from pconvkit.models.inference import inpaint_batch
         return inpaint_batch(self.model, np.asarray(images), np.asarray(masks))
 
 
@@ -132,7 +132,7 @@ def pconv(checkpoint=None, device="auto", **_):
 
 @register("conv", neural=True)
 def conv(checkpoint=None, device="auto", **_):
-    from models import BUNDLED_CONV_WEIGHTS
+    from pconvkit.models import BUNDLED_CONV_WEIGHTS
     if checkpoint is None:
         if not BUNDLED_CONV_WEIGHTS.exists():
             raise UserError("the conv baseline needs --conv-checkpoint FILE (a `pconv train --plain` checkpoint)")

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from benchmark.data import pair_masks, read_pair
-from benchmark.methods import METHODS, check_method_name, make_method
-from benchmark.metrics import InceptionClassifier, image_metrics
-from models.inference import composite_numpy
+from pconvkit.benchmark.data import pair_masks, read_pair
+from pconvkit.benchmark.methods import METHODS, check_method_name, make_method
+from pconvkit.benchmark.metrics import InceptionClassifier, image_metrics
+from pconvkit.models.inference import composite_numpy
 from pconvkit.errors import UserError
 from pconvkit.files import atomic_path, csv_text, write_text_atomic
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.data import cells
-from benchmark.methods import NOT_RUN
-from benchmark.metrics import inception_score
-from benchmark.run import read_results
+from pconvkit.benchmark.data import cells
+from pconvkit.benchmark.methods import NOT_RUN
+from pconvkit.benchmark.metrics import inception_score
+from pconvkit.benchmark.run import read_results
 from pconvkit.errors import UserError
 
 METRICS = (("l1", "l1 (%)", "min"), ("psnr", "PSNR", "max"), ("ssim", "SSIM", "max"),

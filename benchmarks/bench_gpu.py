@@ -22,7 +22,7 @@ import time
 import torch
 
 from bench_partialconv import layer_cases  # the same layer cases as the CPU benchmark
-from models.unet import PConvUNet, UNetConfig
+from pconvkit.models.unet import PConvUNet, UNetConfig
 
 PAPER_V100_SECONDS = 0.029
 

@@ -12,10 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from maskgen.build import BenchmarkSettings, build_test_set
-from maskgen.flowcompute import compute_flow, read_frames
-from maskgen.occlusion import raw_mask_from_flows
-from maskgen.pool import load_pool
+from pconvkit.maskgen.build import BenchmarkSettings, build_test_set
+from pconvkit.maskgen.flowcompute import compute_flow, read_frames
+from pconvkit.maskgen.occlusion import raw_mask_from_flows
+from pconvkit.maskgen.pool import load_pool
 from pconvkit import sampledata
 
 

@@ -11,10 +11,10 @@ import time
 import cv2
 import numpy as np
 
-from benchmark.data import load_images
-from benchmark.methods import make_method
-from benchmark.metrics import image_metrics
-from models.inference import composite_numpy
+from pconvkit.benchmark.data import load_images
+from pconvkit.benchmark.methods import make_method
+from pconvkit.benchmark.metrics import image_metrics
+from pconvkit.models.inference import composite_numpy
 from pconvkit import sampledata
 
 

@@ -32,8 +32,8 @@ from types import SimpleNamespace
 import torch
 import torch.nn.functional as F
 
-from models.partialconv import PartialConv2d, reference_partial_conv
-from models.unet import PConvUNet, UNetConfig
+from pconvkit.models.partialconv import PartialConv2d, reference_partial_conv
+from pconvkit.models.unet import PConvUNet, UNetConfig
 
 # (name, C_in, C_out, kernel, stride, input side at 512x512)
 TABLE2_SHAPES = [

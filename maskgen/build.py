@@ -24,9 +24,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from maskgen.augment import KERNEL_RANGE, AugmentParams, crop_distance, half_pixel_steps, random_geometry
-from maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, border_frame, hole_ratio
-from maskgen.pool import PAPER_TEST_COUNT, PAPER_TRAIN_COUNT, load_raw_mask
+from pconvkit.maskgen.augment import KERNEL_RANGE, AugmentParams, crop_distance, half_pixel_steps, random_geometry
+from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, border_frame, hole_ratio
+from pconvkit.maskgen.pool import PAPER_TEST_COUNT, PAPER_TRAIN_COUNT, load_raw_mask
 from pconvkit.errors import UserError
 from pconvkit.files import csv_text, encode_png, mask_to_png, read_mask, write_bytes_atomic, write_text_atomic
 

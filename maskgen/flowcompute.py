@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskgen.flowio import FLOW_SUFFIXES
+from pconvkit.maskgen.flowio import FLOW_SUFFIXES
 from pconvkit.errors import UserError
 from pconvkit.files import IMAGE_SUFFIXES
 

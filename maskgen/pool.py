@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from maskgen.bins import hole_ratio
-from maskgen.flowcompute import compute_flow, frame_pairs, list_flow_pairs, read_frames
-from maskgen.flowio import read_flow
-from maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
+from pconvkit.maskgen.bins import hole_ratio
+from pconvkit.maskgen.flowcompute import compute_flow, frame_pairs, list_flow_pairs, read_frames
+from pconvkit.maskgen.flowio import read_flow
+from pconvkit.maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
 from pconvkit.errors import UserError
 from pconvkit.files import csv_text, mask_to_png, read_mask, write_png_atomic, write_text_atomic
 

@@ -3,8 +3,8 @@ import io
 
 import torch
 
-from models import BUNDLED_WEIGHTS
-from models.unet import PConvUNet, UNetConfig
+from pconvkit.models import BUNDLED_WEIGHTS
+from pconvkit.models.unet import PConvUNet, UNetConfig
 from pconvkit.errors import UserError
 from pconvkit.files import load_torch_file, write_bytes_atomic
 

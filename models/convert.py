@@ -6,8 +6,8 @@ dec_1.conv.input_conv.bias. Its layer divides by sum(M) instead of multiplying b
 so each weight is rescaled by 1 / (C_in k_h k_w) to give the same outputs under Eq. 1. The mask
 convolutions (mask_conv.weight, all ones) carry nothing and are dropped.
 """
-from models.checkpoint import save_checkpoint
-from models.unet import PConvUNet, UNetConfig
+from pconvkit.models.checkpoint import save_checkpoint
+from pconvkit.models.unet import PConvUNet, UNetConfig
 from pconvkit.errors import UserError
 from pconvkit.files import load_torch_file
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models import BUNDLED_WEIGHTS
+from pconvkit.models import BUNDLED_WEIGHTS
 from pconvkit.errors import UserError
 from pconvkit.files import atomic_path, write_text_atomic
 
@@ -99,7 +99,7 @@ def make_inpainter(checkpoint=None, device: str = "auto", engine: str = "auto"):
         return OnnxInpainter(checkpoint)
     if engine != "torch":
         raise UserError(f"unknown engine {engine!r}: auto, onnx or torch")
-    from models.checkpoint import load_model
+    from pconvkit.models.checkpoint import load_model
     model, _ = load_model(checkpoint, pick_device(device))
     return lambda image, valid_mask: inpaint(model, image, valid_mask)
 
@@ -201,7 +201,7 @@ def export_onnx(checkpoint, out):
     with free batch size and sides."""
     import onnx
     import torch
-    from models.checkpoint import load_model
+    from pconvkit.models.checkpoint import load_model
     model, _ = load_model(checkpoint, "cpu")
     sample = (torch.rand(1, 3, model.stride, model.stride), torch.ones(1, 1, model.stride, model.stride))
     free = {0: "batch", 2: "height", 3: "width"}

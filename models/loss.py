@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.unet import IMAGENET_MEAN, IMAGENET_STD, composite
+from pconvkit.models.unet import IMAGENET_MEAN, IMAGENET_STD, composite
 from pconvkit.errors import UserError
 from pconvkit.files import load_torch_file
 

@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from maskgen.augment import AugmentedMasks
-from maskgen.pool import load_pool, load_raw_mask
-from models.checkpoint import read_checkpoint, save_checkpoint
-from models.inference import pick_device
-from models.loss import InpaintingLoss, LossWeights, load_vgg16
-from models.unet import PConvUNet, UNetConfig, composite
+from pconvkit.maskgen.augment import AugmentedMasks
+from pconvkit.maskgen.pool import load_pool, load_raw_mask
+from pconvkit.models.checkpoint import read_checkpoint, save_checkpoint
+from pconvkit.models.inference import pick_device
+from pconvkit.models.loss import InpaintingLoss, LossWeights, load_vgg16
+from pconvkit.models.unet import PConvUNet, UNetConfig, composite
 from pconvkit.errors import UserError
 from pconvkit.files import list_images, read_image, read_mask, to_uint8, write_png_atomic
 

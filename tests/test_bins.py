@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from maskgen.bins import BINS, bin_index, border_category, border_distance, classify, hole_ratio
+from pconvkit.maskgen.bins import BINS, bin_index, border_category, border_distance, classify, hole_ratio
 
 
 def mask_with_hole(top, left, height, width, size=512):

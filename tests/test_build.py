@@ -5,11 +5,11 @@ import cv2
 import numpy as np
 import pytest
 
-from maskgen.augment import AugmentParams, augment, random_augment
-from maskgen.bins import BINS, bin_index, border_category, border_distance, hole_ratio
-from maskgen.build import BenchmarkSettings, build_test_set, read_manifest, regenerate
-from maskgen.flowio import write_flow
-from maskgen.pool import RawMaskSettings, assign_splits, build_raw_pools, videos_from_inputs
+from pconvkit.maskgen.augment import AugmentParams, augment, random_augment
+from pconvkit.maskgen.bins import BINS, bin_index, border_category, border_distance, hole_ratio
+from pconvkit.maskgen.build import BenchmarkSettings, build_test_set, read_manifest, regenerate
+from pconvkit.maskgen.flowio import write_flow
+from pconvkit.maskgen.pool import RawMaskSettings, assign_splits, build_raw_pools, videos_from_inputs
 from pconvkit.errors import UserError
 from pconvkit.files import mask_to_png, read_mask, write_png_atomic
 
@@ -183,7 +183,7 @@ def test_raw_pool_from_frames_is_the_same_for_any_number_of_workers(tmp_path):
 
 
 def test_explicit_options_override_a_preset():
-    from maskgen.build import PRESETS, preset_values
+    from pconvkit.maskgen.build import PRESETS, preset_values
     sample = preset_values("sample", {"per_bin": 3, "frame_stride": None})
     assert sample["per_bin"] == 3 and sample["frame_stride"] == PRESETS["sample"]["frame_stride"]
     assert sample["test_videos"] == "Megamind"

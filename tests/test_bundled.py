@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import skimage.data
 
-from benchmark.methods import make_method
-from models import BUNDLED_WEIGHTS
-from models.checkpoint import load_model
-from models.inference import inpaint
+from pconvkit.benchmark.methods import make_method
+from pconvkit.models import BUNDLED_WEIGHTS
+from pconvkit.models.checkpoint import load_model
+from pconvkit.models.inference import inpaint
 
 
 def held_out_photo(size=512):

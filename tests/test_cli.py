@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli import benchmark, maskgen, pconv
-from maskgen.flowio import write_flow
+from pconvkit.cli import benchmark, maskgen, pconv
+from pconvkit.maskgen.flowio import write_flow
 from pconvkit.files import mask_to_png, write_png_atomic
 from test_build import write_square_flows
 
@@ -124,8 +124,8 @@ def test_maskgen_bad_inputs(tmp_path):
 
 def test_pconv_inpaint_any_image(tmp_path):
     import torch
-    from models.checkpoint import save_checkpoint
-    from models.unet import PConvUNet, UNetConfig
+    from pconvkit.models.checkpoint import save_checkpoint
+    from pconvkit.models.unet import PConvUNet, UNetConfig
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "m.pt", PConvUNet(UNetConfig(layers=3, width=0.125)))
     gray = (np.random.default_rng(0).random((30, 41)) * 255).astype(np.uint8)
@@ -158,8 +158,8 @@ def test_pconv_inpaint_rejects_tiny_and_missing_inputs(tmp_path):
 
 def test_maskgen_flow_writes_a_folder_that_flow_dir_reads_back(tmp_path):
     from conftest import textured
-    from maskgen.flowcompute import list_flow_pairs
-    from maskgen.flowio import read_flow
+    from pconvkit.maskgen.flowcompute import list_flow_pairs
+    from pconvkit.maskgen.flowio import read_flow
     background = (textured((64, 96), seed=1) * 255).astype(np.uint8)
     for t in range(3):
         frame = background.copy()
@@ -273,7 +273,7 @@ def test_file_system_refusals_are_one_line_errors(tmp_path, mask_folder, image_f
 
 
 def test_a_run_can_be_drawn_from_another_directory(tmp_path, mask_folder, image_folder, monkeypatch):
-    from benchmark.grid import grid_pairs
+    from pconvkit.benchmark.grid import grid_pairs
     monkeypatch.chdir(mask_folder.parent)  # masks given relative to where the run starts
     arguments = ["run", "--methods", "mean", "--masks", mask_folder.name, "--images", str(image_folder),
                  "--size", "64", "--out", str(tmp_path / "r")]
@@ -306,10 +306,10 @@ class _StubClassifier:
 
 def test_every_result_row_has_its_inception_probabilities_even_after_an_interruption(tmp_path, mask_folder,
                                                                                       image_folder, monkeypatch):
-    import benchmark.run
-    from benchmark.data import load_images, load_masks
-    from benchmark.run import read_results, run_benchmark
-    monkeypatch.setattr(benchmark.run, "InceptionClassifier", _StubClassifier)
+    import pconvkit.benchmark.run
+    from pconvkit.benchmark.data import load_images, load_masks
+    from pconvkit.benchmark.run import read_results, run_benchmark
+    monkeypatch.setattr(pconvkit.benchmark.run, "InceptionClassifier", _StubClassifier)
     images, masks = load_images(image_folder, 64), load_masks(mask_folder)
     _StubClassifier.calls, _StubClassifier.fail_on = 0, 3  # 1: ground truths; 2, 3: the first two outputs
     with pytest.raises(KeyboardInterrupt):

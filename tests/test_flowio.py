@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from maskgen.flowio import read_flow, write_flow
+from pconvkit.maskgen.flowio import read_flow, write_flow
 from pconvkit.errors import UserError
 
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import models.inference
-from cli import pconv
-from models.checkpoint import load_model, save_checkpoint
-from models.convert import convert_naoto0804
-from models.inference import OnnxInpainter, cached_onnx_graph, inpaint
-from models.unet import PConvUNet, UNetConfig
+import pconvkit.models.inference
+from pconvkit.cli import pconv
+from pconvkit.models.checkpoint import load_model, save_checkpoint
+from pconvkit.models.convert import convert_naoto0804
+from pconvkit.models.inference import OnnxInpainter, cached_onnx_graph, inpaint
+from pconvkit.models.unet import PConvUNet, UNetConfig
 from pconvkit.errors import UserError
 
 
@@ -127,7 +127,7 @@ def test_graph_is_exported_once_per_checkpoint(trained_looking_checkpoint, tmp_p
 
     def no_export(*_):
         raise AssertionError("exported again")
-    monkeypatch.setattr(models.inference, "export_onnx", no_export)
+    monkeypatch.setattr(pconvkit.models.inference, "export_onnx", no_export)
     OnnxInpainter(trained_looking_checkpoint, cache=tmp_path / "cache")
     with pytest.raises(AssertionError):  # another checkpoint is another graph
         torch.manual_seed(1)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from models.loss import (InpaintingLoss, LossWeights, VGG16Features, gram_matrix, l1_hole_valid, perceptual_loss,
+from pconvkit.models.loss import (InpaintingLoss, LossWeights, VGG16Features, gram_matrix, l1_hole_valid, perceptual_loss,
                          style_loss, total_variation_loss)
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from benchmark.methods import make_method, register
-from models.inference import composite_numpy
+from pconvkit.benchmark.methods import make_method, register
+from pconvkit.models.inference import composite_numpy
 from pconvkit.errors import UserError
 
 

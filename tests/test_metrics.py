@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from benchmark.metrics import inception_score, l1_error_percent, psnr, ssim
+from pconvkit.benchmark.metrics import inception_score, l1_error_percent, psnr, ssim
 
 
 def test_l1_and_psnr_by_hand():
@@ -33,7 +33,7 @@ def test_inception_score_of_stub_classifiers():
 
 
 def test_image_metrics_agree_with_the_single_metrics():
-    from benchmark.metrics import image_metrics
+    from pconvkit.benchmark.metrics import image_metrics
     rng = np.random.default_rng(1)
     x, y = rng.random((32, 40, 3)), rng.random((32, 40, 3))
     values = image_metrics(x, y)
@@ -48,7 +48,7 @@ def test_inception_classifier_reads_a_torchvision_state_dict_file(tmp_path):
     import torch
     from torchvision.models import inception_v3
 
-    from benchmark.metrics import InceptionClassifier
+    from pconvkit.benchmark.metrics import InceptionClassifier
     from pconvkit.errors import UserError
     torch.manual_seed(0)
     torch.save(inception_v3(weights=None, aux_logits=True, init_weights=True).state_dict(), tmp_path / "inception.pth")

@@ -1,6 +1,6 @@
 import numpy as np
 
-from maskgen.occlusion import ConsistencyThresholds, occluded_pixels, raw_mask_from_flows
+from pconvkit.maskgen.occlusion import ConsistencyThresholds, occluded_pixels, raw_mask_from_flows
 
 SIZE, SQUARE, SHIFT = 96, (30, 60), 8  # a square over rows/cols 30..59 moves 8 px right
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.partialconv import PartialConv2d, _im2col_suits, reference_partial_conv
+from pconvkit.models.partialconv import PartialConv2d, _im2col_suits, reference_partial_conv
 
 torch.manual_seed(0)
 
@@ -106,8 +106,8 @@ def test_deep_layers_on_the_im2col_path_equal_the_reference(stride, banded):
 def test_a_torch_without_the_im2col_operators_keeps_to_onednn(monkeypatch):
     """The im2col path uses internal ATen operators (aten::_slow_conv2d_*); where a torch lacks
     them, the same layers run the public convolution, with the same results."""
-    import models.partialconv
-    monkeypatch.setattr(models.partialconv, "_HAS_IM2COL", False)
+    import pconvkit.models.partialconv
+    monkeypatch.setattr(pconvkit.models.partialconv, "_HAS_IM2COL", False)
     conv = PartialConv2d(48, 40, 3, 2, 1)
     x = torch.rand(1, 48, 5, 6, requires_grad=True)
     assert not _im2col_suits(x, conv.weight, conv.stride, conv.padding, conv.dilation)

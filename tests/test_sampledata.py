@@ -4,7 +4,7 @@ import cv2
 import pytest
 from click.testing import CliRunner
 
-from cli import benchmark
+from pconvkit.cli import benchmark
 from pconvkit import sampledata
 
 EXPECTED_VIDEOS = {"vtest.avi": (768, 576, 795), "Megamind.avi": (720, 528, 270), "tree.avi": (320, 240, None)}

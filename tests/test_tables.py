@@ -2,8 +2,8 @@ import re
 
 import pytest
 
-from benchmark.run import RESULT_FIELDS, read_results
-from benchmark.tables import PAPER_TABLE1, column_labels, summarise, table1, to_csv, to_latex, to_markdown
+from pconvkit.benchmark.run import RESULT_FIELDS, read_results
+from pconvkit.benchmark.tables import PAPER_TABLE1, column_labels, summarise, table1, to_csv, to_latex, to_markdown
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from cli import pconv
-from models.checkpoint import read_checkpoint
-from models.train import TrainConfig, train
+from pconvkit.cli import pconv
+from pconvkit.models.checkpoint import read_checkpoint
+from pconvkit.models.train import TrainConfig, train
 from pconvkit.files import mask_to_png, write_png_atomic
 
 
@@ -41,8 +41,8 @@ def test_training_reduces_the_loss(data, tmp_path):
 
 
 def test_loss_log_gets_every_step_once_when_fetched_in_groups(data, tmp_path, monkeypatch):
-    import models.train
-    monkeypatch.setattr(models.train, "LOG_EVERY", 4)
+    import pconvkit.models.train
+    monkeypatch.setattr(pconvkit.models.train, "LOG_EVERY", 4)
     train(config(data, tmp_path, 10, checkpoint_every=100), log=lambda *_: None)
     log = pd.read_csv(tmp_path / "loss_log.csv")
     assert list(log["step"]) == list(range(1, 11)) and log["total"].notna().all()
@@ -108,7 +108,7 @@ def test_time_limit_stops_with_a_checkpoint_that_resumes(data, tmp_path):
 
 
 def test_scale_jitter_crops_resized_images(data):
-    from models.train import TrainingData
+    from pconvkit.models.train import TrainingData
     native = TrainingData(config(data, "unused", 1))
     jittered = TrainingData(config(data, "unused", 1, scale_jitter=2.0))
     for step in range(4):
@@ -120,7 +120,7 @@ def test_scale_jitter_crops_resized_images(data):
 
 
 def test_color_jitter_changes_hues_but_keeps_crops_valid(data):
-    from models.train import TrainingData
+    from pconvkit.models.train import TrainingData
     plain = TrainingData(config(data, "unused", 1))
     jittered = TrainingData(config(data, "unused", 1, color_jitter=1.0))
     plain_images, plain_masks = plain.batch(0, 0, 1)  # one crop: the same draws up to the jitter
@@ -136,7 +136,7 @@ def test_ctrl_c_saves_the_step_and_the_same_command_continues_the_run(data, tmp_
     import os
     import signal
 
-    from models.train import TrainingData
+    from pconvkit.models.train import TrainingData
     handler_before = signal.getsignal(signal.SIGINT)  # Python's, or SIG_IGN in a background job
     train(config(data, tmp_path / "straight", 6, checkpoint_every=100), log=lambda *_: None)
     batch = TrainingData.batch

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from models.unet import PConvUNet, UNetConfig, composite
+from pconvkit.models.unet import PConvUNet, UNetConfig, composite
 
 TABLE2 = [  # (kernel, stride, out channels, batchnorm) of PConv1..PConv16
     (7, 2, 64, False), (5, 2, 128, True), (5, 2, 256, True), (3, 2, 512, True), (3, 2, 512, True),

@@ -30,7 +30,7 @@ train_one() {  # NAME [--plain]
         --steps $((steps + steps / 3)) --max-minutes "$phase2_minutes"
     python3 - "$run/last.pt" "$out/$name.pt" <<'EOF'
 import sys
-from models.checkpoint import load_model, save_checkpoint
+from pconvkit.models.checkpoint import load_model, save_checkpoint
 model, state = load_model(sys.argv[1])
 save_checkpoint(sys.argv[2], model, None, state["step"], state["phase"], state["config"], state["metadata"], half=True)
 EOF

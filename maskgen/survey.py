@@ -5,8 +5,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskgen.bins import BINS, CATEGORIES, BORDER_MARGIN, bin_label, border_distance, classify
-from maskgen.build import MANIFEST_FIELDS
+from pconvkit.maskgen.bins import BINS, CATEGORIES, BORDER_MARGIN, bin_label, border_distance, classify
+from pconvkit.maskgen.build import MANIFEST_FIELDS
 from pconvkit.errors import UserError
 from pconvkit.files import csv_text, encode_png, list_images, mask_to_png, read_mask, write_bytes_atomic, write_text_atomic
 

@@ -14,8 +14,8 @@ import tempfile
 
 import pandas as pd
 
-from benchmark.data import load_images, load_masks
-from benchmark.run import run_benchmark
+from pconvkit.benchmark.data import load_images, load_masks
+from pconvkit.benchmark.run import run_benchmark
 from pconvkit import sampledata
 from pconvkit.errors import UserError
 

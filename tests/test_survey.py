@@ -3,8 +3,8 @@ import csv
 import numpy as np
 from click.testing import CliRunner
 
-from cli import maskgen
-from maskgen.inspect import import_nvidia, mask_statistics
+from pconvkit.cli import maskgen
+from pconvkit.maskgen.survey import import_nvidia, mask_statistics
 from pconvkit.files import read_mask, write_png_atomic
 
 

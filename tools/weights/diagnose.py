@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.data import load_images, read_pair
-from benchmark.grid import run_pairs
-from benchmark.methods import make_method
-from models.checkpoint import load_model
-from models.loss import l1_hole_valid
-from models.train import TrainConfig, TrainingData
+from pconvkit.benchmark.data import load_images, read_pair
+from pconvkit.benchmark.grid import run_pairs
+from pconvkit.benchmark.methods import make_method
+from pconvkit.models.checkpoint import load_model
+from pconvkit.models.loss import l1_hole_valid
+from pconvkit.models.train import TrainConfig, TrainingData
 from pconvkit import sampledata
 from pconvkit.errors import UserError
 

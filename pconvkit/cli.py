@@ -1,0 +1,456 @@
+"""Command-line interface: thin click layers over the library functions.
+
+    maskgen    the mask pipeline of Section 4.1 (flow -> occlusion -> raw pools -> binned test set)
+    benchmark  evaluation and tables (Section 4.3), and the sample data
+    pconv      training, inpainting one image, converting checkpoints (Sections 3-4.2)
+
+A mistake in the input ends in a one-line error and exit status 1, never a traceback.
+"""
+import sys
+from pathlib import Path
+
+import click
+
+from pconvkit.errors import UserError
+
+
+class _Group(click.Group):
+    """Turns UserError and the file system's refusals (OSError) into click's one-line 'Error: ...'
+    and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            raise click.ClickException(str(err)) from None
+        except OSError as err:  # the file system refused (a file where a folder should be, no permission, disk full)
+            names = " -> ".join(str(name) for name in (err.filename, err.filename2) if name is not None)
+            raise click.ClickException(f"{err.strerror or err}: {names}" if names else str(err)) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted: run the same command again to resume", err=True)
+            sys.exit(130)
+
+
+def _csv_list(value, cast=str):
+    return tuple(cast(v) for v in value.split(",") if v.strip()) if value else ()
+
+
+# Numeric options are checked when the command line is read, so a value out of range is one line of
+# click's "Invalid value for ..." before any work starts, never a traceback from deep inside.
+POSITIVE = click.IntRange(min=1)
+NON_NEGATIVE = click.IntRange(min=0)
+POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
+NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
+
+
+def _positive_int_list(ctx, param, value):
+    """Click callback: the value must be a comma-separated list of positive integers; kept as text."""
+    try:
+        numbers = _csv_list(value, int)
+    except ValueError:
+        numbers = ()
+    if not numbers or min(numbers) < 1:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of positive integers, e.g. 1,4,16")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- maskgen
+
+@click.group(cls=_Group)
+def maskgen():
+    """Irregular hole masks from video occlusions (Section 4.1 of Liu et al., ECCV 2018)."""
+
+
+_raw_options = [
+    click.option("--frame-gaps", default="1", show_default=True, callback=_positive_int_list,
+                 help="Comma-separated frame gaps: each gives pairs (i, i+gap); more gaps, more distinct masks."),
+    click.option("--frame-stride", default=1, show_default=True, type=POSITIVE, help="Step between first frames of pairs."),
+    click.option("--max-side", type=POSITIVE, default=None, help="Scale frames down to this longer side before flow."),
+    click.option("--flow-method", type=click.Choice(["dis", "farneback"]), default="dis", show_default=True,
+                 help="OpenCV DIS optical flow (default) or Farneback."),
+    click.option("--dis-preset", type=click.Choice(["ultrafast", "fast", "medium"]), default="medium",
+                 show_default=True, help="DIS preset."),
+]
+
+_consistency_options = [
+    click.option("--occlusion-relative", default=0.01, show_default=True, type=NON_NEGATIVE_FLOAT,
+                 help="Occluded where |w + w^|^2 > this (|w|^2 + |w^|^2) + --occlusion-absolute (Sundaram et al. 2010)."),
+    click.option("--occlusion-absolute", default=0.5, show_default=True, type=NON_NEGATIVE_FLOAT),
+    click.option("--boundary-relative", default=0.01, show_default=True, type=NON_NEGATIVE_FLOAT,
+                 help="Motion boundary where |grad u|^2 + |grad v|^2 > this |w|^2 + --boundary-absolute."),
+    click.option("--boundary-absolute", default=0.002, show_default=True, type=NON_NEGATIVE_FLOAT),
+    click.option("--no-motion-boundaries", is_flag=True, help="Holes from the consistency check only."),
+    click.option("--out-of-frame-holes", is_flag=True, help="Pixels whose flow leaves the frame become holes "
+                 "(default: valid; they are not occluded by the scene)."),
+    click.option("--min-area", default=64, show_default=True, type=NON_NEGATIVE, help="Hole components smaller than this (px) are dropped."),
+]
+
+
+def _apply(options):
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+    return decorate
+
+
+@maskgen.command("flow")
+@click.option("--video", "videos", multiple=True, type=click.Path(), help="A video file (repeatable).")
+@click.option("--frames", "frames", multiple=True, type=click.Path(), help="A folder of frames (repeatable).")
+@click.option("--out", required=True, type=click.Path(), help="Flow folder to write (VIDEO/forward_I_J.flo ...).")
+@click.option("--format", "suffix", type=click.Choice(["flo", "png", "pfm", "npy"]), default="flo", show_default=True)
+@_apply(_raw_options)
+def maskgen_flow(videos, frames, out, suffix, frame_gaps, frame_stride, max_side, flow_method, dis_preset):
+    """Compute forward and backward flow of videos and save them as a flow folder for --flow-dir."""
+    from pconvkit.maskgen.flowcompute import compute_flow, frame_pairs, read_frames
+    from pconvkit.maskgen.flowio import write_flow
+    from pconvkit.files import ensure_writable_dir
+    from tqdm import tqdm
+    if not videos and not frames:
+        raise UserError("give --video FILE or --frames DIR")
+    ensure_writable_dir(out)
+    for source in list(videos) + list(frames):
+        name = Path(source).stem if Path(source).is_file() else Path(source).name
+        images = read_frames(source, max_side)
+        for i, j in tqdm(frame_pairs(len(images), _csv_list(frame_gaps, int), frame_stride), desc=name, unit="pair"):
+            folder = Path(out) / name
+            if not (folder / f"backward_{j:06d}_{i:06d}.{suffix}").exists():
+                write_flow(folder / f"forward_{i:06d}_{j:06d}.{suffix}", compute_flow(images[i], images[j], flow_method, dis_preset))
+                write_flow(folder / f"backward_{j:06d}_{i:06d}.{suffix}", compute_flow(images[j], images[i], flow_method, dis_preset))
+    click.echo(f"flows in {out}")
+
+
+@maskgen.command("build")
+@click.option("--flow-dir", type=click.Path(), help="Flow folder: VIDEO/forward_I_J.EXT and VIDEO/backward_J_I.EXT, "
+              "EXT in .flo (Middlebury), .png (KITTI 16-bit), .pfm, .npy.")
+@click.option("--video", "videos", multiple=True, type=click.Path(), help="A video file (repeatable).")
+@click.option("--frames", "frames", multiple=True, type=click.Path(), help="A folder of frames (repeatable).")
+@click.option("--out", default="masks", show_default=True, type=click.Path(), help="Output folder.")
+@click.option("--preset", type=click.Choice(["paper", "sample"]), default=None,
+              help="paper: the paper's counts (the default). sample: the small build on the opencv-doc sample "
+                   "videos used by `make demo` (gaps 1,4,16, stride 6, every raw mask kept, 25 per bin, "
+                   "Megamind as the test video). With no inputs, the sample videos are used with this preset.")
+@click.option("--train-count", type=NON_NEGATIVE, default=None, help="Raw training masks (paper: 55,116; 0 = all).")
+@click.option("--test-count", type=NON_NEGATIVE, default=None, help="Raw testing masks (paper: 24,866; 0 = all).")
+@click.option("--test-videos", default=None, help="Comma-separated video names for the test split "
+              "(default: ~31 %% of the videos by a hash of their names, as 24,866 of 79,982 in the paper).")
+@click.option("--per-bin", type=POSITIVE, default=None, help="Masks per (bin, border category) cell (paper: 1,000).")
+@click.option("--size", default=512, show_default=True, type=POSITIVE, help="Side of the test masks (paper: 512).")
+@click.option("--border-margin", default=50, show_default=True, type=NON_NEGATIVE,
+              help="N masks have no hole pixel within this many px of the border (paper: 50).")
+@click.option("--hole-white", is_flag=True, help="Write white = hole (NVIDIA's files). Default: white = valid (the paper's M).")
+@click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE)
+@click.option("--max-tries", default=20_000, show_default=True, type=POSITIVE,
+              help="Candidate (source, angle, crop) draws per mask before its bin is declared impossible.")
+@click.option("--workers", default=1, show_default=True, type=POSITIVE, help="Processes; the output does not depend on it.")
+@_apply(_raw_options + _consistency_options)
+def maskgen_build(flow_dir, videos, frames, out, preset, train_count, test_count, test_videos, per_bin, size,
+                  border_margin, hole_white, seed, max_tries, workers, frame_gaps, frame_stride, max_side, flow_method,
+                  dis_preset, occlusion_relative, occlusion_absolute, boundary_relative, boundary_absolute,
+                  no_motion_boundaries, out_of_frame_holes, min_area):
+    """Raw training/testing pools and the binned 12,000-mask test benchmark with its manifest."""
+    from pconvkit.maskgen.build import PRESETS, BenchmarkSettings, build_test_set, preset_values
+    from pconvkit.maskgen.occlusion import ConsistencyThresholds
+    from pconvkit.maskgen.pool import RawMaskSettings, build_raw_pools, videos_from_inputs
+    from pconvkit import sampledata
+    from pconvkit.files import ensure_writable_dir
+    if not (flow_dir or videos or frames):
+        videos = [str(p) for p in sampledata.sample_videos()]
+        preset = preset or "sample"
+    ctx = click.get_current_context()
+    explicit = {key: ctx.params[key] for key in PRESETS["paper"]
+                if ctx.get_parameter_source(key).name in ("COMMANDLINE", "ENVIRONMENT")}
+    values = preset_values(preset or "paper", explicit)
+    ensure_writable_dir(out)
+    thresholds = ConsistencyThresholds(occlusion_relative, occlusion_absolute, boundary_relative, boundary_absolute,
+                                       not no_motion_boundaries, out_of_frame_holes)
+    settings = RawMaskSettings(thresholds=thresholds, min_component_area=min_area,
+                               frame_gaps=_csv_list(str(values["frame_gaps"]), int), frame_stride=values["frame_stride"],
+                               max_side=max_side, flow_method=flow_method, dis_preset=dis_preset)
+    inputs = videos_from_inputs(videos, frames, flow_dir)
+    pools = build_raw_pools(inputs, out, values["train_count"], values["test_count"],
+                            _csv_list(values["test_videos"]) or None, settings, workers)
+    click.echo(f"raw pools: {len(pools['train'])} training, {len(pools['test'])} testing masks in {Path(out) / 'raw'}")
+    manifest = build_test_set(out, pools["test"], BenchmarkSettings(per_bin=values["per_bin"], size=size, margin=border_margin,
+                                                                  seed=seed, hole_white=hole_white, max_tries=max_tries), workers)
+    click.echo(f"test set: {12 * values['per_bin']} masks, manifest {manifest}")
+
+
+@maskgen.command("classify")
+@click.argument("folder", type=click.Path())
+@click.option("--hole-white", is_flag=True, help="The folder's masks are white = hole (NVIDIA's files).")
+@click.option("--border-margin", default=50, show_default=True, type=NON_NEGATIVE)
+def maskgen_classify(folder, hole_white, border_margin):
+    """Print the bin and border category of every mask in FOLDER, measured from its pixels."""
+    from pconvkit.maskgen.survey import classify_folder
+    from pconvkit.files import csv_text
+    rows = [dict(row, hole_ratio=f"{row['hole_ratio']:.6f}") for row in classify_folder(folder, hole_white, border_margin)]
+    click.echo(csv_text(rows, ["path", "category", "bin", "hole_ratio", "border_distance"]), nl=False)
+
+
+@maskgen.command("stats")
+@click.argument("folder", type=click.Path())
+@click.option("--hole-white", is_flag=True, help="The folder's masks are white = hole.")
+def maskgen_stats(folder, hole_white):
+    """Per-category counts, mean hole ratio, connected components and boundary length per sqrt(area)."""
+    from pconvkit.maskgen.survey import folder_statistics
+    click.echo(folder_statistics(folder, hole_white).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+@maskgen.command("sheet")
+@click.argument("folder", type=click.Path())
+@click.option("--out", default=None, type=click.Path(), help="Where to write sheet_N.png and sheet_B.png (default FOLDER).")
+@click.option("--hole-white", is_flag=True, help="The folder's masks are white = hole.")
+def maskgen_sheet(folder, out, hole_white):
+    """Contact sheets of masks, one PNG per border category, one block per bin."""
+    from pconvkit.maskgen.survey import contact_sheets
+    for path in contact_sheets(folder, out or folder, hole_white):
+        click.echo(str(path))
+
+
+@maskgen.command("import-nvidia")
+@click.argument("source", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Output folder (OUT/test/... and manifest.csv).")
+def maskgen_import_nvidia(source, out):
+    """Read NVIDIA's released masks (white = hole) into our layout, re-measuring every mask."""
+    from pconvkit.maskgen.survey import import_nvidia
+    click.echo(f"manifest {import_nvidia(source, out)}")
+
+
+# -------------------------------------------------------------------------------------------- benchmark
+
+@click.group(cls=_Group)
+def benchmark():
+    """Inpainting methods x images x masks -> l1, PSNR, SSIM, IS per category (Table 1, Section 4.3)."""
+
+
+@benchmark.group("data", cls=_Group)
+def benchmark_data():
+    """The sample data: Debian's opencv-doc examples and scikit-image's photos."""
+
+
+@benchmark_data.command("fetch")
+def benchmark_data_fetch():
+    """Put the sample data into $PCONVKIT_CACHE (default ~/.cache/pconvkit). Does nothing the second time."""
+    from pconvkit import sampledata
+    sampledata.fetch(log=click.echo)
+
+
+@benchmark_data.command("path")
+@click.argument("what", type=click.Choice(["cache", "train-photos", "test-photos", "videos"]))
+def benchmark_data_path(what):
+    """Print where a part of the sample data lies."""
+    from pconvkit import sampledata
+    paths = {"cache": sampledata.cache_dir, "train-photos": lambda: sampledata.photos_dir("train"),
+             "test-photos": lambda: sampledata.photos_dir("test"), "videos": sampledata.opencv_data_dir}
+    click.echo(str(paths[what]()))
+
+
+@benchmark.command("run")
+@click.option("--methods", "--model", "methods", default="pconv,conv,patchmatch,telea,ns,biharmonic,mean", show_default=True,
+              help="Comma-separated method names, or module:function for your own.")
+@click.option("--images", type=click.Path(), default=None, help="Image folder (default: the held-out sample photos).")
+@click.option("--masks", type=click.Path(), default="masks", show_default=True,
+              help="A maskgen output folder (its manifest) or any folder of masks.")
+@click.option("--hole-white", is_flag=True, help="A plain mask folder is white = hole.")
+@click.option("--split", default="all", show_default=True, help="N, B or all.")
+@click.option("--bins", default=None, help="Comma-separated bins, e.g. 0.3-0.4,0.4-0.5 (default: all six).")
+@click.option("--limit", type=POSITIVE, default=None, help="At most this many masks per cell.")
+@click.option("--out", default="results", show_default=True, type=click.Path())
+@click.option("--size", default=512, show_default=True, type=POSITIVE, help="Images are centre-cropped and resized to this (paper: 512).")
+@click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE, help="Seed of the mask-image pairing.")
+@click.option("--workers", default=1, show_default=True, type=POSITIVE, help="Processes for the CPU methods.")
+@click.option("--batch-size", default=8, show_default=True, type=POSITIVE, help="Batch of the neural methods.")
+@click.option("--checkpoint", type=click.Path(), default=None, help="PConv checkpoint (default: the bundled model).")
+@click.option("--conv-checkpoint", type=click.Path(), default=None, help="Conv baseline checkpoint.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--inception-weights", type=click.Path(), default=None,
+              help="torchvision inception_v3 state-dict file; without it the Inception score is not computed.")
+def benchmark_run(methods, images, masks, hole_white, split, bins, limit, out, size, seed, workers, batch_size,
+                  checkpoint, conv_checkpoint, device, inception_weights):
+    """Run methods on image/mask pairs; results go to OUT/results.csv as they are computed (resumable)."""
+    from pconvkit.benchmark.data import check_mask_sizes, load_images, load_masks, select_masks
+    from pconvkit.benchmark.methods import check_method_name
+    from pconvkit.benchmark.run import run_benchmark
+    from pconvkit import sampledata
+    from pconvkit.files import ensure_writable_dir
+    if not _csv_list(methods):
+        raise UserError("--methods is empty: name at least one method")
+    for name in _csv_list(methods):
+        check_method_name(name)
+    if images is None:
+        sampledata.require_sample_data()
+        images = sampledata.photos_dir("test")
+    if not Path(masks).exists():
+        raise UserError(f"mask folder not found: {masks} (build one with `maskgen build`)")
+    if inception_weights and not Path(inception_weights).is_file():
+        raise UserError(f"Inception-v3 weights not found: {inception_weights}")
+    chosen = select_masks(load_masks(masks, hole_white), split, _csv_list(bins), limit)
+    check_mask_sizes(chosen, size)
+    loaded = load_images(images, size)
+    ensure_writable_dir(out)
+    options = {"pconv": dict(checkpoint=checkpoint, device=device), "conv": dict(checkpoint=conv_checkpoint, device=device)}
+    if len(loaded) < len(chosen):
+        click.echo(f"{len(loaded)} images for {len(chosen)} masks: each image is used about "
+                   f"{len(chosen) / len(loaded):.1f} times, dealt in random permutations")
+    path = run_benchmark(_csv_list(methods), loaded, chosen, out, seed, workers, batch_size, options, inception_weights,
+                         log=click.echo)
+    if not inception_weights:
+        click.echo("Inception score not computed: no --inception-weights (Inception-v3 cannot be downloaded here)")
+    click.echo(f"results in {path}")
+
+
+@benchmark.command("table")
+@click.argument("results", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["csv", "latex", "markdown"]), default="markdown", show_default=True)
+@click.option("--with-paper", is_flag=True, help="Add the paper's Table 1 rows for l1, PSNR and SSIM.")
+@click.option("--out", type=click.Path(), default=None, help="Write to this file instead of printing.")
+def benchmark_table(results, fmt, with_paper, out):
+    """Table 1 from a results folder or file: rows metric x method, columns 6 bins x N/B; best in bold."""
+    from pconvkit.benchmark.tables import FORMATS, summarise, table1
+    from pconvkit.files import write_text_atomic
+    text = FORMATS[fmt](table1(summarise(results), with_paper))
+    if out:
+        write_text_atomic(out, text)
+        click.echo(out)
+    else:
+        click.echo(text, nl=False)
+
+
+@benchmark.command("timing")
+@click.argument("results", type=click.Path())
+def benchmark_timing(results):
+    """Seconds per image of each method and the device it ran on."""
+    from pconvkit.benchmark.tables import timing
+    click.echo(timing(results).to_string(index=False))
+
+
+@benchmark.command("grid")
+@click.argument("results", type=click.Path())
+@click.option("--methods", default="pconv,conv,patchmatch,telea,ns", show_default=True)
+@click.option("--masks", "mask_ids", default=None, help="Comma-separated mask ids of the pairing (default: one per bin).")
+@click.option("--out", type=click.Path(), default=None, help="Picture path, format from its suffix (default RESULTS/grid.png).")
+@click.option("--images", type=click.Path(), default=None, help="Image folder of the run (default: held-out photos).")
+@click.option("--size", default=512, show_default=True, type=POSITIVE)
+@click.option("--checkpoint", type=click.Path(), default=None)
+@click.option("--conv-checkpoint", type=click.Path(), default=None)
+def benchmark_grid(results, methods, mask_ids, out, images, size, checkpoint, conv_checkpoint):
+    """Comparison picture (as in Figure 5 of the paper) for pairs of a run: input, methods, truth."""
+    from pconvkit.benchmark.data import load_images
+    from pconvkit.benchmark.grid import comparison_grid, grid_pairs
+    from pconvkit import sampledata
+    from pconvkit.files import image_format
+    if out:
+        image_format(out)
+    pairs = grid_pairs(results, _csv_list(mask_ids) if mask_ids else None)
+    if images is None:
+        sampledata.require_sample_data()
+        images = sampledata.photos_dir("test")
+    loaded = load_images(images, size)
+    options = {"pconv": dict(checkpoint=checkpoint), "conv": dict(checkpoint=conv_checkpoint)}
+    path = comparison_grid(pairs, loaded, _csv_list(methods), out or Path(results) / "grid.png", options)
+    click.echo(str(path))
+
+
+# ------------------------------------------------------------------------------------------------ pconv
+
+@click.group(cls=_Group)
+def pconv():
+    """Partial-convolution U-Net: train, inpaint one image, convert checkpoints (Sections 3-4.2)."""
+
+
+@pconv.command("train")
+@click.option("--images", required=True, type=click.Path(), help="Training images (random crops are taken).")
+@click.option("--masks", required=True, type=click.Path(),
+              help="A maskgen output folder (raw training pool, augmented on the fly) or a folder of mask PNGs.")
+@click.option("--out", required=True, type=click.Path(), help="Folder for last.pt, loss_log.csv and sample grids.")
+@click.option("--size", default=512, show_default=True, type=POSITIVE, help="Crop side (paper: 512).")
+@click.option("--batch-size", default=6, show_default=True, type=POSITIVE, help="Paper: 6.")
+@click.option("--steps", default=100_000, show_default=True, type=POSITIVE, help="Total steps to reach, counted across phases.")
+@click.option("--finetune", is_flag=True, help="Phase 2: lr 5e-5, encoder BatchNorm frozen (needs --resume).")
+@click.option("--lr", type=POSITIVE_FLOAT, default=None, help="Default: 2e-4 (phase 1), 5e-5 (--finetune), as in Section 4.2.")
+@click.option("--resume", type=click.Path(), default=None, help="Continue from this checkpoint.")
+@click.option("--layers", default=8, show_default=True, type=click.IntRange(2, 8), help="Encoder depth (Table 2: 8).")
+@click.option("--width", default=1.0, show_default=True, type=POSITIVE_FLOAT, help="Channel multiplier (Table 2: 1.0).")
+@click.option("--plain", is_flag=True, help="Train the 'Conv' baseline: the same U-Net with plain convolutions.")
+@click.option("--vgg-weights", type=click.Path(), default=None,
+              help="torchvision vgg16 state dict (ImageNet) for the perceptual and style terms; without it they are off.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
+@click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE)
+@click.option("--checkpoint-every", default=500, show_default=True, type=POSITIVE)
+@click.option("--sample-every", default=500, show_default=True, type=POSITIVE)
+@click.option("--hole-white", is_flag=True, help="A plain mask folder is white = hole.")
+@click.option("--scale-jitter", default=1.0, show_default=True, type=click.FloatRange(min=1.0),
+              help="Crops from the image resized to a random short side in [size, this x size]; 1 = native resolution (paper).")
+@click.option("--color-jitter", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Random hue rotation (+-180 x this degrees) and saturation scaling (1 +- this); 0 = off (paper).")
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Processes preparing batches ahead (results do not depend on it).")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this much wall time, writing a checkpoint (resume later with --resume).")
+def pconv_train(images, masks, out, size, batch_size, steps, finetune, lr, resume, layers, width, plain, vgg_weights,
+                device, no_amp, seed, checkpoint_every, sample_every, hole_white, scale_jitter, color_jitter, workers, max_minutes):
+    """Train the PConv U-Net (or the Conv baseline) with the loss of Eq. 7."""
+    from pconvkit.models.checkpoint import read_checkpoint
+    from pconvkit.models.train import TrainConfig, train
+    from pconvkit.models.unet import UNetConfig
+    unet = UNetConfig(layers=layers, width=width, partial=not plain).as_dict()
+    if resume:
+        unet = read_checkpoint(resume)["unet"]  # the architecture of the checkpoint wins
+    if size % 2 ** unet["layers"]:
+        raise UserError(f"--size {size} is not divisible by 2^{unet['layers']}")
+    config = TrainConfig(images=images, masks=masks, out=out, size=size, batch_size=batch_size, steps=steps,
+                         finetune=finetune, lr=lr, seed=seed, device=device, amp=not no_amp, vgg_weights=vgg_weights,
+                         checkpoint_every=checkpoint_every, sample_every=sample_every, hole_white=hole_white, unet=unet,
+                         scale_jitter=scale_jitter, color_jitter=color_jitter, workers=workers,
+                         max_seconds=None if max_minutes is None else max_minutes * 60)
+    click.echo(f"checkpoint {train(config, resume, log=click.echo)}")
+
+
+@pconv.command("inpaint")
+@click.argument("image", type=click.Path())
+@click.argument("mask", type=click.Path())
+@click.option("-o", "--out", required=True, type=click.Path(), help="Output image (format from the suffix).")
+@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the bundled model.")
+@click.option("--hole-white", is_flag=True, help="The mask is white = hole (NVIDIA's files). Default: white = valid.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--engine", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
+              help="onnx: ONNX Runtime on the CPU, which starts in a fraction of torch's import time (the "
+                   "graph is exported once per checkpoint and cached); auto: onnx where it is installed, "
+                   "unless --device names a GPU.")
+def pconv_inpaint(image, mask, out, checkpoint, hole_white, device, engine):
+    """Fill the holes of IMAGE given by MASK (any size; RGB, grayscale or RGBA)."""
+    from pconvkit.models.inference import make_inpainter
+    from pconvkit.files import image_format, read_image, read_mask, write_image
+    image_format(out)
+    picture, valid = read_image(image), read_mask(mask, hole_white)
+    result = make_inpainter(checkpoint, device, engine)(picture, valid)
+    write_image(out, result)
+    click.echo(out)
+
+
+@pconv.command("export-onnx")
+@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the bundled model.")
+@click.option("-o", "--out", type=click.Path(), default=None,
+              help="Write the graph here. Default: into the cache that `pconv inpaint` reads.")
+def pconv_export_onnx(checkpoint, out):
+    """Export a checkpoint's network as an ONNX graph: inputs 'image' (N, 3, H, W) in [0, 1] and
+    'mask' (N, 1, H, W), 1 = valid, with H and W multiples of the 'stride' in the graph's metadata;
+    output 'output' (N, 3, H, W), not yet composited."""
+    from pconvkit.models.inference import cached_onnx_graph, export_onnx, onnx_runtime_available
+    if not onnx_runtime_available():
+        raise UserError("exporting needs the onnx and onnxruntime packages: pip install onnx onnxruntime")
+    click.echo(export_onnx(checkpoint, out) if out else cached_onnx_graph(checkpoint))
+
+
+@pconv.command("convert")
+@click.argument("source", type=click.Path())
+@click.argument("out", type=click.Path())
+def pconv_convert(source, out):
+    """Import a checkpoint of naoto0804/pytorch-inpainting-with-partial-conv (7 layers, 256 px)."""
+    from pconvkit.models.convert import convert_naoto0804
+    unmapped = convert_naoto0804(source, out)
+    for key in unmapped:
+        click.echo(f"not mapped: {key}")
+    click.echo(f"wrote {out}")
