@@ -4,8 +4,6 @@ The paper evaluates 512x512 images and assigns masks to images at random without
 fewer images than masks, the images are dealt in successive random permutations, so every image is
 used floor(M / I) or ceil(M / I) times and no image twice before all were used once.
 """
-import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import cv2
 import numpy as np
 
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label
+from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest
 from pconvkit.maskgen.survey import classify_folder
 from pconvkit.errors import UserError
 from pconvkit.files import list_images, read_image, read_mask
@@ -49,21 +48,13 @@ def load_images(folder, size: int = 512) -> dict[str, np.ndarray]:
 def load_masks(folder, hole_white: bool = False, margin: int = BORDER_MARGIN) -> list[MaskEntry]:
     """Masks of a maskgen test set (its manifest) or of any folder (classified by maskgen's rules)."""
     folder = Path(folder)
-    for manifest in (folder / "test" / "manifest.csv", folder / "manifest.csv"):
-        if manifest.exists():
-            with open(manifest, newline="") as handle:
-                rows = list(csv.DictReader(handle))
-            white = manifest_polarity(manifest.parent)
-            return [MaskEntry(f"{int(r['id']):05d}" if r["id"].isdigit() else r["id"], manifest.parent / r["path"],
-                              r["category"], r["bin"], white) for r in rows if r["bin"] != "outside"]
+    test_dir = find_test_dir(folder)
+    if test_dir is not None:
+        white = manifest_polarity(test_dir)
+        return [MaskEntry(f"{int(r['id']):05d}" if r["id"].isdigit() else r["id"], test_dir / r["path"],
+                          r["category"], r["bin"], white) for r in read_manifest(test_dir) if r["bin"] != "outside"]
     return [MaskEntry(Path(r["path"]).stem, folder / r["path"], r["category"], r["bin"], hole_white)
             for r in classify_folder(folder, hole_white, margin) if r["bin"] != "outside"]
-
-
-def manifest_polarity(test_dir) -> bool:
-    """hole_white of a maskgen test set, from its settings.json (False when it has none)."""
-    settings = Path(test_dir) / "settings.json"
-    return json.loads(settings.read_text()).get("hole_white", False) if settings.exists() else False
 
 
 def select_masks(masks, split: str = "all", bins=None, limit: int | None = None) -> list[MaskEntry]:

@@ -1,34 +1,18 @@
 """A comparison picture like the paper's Fig. 5: input with hole, each method, ground truth."""
-import csv
-from pathlib import Path
-
 import cv2
 import numpy as np
 
-from pconvkit.benchmark.data import MaskEntry, manifest_polarity, read_pair
+from pconvkit.benchmark.data import MaskEntry, read_pair
 from pconvkit.benchmark.methods import make_method
+from pconvkit.benchmark.results import read_pairing
 from pconvkit.models.inference import composite_numpy
 from pconvkit.errors import UserError
 from pconvkit.files import encode_image, to_uint8, write_bytes_atomic
 
 
-def run_pairs(results) -> list[tuple[MaskEntry, str]]:
-    """Every (mask, image name) pair of a run, from its pairing.csv."""
-    pairing = Path(results) / "pairing.csv"
-    if not pairing.exists():
-        raise UserError(f"no pairing.csv in {results}: run `benchmark run --out {results}` first")
-    with open(pairing, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
-        return []
-    paths = [_mask_path(Path(results), r["path"]) for r in rows]
-    hole_white = manifest_polarity(paths[0].parents[2])
-    return [(MaskEntry(r["mask"], path, r["category"], r["bin"], hole_white), r["image"]) for r, path in zip(rows, paths)]
-
-
 def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:
     """(mask, image name) pairs of a run's pairing.csv: the given mask ids, or one B mask per bin."""
-    pairs = run_pairs(results)
+    pairs = read_pairing(results)
     if mask_ids:
         wanted = set(mask_ids)
         pairs = [(mask, image) for mask, image in pairs if mask.mask_id in wanted]
@@ -37,13 +21,6 @@ def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:
     if not pairs:
         raise UserError("no pair of the run matches --masks")
     return pairs
-
-
-def _mask_path(results: Path, recorded: str) -> Path:
-    """A pairing's mask path: relative to the results folder (or, in pairings written before it
-    was, to the directory the run was started from)."""
-    beside = results / recorded
-    return beside if beside.exists() or not Path(recorded).exists() else Path(recorded)
 
 
 def comparison_grid(pairs, images: dict, methods, out_path, method_options=None, thumb: int = 256):

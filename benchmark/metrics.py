@@ -13,11 +13,29 @@ Images are float (H, W, 3) in [0, 1].
 - Inception score: exp(E_x KL(p(y|x) || p(y))) over 10 splits, mean and std (Salimans et al. 2016),
   torchvision's Inception-v3 on 299x299 inputs, weights from a file the user names.
 """
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
 from pconvkit.errors import UserError
 from pconvkit.files import load_torch_file
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A column of the results and a row block of Table 1."""
+    name: str  # the key in results.csv and summaries
+    label: str  # as Table 1 prints it
+    better: str  # 'min' or 'max'
+    decimals: int
+
+
+# Computed per image and stored per results row (image_metrics returns these keys).
+PER_IMAGE = (Metric("l1", "l1 (%)", "min", 2), Metric("psnr", "PSNR", "max", 2), Metric("ssim", "SSIM", "max", 3))
+# Computed over the images of a cell, from the saved Inception-v3 probabilities.
+PER_SET = (Metric("is", "IS", "max", 3), Metric("is_drop", "IS drop", "min", 3))
+METRICS = PER_IMAGE + PER_SET
 
 SSIM_SIGMA = 1.5
 SSIM_TAPS = 11

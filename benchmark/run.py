@@ -1,15 +1,11 @@
 """Running methods over image/mask pairs, one results row per pair as it is computed.
 
-OUT/results.csv gets a row per (method, mask): image, category, bin, l1, psnr, ssim, seconds,
-device. Rows are appended and flushed one at a time; a run that is interrupted or extended with
-another method skips the pairs already there (a torn last line is dropped). OUT/pairing.csv records
-which image each mask was paired with (mask paths relative to OUT); OUT/inception/METHOD/MASK.npy
-the Inception-v3 class probabilities of each output when --inception-weights is given (the ground
-truth under 'gt').
+A run writes OUT/pairing.csv and appends to OUT/results.csv (their format: `results`); a run that is
+interrupted or extended with another method skips the pairs already there.
+OUT/inception/METHOD/MASK.npy holds the Inception-v3 class probabilities of each output when
+--inception-weights is given (the ground truth under 'gt').
 """
-import csv
 import multiprocessing
-import os
 import time
 from pathlib import Path
 
@@ -19,36 +15,9 @@ from tqdm import tqdm
 from pconvkit.benchmark.data import pair_masks, read_pair
 from pconvkit.benchmark.methods import METHODS, check_method_name, make_method
 from pconvkit.benchmark.metrics import InceptionClassifier, image_metrics
+from pconvkit.benchmark.results import open_results, read_results, result_row, write_pairing
+from pconvkit.files import atomic_path
 from pconvkit.models.inference import composite_numpy
-from pconvkit.errors import UserError
-from pconvkit.files import atomic_path, csv_text, write_text_atomic
-
-RESULT_FIELDS = ("method", "mask", "image", "category", "bin", "l1", "psnr", "ssim", "seconds", "device")
-
-
-def read_results(path) -> list[dict]:
-    """Rows of a results file; a torn or malformed line (an interrupted write) is skipped."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or tuple(reader.fieldnames) != RESULT_FIELDS:
-            raise UserError(f"{path} is not a benchmark results file")
-        return [row for row in reader if None not in row.values() and None not in row and row["device"]]
-
-
-def _results_writer(path: Path):
-    """An append-mode handle with a header when new; repairs a torn last line first."""
-    if path.exists():
-        data = path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            path.write_bytes(data[: data.rfind(b"\n") + 1])
-        handle = open(path, "a", newline="")
-    else:
-        handle = open(path, "w", newline="")
-        handle.write(",".join(RESULT_FIELDS) + "\n")
-    return handle
 
 
 class _Worker:
@@ -77,13 +46,7 @@ def run_benchmark(methods, images: dict, masks, out_dir, seed: int = 0, workers:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = pair_masks(masks, images.keys(), seed)
-    # mask paths relative to the results folder, so that `benchmark grid` finds them from any directory
-    results_folder = out_dir.resolve()
-    pairing = csv_text([dict(mask=m.mask_id, image=i, category=m.category, bin=m.bin,
-                             path=os.path.relpath(m.path.resolve(), results_folder)) for m, i in pairs],
-                       ("mask", "image", "category", "bin", "path"))
-    _check_same_pairing(out_dir, pairing)
-    write_text_atomic(out_dir / "pairing.csv", pairing)
+    write_pairing(out_dir, pairs)
     for name in methods:  # fail on unknown methods before anything runs
         check_method_name(name)
     instances = {name: make_method(name, **(method_options or {}).get(name, {}))
@@ -94,8 +57,8 @@ def run_benchmark(methods, images: dict, masks, out_dir, seed: int = 0, workers:
     if classifier is not None:
         _save_probabilities(classifier, out_dir / "inception" / "gt",
                             [(m, images[i]) for m, i in pairs])
-    with _results_writer(results_path) as handle:
-        writer = csv.DictWriter(handle, fieldnames=RESULT_FIELDS, lineterminator="\n")
+    handle, writer = open_results(results_path)
+    with handle:
         for name in methods:
             todo = [(m, i) for m, i in pairs if (name, m.mask_id) not in done]
             if not todo:
@@ -107,27 +70,10 @@ def run_benchmark(methods, images: dict, masks, out_dir, seed: int = 0, workers:
                     metrics = image_metrics(composited, images[image_name])
                     if classifier is not None:  # before the row: a resumed run skips pairs that have a row
                         _save_probabilities(classifier, out_dir / "inception" / name, [(mask, composited)])
-                    writer.writerow(dict(method=name, mask=mask.mask_id, image=image_name, category=mask.category,
-                                         bin=mask.bin, **{k: f"{v:.6f}" for k, v in metrics.items()},
-                                         seconds=f"{seconds:.6f}", device=device))
+                    writer.writerow(result_row(name, mask, image_name, metrics, seconds, device))
                     handle.flush()
                     bar.update()
     return results_path
-
-
-def _check_same_pairing(out_dir: Path, pairing: str):
-    """Results of one folder must come from one pairing: a resumed run may not change the images,
-    masks or seed under the rows already there (a subset of the same pairing is fine)."""
-    path = out_dir / "pairing.csv"
-    if not path.exists() or not (out_dir / "results.csv").exists():
-        return
-    old = {tuple(r[:2]) for r in csv.reader(path.read_text().splitlines()[1:])}
-    new = {tuple(r[:2]) for r in csv.reader(pairing.splitlines()[1:])}
-    old_images = dict(old)
-    clash = [m for m, image in new if m in old_images and old_images[m] != image]
-    if clash:
-        raise UserError(f"{out_dir} holds results of another mask-image pairing (mask {clash[0]}): "
-                        "use another --out, or the same --images, --masks and --seed")
 
 
 def _outputs(name, instance, todo, images, workers, batch_size, method_options):

@@ -12,13 +12,10 @@ import pandas as pd
 
 from pconvkit.benchmark.data import cells
 from pconvkit.benchmark.methods import NOT_RUN
-from pconvkit.benchmark.metrics import inception_score
-from pconvkit.benchmark.run import read_results
+from pconvkit.benchmark.metrics import METRICS, PER_IMAGE, inception_score
+from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.errors import UserError
 
-METRICS = (("l1", "l1 (%)", "min"), ("psnr", "PSNR", "max"), ("ssim", "SSIM", "max"),
-           ("is", "IS", "max"), ("is_drop", "IS drop", "min"))
-DECIMALS = {"l1": 2, "psnr": 2, "ssim": 3, "is": 3, "is_drop": 3}
 # Table 1 of the paper, transcribed: {metric: {method: 12 values in column order N, B per bin}}.
 PAPER_TABLE1 = {
     "l1": {"PM": [0.45, 0.42, 1.25, 1.16, 2.28, 2.07, 3.52, 3.17, 4.77, 4.27, 6.98, 6.34],
@@ -45,11 +42,11 @@ def column_labels():
 
 def _results_frame(results_dir: Path) -> pd.DataFrame:
     """The rows of a results folder or file, metrics as floats; a one-line error where there are none."""
-    rows = read_results(results_dir / "results.csv" if results_dir.is_dir() else results_dir)
+    rows = read_results(results_path(results_dir))
     if not rows:
         raise UserError(f"no results in {results_dir}")
     frame = pd.DataFrame(rows)
-    for metric in ("l1", "psnr", "ssim", "seconds"):
+    for metric in [m.name for m in PER_IMAGE] + ["seconds"]:
         frame[metric] = frame[metric].astype(float)
     return frame
 
@@ -59,7 +56,7 @@ def summarise(results_dir) -> pd.DataFrame:
     results_dir = Path(results_dir)
     frame = _results_frame(results_dir)
     frame["column"] = frame["bin"] + " " + frame["category"]
-    long = frame.melt(id_vars=["method", "column"], value_vars=["l1", "psnr", "ssim"], var_name="metric")
+    long = frame.melt(id_vars=["method", "column"], value_vars=[m.name for m in PER_IMAGE], var_name="metric")
     summary = long.groupby(["method", "metric", "column"], as_index=False)["value"].mean()
     inception = _inception_rows(results_dir if results_dir.is_dir() else results_dir.parent, frame)
     return pd.concat([summary, inception], ignore_index=True) if len(inception) else summary
@@ -93,26 +90,26 @@ def table1(summary: pd.DataFrame, with_paper: bool = False, not_run=NOT_RUN) -> 
     """Rows of Table 1: dicts with 'metric', 'method', 'best' (set of bold columns) and one value per column."""
     columns = column_labels()
     table = []
-    for metric, label, best in METRICS:
-        part = summary[summary["metric"] == metric]
+    for metric in METRICS:
+        part = summary[summary["metric"] == metric.name]
         if part.empty:
             continue
         wide = part.pivot(index="method", columns="column", values="value").reindex(columns=columns)
-        block = [dict(metric=label, method=m, **{c: wide.loc[m, c] for c in columns}) for m in wide.index]
-        if with_paper and metric in PAPER_TABLE1:
-            block += [dict(metric=label, method=f"{m} (paper)", **dict(zip(columns, v)))
-                      for m, v in PAPER_TABLE1[metric].items()]
+        block = [dict(metric=metric.label, method=m, **{c: wide.loc[m, c] for c in columns}) for m in wide.index]
+        if with_paper and metric.name in PAPER_TABLE1:
+            block += [dict(metric=metric.label, method=f"{m} (paper)", **dict(zip(columns, v)))
+                      for m, v in PAPER_TABLE1[metric.name].items()]
         ours = [r for r in block if not r["method"].endswith("(paper)")]
         for column in columns:
             values = [r[column] for r in ours if pd.notna(r[column])]
-            target = (min if best == "min" else max)(values) if values else None
+            target = (min if metric.better == "min" else max)(values) if values else None
             for r in block:
                 r.setdefault("best", set())
                 if target is not None and not r["method"].endswith("(paper)") and r[column] == target:
                     r["best"].add(column)
-        block += [dict(metric=label, method=f"{m} (not run)", best=set(), **{c: None for c in columns}) for m in not_run]
+        block += [dict(metric=metric.label, method=f"{m} (not run)", best=set(), **{c: None for c in columns}) for m in not_run]
         for r in block:
-            r["decimals"] = DECIMALS[metric]
+            r["decimals"] = metric.decimals
         table += block
     return table
 

@@ -12,10 +12,8 @@ so the output is the same whatever the number of workers and whether the build w
 Layout under OUT/test/: CATEGORY/BIN/ID.png, manifest.csv, settings.json. IDs follow NVIDIA's
 order: bin by bin, the N block before the B block, `per_bin` each.
 """
-import csv
 import functools
 import hashlib
-import json
 import multiprocessing
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,7 +26,8 @@ from pconvkit.maskgen.augment import KERNEL_RANGE, AugmentParams, crop_distance,
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, border_frame, hole_ratio
 from pconvkit.maskgen.pool import PAPER_TEST_COUNT, PAPER_TRAIN_COUNT, load_raw_mask
 from pconvkit.errors import UserError
-from pconvkit.files import csv_text, encode_png, mask_to_png, read_mask, write_bytes_atomic, write_text_atomic
+from pconvkit.maskgen.manifest import manifest_text, read_manifest, read_settings, write_manifest, write_settings
+from pconvkit.files import encode_png, mask_to_png, write_bytes_atomic, write_text_atomic
 
 # `maskgen build` settings by preset; options given explicitly override them.
 PRESETS = {
@@ -43,11 +42,6 @@ PRESETS = {
 def preset_values(preset: str, explicit: dict) -> dict:
     """A preset's settings with the explicitly given options (same keys) taking precedence."""
     return {**PRESETS[preset], **{k: v for k, v in explicit.items() if v is not None}}
-
-
-MANIFEST_FIELDS = ("id", "split", "category", "bin", "hole_ratio", "border_distance", "source_video",
-                   "frame_first", "frame_second", "raw_id", "kernel", "angle", "crop_x", "crop_y",
-                   "size", "margin", "seed", "sha256", "path")
 
 
 @dataclass(frozen=True)
@@ -145,7 +139,7 @@ class _Job:
                              crop_x=params.crop_x, crop_y=params.crop_y, size=settings.size,
                              margin=settings.margin, seed="-".join(map(str, seed)),
                              sha256=hashlib.sha256(png).hexdigest(), path=relative))
-        write_text_atomic(_part_path(self.out_dir, task), csv_text(rows, MANIFEST_FIELDS))
+        write_text_atomic(_part_path(self.out_dir, task), manifest_text(rows))
         return len(rows)
 
 
@@ -183,29 +177,20 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
         else:
             for task in todo:
                 bar.update(job(task))
-    manifest = "".join(_part_path(out_dir, t).read_text().split("\n", 1)[1] for t in tasks)
-    path = out_dir / "test" / "manifest.csv"
-    write_text_atomic(path, ",".join(MANIFEST_FIELDS) + "\n" + manifest)
-    return path
+    return write_manifest(out_dir / "test", [row for t in tasks for row in read_manifest(_part_path(out_dir, t))])
 
 
 def _check_settings(out_dir: Path, settings: BenchmarkSettings):
     """A resumed build must use the settings it started with; record them on the first run."""
-    path = out_dir / "test" / "settings.json"
     recorded = asdict(settings)
-    if path.exists():
-        previous = json.loads(path.read_text())
+    previous = read_settings(out_dir / "test")
+    if previous is not None:
         if previous != recorded:
             changed = sorted(k for k in recorded if previous.get(k) != recorded[k])
             raise UserError(f"{out_dir} holds a test set built with other settings ({', '.join(changed)}): "
                             "use another --out or delete it")
     else:
-        write_text_atomic(path, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
-
-
-def read_manifest(path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+        write_settings(out_dir / "test", recorded)
 
 
 def regenerate(row: dict, out_dir) -> np.ndarray:
@@ -217,7 +202,3 @@ def regenerate(row: dict, out_dir) -> np.ndarray:
     if row["category"] == "N":
         valid[border_frame((size, size), margin)] = True
     return valid.astype(np.uint8)
-
-
-def load_test_mask(manifest_dir, row: dict, hole_white: bool = False) -> np.ndarray:
-    return read_mask(Path(manifest_dir) / row["path"], hole_white)

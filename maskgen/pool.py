@@ -7,7 +7,6 @@ On disk (under OUT/raw/SPLIT/):
     pool.csv                 the masks of the pool, in order: the first COUNT of all videos
 """
 import contextlib
-import csv
 import hashlib
 import multiprocessing
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from pconvkit.maskgen.flowcompute import compute_flow, frame_pairs, list_flow_pa
 from pconvkit.maskgen.flowio import read_flow
 from pconvkit.maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
 from pconvkit.errors import UserError
-from pconvkit.files import csv_text, mask_to_png, read_mask, write_png_atomic, write_text_atomic
+from pconvkit.files import csv_text, mask_to_png, read_csv_rows, read_mask, write_png_atomic, write_text_atomic
 
 PAPER_TRAIN_COUNT = 55_116
 PAPER_TEST_COUNT = 24_866
@@ -126,7 +125,7 @@ def build_video_pool(video: Video, split_dir: Path, settings: RawMaskSettings, p
     folder = split_dir / video.name
     index_path = folder / "index.csv"
     if index_path.exists():
-        return read_index(index_path)
+        return read_csv_rows(index_path)
     masks = _raw_masks(video, settings, pool)
     with contextlib.closing(masks):  # closes the progress bar before an error is printed
         rows = _keep_distinct(masks, video, split_dir, settings)
@@ -204,16 +203,11 @@ def _worker_pool(workers: int):
     return multiprocessing.Pool(workers) if workers > 1 else _InProcess()
 
 
-def read_index(path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def load_pool(out_dir, split: str) -> list[dict]:
     path = Path(out_dir) / "raw" / split / "pool.csv"
     if not path.exists():
         raise UserError(f"no {split} raw pool in {out_dir} (run `maskgen build` first)")
-    return read_index(path)
+    return read_csv_rows(path)
 
 
 def load_raw_mask(out_dir, split: str, raw_id: str) -> np.ndarray:

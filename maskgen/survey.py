@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from pconvkit.maskgen.bins import BINS, CATEGORIES, BORDER_MARGIN, bin_label, border_distance, classify
-from pconvkit.maskgen.build import MANIFEST_FIELDS
+from pconvkit.maskgen.manifest import write_manifest
 from pconvkit.errors import UserError
 from pconvkit.files import csv_text, encode_png, list_images, mask_to_png, read_mask, write_bytes_atomic, write_text_atomic
 
@@ -94,6 +94,4 @@ def import_nvidia(source, out_dir, margin: int = BORDER_MARGIN, hole_white_out: 
         rows.append(dict(id=path.stem, split="test", category=category, bin=label, hole_ratio=f"{ratio:.6f}",
                          border_distance=border_distance(valid), source_video="nvidia", size=valid.shape[0],
                          margin=margin, sha256=hashlib.sha256(png).hexdigest(), path=relative))
-    manifest = out_dir / "test" / "manifest.csv"
-    write_text_atomic(manifest, csv_text(rows, MANIFEST_FIELDS))
-    return manifest
+    return write_manifest(out_dir / "test", rows)

@@ -153,6 +153,12 @@ def ensure_writable_dir(folder) -> Path:
     return folder
 
 
+def read_csv_rows(path) -> list[dict]:
+    """The rows of a CSV file with a header line, as dicts of strings."""
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def csv_text(rows, fields) -> str:
     """CSV text of dict rows with a header, '\\n' line ends."""
     buffer = io.StringIO()

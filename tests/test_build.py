@@ -7,7 +7,8 @@ import pytest
 
 from pconvkit.maskgen.augment import AugmentParams, augment, random_augment
 from pconvkit.maskgen.bins import BINS, bin_index, border_category, border_distance, hole_ratio
-from pconvkit.maskgen.build import BenchmarkSettings, build_test_set, read_manifest, regenerate
+from pconvkit.maskgen.build import BenchmarkSettings, build_test_set, regenerate
+from pconvkit.maskgen.manifest import read_manifest
 from pconvkit.maskgen.flowio import write_flow
 from pconvkit.maskgen.pool import RawMaskSettings, assign_splits, build_raw_pools, videos_from_inputs
 from pconvkit.errors import UserError

@@ -308,7 +308,8 @@ def test_every_result_row_has_its_inception_probabilities_even_after_an_interrup
                                                                                       image_folder, monkeypatch):
     import pconvkit.benchmark.run
     from pconvkit.benchmark.data import load_images, load_masks
-    from pconvkit.benchmark.run import read_results, run_benchmark
+    from pconvkit.benchmark.results import read_results
+    from pconvkit.benchmark.run import run_benchmark
     monkeypatch.setattr(pconvkit.benchmark.run, "InceptionClassifier", _StubClassifier)
     images, masks = load_images(image_folder, 64), load_masks(mask_folder)
     _StubClassifier.calls, _StubClassifier.fail_on = 0, 3  # 1: ground truths; 2, 3: the first two outputs

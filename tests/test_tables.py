@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from pconvkit.benchmark.run import RESULT_FIELDS, read_results
+from pconvkit.benchmark.results import RESULT_FIELDS, read_results
 from pconvkit.benchmark.tables import PAPER_TABLE1, column_labels, summarise, table1, to_csv, to_latex, to_markdown
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from pconvkit.benchmark.data import load_images, read_pair
-from pconvkit.benchmark.grid import run_pairs
+from pconvkit.benchmark.results import read_pairing
 from pconvkit.benchmark.methods import make_method
 from pconvkit.models.checkpoint import load_model
 from pconvkit.models.loss import l1_hole_valid
@@ -33,7 +33,7 @@ BANDS = (("<= 3 px", 0, 3), ("3-15 px", 3, 15), ("> 15 px", 15, np.inf))
 
 def error_by_distance_to_the_edge(results, methods=METHODS) -> pd.DataFrame:
     """Mean |result - truth| per hole pixel and channel, per category, method and band."""
-    pairs = [(mask, image) for mask, image in run_pairs(results) if mask.bin in BINS_ABOVE_02]
+    pairs = [(mask, image) for mask, image in read_pairing(results) if mask.bin in BINS_ABOVE_02]
     images = load_images(sampledata.photos_dir("test"))
     inpainters = {name: make_method(name) for name in methods}
     totals = {}

@@ -1,0 +1,99 @@
+"""A run's files: OUT/results.csv (one row per method and mask) and OUT/pairing.csv (which image
+each mask was paired with). This module is the only reader and writer of both.
+
+results.csv: method, mask, image, category, bin, the per-image metrics of `metrics.PER_IMAGE`,
+seconds, device. Rows are appended and flushed one at a time; a torn last line (an interrupted
+write) is dropped when the file is opened again.
+
+pairing.csv: mask, image, category, bin, path (relative to OUT, so that the run's pictures can be
+drawn from any directory), hole_white (the polarity of the mask file).
+"""
+import csv
+import os
+from pathlib import Path
+
+from pconvkit.benchmark.data import MaskEntry
+from pconvkit.benchmark.metrics import PER_IMAGE
+from pconvkit.errors import UserError
+from pconvkit.files import csv_text, read_csv_rows, write_text_atomic
+
+RESULT_FIELDS = ("method", "mask", "image", "category", "bin", *(m.name for m in PER_IMAGE), "seconds", "device")
+PAIRING_FIELDS = ("mask", "image", "category", "bin", "path", "hole_white")
+
+
+def results_path(results) -> Path:
+    """The results file of a results folder (or the file itself)."""
+    results = Path(results)
+    return results / "results.csv" if results.is_dir() or not results.suffix else results
+
+
+def read_results(path) -> list[dict]:
+    """Rows of a results file; a torn or malformed line (an interrupted write) is skipped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or tuple(reader.fieldnames) != RESULT_FIELDS:
+            raise UserError(f"{path} is not a benchmark results file")
+        return [row for row in reader if None not in row.values() and None not in row and row["device"]]
+
+
+def open_results(path: Path):
+    """An append-mode handle and a csv.DictWriter; writes the header when new, repairs a torn last line first."""
+    if path.exists():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            path.write_bytes(data[: data.rfind(b"\n") + 1])
+        handle = open(path, "a", newline="")
+    else:
+        handle = open(path, "w", newline="")
+        handle.write(",".join(RESULT_FIELDS) + "\n")
+    return handle, csv.DictWriter(handle, fieldnames=RESULT_FIELDS, lineterminator="\n")
+
+
+def result_row(method: str, mask: MaskEntry, image_name: str, metrics: dict, seconds: float, device: str) -> dict:
+    return dict(method=method, mask=mask.mask_id, image=image_name, category=mask.category, bin=mask.bin,
+                **{m.name: f"{metrics[m.name]:.6f}" for m in PER_IMAGE}, seconds=f"{seconds:.6f}", device=device)
+
+
+def pairing_text(pairs, out_dir) -> str:
+    """pairing.csv of (mask, image name) pairs, mask paths relative to `out_dir`."""
+    folder = Path(out_dir).resolve()
+    return csv_text([dict(mask=m.mask_id, image=i, category=m.category, bin=m.bin,
+                          path=os.path.relpath(m.path.resolve(), folder), hole_white=int(m.hole_white))
+                     for m, i in pairs], PAIRING_FIELDS)
+
+
+def write_pairing(out_dir, pairs):
+    """Record the pairing of a run; refuses one that contradicts the results already in `out_dir`."""
+    out_dir = Path(out_dir)
+    text = pairing_text(pairs, out_dir)
+    _check_same_pairing(out_dir, pairs)
+    write_text_atomic(out_dir / "pairing.csv", text)
+
+
+def _check_same_pairing(out_dir: Path, pairs):
+    """Results of one folder must come from one pairing: a resumed run may not change the images,
+    masks or seed under the rows already there (a subset of the same pairing is fine)."""
+    if not (out_dir / "pairing.csv").exists() or not (out_dir / "results.csv").exists():
+        return
+    old_images = {row["mask"]: row["image"] for row in read_csv_rows(out_dir / "pairing.csv")}
+    clash = [m.mask_id for m, image in pairs if m.mask_id in old_images and old_images[m.mask_id] != image]
+    if clash:
+        raise UserError(f"{out_dir} holds results of another mask-image pairing (mask {clash[0]}): "
+                        "use another --out, or the same --images, --masks and --seed")
+
+
+def read_pairing(out_dir) -> list[tuple[MaskEntry, str]]:
+    """Every (mask, image name) pair of a run."""
+    out_dir = Path(out_dir)
+    path = out_dir / "pairing.csv"
+    if not path.exists():
+        raise UserError(f"no pairing.csv in {out_dir}: run `benchmark run --out {out_dir}` first")
+    rows = read_csv_rows(path)
+    if rows and "hole_white" not in rows[0]:
+        raise UserError(f"{path} was written by an older pconvkit: run the same `benchmark run` again "
+                        "(it computes nothing twice and rewrites the pairing)")
+    return [(MaskEntry(r["mask"], out_dir / r["path"], r["category"], r["bin"], r["hole_white"] == "1"), r["image"])
+            for r in rows]
