@@ -5,7 +5,7 @@ import numpy as np
 from pconvkit.benchmark.data import MaskEntry, read_pair
 from pconvkit.benchmark.methods import make_method
 from pconvkit.benchmark.results import read_pairing
-from pconvkit.models.inference import composite_numpy
+from pconvkit.models.preprocess import composite_numpy
 from pconvkit.errors import UserError
 from pconvkit.files import encode_image, to_uint8, write_bytes_atomic
 

@@ -110,7 +110,7 @@ class NeuralMethod:
 
     def __init__(self, checkpoint=None, device="auto", **_):
         from pconvkit.models.checkpoint import load_model
-        from pconvkit.models.inference import pick_device
+        from pconvkit.models.devices import pick_device
         self.device = pick_device(device)
         self.model, self.checkpoint = load_model(checkpoint, self.device)
 

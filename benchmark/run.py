@@ -17,7 +17,7 @@ from pconvkit.benchmark.methods import METHODS, check_method_name, make_method
 from pconvkit.benchmark.metrics import InceptionClassifier, image_metrics
 from pconvkit.benchmark.results import open_results, read_results, result_row, write_pairing
 from pconvkit.files import atomic_path
-from pconvkit.models.inference import composite_numpy
+from pconvkit.models.preprocess import composite_numpy
 
 
 class _Worker:

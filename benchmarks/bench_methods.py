@@ -14,7 +14,7 @@ import numpy as np
 from pconvkit.benchmark.data import load_images
 from pconvkit.benchmark.methods import make_method
 from pconvkit.benchmark.metrics import image_metrics
-from pconvkit.models.inference import composite_numpy
+from pconvkit.models.preprocess import composite_numpy
 from pconvkit import sampledata
 
 

@@ -106,10 +106,6 @@ class InpaintingLoss(nn.Module):
         self.vgg = vgg
         self.weights = weights
 
-    @property
-    def uses_vgg(self) -> bool:
-        return self.vgg is not None
-
     def forward(self, output, target, mask) -> dict:
         """All terms and 'total', as tensors. output, target: (N, 3, H, W) in [0, 1]; mask (N, 1, H, W)."""
         mask = mask.expand_as(target)

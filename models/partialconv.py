@@ -60,11 +60,13 @@ class PartialConv2d(nn.Conv2d):
         return self._partial_forward(masked_x, None, valid_count)
 
     def _partial_forward(self, x, multiplier, valid_count):
+        # The mask arithmetic runs in fp32 (fp64 for an fp64 layer), whatever autocast does to the rest.
+        count_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-            window_valid = F.conv2d(valid_count.float(), self.window_ones, None, self.stride, self.padding,
-                                    self.dilation)
-            updated_mask = (window_valid > 0).float()
-            # sum(1)/sum(M) where sum(M) > 0, else 0; computed in fp32 so no epsilon is needed.
+            window_valid = F.conv2d(valid_count.to(count_dtype), self.window_ones.to(count_dtype), None, self.stride,
+                                    self.padding, self.dilation)
+            updated_mask = (window_valid > 0).to(count_dtype)
+            # sum(1)/sum(M) where sum(M) > 0, else 0; no epsilon needed at this precision.
             ratio = self.window_size / window_valid.clamp(min=1.0) * updated_mask
         output = _PartialConvolution.apply(x, multiplier, ratio, updated_mask, self.weight, self.bias,
                                            self.stride, self.padding, self.dilation,

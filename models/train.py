@@ -20,7 +20,7 @@ from tqdm import tqdm
 from pconvkit.maskgen.augment import AugmentedMasks
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
 from pconvkit.models.checkpoint import read_checkpoint, save_checkpoint
-from pconvkit.models.inference import pick_device
+from pconvkit.models.devices import pick_device
 from pconvkit.models.loss import InpaintingLoss, LossWeights, load_vgg16
 from pconvkit.models.unet import PConvUNet, UNetConfig, composite
 from pconvkit.errors import UserError

@@ -438,9 +438,10 @@ def pconv_export_onnx(checkpoint, out):
     """Export a checkpoint's network as an ONNX graph: inputs 'image' (N, 3, H, W) in [0, 1] and
     'mask' (N, 1, H, W), 1 = valid, with H and W multiples of the 'stride' in the graph's metadata;
     output 'output' (N, 3, H, W), not yet composited."""
-    from pconvkit.models.inference import cached_onnx_graph, export_onnx, onnx_runtime_available
-    if not onnx_runtime_available():
-        raise UserError("exporting needs the onnx and onnxruntime packages: pip install onnx onnxruntime")
+    from pconvkit.models.onnx_cache import cached_onnx_graph
+    from pconvkit.models.onnx_engine import require_onnx_runtime
+    from pconvkit.models.onnx_export import export_onnx
+    require_onnx_runtime()
     click.echo(export_onnx(checkpoint, out) if out else cached_onnx_graph(checkpoint))
 
 

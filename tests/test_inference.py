@@ -7,11 +7,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import pconvkit.models.inference
+import pconvkit.models.onnx_cache
 from pconvkit.cli import pconv
 from pconvkit.models.checkpoint import load_model, save_checkpoint
 from pconvkit.models.convert import convert_naoto0804
-from pconvkit.models.inference import OnnxInpainter, cached_onnx_graph, inpaint
+from pconvkit.models.inference import inpaint
+from pconvkit.models.onnx_cache import cached_onnx_graph
+from pconvkit.models.onnx_engine import OnnxInpainter
 from pconvkit.models.unet import PConvUNet, UNetConfig
 from pconvkit.errors import UserError
 
@@ -127,7 +129,7 @@ def test_graph_is_exported_once_per_checkpoint(trained_looking_checkpoint, tmp_p
 
     def no_export(*_):
         raise AssertionError("exported again")
-    monkeypatch.setattr(pconvkit.models.inference, "export_onnx", no_export)
+    monkeypatch.setattr(pconvkit.models.onnx_cache, "export_onnx", no_export)
     OnnxInpainter(trained_looking_checkpoint, cache=tmp_path / "cache")
     with pytest.raises(AssertionError):  # another checkpoint is another graph
         torch.manual_seed(1)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pconvkit.benchmark.methods import make_method, register
-from pconvkit.models.inference import composite_numpy
+from pconvkit.models.preprocess import composite_numpy
 from pconvkit.errors import UserError
 
 

@@ -150,3 +150,40 @@ def test_holes_disappear_after_enough_layers():
     for _ in range(8):
         x, mask = conv(x, mask)
     assert mask.all()
+
+
+def eq1_by_windows(conv, x, mask):
+    """Eq. 1-2 window by window (F.unfold), in x's precision, with no epsilon anywhere."""
+    k, (stride, _), (padding, _) = conv.kernel_size[0], conv.stride, conv.padding
+    masked_windows = F.unfold(x * mask, k, padding=padding, stride=stride)  # (N, C k k, L)
+    mask_windows = F.unfold(mask.expand_as(x), k, padding=padding, stride=stride)
+    valid = mask_windows.sum(dim=1, keepdim=True)  # sum(M)
+    ratio = torch.where(valid > 0, conv.in_channels * k * k / valid.clamp(min=1), torch.zeros_like(valid))
+    output = (conv.weight.reshape(conv.out_channels, -1) @ masked_windows) * ratio
+    output = output + conv.bias.view(1, -1, 1) * (valid > 0)
+    side = (x.shape[-1] + 2 * padding - k) // stride + 1
+    return output.reshape(x.shape[0], conv.out_channels, side, side), (valid > 0).to(x.dtype).reshape(x.shape[0], 1, side, side)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_float64_layer_equals_eq1_to_1e12(stride):
+    conv = layer(stride=stride).double()
+    x = torch.randn(2, 4, 12, 12, dtype=torch.float64)
+    mask = random_mask((2, 1, 12, 12), p=0.7).double()
+    y, updated = conv(x, mask)
+    expected, expected_mask = eq1_by_windows(conv, x, mask)
+    assert y.dtype == torch.float64 and updated.dtype == torch.float64
+    assert (y - expected).abs().max().item() < 1e-12
+    assert torch.equal(updated, expected_mask)
+
+
+def test_float64_network_runs_and_ignores_hole_contents():
+    from pconvkit.models.unet import PConvUNet, UNetConfig
+    torch.manual_seed(0)
+    net = PConvUNet(UNetConfig(layers=3, width=0.125)).double().eval()
+    image = torch.rand(1, 3, 32, 32, dtype=torch.float64)
+    mask = random_mask((1, 1, 32, 32)).double()
+    with torch.no_grad():
+        first = net(image, mask)
+        second = net(torch.where(mask.bool(), image, torch.rand_like(image)), mask)
+    assert first.dtype == torch.float64 and torch.equal(first, second)

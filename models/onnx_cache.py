@@ -1,0 +1,81 @@
+"""The cache of exported ONNX graphs, one per checkpoint, in $PCONVKIT_CACHE/onnx/.
+
+A graph is named by the checkpoint's sha256, remembered per file path, size and modification time
+(a memo beside the graphs), so that a call does not read the whole checkpoint to find its graph.
+"""
+import hashlib
+from pathlib import Path
+
+from pconvkit.errors import UserError
+from pconvkit.files import write_text_atomic
+from pconvkit.models import BUNDLED_WEIGHTS
+from pconvkit.models.onnx_export import ONNX_EXPORT_VERSION, export_onnx
+from pconvkit.sampledata import cache_dir
+
+
+def cached_onnx_graph(checkpoint=None, cache=None) -> Path:
+    """The ONNX file of a checkpoint (default: the bundled model), exported on first use."""
+    checkpoint = Path(checkpoint or BUNDLED_WEIGHTS)
+    if not checkpoint.is_file():
+        raise UserError(f"no checkpoint at {checkpoint}")
+    cache = Path(cache or cache_dir() / "onnx")
+    graph = cache / f"{_checkpoint_digest(checkpoint, cache)[:20]}-v{ONNX_EXPORT_VERSION}.onnx"
+    if not graph.exists():
+        try:
+            export_onnx(checkpoint, graph)
+        except OSError as err:
+            raise UserError(f"cannot write the ONNX graph to {graph.parent} ({err.strerror}): "
+                            "set PCONVKIT_CACHE to a writable folder, or use --engine torch") from None
+        _prune_onnx_cache(cache)
+    return graph
+
+
+def _checkpoint_digest(checkpoint: Path, cache: Path) -> str:
+    """sha256 of the checkpoint's bytes, remembered in `cache` with the file's size and modification
+    time: reading and hashing the bundled 13 MB takes about 60 ms of a 0.8 s command. One memo per
+    checkpoint path (its first line: size, modification time, digest; its second: the path),
+    overwritten when the file changes."""
+    path = checkpoint.resolve()
+    memo = cache / f"{hashlib.sha256(str(path).encode()).hexdigest()[:20]}.sha256"
+    digest = _memo_digest(memo)
+    if digest is None:
+        stamp = _stamp(path)  # taken before reading: a file rewritten meanwhile gets hashed again next time
+        digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+        try:
+            write_text_atomic(memo, f"{stamp} {digest}\n{path}")
+        except OSError:
+            pass  # an unwritable cache is reported when the graph is written
+    return digest
+
+
+def _stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size} {stat.st_mtime_ns}"
+
+
+def _memo_digest(memo: Path) -> str | None:
+    """The digest a memo records, if its checkpoint is still there, unchanged since; else None."""
+    try:
+        first, path = memo.read_text().split("\n")
+        recorded, _, digest = first.rpartition(" ")
+        if recorded == _stamp(Path(path)) and len(digest) == 64:
+            return digest
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _prune_onnx_cache(cache: Path):
+    """Delete the memos of checkpoints that were removed or rewritten, and the graphs no memo leads
+    to, so that retrained or temporary checkpoints do not leave 13-26 MB graphs behind. Runs after an
+    export only; files that another process is writing have hidden temporary names and are left alone."""
+    live = set()
+    for memo in cache.glob("[!.]*.sha256"):
+        digest = _memo_digest(memo)
+        if digest is None:
+            memo.unlink(missing_ok=True)
+        else:
+            live.add(digest[:20])
+    for graph in cache.glob("[!.]*-v*.onnx"):
+        if graph.name.partition("-")[0] not in live:
+            graph.unlink(missing_ok=True)

@@ -1,0 +1,36 @@
+"""A checkpoint's network run by ONNX Runtime on the CPU (the optional extra `pconvkit[onnx]`)."""
+import importlib.util
+
+import numpy as np
+
+from pconvkit.errors import UserError
+from pconvkit.models.onnx_cache import cached_onnx_graph
+from pconvkit.models.preprocess import check_pair, composite_numpy, crop_output, pad_to_stride
+
+
+def onnx_runtime_available() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
+
+
+def require_onnx_runtime():
+    if not onnx_runtime_available():
+        raise UserError("the ONNX engine needs the onnx extra: pip install 'pconvkit[onnx]' (or use --engine torch)")
+
+
+class OnnxInpainter:
+    """A checkpoint's network run by ONNX Runtime on the CPU; exported once, cached."""
+
+    def __init__(self, checkpoint=None, cache=None, threads: int | None = None):
+        import onnxruntime
+        graph = cached_onnx_graph(checkpoint, cache)
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self.stride = int(self.session.get_modelmeta().custom_metadata_map["stride"])
+
+    def __call__(self, image: np.ndarray, valid_mask: np.ndarray) -> np.ndarray:
+        check_pair(image, valid_mask)
+        padded, masks = pad_to_stride(image[None], valid_mask[None], self.stride)
+        output = self.session.run(["output"], {"image": padded, "mask": masks})[0]
+        return composite_numpy(crop_output(output, *valid_mask.shape)[0], image, valid_mask)

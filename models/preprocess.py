@@ -1,0 +1,38 @@
+"""NumPy pre- and post-processing around the network: checks, padding to the network's stride,
+cropping back, and compositing (I_comp of Section 3.3: known pixels from the input).
+
+Images are float (..., H, W, 3) in [0, 1]; masks (..., H, W), 1 = valid, 0 = hole.
+"""
+import numpy as np
+
+from pconvkit.errors import UserError
+
+
+def check_pair(image: np.ndarray, valid_mask: np.ndarray):
+    if image.shape[:2] != valid_mask.shape[:2]:
+        raise UserError(f"mask is {valid_mask.shape[1]}x{valid_mask.shape[0]} but image is {image.shape[1]}x{image.shape[0]}")
+    if not np.isin(np.unique(valid_mask), (0, 1)).all():
+        raise UserError("mask is not binary")
+
+
+def pad_to_stride(images: np.ndarray, valid_masks: np.ndarray, stride: int):
+    """(B, H, W, 3) images and (B, H, W) masks padded at the bottom and right to multiples of
+    `stride`: images by reflection (replication when the pad exceeds the side), masks with hole,
+    so padding is never read as content. Returns float32 NCHW arrays (images, masks)."""
+    _, height, width = valid_masks.shape
+    pad_h, pad_w = -height % stride, -width % stride
+    mode = "reflect" if pad_h < height and pad_w < width else "edge"
+    images = np.pad(np.asarray(images, np.float32), ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode=mode)
+    masks = np.pad(np.asarray(valid_masks, np.float32), ((0, 0), (0, pad_h), (0, pad_w)))
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2)), masks[:, None]
+
+
+def composite_numpy(output: np.ndarray, image: np.ndarray, valid_mask: np.ndarray) -> np.ndarray:
+    """I_comp: known pixels from `image`, holes from `output` clipped to [0, 1]. Images (..., H, W, 3)
+    float, masks (..., H, W) with 1 = valid; float32 out."""
+    return np.where(valid_mask[..., None].astype(bool), image, np.clip(output, 0, 1)).astype(np.float32)
+
+
+def crop_output(output: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Network output (B, 3, H', W') of padded inputs -> (B, H, W, 3)."""
+    return output[:, :, :height, :width].transpose(0, 2, 3, 1)
