@@ -15,7 +15,7 @@ order: bin by bin, the N block before the B block, `per_bin` each.
 import functools
 import hashlib
 import multiprocessing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -24,18 +24,19 @@ from tqdm import tqdm
 
 from pconvkit.maskgen.augment import KERNEL_RANGE, AugmentParams, crop_distance, half_pixel_steps, random_geometry
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, border_frame, hole_ratio
-from pconvkit.maskgen.pool import PAPER_TEST_COUNT, PAPER_TRAIN_COUNT, load_raw_mask
+from pconvkit.maskgen.pool import (PAPER_TEST_COUNT, PAPER_TRAIN_COUNT, RawMaskSettings, build_raw_pools,
+                                   load_raw_mask, videos_from_inputs)
 from pconvkit.errors import UserError
 from pconvkit.maskgen.manifest import manifest_text, read_manifest, read_settings, write_manifest, write_settings
 from pconvkit.files import encode_png, mask_to_png, write_bytes_atomic, write_text_atomic
 
 # `maskgen build` settings by preset; options given explicitly override them.
 PRESETS = {
-    "paper": dict(frame_gaps="1", frame_stride=1, train_count=PAPER_TRAIN_COUNT, test_count=PAPER_TEST_COUNT,
-                  per_bin=1000, test_videos=None),
+    "paper": dict(frame_gaps=(1,), frame_stride=1, train_count=PAPER_TRAIN_COUNT, test_count=PAPER_TEST_COUNT,
+                  per_bin=1000, test_videos=()),
     # the opencv-doc sample videos (`make demo`): every raw mask kept, Megamind as the test video
-    "sample": dict(frame_gaps="1,4,16", frame_stride=6, train_count=0, test_count=0, per_bin=25,
-                   test_videos="Megamind"),
+    "sample": dict(frame_gaps=(1, 4, 16), frame_stride=6, train_count=0, test_count=0, per_bin=25,
+                   test_videos=("Megamind",)),
 }
 
 
@@ -202,3 +203,25 @@ def regenerate(row: dict, out_dir) -> np.ndarray:
     if row["category"] == "N":
         valid[border_frame((size, size), margin)] = True
     return valid.astype(np.uint8)
+
+
+def build_mask_set(out_dir, videos=(), frames=(), flow_dir=None, preset: str | None = None, explicit: dict | None = None,
+                   raw_settings: RawMaskSettings = RawMaskSettings(),
+                   test_settings: BenchmarkSettings | None = None, workers: int = 1):
+    """`maskgen build`: the raw pools, then the binned test set. Returns (pools, manifest path).
+
+    `preset` ('paper', the default, or 'sample') sets the frame gaps and stride, the raw pool counts,
+    the masks per cell and the test videos; `explicit` overrides any of them (keys of PRESETS).
+    With no input at all, the opencv-doc sample videos are used with the 'sample' preset.
+    """
+    from pconvkit import sampledata
+    if not (flow_dir or videos or frames):
+        videos = [str(p) for p in sampledata.sample_videos()]
+        preset = preset or "sample"
+    values = preset_values(preset or "paper", explicit or {})
+    flow = replace(raw_settings.flow, frame_gaps=tuple(values["frame_gaps"]), frame_stride=values["frame_stride"])
+    raw_settings = replace(raw_settings, flow=flow)
+    test_settings = replace(test_settings or BenchmarkSettings(), per_bin=values["per_bin"])
+    pools = build_raw_pools(videos_from_inputs(videos, frames, flow_dir), out_dir, values["train_count"],
+                            values["test_count"], tuple(values["test_videos"]) or None, raw_settings, workers)
+    return pools, build_test_set(out_dir, pools["test"], test_settings, workers)

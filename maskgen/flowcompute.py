@@ -16,14 +16,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pconvkit.maskgen.flowio import FLOW_SUFFIXES
+from tqdm import tqdm
+
 from pconvkit.errors import UserError
-from pconvkit.files import IMAGE_SUFFIXES
+from pconvkit.files import IMAGE_SUFFIXES, ensure_writable_dir
+from pconvkit.maskgen.flowio import FLOW_SUFFIXES, write_flow
 
 FORWARD_NAME = re.compile(r"^forward_(\d+)_(\d+)$")
 DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
                "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """Which frame pairs of a video get a flow, and how it is computed."""
+    frame_gaps: tuple = (1,)  # pairs (i, i + gap) for each gap: more gaps, more distinct masks
+    frame_stride: int = 1  # step between the first frames of pairs
+    max_side: int | None = None  # frames scaled down to this longer side first
+    method: str = "dis"  # OpenCV's DIS flow, or 'farneback'
+    dis_preset: str = "medium"
 
 
 @dataclass(frozen=True)
@@ -117,3 +129,30 @@ def compute_flow(first: np.ndarray, second: np.ndarray, method: str = "dis", pre
     if method == "farneback":
         return cv2.calcOpticalFlowFarneback(first, second, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     raise UserError(f"unknown flow method {method!r} (dis or farneback)")
+
+
+def source_name(source) -> str:
+    """The video name of an input: a video file's stem or a frame folder's name."""
+    return Path(source).stem if Path(source).is_file() else Path(source).name
+
+
+def write_flow_folder(sources, out, suffix: str = "flo", settings: FlowSettings = FlowSettings()) -> Path:
+    """Compute forward and backward flows of videos or frame folders into a flow folder (the layout
+    of the module docstring) that `--flow-dir` reads. Pairs already written are kept (resumable)."""
+    if not sources:
+        raise UserError("give --video FILE or --frames DIR")
+    names = [source_name(s) for s in sources]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(f"two inputs share the video name {twice[0]!r}: their flows would be mixed in one folder")
+    ensure_writable_dir(out)
+    for source, name in zip(sources, names):
+        images = read_frames(source, settings.max_side)
+        folder = Path(out) / name
+        for i, j in tqdm(frame_pairs(len(images), settings.frame_gaps, settings.frame_stride), desc=name, unit="pair"):
+            if not (folder / f"backward_{j:06d}_{i:06d}.{suffix}").exists():
+                write_flow(folder / f"forward_{i:06d}_{j:06d}.{suffix}",
+                           compute_flow(images[i], images[j], settings.method, settings.dis_preset))
+                write_flow(folder / f"backward_{j:06d}_{i:06d}.{suffix}",
+                           compute_flow(images[j], images[i], settings.method, settings.dis_preset))
+    return Path(out)

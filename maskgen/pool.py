@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pconvkit.maskgen.bins import hole_ratio
-from pconvkit.maskgen.flowcompute import compute_flow, frame_pairs, list_flow_pairs, read_frames
+from pconvkit.maskgen.flowcompute import FlowSettings, compute_flow, frame_pairs, list_flow_pairs, read_frames
 from pconvkit.maskgen.flowio import read_flow
 from pconvkit.maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
 from pconvkit.errors import UserError
@@ -36,11 +36,7 @@ class RawMaskSettings:
     min_hole_ratio: float = 0.005  # near-empty masks are dropped
     max_hole_ratio: float = 0.9  # near-full ones too (scene cuts, failed flow)
     duplicate_iou: float = 0.9  # a mask this close to the last kept one of its video is dropped
-    frame_gaps: tuple = (1,)
-    frame_stride: int = 1
-    max_side: int | None = None
-    flow_method: str = "dis"
-    dis_preset: str = "medium"
+    flow: FlowSettings = FlowSettings()
 
 
 @dataclass
@@ -88,8 +84,8 @@ def assign_splits(names, test_videos=None, test_fraction=PAPER_TEST_COUNT / (PAP
 def _mask_from_frames(job):
     first, second, settings = job
     cv2.setNumThreads(1)
-    forward = compute_flow(first, second, settings.flow_method, settings.dis_preset)
-    backward = compute_flow(second, first, settings.flow_method, settings.dis_preset)
+    forward = compute_flow(first, second, settings.flow.method, settings.flow.dis_preset)
+    backward = compute_flow(second, first, settings.flow.method, settings.flow.dis_preset)
     return raw_mask_from_flows(forward, backward, settings.thresholds, settings.min_component_area)
 
 
@@ -111,8 +107,8 @@ def _raw_masks(video: Video, settings: RawMaskSettings, pool):
         pairs = [(p.first, p.second) for p in video.pairs]
         results = pool.imap(_mask_from_flow_files, [(p, settings) for p in video.pairs], chunksize=4)
     else:
-        frames = read_frames(video.path, settings.max_side)
-        pairs = frame_pairs(len(frames), settings.frame_gaps, settings.frame_stride)
+        frames = read_frames(video.path, settings.flow.max_side)
+        pairs = frame_pairs(len(frames), settings.flow.frame_gaps, settings.flow.frame_stride)
         results = pool.imap(_mask_from_frames, [(frames[i], frames[j], settings) for i, j in pairs], chunksize=4)
     with tqdm(total=len(pairs), desc=f"raw masks {video.name}", unit="pair", leave=False) as bar:
         for pair, mask in zip(pairs, results):

@@ -12,6 +12,11 @@ from pathlib import Path
 import click
 
 from pconvkit.errors import UserError
+from pconvkit.maskgen.build import PRESETS, BenchmarkSettings
+from pconvkit.maskgen.flowcompute import FlowSettings
+from pconvkit.maskgen.manifest import read_manifest
+from pconvkit.maskgen.occlusion import ConsistencyThresholds
+from pconvkit.maskgen.pool import RawMaskSettings
 
 
 class _Group(click.Group):
@@ -61,28 +66,37 @@ def maskgen():
     """Irregular hole masks from video occlusions (Section 4.1 of Liu et al., ECCV 2018)."""
 
 
-_raw_options = [
-    click.option("--frame-gaps", default="1", show_default=True, callback=_positive_int_list,
+# Defaults come from the library's dataclasses, the one place where the paper's values are stated.
+_FLOW = FlowSettings()
+_RAW = RawMaskSettings()
+_CHECK = ConsistencyThresholds()
+_TEST = BenchmarkSettings()
+
+_flow_options = [
+    click.option("--frame-gaps", default=",".join(map(str, _FLOW.frame_gaps)), show_default=True,
+                 callback=_positive_int_list,
                  help="Comma-separated frame gaps: each gives pairs (i, i+gap); more gaps, more distinct masks."),
-    click.option("--frame-stride", default=1, show_default=True, type=POSITIVE, help="Step between first frames of pairs."),
-    click.option("--max-side", type=POSITIVE, default=None, help="Scale frames down to this longer side before flow."),
-    click.option("--flow-method", type=click.Choice(["dis", "farneback"]), default="dis", show_default=True,
+    click.option("--frame-stride", default=_FLOW.frame_stride, show_default=True, type=POSITIVE,
+                 help="Step between first frames of pairs."),
+    click.option("--max-side", type=POSITIVE, default=_FLOW.max_side, help="Scale frames down to this longer side before flow."),
+    click.option("--flow-method", type=click.Choice(["dis", "farneback"]), default=_FLOW.method, show_default=True,
                  help="OpenCV DIS optical flow (default) or Farneback."),
-    click.option("--dis-preset", type=click.Choice(["ultrafast", "fast", "medium"]), default="medium",
+    click.option("--dis-preset", type=click.Choice(["ultrafast", "fast", "medium"]), default=_FLOW.dis_preset,
                  show_default=True, help="DIS preset."),
 ]
 
 _consistency_options = [
-    click.option("--occlusion-relative", default=0.01, show_default=True, type=NON_NEGATIVE_FLOAT,
+    click.option("--occlusion-relative", default=_CHECK.relative, show_default=True, type=NON_NEGATIVE_FLOAT,
                  help="Occluded where |w + w^|^2 > this (|w|^2 + |w^|^2) + --occlusion-absolute (Sundaram et al. 2010)."),
-    click.option("--occlusion-absolute", default=0.5, show_default=True, type=NON_NEGATIVE_FLOAT),
-    click.option("--boundary-relative", default=0.01, show_default=True, type=NON_NEGATIVE_FLOAT,
+    click.option("--occlusion-absolute", default=_CHECK.absolute, show_default=True, type=NON_NEGATIVE_FLOAT),
+    click.option("--boundary-relative", default=_CHECK.boundary_relative, show_default=True, type=NON_NEGATIVE_FLOAT,
                  help="Motion boundary where |grad u|^2 + |grad v|^2 > this |w|^2 + --boundary-absolute."),
-    click.option("--boundary-absolute", default=0.002, show_default=True, type=NON_NEGATIVE_FLOAT),
+    click.option("--boundary-absolute", default=_CHECK.boundary_absolute, show_default=True, type=NON_NEGATIVE_FLOAT),
     click.option("--no-motion-boundaries", is_flag=True, help="Holes from the consistency check only."),
     click.option("--out-of-frame-holes", is_flag=True, help="Pixels whose flow leaves the frame become holes "
                  "(default: valid; they are not occluded by the scene)."),
-    click.option("--min-area", default=64, show_default=True, type=NON_NEGATIVE, help="Hole components smaller than this (px) are dropped."),
+    click.option("--min-area", default=_RAW.min_component_area, show_default=True, type=NON_NEGATIVE,
+                 help="Hole components smaller than this (px) are dropped."),
 ]
 
 
@@ -94,30 +108,21 @@ def _apply(options):
     return decorate
 
 
+def _flow_settings(options) -> FlowSettings:
+    return FlowSettings(frame_gaps=_csv_list(options["frame_gaps"], int), frame_stride=options["frame_stride"],
+                        max_side=options["max_side"], method=options["flow_method"], dis_preset=options["dis_preset"])
+
+
 @maskgen.command("flow")
 @click.option("--video", "videos", multiple=True, type=click.Path(), help="A video file (repeatable).")
 @click.option("--frames", "frames", multiple=True, type=click.Path(), help="A folder of frames (repeatable).")
 @click.option("--out", required=True, type=click.Path(), help="Flow folder to write (VIDEO/forward_I_J.flo ...).")
 @click.option("--format", "suffix", type=click.Choice(["flo", "png", "pfm", "npy"]), default="flo", show_default=True)
-@_apply(_raw_options)
-def maskgen_flow(videos, frames, out, suffix, frame_gaps, frame_stride, max_side, flow_method, dis_preset):
+@_apply(_flow_options)
+def maskgen_flow(videos, frames, out, suffix, **options):
     """Compute forward and backward flow of videos and save them as a flow folder for --flow-dir."""
-    from pconvkit.maskgen.flowcompute import compute_flow, frame_pairs, read_frames
-    from pconvkit.maskgen.flowio import write_flow
-    from pconvkit.files import ensure_writable_dir
-    from tqdm import tqdm
-    if not videos and not frames:
-        raise UserError("give --video FILE or --frames DIR")
-    ensure_writable_dir(out)
-    for source in list(videos) + list(frames):
-        name = Path(source).stem if Path(source).is_file() else Path(source).name
-        images = read_frames(source, max_side)
-        for i, j in tqdm(frame_pairs(len(images), _csv_list(frame_gaps, int), frame_stride), desc=name, unit="pair"):
-            folder = Path(out) / name
-            if not (folder / f"backward_{j:06d}_{i:06d}.{suffix}").exists():
-                write_flow(folder / f"forward_{i:06d}_{j:06d}.{suffix}", compute_flow(images[i], images[j], flow_method, dis_preset))
-                write_flow(folder / f"backward_{j:06d}_{i:06d}.{suffix}", compute_flow(images[j], images[i], flow_method, dis_preset))
-    click.echo(f"flows in {out}")
+    from pconvkit.maskgen.flowcompute import write_flow_folder
+    click.echo(f"flows in {write_flow_folder(list(videos) + list(frames), out, suffix, _flow_settings(options))}")
 
 
 @maskgen.command("build")
@@ -126,7 +131,7 @@ def maskgen_flow(videos, frames, out, suffix, frame_gaps, frame_stride, max_side
 @click.option("--video", "videos", multiple=True, type=click.Path(), help="A video file (repeatable).")
 @click.option("--frames", "frames", multiple=True, type=click.Path(), help="A folder of frames (repeatable).")
 @click.option("--out", default="masks", show_default=True, type=click.Path(), help="Output folder.")
-@click.option("--preset", type=click.Choice(["paper", "sample"]), default=None,
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="paper: the paper's counts (the default). sample: the small build on the opencv-doc sample "
                    "videos used by `make demo` (gaps 1,4,16, stride 6, every raw mask kept, 25 per bin, "
                    "Megamind as the test video). With no inputs, the sample videos are used with this preset.")
@@ -135,45 +140,39 @@ def maskgen_flow(videos, frames, out, suffix, frame_gaps, frame_stride, max_side
 @click.option("--test-videos", default=None, help="Comma-separated video names for the test split "
               "(default: ~31 %% of the videos by a hash of their names, as 24,866 of 79,982 in the paper).")
 @click.option("--per-bin", type=POSITIVE, default=None, help="Masks per (bin, border category) cell (paper: 1,000).")
-@click.option("--size", default=512, show_default=True, type=POSITIVE, help="Side of the test masks (paper: 512).")
-@click.option("--border-margin", default=50, show_default=True, type=NON_NEGATIVE,
+@click.option("--size", default=_TEST.size, show_default=True, type=POSITIVE, help="Side of the test masks (paper: 512).")
+@click.option("--border-margin", default=_TEST.margin, show_default=True, type=NON_NEGATIVE,
               help="N masks have no hole pixel within this many px of the border (paper: 50).")
 @click.option("--hole-white", is_flag=True, help="Write white = hole (NVIDIA's files). Default: white = valid (the paper's M).")
-@click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE)
-@click.option("--max-tries", default=20_000, show_default=True, type=POSITIVE,
+@click.option("--seed", default=_TEST.seed, show_default=True, type=NON_NEGATIVE)
+@click.option("--max-tries", default=_TEST.max_tries, show_default=True, type=POSITIVE,
               help="Candidate (source, angle, crop) draws per mask before its bin is declared impossible.")
 @click.option("--workers", default=1, show_default=True, type=POSITIVE, help="Processes; the output does not depend on it.")
-@_apply(_raw_options + _consistency_options)
-def maskgen_build(flow_dir, videos, frames, out, preset, train_count, test_count, test_videos, per_bin, size,
-                  border_margin, hole_white, seed, max_tries, workers, frame_gaps, frame_stride, max_side, flow_method,
-                  dis_preset, occlusion_relative, occlusion_absolute, boundary_relative, boundary_absolute,
-                  no_motion_boundaries, out_of_frame_holes, min_area):
+@_apply(_flow_options + _consistency_options)
+def maskgen_build(flow_dir, videos, frames, out, preset, size, border_margin, hole_white, seed, max_tries, workers,
+                  **options):
     """Raw training/testing pools and the binned 12,000-mask test benchmark with its manifest."""
-    from pconvkit.maskgen.build import PRESETS, BenchmarkSettings, build_test_set, preset_values
-    from pconvkit.maskgen.occlusion import ConsistencyThresholds
-    from pconvkit.maskgen.pool import RawMaskSettings, build_raw_pools, videos_from_inputs
-    from pconvkit import sampledata
     from pconvkit.files import ensure_writable_dir
-    if not (flow_dir or videos or frames):
-        videos = [str(p) for p in sampledata.sample_videos()]
-        preset = preset or "sample"
+    from pconvkit.maskgen.build import build_mask_set
     ctx = click.get_current_context()
     explicit = {key: ctx.params[key] for key in PRESETS["paper"]
                 if ctx.get_parameter_source(key).name in ("COMMANDLINE", "ENVIRONMENT")}
-    values = preset_values(preset or "paper", explicit)
+    if "frame_gaps" in explicit:
+        explicit["frame_gaps"] = _csv_list(explicit["frame_gaps"], int)
+    if "test_videos" in explicit:
+        explicit["test_videos"] = _csv_list(explicit["test_videos"])
     ensure_writable_dir(out)
-    thresholds = ConsistencyThresholds(occlusion_relative, occlusion_absolute, boundary_relative, boundary_absolute,
-                                       not no_motion_boundaries, out_of_frame_holes)
-    settings = RawMaskSettings(thresholds=thresholds, min_component_area=min_area,
-                               frame_gaps=_csv_list(str(values["frame_gaps"]), int), frame_stride=values["frame_stride"],
-                               max_side=max_side, flow_method=flow_method, dis_preset=dis_preset)
-    inputs = videos_from_inputs(videos, frames, flow_dir)
-    pools = build_raw_pools(inputs, out, values["train_count"], values["test_count"],
-                            _csv_list(values["test_videos"]) or None, settings, workers)
+    thresholds = ConsistencyThresholds(options["occlusion_relative"], options["occlusion_absolute"],
+                                       options["boundary_relative"], options["boundary_absolute"],
+                                       not options["no_motion_boundaries"], options["out_of_frame_holes"])
+    raw_settings = RawMaskSettings(thresholds=thresholds, min_component_area=options["min_area"],
+                                   flow=_flow_settings(options))
+    test_settings = BenchmarkSettings(size=size, margin=border_margin, seed=seed, hole_white=hole_white,
+                                      max_tries=max_tries)
+    pools, manifest = build_mask_set(out, videos, frames, flow_dir, preset, explicit, raw_settings, test_settings,
+                                     workers)
     click.echo(f"raw pools: {len(pools['train'])} training, {len(pools['test'])} testing masks in {Path(out) / 'raw'}")
-    manifest = build_test_set(out, pools["test"], BenchmarkSettings(per_bin=values["per_bin"], size=size, margin=border_margin,
-                                                                  seed=seed, hole_white=hole_white, max_tries=max_tries), workers)
-    click.echo(f"test set: {12 * values['per_bin']} masks, manifest {manifest}")
+    click.echo(f"test set: {len(read_manifest(manifest))} masks, manifest {manifest}")
 
 
 @maskgen.command("classify")

@@ -9,6 +9,7 @@ from pconvkit.maskgen.augment import AugmentParams, augment, random_augment
 from pconvkit.maskgen.bins import BINS, bin_index, border_category, border_distance, hole_ratio
 from pconvkit.maskgen.build import BenchmarkSettings, build_test_set, regenerate
 from pconvkit.maskgen.manifest import read_manifest
+from pconvkit.maskgen.flowcompute import FlowSettings
 from pconvkit.maskgen.flowio import write_flow
 from pconvkit.maskgen.pool import RawMaskSettings, assign_splits, build_raw_pools, videos_from_inputs
 from pconvkit.errors import UserError
@@ -172,7 +173,7 @@ def test_raw_pool_from_frames_is_the_same_for_any_number_of_workers(tmp_path):
         frame[30:62, 20 + 6 * t:52 + 6 * t] = square
         write_png_atomic(tmp_path / "frames" / "clip" / f"{t:03d}.png", frame)
     videos = videos_from_inputs(frames=[tmp_path / "frames" / "clip"])
-    settings = RawMaskSettings(min_component_area=16, duplicate_iou=1.0, frame_gaps=(1, 2))
+    settings = RawMaskSettings(min_component_area=16, duplicate_iou=1.0, flow=FlowSettings(frame_gaps=(1, 2)))
     one = build_raw_pools(videos, tmp_path / "one", 0, 0, settings=settings, workers=1)
     two = build_raw_pools(videos, tmp_path / "two", 0, 0, settings=settings, workers=2)
     assert one == two and len(one["train"]) == 7
@@ -187,5 +188,5 @@ def test_explicit_options_override_a_preset():
     from pconvkit.maskgen.build import PRESETS, preset_values
     sample = preset_values("sample", {"per_bin": 3, "frame_stride": None})
     assert sample["per_bin"] == 3 and sample["frame_stride"] == PRESETS["sample"]["frame_stride"]
-    assert sample["test_videos"] == "Megamind"
+    assert sample["test_videos"] == ("Megamind",)
     assert preset_values("paper", {})["train_count"] == 55_116 and preset_values("paper", {})["per_bin"] == 1000
