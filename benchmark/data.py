@@ -4,17 +4,18 @@ The paper evaluates 512x512 images and assigns masks to images at random without
 fewer images than masks, the images are dealt in successive random permutations, so every image is
 used floor(M / I) or ceil(M / I) times and no image twice before all were used once.
 """
+
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from pconvkit.errors import UserError
+from pconvkit.files import list_images, read_image, read_mask
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label
 from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest
 from pconvkit.maskgen.survey import classify_folder
-from pconvkit.errors import UserError
-from pconvkit.files import list_images, read_image, read_mask
 
 MIN_IMAGE_SIDE = 64
 
@@ -37,7 +38,7 @@ def load_images(folder, size: int = 512) -> dict[str, np.ndarray]:
         height, width = image.shape[:2]
         side = min(height, width)
         top, left = (height - side) // 2, (width - side) // 2
-        square = image[top:top + side, left:left + side]
+        square = image[top : top + side, left : left + side]
         interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
         if path.stem in images:
             raise UserError(f"two images are named {path.stem!r} in {folder}: names identify images in the results")
@@ -51,10 +52,22 @@ def load_masks(folder, hole_white: bool = False, margin: int = BORDER_MARGIN) ->
     test_dir = find_test_dir(folder)
     if test_dir is not None:
         white = manifest_polarity(test_dir)
-        return [MaskEntry(f"{int(r['id']):05d}" if r["id"].isdigit() else r["id"], test_dir / r["path"],
-                          r["category"], r["bin"], white) for r in read_manifest(test_dir) if r["bin"] != "outside"]
-    return [MaskEntry(Path(r["path"]).stem, folder / r["path"], r["category"], r["bin"], hole_white)
-            for r in classify_folder(folder, hole_white, margin) if r["bin"] != "outside"]
+        return [
+            MaskEntry(
+                f"{int(r['id']):05d}" if r["id"].isdigit() else r["id"],
+                test_dir / r["path"],
+                r["category"],
+                r["bin"],
+                white,
+            )
+            for r in read_manifest(test_dir)
+            if r["bin"] != "outside"
+        ]
+    return [
+        MaskEntry(Path(r["path"]).stem, folder / r["path"], r["category"], r["bin"], hole_white)
+        for r in classify_folder(folder, hole_white, margin)
+        if r["bin"] != "outside"
+    ]
 
 
 def select_masks(masks, split: str = "all", bins=None, limit: int | None = None) -> list[MaskEntry]:
@@ -93,7 +106,9 @@ def pair_masks(masks, image_names, seed: int = 0) -> list[tuple[MaskEntry, str]]
 def read_pair(mask: MaskEntry, image: np.ndarray) -> np.ndarray:
     valid = read_mask(mask.path, mask.hole_white)
     if valid.shape != image.shape[:2]:
-        raise UserError(f"mask {mask.path} is {valid.shape[1]}x{valid.shape[0]}, images are {image.shape[1]}x{image.shape[0]}")
+        raise UserError(
+            f"mask {mask.path} is {valid.shape[1]}x{valid.shape[0]}, images are {image.shape[1]}x{image.shape[0]}"
+        )
     return valid
 
 

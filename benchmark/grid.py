@@ -1,13 +1,14 @@
 """A comparison picture like the paper's Fig. 5: input with hole, each method, ground truth."""
+
 import cv2
 import numpy as np
 
 from pconvkit.benchmark.data import MaskEntry, read_pair
 from pconvkit.benchmark.methods import make_method
 from pconvkit.benchmark.results import read_pairing
-from pconvkit.models.preprocess import composite_numpy
 from pconvkit.errors import UserError
 from pconvkit.files import encode_image, to_uint8, write_bytes_atomic
+from pconvkit.models.preprocess import composite_numpy
 
 
 def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:

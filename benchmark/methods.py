@@ -8,6 +8,7 @@ Add your own with `register("name")`, or without touching this package with
 `--method module:function` (a callable of the form above, or a factory with attribute
 `is_factory = True` that takes **options and returns one).
 """
+
 import importlib
 
 import cv2
@@ -17,17 +18,19 @@ from pconvkit.errors import UserError
 
 METHODS = {}
 NOT_RUN = {
-    "GL": "Iizuka et al. 2017: needs its released model (not downloadable here); plug it in with --method module:function",
-    "GntIpt": "Yu et al. 2018: needs its released TensorFlow model (not downloadable here); plug it in with --method module:function",
+    "GL": "Iizuka et al. 2017: needs its released model; plug it in with --methods module:function",
+    "GntIpt": "Yu et al. 2018: needs its released TensorFlow model; plug it in with --methods module:function",
 }
 
 
 def register(name: str, neural: bool = False):
     """Decorator: register a factory f(**options) -> inpaint callable under `name`."""
+
     def decorate(factory):
         factory.neural = neural
         METHODS[name] = factory
         return factory
+
     return decorate
 
 
@@ -61,13 +64,17 @@ def _holes_255(valid_mask):
 @register("telea")
 def telea(radius: int = 3, **_):
     """Fast marching, Telea 2004 (the paper's reference [32]), OpenCV's cv2.INPAINT_TELEA."""
-    return lambda image, mask: cv2.inpaint(_uint8(image), _holes_255(mask), radius, cv2.INPAINT_TELEA).astype(np.float32) / 255
+    return lambda image, mask: (
+        cv2.inpaint(_uint8(image), _holes_255(mask), radius, cv2.INPAINT_TELEA).astype(np.float32) / 255
+    )
 
 
 @register("ns")
 def navier_stokes(radius: int = 3, **_):
     """Navier-Stokes based inpainting (Bertalmio et al. 2001), OpenCV's cv2.INPAINT_NS."""
-    return lambda image, mask: cv2.inpaint(_uint8(image), _holes_255(mask), radius, cv2.INPAINT_NS).astype(np.float32) / 255
+    return lambda image, mask: (
+        cv2.inpaint(_uint8(image), _holes_255(mask), radius, cv2.INPAINT_NS).astype(np.float32) / 255
+    )
 
 
 @register("biharmonic")
@@ -81,15 +88,18 @@ def biharmonic(**_):
         small_mask = cv2.resize(mask, (width // 4, height // 4), interpolation=cv2.INTER_NEAREST)
         filled = inpaint_biharmonic(small, small_mask == 0, channel_axis=-1)
         return cv2.resize(filled.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+
     return run
 
 
 @register("mean")
 def mean_fill(**_):
     """The floor: every hole pixel gets the mean colour of the known pixels."""
+
     def run(image, mask):
         known = image[mask == 1]
         return np.broadcast_to(known.mean(axis=0) if known.size else 0.5, image.shape).astype(np.float32)
+
     return run
 
 
@@ -102,7 +112,9 @@ def patchmatch(patch_size: int = 3, **_):
         raise UserError("patchmatch needs the pypatchmatch package: pip install pypatchmatch") from None
     if not patch_match.patchmatch_available:
         raise UserError("pypatchmatch's compiled library did not load")
-    return lambda image, mask: patch_match.inpaint(_uint8(image), _holes_255(mask), patch_size=patch_size).astype(np.float32) / 255
+    return lambda image, mask: (
+        patch_match.inpaint(_uint8(image), _holes_255(mask), patch_size=patch_size).astype(np.float32) / 255
+    )
 
 
 class NeuralMethod:
@@ -111,6 +123,7 @@ class NeuralMethod:
     def __init__(self, checkpoint=None, device="auto", **_):
         from pconvkit.models.checkpoint import load_model
         from pconvkit.models.devices import pick_device
+
         self.device = pick_device(device)
         self.model, self.checkpoint = load_model(checkpoint, self.device)
 
@@ -119,6 +132,7 @@ class NeuralMethod:
 
     def inpaint_batch(self, images, masks):
         from pconvkit.models.inference import inpaint_batch
+
         return inpaint_batch(self.model, np.asarray(images), np.asarray(masks))
 
 
@@ -133,6 +147,7 @@ def pconv(checkpoint=None, device="auto", **_):
 @register("conv", neural=True)
 def conv(checkpoint=None, device="auto", **_):
     from pconvkit.models import BUNDLED_CONV_WEIGHTS
+
     if checkpoint is None:
         if not BUNDLED_CONV_WEIGHTS.exists():
             raise UserError("the conv baseline needs --conv-checkpoint FILE (a `pconv train --plain` checkpoint)")

@@ -13,6 +13,7 @@ Images are float (H, W, 3) in [0, 1].
 - Inception score: exp(E_x KL(p(y|x) || p(y))) over 10 splits, mean and std (Salimans et al. 2016),
   torchvision's Inception-v3 on 299x299 inputs, weights from a file the user names.
 """
+
 from dataclasses import dataclass
 
 import cv2
@@ -25,6 +26,7 @@ from pconvkit.files import load_torch_file
 @dataclass(frozen=True)
 class Metric:
     """A column of the results and a row block of Table 1."""
+
     name: str  # the key in results.csv and summaries
     label: str  # as Table 1 prints it
     better: str  # 'min' or 'max'
@@ -94,19 +96,22 @@ class InceptionClassifier:
 
     def __init__(self, weights_path, device="cpu"):
         from torchvision.models import inception_v3
+
         state = load_torch_file(weights_path, "Inception-v3 weights")
         network = inception_v3(weights=None, aux_logits=True, init_weights=False)
         try:
             network.load_state_dict(state)
         except Exception as err:
-            raise UserError(f"{weights_path} does not hold torchvision's inception_v3 weights: "
-                            f"{str(err).splitlines()[0][:200]}") from None
+            raise UserError(
+                f"{weights_path} does not hold torchvision's inception_v3 weights: {str(err).splitlines()[0][:200]}"
+            ) from None
         self.network = network.eval().to(device)
         self.device = device
 
     def probabilities(self, images) -> np.ndarray:
         """images: (N, H, W, 3) in [0, 1] -> softmax over the 1000 classes, (N, 1000)."""
         import torch
+
         x = torch.from_numpy(np.asarray(images, np.float32)).permute(0, 3, 1, 2).to(self.device)
         x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
         mean = torch.tensor([0.485, 0.456, 0.406], device=self.device).view(1, 3, 1, 1)

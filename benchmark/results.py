@@ -8,6 +8,7 @@ write) is dropped when the file is opened again.
 pairing.csv: mask, image, category, bin, path (relative to OUT, so that the run's pictures can be
 drawn from any directory), hole_white (the polarity of the mask file).
 """
+
 import csv
 import os
 from pathlib import Path
@@ -53,16 +54,35 @@ def open_results(path: Path):
 
 
 def result_row(method: str, mask: MaskEntry, image_name: str, metrics: dict, seconds: float, device: str) -> dict:
-    return dict(method=method, mask=mask.mask_id, image=image_name, category=mask.category, bin=mask.bin,
-                **{m.name: f"{metrics[m.name]:.6f}" for m in PER_IMAGE}, seconds=f"{seconds:.6f}", device=device)
+    return dict(
+        method=method,
+        mask=mask.mask_id,
+        image=image_name,
+        category=mask.category,
+        bin=mask.bin,
+        **{m.name: f"{metrics[m.name]:.6f}" for m in PER_IMAGE},
+        seconds=f"{seconds:.6f}",
+        device=device,
+    )
 
 
 def pairing_text(pairs, out_dir) -> str:
     """pairing.csv of (mask, image name) pairs, mask paths relative to `out_dir`."""
     folder = Path(out_dir).resolve()
-    return csv_text([dict(mask=m.mask_id, image=i, category=m.category, bin=m.bin,
-                          path=os.path.relpath(m.path.resolve(), folder), hole_white=int(m.hole_white))
-                     for m, i in pairs], PAIRING_FIELDS)
+    return csv_text(
+        [
+            dict(
+                mask=m.mask_id,
+                image=i,
+                category=m.category,
+                bin=m.bin,
+                path=os.path.relpath(m.path.resolve(), folder),
+                hole_white=int(m.hole_white),
+            )
+            for m, i in pairs
+        ],
+        PAIRING_FIELDS,
+    )
 
 
 def write_pairing(out_dir, pairs):
@@ -81,8 +101,10 @@ def _check_same_pairing(out_dir: Path, pairs):
     old_images = {row["mask"]: row["image"] for row in read_csv_rows(out_dir / "pairing.csv")}
     clash = [m.mask_id for m, image in pairs if m.mask_id in old_images and old_images[m.mask_id] != image]
     if clash:
-        raise UserError(f"{out_dir} holds results of another mask-image pairing (mask {clash[0]}): "
-                        "use another --out, or the same --images, --masks and --seed")
+        raise UserError(
+            f"{out_dir} holds results of another mask-image pairing (mask {clash[0]}): "
+            "use another --out, or the same --images, --masks and --seed"
+        )
 
 
 def read_pairing(out_dir) -> list[tuple[MaskEntry, str]]:
@@ -93,7 +115,11 @@ def read_pairing(out_dir) -> list[tuple[MaskEntry, str]]:
         raise UserError(f"no pairing.csv in {out_dir}: run `benchmark run --out {out_dir}` first")
     rows = read_csv_rows(path)
     if rows and "hole_white" not in rows[0]:
-        raise UserError(f"{path} was written by an older pconvkit: run the same `benchmark run` again "
-                        "(it computes nothing twice and rewrites the pairing)")
-    return [(MaskEntry(r["mask"], out_dir / r["path"], r["category"], r["bin"], r["hole_white"] == "1"), r["image"])
-            for r in rows]
+        raise UserError(
+            f"{path} was written by an older pconvkit: run the same `benchmark run` again "
+            "(it computes nothing twice and rewrites the pairing)"
+        )
+    return [
+        (MaskEntry(r["mask"], out_dir / r["path"], r["category"], r["bin"], r["hole_white"] == "1"), r["image"])
+        for r in rows
+    ]

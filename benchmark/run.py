@@ -5,6 +5,7 @@ interrupted or extended with another method skips the pairs already there.
 OUT/inception/METHOD/MASK.npy holds the Inception-v3 class probabilities of each output when
 --inception-weights is given (the ground truth under 'gt').
 """
+
 import multiprocessing
 import time
 from pathlib import Path
@@ -40,8 +41,18 @@ class _Worker:
         return mask, image_name, composited, seconds, "cpu"
 
 
-def run_benchmark(methods, images: dict, masks, out_dir, seed: int = 0, workers: int = 1, batch_size: int = 8,
-                  method_options: dict | None = None, inception_weights=None, log=print) -> Path:
+def run_benchmark(
+    methods,
+    images: dict,
+    masks,
+    out_dir,
+    seed: int = 0,
+    workers: int = 1,
+    batch_size: int = 8,
+    method_options: dict | None = None,
+    inception_weights=None,
+    log=print,
+) -> Path:
     """Run every method on every (mask, paired image); returns the results file."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -49,14 +60,16 @@ def run_benchmark(methods, images: dict, masks, out_dir, seed: int = 0, workers:
     write_pairing(out_dir, pairs)
     for name in methods:  # fail on unknown methods before anything runs
         check_method_name(name)
-    instances = {name: make_method(name, **(method_options or {}).get(name, {}))
-                 for name in methods if getattr(METHODS.get(name), "neural", False)}
+    instances = {
+        name: make_method(name, **(method_options or {}).get(name, {}))
+        for name in methods
+        if getattr(METHODS.get(name), "neural", False)
+    }
     classifier = InceptionClassifier(inception_weights) if inception_weights else None
     results_path = out_dir / "results.csv"
     done = {(r["method"], r["mask"]) for r in read_results(results_path)}
     if classifier is not None:
-        _save_probabilities(classifier, out_dir / "inception" / "gt",
-                            [(m, images[i]) for m, i in pairs])
+        _save_probabilities(classifier, out_dir / "inception" / "gt", [(m, images[i]) for m, i in pairs])
     handle, writer = open_results(results_path)
     with handle:
         for name in methods:
@@ -81,7 +94,7 @@ def _outputs(name, instance, todo, images, workers, batch_size, method_options):
     if instance is not None:
         device = str(instance.device)
         for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
+            chunk = todo[start : start + batch_size]
             batch = np.stack([images[i] for _, i in chunk])
             valids = np.stack([read_pair(m, images[i]) for m, i in chunk])
             started = time.perf_counter()
@@ -102,7 +115,7 @@ def _save_probabilities(classifier, folder: Path, items, batch: int = 16):
     folder.mkdir(parents=True, exist_ok=True)
     todo = [(m, im) for m, im in items if not (folder / f"{m.mask_id}.npy").exists()]
     for start in range(0, len(todo), batch):
-        chunk = todo[start:start + batch]
+        chunk = todo[start : start + batch]
         probabilities = classifier.probabilities(np.stack([im for _, im in chunk]))
         for (mask, _), p in zip(chunk, probabilities):
             with atomic_path(folder / f"{mask.mask_id}.npy") as tmp, open(tmp, "wb") as handle:

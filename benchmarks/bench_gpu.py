@@ -15,13 +15,14 @@ Side by side in one run on one GPU:
 
 Times are means over `repeats` runs after warm-up, between CUDA synchronisations.
 """
+
 import argparse
 import json
 import time
 
 import torch
-
 from bench_partialconv import layer_cases  # the same layer cases as the CPU benchmark
+
 from pconvkit.models.unet import PConvUNet, UNetConfig
 
 PAPER_V100_SECONDS = 0.029
@@ -59,7 +60,10 @@ def peak_forward_bytes(function, device):
 
 def bench_layers(device, repeats, results, batch=1):
     print(f"layer vs reference, batch {batch}, fp32")
-    print(f"{'layer':8} {'fwd ms':>7} {'ref':>7} {'x':>5} {'f+b ms':>7} {'ref':>7} {'x':>5} {'peak MB':>8} {'ref':>8} {'ratio':>6}")
+    print(
+        f"{'layer':8} {'fwd ms':>7} {'ref':>7} {'x':>5} {'f+b ms':>7} {'ref':>7} {'x':>5} "
+        f"{'peak MB':>8} {'ref':>8} {'ratio':>6}"
+    )
     for case in layer_cases(device, batch):
         name, mask, full_mask, ours, reference = case.name, case.mask, case.full_mask, case.ours, case.reference
         with torch.no_grad():
@@ -68,20 +72,32 @@ def bench_layers(device, repeats, results, batch=1):
         both_ref = timed(lambda: reference().sum().backward(), repeats, device)
         peak = peak_forward_bytes(ours, device) + mask.nbytes
         peak_ref = peak_forward_bytes(reference, device) + full_mask.nbytes
-        row = dict(layer=name, batch=batch, forward_ms=forward * 1e3, forward_ref_ms=forward_ref * 1e3,
-                   forward_backward_ms=both * 1e3, forward_backward_ref_ms=both_ref * 1e3,
-                   peak_mb=peak / 2**20, peak_ref_mb=peak_ref / 2**20)
+        row = dict(
+            layer=name,
+            batch=batch,
+            forward_ms=forward * 1e3,
+            forward_ref_ms=forward_ref * 1e3,
+            forward_backward_ms=both * 1e3,
+            forward_backward_ref_ms=both_ref * 1e3,
+            peak_mb=peak / 2**20,
+            peak_ref_mb=peak_ref / 2**20,
+        )
         results["layers"].append(row)
-        print(f"{name:8} {row['forward_ms']:7.3f} {row['forward_ref_ms']:7.3f} {forward_ref / forward:5.2f}"
-              f" {row['forward_backward_ms']:7.3f} {row['forward_backward_ref_ms']:7.3f} {both_ref / both:5.2f}"
-              f" {row['peak_mb']:8.1f} {row['peak_ref_mb']:8.1f} {peak / peak_ref:6.2f}")
+        print(
+            f"{name:8} {row['forward_ms']:7.3f} {row['forward_ref_ms']:7.3f} {forward_ref / forward:5.2f}"
+            f" {row['forward_backward_ms']:7.3f} {row['forward_backward_ref_ms']:7.3f} {both_ref / both:5.2f}"
+            f" {row['peak_mb']:8.1f} {row['peak_ref_mb']:8.1f} {peak / peak_ref:6.2f}"
+        )
 
 
 def bench_network(device, batch, repeats, use_compile, results, size=512):
     print(f"\nnetwork at {size}x{size} (Table 2), ms per image; paper: {PAPER_V100_SECONDS * 1e3:.0f} ms on a V100")
     print(f"{'mode':34} {'batch':>5} {'pconv':>8} {'plain':>8} {'overhead':>9}")
-    modes = [("fp32", False, False, False), ("amp fp16", True, False, False),
-             ("amp fp16 + channels_last", True, True, False)]
+    modes = [
+        ("fp32", False, False, False),
+        ("amp fp16", True, False, False),
+        ("amp fp16 + channels_last", True, True, False),
+    ]
     if device.type != "cuda":  # fp16 autocast on a CPU measures nothing useful
         modes = modes[:1]
     if use_compile:
@@ -102,11 +118,14 @@ def bench_network(device, batch, repeats, use_compile, results, size=512):
                 def infer():
                     with torch.no_grad(), torch.autocast(device.type, dtype=torch.float16, enabled=amp):
                         return run(image, mask)
+
                 seconds[partial] = timed(infer, repeats, device) / size_of_batch
             row = dict(mode=mode, batch=size_of_batch, pconv_ms=seconds[True] * 1e3, plain_ms=seconds[False] * 1e3)
             results["network_inference"].append(row)
-            print(f"{mode:34} {size_of_batch:5} {row['pconv_ms']:8.3f} {row['plain_ms']:8.3f}"
-                  f" {seconds[True] / seconds[False] - 1:8.1%}")
+            print(
+                f"{mode:34} {size_of_batch:5} {row['pconv_ms']:8.3f} {row['plain_ms']:8.3f}"
+                f" {seconds[True] / seconds[False] - 1:8.1%}"
+            )
     print(f"\none training step at {size}x{size}, batch 6 (forward, L1, backward, Adam), ms per step")
     for mode, amp in (("fp32", False), ("amp fp16", True))[: 2 if device.type == "cuda" else 1]:
         seconds = {}
@@ -125,6 +144,7 @@ def bench_network(device, batch, repeats, use_compile, results, size=512):
                 scaler.scale((output.float() - image).abs().mean()).backward()
                 scaler.step(optimizer)
                 scaler.update()
+
             seconds[partial] = timed(step, max(3, repeats // 2), device)
         row = dict(mode=mode, pconv_ms=seconds[True] * 1e3, plain_ms=seconds[False] * 1e3)
         results["network_training"].append(row)

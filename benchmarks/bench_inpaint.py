@@ -6,6 +6,7 @@ cached) before the timed runs; the export's own time is reported once.
 
     python benchmarks/bench_inpaint.py [--repeats 5] [--image PHOTO]
 """
+
 import argparse
 import os
 import shutil
@@ -42,9 +43,21 @@ def main():
 
         def command(engine):
             start = time.perf_counter()
-            subprocess.run([pconv, "inpaint", str(folder / "photo.png"), str(folder / "mask.png"), "-o",
-                            str(folder / f"{engine}.png"), "--engine", engine], check=True, env=env,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    pconv,
+                    "inpaint",
+                    str(folder / "photo.png"),
+                    str(folder / "mask.png"),
+                    "-o",
+                    str(folder / f"{engine}.png"),
+                    "--engine",
+                    engine,
+                ],
+                check=True,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
             return time.perf_counter() - start
 
         first = command("onnx")

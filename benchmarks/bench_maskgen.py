@@ -6,17 +6,18 @@ test set from a raw pool with 2 workers (target: under 5 minutes on these 2 core
 --pool names a maskgen output folder with a raw test pool (default: build the sample one first
 with `maskgen build --preset sample --out masks`). Needs the sample data (benchmark data fetch).
 """
+
 import argparse
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from pconvkit import sampledata
 from pconvkit.maskgen.build import BenchmarkSettings, build_test_set
 from pconvkit.maskgen.flowcompute import compute_flow, read_frames
 from pconvkit.maskgen.occlusion import raw_mask_from_flows
 from pconvkit.maskgen.pool import load_pool
-from pconvkit import sampledata
 
 
 def bench_flow(pairs: int):
@@ -31,9 +32,11 @@ def bench_flow(pairs: int):
             flow_seconds += time.perf_counter() - t
             raw_mask_from_flows(forward, backward)
         total = time.perf_counter() - start
-        print(f"{video.name:14} {width}x{height}: {(len(frames) - 1) / total:5.2f} pairs/s "
-              f"(two DIS flows {flow_seconds / (len(frames) - 1) * 1e3:.0f} ms, check "
-              f"{(total - flow_seconds) / (len(frames) - 1) * 1e3:.0f} ms per pair)")
+        print(
+            f"{video.name:14} {width}x{height}: {(len(frames) - 1) / total:5.2f} pairs/s "
+            f"(two DIS flows {flow_seconds / (len(frames) - 1) * 1e3:.0f} ms, check "
+            f"{(total - flow_seconds) / (len(frames) - 1) * 1e3:.0f} ms per pair)"
+        )
 
 
 def bench_test_set(pool_dir: Path, per_bin: int, workers: int):
@@ -43,8 +46,10 @@ def bench_test_set(pool_dir: Path, per_bin: int, workers: int):
         start = time.perf_counter()
         build_test_set(tmp, rows, BenchmarkSettings(per_bin=per_bin), workers)
         seconds = time.perf_counter() - start
-    print(f"test set: {12 * per_bin} masks of 512x512 from {len(rows)} raw test masks, {workers} workers: "
-          f"{seconds:.1f} s ({12 * per_bin / seconds:.1f} masks/s)")
+    print(
+        f"test set: {12 * per_bin} masks of 512x512 from {len(rows)} raw test masks, {workers} workers: "
+        f"{seconds:.1f} s ({12 * per_bin / seconds:.1f} masks/s)"
+    )
 
 
 def main():

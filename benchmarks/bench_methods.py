@@ -5,17 +5,18 @@ the metrics (goal: metrics under 20 % of the cheapest real method's time).
 
 Uses the held-out sample photos and synthetic irregular holes of about 25 %.
 """
+
 import argparse
 import time
 
 import cv2
 import numpy as np
 
+from pconvkit import sampledata
 from pconvkit.benchmark.data import load_images
 from pconvkit.benchmark.methods import make_method
 from pconvkit.benchmark.metrics import image_metrics
 from pconvkit.models.preprocess import composite_numpy
-from pconvkit import sampledata
 
 
 def holes(seed, size=512):

@@ -18,6 +18,7 @@
 
     python benchmarks/bench_partialconv.py [--repeats 5] [--sizes 256,512] [--device cpu]
 """
+
 import argparse
 import ctypes
 import gc
@@ -37,8 +38,11 @@ from pconvkit.models.unet import PConvUNet, UNetConfig
 
 # (name, C_in, C_out, kernel, stride, input side at 512x512)
 TABLE2_SHAPES = [
-    ("PConv2", 64, 128, 5, 2, 256), ("PConv3", 128, 256, 5, 2, 128), ("PConv5", 512, 512, 3, 2, 32),
-    ("PConv13", 768, 256, 3, 1, 128), ("PConv15", 192, 64, 3, 1, 512),
+    ("PConv2", 64, 128, 5, 2, 256),
+    ("PConv3", 128, 256, 5, 2, 128),
+    ("PConv5", 512, 512, 3, 2, 32),
+    ("PConv13", 768, 256, 3, 1, 128),
+    ("PConv15", 192, 64, 3, 1, 512),
 ]
 
 
@@ -51,10 +55,17 @@ def layer_cases(device, batch=1):
         x = torch.rand(batch, c_in, side, side, device=device, requires_grad=True)
         mask = (torch.rand(batch, 1, side, side, device=device) > 0.3).float()
         full_mask = mask.expand(-1, c_in, -1, -1).contiguous()
-        yield SimpleNamespace(name=name, shape=(c_in, c_out, k, stride, side), conv=conv, x=x, mask=mask,
-                              full_mask=full_mask, ours=_first_output(conv, x, mask),
-                              reference=_first_output(reference_partial_conv, conv, x, full_mask),
-                              bare=_bare_convolution(conv, x))
+        yield SimpleNamespace(
+            name=name,
+            shape=(c_in, c_out, k, stride, side),
+            conv=conv,
+            x=x,
+            mask=mask,
+            full_mask=full_mask,
+            ours=_first_output(conv, x, mask),
+            reference=_first_output(reference_partial_conv, conv, x, full_mask),
+            bare=_bare_convolution(conv, x),
+        )
 
 
 def _bare_convolution(conv, x):
@@ -124,9 +135,14 @@ def allocate_large_blocks_from_the_system():
 def bench_layer(repeats, device):
     print("(a) layer vs reference (NVIDIA-style: ones-kernel mask conv over all channels, ratio per output channel),")
     print("    and the bare convolution (no mask work): ref/conv is the most any mask implementation could gain")
-    print("    with this convolution; ours/conv is what our mask work costs on top of it. The three alternate run by run; medians")
-    print(f"{'layer':8} {'shape':>24} {'fwd ms':>8} {'ref':>8} {'conv':>8} {'x':>5} {'ref/conv':>8} {'ours/conv':>9}"
-          f" {'f+b ms':>8} {'ref':>8} {'conv':>8} {'x':>5} {'ref/conv':>8} {'ours/conv':>9}")
+    print(
+        "    with this convolution; ours/conv is what our mask work costs on top of it. "
+        "The three alternate run by run; medians"
+    )
+    print(
+        f"{'layer':8} {'shape':>24} {'fwd ms':>8} {'ref':>8} {'conv':>8} {'x':>5} {'ref/conv':>8} {'ours/conv':>9}"
+        f" {'f+b ms':>8} {'ref':>8} {'conv':>8} {'x':>5} {'ref/conv':>8} {'ours/conv':>9}"
+    )
     kept_rows = []
     for case in layer_cases(device):
         conv, x, mask, full_mask = case.conv, case.x, case.mask, case.full_mask
@@ -136,8 +152,10 @@ def bench_layer(repeats, device):
         both = alternating_medians({name: _forward_backward(call) for name, call in calls.items()}, repeats)
         cells = ""
         for ms in (forward, both):
-            cells += (f" {ms['ours'] * 1e3:8.1f} {ms['ref'] * 1e3:8.1f} {ms['conv'] * 1e3:8.1f} {ms['ref'] / ms['ours']:5.2f}"
-                      f" {ms['ref'] / ms['conv']:8.2f} {ms['ours'] / ms['conv']:9.2f}")
+            cells += (
+                f" {ms['ours'] * 1e3:8.1f} {ms['ref'] * 1e3:8.1f} {ms['conv'] * 1e3:8.1f} {ms['ref'] / ms['ours']:5.2f}"
+                f" {ms['ref'] / ms['conv']:8.2f} {ms['ours'] / ms['conv']:9.2f}"
+            )
         print(f"{case.name:8} {str(case.shape):>24}{cells}")
         kept, _ = saved_bytes(case.ours, [x, *conv.parameters()])
         kept_ref, _ = saved_bytes(case.reference, [x, *conv.parameters()])
@@ -165,7 +183,9 @@ def bench_layer_peak_memory():
         peak = forward_peak_bytes(case.ours) + case.mask.nbytes
         peak_ref = forward_peak_bytes(case.reference) + case.full_mask.nbytes
         peak_bare = forward_peak_bytes(case.bare)
-        print(f"{case.name:8} {peak / 2**20:8.1f} {peak_ref / 2**20:8.1f} {peak / peak_ref:6.2f} {peak_bare / 2**20:9.1f}")
+        print(
+            f"{case.name:8} {peak / 2**20:8.1f} {peak_ref / 2**20:8.1f} {peak / peak_ref:6.2f} {peak_bare / 2**20:9.1f}"
+        )
 
 
 def bench_bands(repeats, device):
@@ -179,13 +199,19 @@ def bench_bands(repeats, device):
             def job():
                 case.conv.band_bytes = banded_bytes if banded else None
                 call()
+
             return job
+
         with torch.no_grad():
             forward = alternating_medians({banded: with_bands(banded, case.ours) for banded in (True, False)}, repeats)
-        both = alternating_medians({banded: with_bands(banded, _forward_backward(case.ours)) for banded in (True, False)},
-                                   repeats)
-        print(f"{case.name:8} {forward[True] * 1e3:8.1f} {forward[False] * 1e3:8.1f} {forward[True] / forward[False]:6.2f}"
-              f" {both[True] * 1e3:8.1f} {both[False] * 1e3:8.1f} {both[True] / both[False]:6.2f}")
+        both = alternating_medians(
+            {banded: with_bands(banded, _forward_backward(case.ours)) for banded in (True, False)}, repeats
+        )
+        print(
+            f"{case.name:8} {forward[True] * 1e3:8.1f} {forward[False] * 1e3:8.1f} "
+            f"{forward[True] / forward[False]:6.2f}"
+            f" {both[True] * 1e3:8.1f} {both[False] * 1e3:8.1f} {both[True] / both[False]:6.2f}"
+        )
         case.conv.band_bytes = banded_bytes
 
 
@@ -196,9 +222,14 @@ def _seconds(function):
 
 
 def bench_network(sizes, repeats, device):
-    print("\n(b) PConvUNet vs the same U-Net with plain convolutions (Table 2, 32.9 M parameters), batch 2;"
-          " the two alternate run by run, medians")
-    print(f"{'size':>5} {'infer pconv s':>14} {'plain s':>8} {'overhead':>9} {'train pconv s':>14} {'plain s':>8} {'overhead':>9}")
+    print(
+        "\n(b) PConvUNet vs the same U-Net with plain convolutions (Table 2, 32.9 M parameters), batch 2;"
+        " the two alternate run by run, medians"
+    )
+    print(
+        f"{'size':>5} {'infer pconv s':>14} {'plain s':>8} {'overhead':>9} "
+        f"{'train pconv s':>14} {'plain s':>8} {'overhead':>9}"
+    )
     for size in sizes:
         jobs = {}
         for partial in (True, False):
@@ -218,6 +249,7 @@ def _inference(model, image, mask):
         model.eval()
         with torch.no_grad():
             model(image, mask)
+
     return run
 
 
@@ -229,6 +261,7 @@ def _training_step(model, image, mask):
         optimizer.zero_grad()
         (model(image, mask) - image).abs().mean().backward()
         optimizer.step()
+
     return run
 
 

@@ -7,6 +7,7 @@ The dilation is computed as a Euclidean distance threshold on the rotated mask, 
 dilation by a disk and lets the sampler read the hole ratio of every kernel size from one
 distance map (see `crop_distance` and maskgen.build).
 """
+
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -59,10 +60,16 @@ def crop_distance(raw_valid: np.ndarray, angle: float, crop_x: int, crop_y: int,
     # Render only the crop plus a border as wide as the largest dilation.
     matrix[:, 2] -= (crop_x - MAX_RADIUS, crop_y - MAX_RADIUS)
     window = size + 2 * MAX_RADIUS
-    rotated = cv2.warpAffine(raw_valid.astype(np.uint8), matrix, (window, window), flags=cv2.INTER_NEAREST,
-                             borderMode=cv2.BORDER_CONSTANT, borderValue=1)
+    rotated = cv2.warpAffine(
+        raw_valid.astype(np.uint8),
+        matrix,
+        (window, window),
+        flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=1,
+    )
     distance = cv2.distanceTransform(rotated, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return distance[MAX_RADIUS:MAX_RADIUS + size, MAX_RADIUS:MAX_RADIUS + size]
+    return distance[MAX_RADIUS : MAX_RADIUS + size, MAX_RADIUS : MAX_RADIUS + size]
 
 
 def holes_within(distance: np.ndarray, kernel: int) -> np.ndarray:
@@ -83,7 +90,9 @@ def augment(raw_valid: np.ndarray, params: AugmentParams, size: int = 512) -> np
     return (~holes_within(distance, params.kernel)).astype(np.uint8)
 
 
-def random_augment(raw_valid: np.ndarray, rng: np.random.Generator, size: int = 512) -> tuple[np.ndarray, AugmentParams]:
+def random_augment(
+    raw_valid: np.ndarray, rng: np.random.Generator, size: int = 512
+) -> tuple[np.ndarray, AugmentParams]:
     """A random augmentation (as used for training masks on the fly) and its parameters."""
     angle, crop_x, crop_y = random_geometry(rng, raw_valid.shape, size)
     kernel = int(rng.integers(KERNEL_RANGE[0], KERNEL_RANGE[1] + 1))

@@ -3,6 +3,7 @@
 Six bins (0.01, 0.1], (0.1, 0.2], ..., (0.5, 0.6] times two categories: N (no hole pixel within
 `margin` px of the image border) and B (at least one is). Masks are 1 = valid, 0 = hole.
 """
+
 import numpy as np
 
 BIN_EDGES = (0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
@@ -50,7 +51,7 @@ def border_category(valid_mask: np.ndarray, margin: int = BORDER_MARGIN) -> str:
 def border_frame(shape, margin: int = BORDER_MARGIN) -> np.ndarray:
     """bool (H, W), True on the `margin`-px frame along the image border."""
     frame = np.ones(shape, bool)
-    frame[margin:shape[0] - margin, margin:shape[1] - margin] = False
+    frame[margin : shape[0] - margin, margin : shape[1] - margin] = False
     return frame
 
 

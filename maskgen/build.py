@@ -12,6 +12,7 @@ so the output is the same whatever the number of workers and whether the build w
 Layout under OUT/test/: CATEGORY/BIN/ID.png, manifest.csv, settings.json. IDs follow NVIDIA's
 order: bin by bin, the N block before the B block, `per_bin` each.
 """
+
 import functools
 import hashlib
 import multiprocessing
@@ -22,21 +23,34 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from pconvkit.errors import UserError
+from pconvkit.files import encode_png, mask_to_png, write_bytes_atomic, write_text_atomic
 from pconvkit.maskgen.augment import KERNEL_RANGE, AugmentParams, crop_distance, half_pixel_steps, random_geometry
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, border_frame, hole_ratio
-from pconvkit.maskgen.pool import (PAPER_TEST_COUNT, PAPER_TRAIN_COUNT, RawMaskSettings, build_raw_pools,
-                                   load_raw_mask, videos_from_inputs)
-from pconvkit.errors import UserError
 from pconvkit.maskgen.manifest import manifest_text, read_manifest, read_settings, write_manifest, write_settings
-from pconvkit.files import encode_png, mask_to_png, write_bytes_atomic, write_text_atomic
+from pconvkit.maskgen.pool import (
+    PAPER_TEST_COUNT,
+    PAPER_TRAIN_COUNT,
+    RawMaskSettings,
+    build_raw_pools,
+    load_raw_mask,
+    videos_from_inputs,
+)
 
 # `maskgen build` settings by preset; options given explicitly override them.
 PRESETS = {
-    "paper": dict(frame_gaps=(1,), frame_stride=1, train_count=PAPER_TRAIN_COUNT, test_count=PAPER_TEST_COUNT,
-                  per_bin=1000, test_videos=()),
+    "paper": dict(
+        frame_gaps=(1,),
+        frame_stride=1,
+        train_count=PAPER_TRAIN_COUNT,
+        test_count=PAPER_TEST_COUNT,
+        per_bin=1000,
+        test_videos=(),
+    ),
     # the opencv-doc sample videos (`make demo`): every raw mask kept, Megamind as the test video
-    "sample": dict(frame_gaps=(1, 4, 16), frame_stride=6, train_count=0, test_count=0, per_bin=25,
-                   test_videos=("Megamind",)),
+    "sample": dict(
+        frame_gaps=(1, 4, 16), frame_stride=6, train_count=0, test_count=0, per_bin=25, test_videos=("Megamind",)
+    ),
 }
 
 
@@ -67,8 +81,10 @@ def reach(raw_valid: np.ndarray) -> tuple[float, float]:
     """
     small = cv2.resize(raw_valid, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_NEAREST)
     distance = cv2.distanceTransform(small, cv2.DIST_L2, 3)
-    return (float(np.mean(distance <= (KERNEL_RANGE[0] - 1) / 8)),
-            float(np.mean(distance <= (KERNEL_RANGE[1] - 1) / 8)))
+    return (
+        float(np.mean(distance <= (KERNEL_RANGE[0] - 1) / 8)),
+        float(np.mean(distance <= (KERNEL_RANGE[1] - 1) / 8)),
+    )
 
 
 def sample_cell_mask(load, candidates, category: str, bin_index: int, rng, settings: BenchmarkSettings):
@@ -85,8 +101,9 @@ def sample_cell_mask(load, candidates, category: str, bin_index: int, rng, setti
         steps = half_pixel_steps(crop_distance(raw_valid, angle, crop_x, crop_y, size))
         if category == "N":
             steps[frame] = KERNEL_RANGE[1] + 1  # NVIDIA's N masks: the margin frame is set valid
-        holes_per_kernel = np.cumsum(np.bincount(np.minimum(steps, KERNEL_RANGE[1]).ravel(),
-                                                 minlength=KERNEL_RANGE[1] + 1))[kernels - 1]
+        holes_per_kernel = np.cumsum(
+            np.bincount(np.minimum(steps, KERNEL_RANGE[1]).ravel(), minlength=KERNEL_RANGE[1] + 1)
+        )[kernels - 1]
         ratios = holes_per_kernel / pixels
         feasible = (ratios > low) & (ratios <= high)
         if category == "B":
@@ -96,8 +113,10 @@ def sample_cell_mask(load, candidates, category: str, bin_index: int, rng, setti
         kernel = int(rng.choice(kernels[feasible]))
         valid = (steps > kernel - 1).astype(np.uint8)
         return valid, source, AugmentParams(kernel, angle, crop_x, crop_y)
-    raise UserError(f"cannot fill bin {category} {bin_label(bin_index)}: no augmented test mask landed in it "
-                    f"after {settings.max_tries} tries; add test videos with larger occlusions or lower --per-bin")
+    raise UserError(
+        f"cannot fill bin {category} {bin_label(bin_index)}: no augmented test mask landed in it "
+        f"after {settings.max_tries} tries; add test videos with larger occlusions or lower --per-bin"
+    )
 
 
 def cell_candidates(reaches, bin_index: int) -> np.ndarray:
@@ -117,7 +136,8 @@ class _Job:
     @functools.cached_property
     def load(self):
         return functools.lru_cache(maxsize=1024)(
-            lambda source: load_raw_mask(self.out_dir, "test", self.pool_rows[source]["raw_id"]))
+            lambda source: load_raw_mask(self.out_dir, "test", self.pool_rows[source]["raw_id"])
+        )
 
     def __call__(self, task):
         category_index, bin_index, start, stop = task
@@ -126,20 +146,37 @@ class _Job:
         rows = []
         for index in range(start, stop):
             seed = mask_seed(settings.seed, category_index, bin_index, index)
-            valid, source, params = sample_cell_mask(self.load, candidates, category, bin_index,
-                                                     np.random.default_rng(seed), settings)
+            valid, source, params = sample_cell_mask(
+                self.load, candidates, category, bin_index, np.random.default_rng(seed), settings
+            )
             mask_id = (2 * bin_index + category_index) * settings.per_bin + index
             relative = f"{category}/{bin_label(bin_index)}/{mask_id:05d}.png"
             png = encode_png(mask_to_png(valid, settings.hole_white))
             write_bytes_atomic(self.out_dir / "test" / relative, png)
             raw = self.pool_rows[source]
-            rows.append(dict(id=mask_id, split="test", category=category, bin=bin_label(bin_index),
-                             hole_ratio=f"{hole_ratio(valid):.6f}", border_distance=border_distance(valid),
-                             source_video=raw["video"], frame_first=raw["first"], frame_second=raw["second"],
-                             raw_id=raw["raw_id"], kernel=params.kernel, angle=repr(params.angle),
-                             crop_x=params.crop_x, crop_y=params.crop_y, size=settings.size,
-                             margin=settings.margin, seed="-".join(map(str, seed)),
-                             sha256=hashlib.sha256(png).hexdigest(), path=relative))
+            rows.append(
+                dict(
+                    id=mask_id,
+                    split="test",
+                    category=category,
+                    bin=bin_label(bin_index),
+                    hole_ratio=f"{hole_ratio(valid):.6f}",
+                    border_distance=border_distance(valid),
+                    source_video=raw["video"],
+                    frame_first=raw["first"],
+                    frame_second=raw["second"],
+                    raw_id=raw["raw_id"],
+                    kernel=params.kernel,
+                    angle=repr(params.angle),
+                    crop_x=params.crop_x,
+                    crop_y=params.crop_y,
+                    size=settings.size,
+                    margin=settings.margin,
+                    seed="-".join(map(str, seed)),
+                    sha256=hashlib.sha256(png).hexdigest(),
+                    path=relative,
+                )
+            )
         write_text_atomic(_part_path(self.out_dir, task), manifest_text(rows))
         return len(rows)
 
@@ -162,15 +199,22 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
         raise UserError("the raw test pool is empty: the test videos gave no usable masks")
     out_dir = Path(out_dir)
     _check_settings(out_dir, settings)
-    reaches = [reach(load_raw_mask(out_dir, "test", row["raw_id"])) for row in
-               tqdm(pool_rows, desc="test pool reach", unit="mask", leave=False)]
-    tasks = [(c, b, start, min(start + settings.chunk, settings.per_bin))
-             for b in range(len(BINS)) for c in range(len(CATEGORIES))
-             for start in range(0, settings.per_bin, settings.chunk)]
+    reaches = [
+        reach(load_raw_mask(out_dir, "test", row["raw_id"]))
+        for row in tqdm(pool_rows, desc="test pool reach", unit="mask", leave=False)
+    ]
+    tasks = [
+        (c, b, start, min(start + settings.chunk, settings.per_bin))
+        for b in range(len(BINS))
+        for c in range(len(CATEGORIES))
+        for start in range(0, settings.per_bin, settings.chunk)
+    ]
     todo = [t for t in tasks if not _part_path(out_dir, t).exists()]
     job = _Job(out_dir, pool_rows, reaches, settings)
     done = sum(t[3] - t[2] for t in tasks if t not in todo)
-    with tqdm(total=len(CATEGORIES) * len(BINS) * settings.per_bin, initial=done, desc="test masks", unit="mask") as bar:
+    with tqdm(
+        total=len(CATEGORIES) * len(BINS) * settings.per_bin, initial=done, desc="test masks", unit="mask"
+    ) as bar:
         if workers > 1 and len(todo) > 1:
             with multiprocessing.Pool(workers) as pool:
                 for count in pool.imap_unordered(job, todo):
@@ -188,8 +232,10 @@ def _check_settings(out_dir: Path, settings: BenchmarkSettings):
     if previous is not None:
         if previous != recorded:
             changed = sorted(k for k in recorded if previous.get(k) != recorded[k])
-            raise UserError(f"{out_dir} holds a test set built with other settings ({', '.join(changed)}): "
-                            "use another --out or delete it")
+            raise UserError(
+                f"{out_dir} holds a test set built with other settings ({', '.join(changed)}): "
+                "use another --out or delete it"
+            )
     else:
         write_settings(out_dir / "test", recorded)
 
@@ -198,16 +244,26 @@ def regenerate(row: dict, out_dir) -> np.ndarray:
     """Recompute a manifest row's mask from its parameters (uint8, 1 = valid)."""
     raw_valid = load_raw_mask(out_dir, "test", row["raw_id"])
     size, margin = int(row["size"]), int(row["margin"])
-    steps = half_pixel_steps(crop_distance(raw_valid, float(row["angle"]), int(row["crop_x"]), int(row["crop_y"]), size))
+    steps = half_pixel_steps(
+        crop_distance(raw_valid, float(row["angle"]), int(row["crop_x"]), int(row["crop_y"]), size)
+    )
     valid = steps > int(row["kernel"]) - 1
     if row["category"] == "N":
         valid[border_frame((size, size), margin)] = True
     return valid.astype(np.uint8)
 
 
-def build_mask_set(out_dir, videos=(), frames=(), flow_dir=None, preset: str | None = None, explicit: dict | None = None,
-                   raw_settings: RawMaskSettings = RawMaskSettings(),
-                   test_settings: BenchmarkSettings | None = None, workers: int = 1):
+def build_mask_set(
+    out_dir,
+    videos=(),
+    frames=(),
+    flow_dir=None,
+    preset: str | None = None,
+    explicit: dict | None = None,
+    raw_settings: RawMaskSettings = RawMaskSettings(),
+    test_settings: BenchmarkSettings | None = None,
+    workers: int = 1,
+):
     """`maskgen build`: the raw pools, then the binned test set. Returns (pools, manifest path).
 
     `preset` ('paper', the default, or 'sample') sets the frame gaps and stride, the raw pool counts,
@@ -215,6 +271,7 @@ def build_mask_set(out_dir, videos=(), frames=(), flow_dir=None, preset: str | N
     With no input at all, the opencv-doc sample videos are used with the 'sample' preset.
     """
     from pconvkit import sampledata
+
     if not (flow_dir or videos or frames):
         videos = [str(p) for p in sampledata.sample_videos()]
         preset = preset or "sample"
@@ -222,6 +279,13 @@ def build_mask_set(out_dir, videos=(), frames=(), flow_dir=None, preset: str | N
     flow = replace(raw_settings.flow, frame_gaps=tuple(values["frame_gaps"]), frame_stride=values["frame_stride"])
     raw_settings = replace(raw_settings, flow=flow)
     test_settings = replace(test_settings or BenchmarkSettings(), per_bin=values["per_bin"])
-    pools = build_raw_pools(videos_from_inputs(videos, frames, flow_dir), out_dir, values["train_count"],
-                            values["test_count"], tuple(values["test_videos"]) or None, raw_settings, workers)
+    pools = build_raw_pools(
+        videos_from_inputs(videos, frames, flow_dir),
+        out_dir,
+        values["train_count"],
+        values["test_count"],
+        tuple(values["test_videos"]) or None,
+        raw_settings,
+        workers,
+    )
     return pools, build_test_set(out_dir, pools["test"], test_settings, workers)

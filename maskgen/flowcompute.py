@@ -9,13 +9,13 @@ with I and J the frame numbers (any zero padding) and EXT one of .flo, .png (KIT
 This is the naming of common public flow tools; `maskgen flow` writes it, `--flow-dir` reads it.
 A folder of flow files with no sub-folders is read as one video named after the folder.
 """
+
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-
 from tqdm import tqdm
 
 from pconvkit.errors import UserError
@@ -23,14 +23,17 @@ from pconvkit.files import IMAGE_SUFFIXES, ensure_writable_dir
 from pconvkit.maskgen.flowio import FLOW_SUFFIXES, write_flow
 
 FORWARD_NAME = re.compile(r"^forward_(\d+)_(\d+)$")
-DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-               "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
 
 
 @dataclass(frozen=True)
 class FlowSettings:
     """Which frame pairs of a video get a flow, and how it is computed."""
+
     frame_gaps: tuple = (1,)  # pairs (i, i + gap) for each gap: more gaps, more distinct masks
     frame_stride: int = 1  # step between the first frames of pairs
     max_side: int | None = None  # frames scaled down to this longer side first
@@ -41,6 +44,7 @@ class FlowSettings:
 @dataclass(frozen=True)
 class FramePair:
     """One frame pair of a video in a flow folder: where its forward and backward flows are."""
+
     video: str
     first: int
     second: int
@@ -71,8 +75,11 @@ def _pairs_in(folder: Path) -> list[FramePair]:
         if not match or path.suffix.lower() not in FLOW_SUFFIXES:
             continue
         first, second = int(match.group(1)), int(match.group(2))
-        candidates = [p for p in folder.glob(f"backward_*_*{path.suffix}")
-                      if re.fullmatch(rf"backward_0*{second}_0*{first}", p.stem)]
+        candidates = [
+            p
+            for p in folder.glob(f"backward_*_*{path.suffix}")
+            if re.fullmatch(rf"backward_0*{second}_0*{first}", p.stem)
+        ]
         if not candidates:
             raise UserError(f"{path} has no backward flow backward_{second}_{first}{path.suffix}")
         pairs.append(FramePair(folder.name, first, second, path, candidates[0]))
@@ -151,8 +158,12 @@ def write_flow_folder(sources, out, suffix: str = "flo", settings: FlowSettings 
         folder = Path(out) / name
         for i, j in tqdm(frame_pairs(len(images), settings.frame_gaps, settings.frame_stride), desc=name, unit="pair"):
             if not (folder / f"backward_{j:06d}_{i:06d}.{suffix}").exists():
-                write_flow(folder / f"forward_{i:06d}_{j:06d}.{suffix}",
-                           compute_flow(images[i], images[j], settings.method, settings.dis_preset))
-                write_flow(folder / f"backward_{j:06d}_{i:06d}.{suffix}",
-                           compute_flow(images[j], images[i], settings.method, settings.dis_preset))
+                write_flow(
+                    folder / f"forward_{i:06d}_{j:06d}.{suffix}",
+                    compute_flow(images[i], images[j], settings.method, settings.dis_preset),
+                )
+                write_flow(
+                    folder / f"backward_{j:06d}_{i:06d}.{suffix}",
+                    compute_flow(images[j], images[i], settings.method, settings.dis_preset),
+                )
     return Path(out)

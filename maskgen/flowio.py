@@ -3,6 +3,7 @@
 Every reader returns (flow, valid): flow float32 (H, W, 2) holding (u, v) in pixels, valid bool
 (H, W), False where the file marks the flow unknown. NaN or infinite values are an error.
 """
+
 from pathlib import Path
 
 import cv2

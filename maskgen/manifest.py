@@ -6,14 +6,33 @@ mask id, augmentation parameters (dilation kernel, angle, crop), size, margin, s
 the PNG, and its path relative to the test folder. settings.json records the build's
 BenchmarkSettings, among them `hole_white`, the polarity of the PNGs.
 """
+
 import json
 from pathlib import Path
 
 from pconvkit.files import csv_text, read_csv_rows, write_text_atomic
 
-MANIFEST_FIELDS = ("id", "split", "category", "bin", "hole_ratio", "border_distance", "source_video",
-                   "frame_first", "frame_second", "raw_id", "kernel", "angle", "crop_x", "crop_y",
-                   "size", "margin", "seed", "sha256", "path")
+MANIFEST_FIELDS = (
+    "id",
+    "split",
+    "category",
+    "bin",
+    "hole_ratio",
+    "border_distance",
+    "source_video",
+    "frame_first",
+    "frame_second",
+    "raw_id",
+    "kernel",
+    "angle",
+    "crop_x",
+    "crop_y",
+    "size",
+    "margin",
+    "seed",
+    "sha256",
+    "path",
+)
 MANIFEST_NAME = "manifest.csv"
 SETTINGS_NAME = "settings.json"
 

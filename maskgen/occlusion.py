@@ -4,6 +4,7 @@ Sundaram, Brox and Keutzer, "Dense point trajectories by GPU-accelerated large d
 flow", ECCV 2010 (reference [31] of the paper): a pixel whose forward flow is not undone by the
 backward flow at its target is occluded, and so is a pixel on a motion boundary.
 """
+
 from dataclasses import dataclass
 
 import cv2
@@ -13,6 +14,7 @@ import numpy as np
 @dataclass(frozen=True)
 class ConsistencyThresholds:
     """The constants of Sundaram et al. (2010), Section 4.1."""
+
     relative: float = 0.01  # |w + w^|^2 > relative (|w|^2 + |w^|^2) + absolute
     absolute: float = 0.5
     boundary_relative: float = 0.01  # |grad u|^2 + |grad v|^2 > boundary_relative |w|^2 + boundary_absolute
@@ -36,15 +38,18 @@ def warp_backward_flow(forward: np.ndarray, backward: np.ndarray) -> tuple[np.nd
     return w_hat, inside
 
 
-def occluded_pixels(forward: np.ndarray, backward: np.ndarray,
-                    thresholds: ConsistencyThresholds = ConsistencyThresholds()) -> np.ndarray:
+def occluded_pixels(
+    forward: np.ndarray, backward: np.ndarray, thresholds: ConsistencyThresholds = ConsistencyThresholds()
+) -> np.ndarray:
     """Pixels of the first frame that the forward-backward check rejects, bool (H, W).
 
     forward: flow from frame 1 to frame 2, backward: from frame 2 to frame 1, float32 (H, W, 2).
     """
     w_hat, inside = warp_backward_flow(forward, backward)
     squared = lambda f: (f**2).sum(axis=2)
-    inconsistent = squared(forward + w_hat) > thresholds.relative * (squared(forward) + squared(w_hat)) + thresholds.absolute
+    inconsistent = (
+        squared(forward + w_hat) > thresholds.relative * (squared(forward) + squared(w_hat)) + thresholds.absolute
+    )
     if thresholds.motion_boundaries:
         du_dy, du_dx = np.gradient(forward[:, :, 0])
         dv_dy, dv_dx = np.gradient(forward[:, :, 1])
@@ -59,7 +64,9 @@ def clean_holes(holes: np.ndarray, close_size: int = 5, open_size: int = 3, min_
     """Morphological clean-up: close small gaps, open away speckle, drop components under min_area."""
     holes = holes.astype(np.uint8)
     if close_size > 1:
-        holes = cv2.morphologyEx(holes, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close_size,) * 2))
+        holes = cv2.morphologyEx(
+            holes, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close_size,) * 2)
+        )
     if open_size > 1:
         holes = cv2.morphologyEx(holes, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (open_size,) * 2))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=8)
@@ -68,9 +75,12 @@ def clean_holes(holes: np.ndarray, close_size: int = 5, open_size: int = 3, min_
     return keep[labels]
 
 
-def raw_mask_from_flows(forward: np.ndarray, backward: np.ndarray,
-                        thresholds: ConsistencyThresholds = ConsistencyThresholds(),
-                        min_area: int = 64) -> np.ndarray:
+def raw_mask_from_flows(
+    forward: np.ndarray,
+    backward: np.ndarray,
+    thresholds: ConsistencyThresholds = ConsistencyThresholds(),
+    min_area: int = 64,
+) -> np.ndarray:
     """One frame pair's raw mask, uint8 (H, W), 1 = valid, 0 = hole.
 
     The check runs in both directions: pixels of frame 1 hidden in frame 2 (occlusions) and pixels

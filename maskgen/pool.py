@@ -6,6 +6,7 @@ On disk (under OUT/raw/SPLIT/):
     VIDEO/index.csv          written last: the video's kept masks (its presence marks it done)
     pool.csv                 the masks of the pool, in order: the first COUNT of all videos
 """
+
 import contextlib
 import hashlib
 import multiprocessing
@@ -16,12 +17,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from pconvkit.errors import UserError
+from pconvkit.files import csv_text, mask_to_png, read_csv_rows, read_mask, write_png_atomic, write_text_atomic
 from pconvkit.maskgen.bins import hole_ratio
 from pconvkit.maskgen.flowcompute import FlowSettings, compute_flow, frame_pairs, list_flow_pairs, read_frames
 from pconvkit.maskgen.flowio import read_flow
 from pconvkit.maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
-from pconvkit.errors import UserError
-from pconvkit.files import csv_text, mask_to_png, read_csv_rows, read_mask, write_png_atomic, write_text_atomic
 
 PAPER_TRAIN_COUNT = 55_116
 PAPER_TEST_COUNT = 24_866
@@ -31,6 +32,7 @@ INDEX_FIELDS = ("raw_id", "video", "first", "second", "hole_ratio", "height", "w
 @dataclass(frozen=True)
 class RawMaskSettings:
     """How frame pairs become raw masks, and which raw masks are kept."""
+
     thresholds: ConsistencyThresholds = ConsistencyThresholds()
     min_component_area: int = 64
     min_hole_ratio: float = 0.005  # near-empty masks are dropped
@@ -42,6 +44,7 @@ class RawMaskSettings:
 @dataclass
 class Video:
     """A source of frame pairs: a video file, a folder of frames, or a flow sub-folder."""
+
     name: str
     path: Path
     kind: str  # 'video', 'frames' or 'flows'
@@ -94,8 +97,10 @@ def _mask_from_flow_files(job):
     forward, forward_valid = read_flow(pair.forward)
     backward, backward_valid = read_flow(pair.backward)
     if forward.shape != backward.shape:
-        raise UserError(f"{pair.forward.name} is {forward.shape[1]}x{forward.shape[0]} but "
-                        f"{pair.backward.name} is {backward.shape[1]}x{backward.shape[0]}")
+        raise UserError(
+            f"{pair.forward.name} is {forward.shape[1]}x{forward.shape[0]} but "
+            f"{pair.backward.name} is {backward.shape[1]}x{backward.shape[0]}"
+        )
     mask = raw_mask_from_flows(forward, backward, settings.thresholds, settings.min_component_area)
     mask[~(forward_valid & backward_valid)] = 1  # unknown flow says nothing about occlusion
     return mask
@@ -143,8 +148,17 @@ def _keep_distinct(masks, video, split_dir, settings):
         last_holes = holes
         raw_id = f"{video.name}/{first:06d}_{second:06d}"
         write_png_atomic(split_dir / f"{raw_id}.png", mask_to_png(mask))
-        rows.append(dict(raw_id=raw_id, video=video.name, first=first, second=second,
-                         hole_ratio=f"{ratio:.6f}", height=mask.shape[0], width=mask.shape[1]))
+        rows.append(
+            dict(
+                raw_id=raw_id,
+                video=video.name,
+                first=first,
+                second=second,
+                hole_ratio=f"{ratio:.6f}",
+                height=mask.shape[0],
+                width=mask.shape[1],
+            )
+        )
     return rows
 
 
@@ -155,8 +169,15 @@ def _iou(a, b):
     return np.count_nonzero(a & b) / union if union else 1.0
 
 
-def build_raw_pools(videos: list[Video], out_dir, train_count=PAPER_TRAIN_COUNT, test_count=PAPER_TEST_COUNT,
-                    test_videos=None, settings: RawMaskSettings = RawMaskSettings(), workers: int = 1) -> dict:
+def build_raw_pools(
+    videos: list[Video],
+    out_dir,
+    train_count=PAPER_TRAIN_COUNT,
+    test_count=PAPER_TEST_COUNT,
+    test_videos=None,
+    settings: RawMaskSettings = RawMaskSettings(),
+    workers: int = 1,
+) -> dict:
     """Build both raw pools under OUT/raw/. A count of 0 keeps every mask the inputs give.
 
     Returns {'train': rows, 'test': rows}. Raises UserError when the inputs give fewer masks than asked.
@@ -177,7 +198,8 @@ def build_raw_pools(videos: list[Video], out_dir, train_count=PAPER_TRAIN_COUNT,
             if wanted and len(rows) < wanted:
                 raise UserError(
                     f"the inputs give {len(rows)} {split} raw masks, {wanted} asked: add videos, more "
-                    f"--frame-gaps or a smaller --frame-stride, or lower --{split}-count (0 = all)")
+                    f"--frame-gaps or a smaller --frame-stride, or lower --{split}-count (0 = all)"
+                )
             pools[split] = rows[:wanted] if wanted else rows
             write_text_atomic(raw_dir / split / "pool.csv", csv_text(pools[split], INDEX_FIELDS))
     return pools
@@ -185,6 +207,7 @@ def build_raw_pools(videos: list[Video], out_dir, train_count=PAPER_TRAIN_COUNT,
 
 class _InProcess:
     """The `imap` of multiprocessing.Pool, run in this process (for --workers 1)."""
+
     def imap(self, function, jobs, chunksize=1):
         return map(function, jobs)
 
@@ -208,4 +231,3 @@ def load_pool(out_dir, split: str) -> list[dict]:
 
 def load_raw_mask(out_dir, split: str, raw_id: str) -> np.ndarray:
     return read_mask(Path(out_dir) / "raw" / split / f"{raw_id}.png")
-

@@ -1,14 +1,21 @@
 """Looking at mask folders: classify, statistics, contact sheets, and NVIDIA's released masks."""
+
 import hashlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from pconvkit.maskgen.bins import BINS, CATEGORIES, BORDER_MARGIN, bin_label, border_distance, classify
-from pconvkit.maskgen.manifest import write_manifest
 from pconvkit.errors import UserError
-from pconvkit.files import csv_text, encode_png, list_images, mask_to_png, read_mask, write_bytes_atomic, write_text_atomic
+from pconvkit.files import (
+    encode_png,
+    list_images,
+    mask_to_png,
+    read_mask,
+    write_bytes_atomic,
+)
+from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, classify
+from pconvkit.maskgen.manifest import write_manifest
 
 
 def classify_folder(folder, hole_white: bool = False, margin: int = BORDER_MARGIN) -> list[dict]:
@@ -17,9 +24,15 @@ def classify_folder(folder, hole_white: bool = False, margin: int = BORDER_MARGI
     for path in list_images(folder):
         valid = read_mask(path, hole_white)
         category, index, ratio = classify(valid, margin)
-        rows.append(dict(path=str(path.relative_to(folder)), category=category,
-                         bin=bin_label(index) if index is not None else "outside",
-                         hole_ratio=ratio, border_distance=border_distance(valid)))
+        rows.append(
+            dict(
+                path=str(path.relative_to(folder)),
+                category=category,
+                bin=bin_label(index) if index is not None else "outside",
+                hole_ratio=ratio,
+                border_distance=border_distance(valid),
+            )
+        )
     return rows
 
 
@@ -30,25 +43,42 @@ def mask_statistics(valid: np.ndarray) -> dict:
     contours, _ = cv2.findContours(holes, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
     boundary = sum(cv2.arcLength(c, True) for c in contours)
     area = int(holes.sum())
-    return dict(hole_ratio=area / holes.size, components=count - 1,
-                boundary_per_sqrt_area=boundary / np.sqrt(area) if area else 0.0)
+    return dict(
+        hole_ratio=area / holes.size,
+        components=count - 1,
+        boundary_per_sqrt_area=boundary / np.sqrt(area) if area else 0.0,
+    )
 
 
 def folder_statistics(folder, hole_white: bool = False, margin: int = BORDER_MARGIN):
     """Per (category, bin) counts and mean statistics, as a pandas DataFrame."""
     import pandas as pd
+
     rows = []
     for row in classify_folder(folder, hole_white, margin):
         rows.append({**row, **mask_statistics(read_mask(Path(folder) / row["path"], hole_white))})
     frame = pd.DataFrame(rows)
-    return (frame.groupby(["category", "bin"])
-            .agg(count=("path", "size"), mean_hole_ratio=("hole_ratio", "mean"),
-                 mean_components=("components", "mean"), boundary_per_sqrt_area=("boundary_per_sqrt_area", "mean"))
-            .reset_index())
+    return (
+        frame.groupby(["category", "bin"])
+        .agg(
+            count=("path", "size"),
+            mean_hole_ratio=("hole_ratio", "mean"),
+            mean_components=("components", "mean"),
+            boundary_per_sqrt_area=("boundary_per_sqrt_area", "mean"),
+        )
+        .reset_index()
+    )
 
 
-def contact_sheets(folder, out_dir, hole_white: bool = False, per_sheet: int = 48, columns: int = 8,
-                   thumb: int = 128, margin: int = BORDER_MARGIN) -> list[Path]:
+def contact_sheets(
+    folder,
+    out_dir,
+    hole_white: bool = False,
+    per_sheet: int = 48,
+    columns: int = 8,
+    thumb: int = 128,
+    margin: int = BORDER_MARGIN,
+) -> list[Path]:
     """One PNG per category: rows of thumbnails, one row block per bin, holes drawn black."""
     rows = classify_folder(folder, hole_white, margin)
     written = []
@@ -59,13 +89,21 @@ def contact_sheets(folder, out_dir, hole_white: bool = False, per_sheet: int = 4
             chosen = chosen[: max(columns, per_sheet // len(BINS))]
             if not chosen:
                 continue
-            thumbs = [cv2.resize(mask_to_png(read_mask(Path(folder) / r["path"], hole_white)), (thumb, thumb),
-                                 interpolation=cv2.INTER_AREA) for r in chosen]
+            thumbs = [
+                cv2.resize(
+                    mask_to_png(read_mask(Path(folder) / r["path"], hole_white)),
+                    (thumb, thumb),
+                    interpolation=cv2.INTER_AREA,
+                )
+                for r in chosen
+            ]
             thumbs += [np.full((thumb, thumb), 128, np.uint8)] * (-len(thumbs) % columns)
             label = np.full((20, columns * (thumb + 2)), 255, np.uint8)
             cv2.putText(label, f"{category} {bin_label(index)}", (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1)
-            grid = [np.hstack([np.pad(t, 1, constant_values=160) for t in thumbs[i:i + columns]])
-                    for i in range(0, len(thumbs), columns)]
+            grid = [
+                np.hstack([np.pad(t, 1, constant_values=160) for t in thumbs[i : i + columns]])
+                for i in range(0, len(thumbs), columns)
+            ]
             blocks += [label] + grid
         if blocks:
             path = Path(out_dir) / f"sheet_{category}.png"
@@ -91,7 +129,19 @@ def import_nvidia(source, out_dir, margin: int = BORDER_MARGIN, hole_white_out: 
         relative = f"{category}/{label}/{path.stem}.png"
         png = encode_png(mask_to_png(valid, hole_white_out))
         write_bytes_atomic(out_dir / "test" / relative, png)
-        rows.append(dict(id=path.stem, split="test", category=category, bin=label, hole_ratio=f"{ratio:.6f}",
-                         border_distance=border_distance(valid), source_video="nvidia", size=valid.shape[0],
-                         margin=margin, sha256=hashlib.sha256(png).hexdigest(), path=relative))
+        rows.append(
+            dict(
+                id=path.stem,
+                split="test",
+                category=category,
+                bin=label,
+                hole_ratio=f"{ratio:.6f}",
+                border_distance=border_distance(valid),
+                source_video="nvidia",
+                size=valid.shape[0],
+                margin=margin,
+                sha256=hashlib.sha256(png).hexdigest(),
+                path=relative,
+            )
+        )
     return write_manifest(out_dir / "test", rows)

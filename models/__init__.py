@@ -1,4 +1,5 @@
 """Partial convolutions (Section 3.1), the Table-2 U-Net, its loss (Section 3.3) and training (4.2)."""
+
 from pathlib import Path
 
 # The bundled models (models/weights/MODEL_CARD.md); named here so that finding them imports no torch.

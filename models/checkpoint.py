@@ -1,12 +1,13 @@
 """Checkpoint files: model, optimizer, step, phase and the full configuration in one torch file."""
+
 import io
 
 import torch
 
-from pconvkit.models import BUNDLED_WEIGHTS
-from pconvkit.models.unet import PConvUNet, UNetConfig
 from pconvkit.errors import UserError
 from pconvkit.files import load_torch_file, write_bytes_atomic
+from pconvkit.models import BUNDLED_WEIGHTS
+from pconvkit.models.unet import PConvUNet, UNetConfig
 
 FORMAT = "pconvkit-checkpoint-v1"
 
@@ -14,8 +15,15 @@ FORMAT = "pconvkit-checkpoint-v1"
 def save_checkpoint(path, model, optimizer=None, step=0, phase=1, config=None, metadata=None, half=False):
     """Write atomically. `half` stores floating-point weights as fp16 (for the bundled model)."""
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    payload = {"format": FORMAT, "unet": model.config.as_dict(), "model": state, "step": step, "phase": phase,
-               "config": config or {}, "metadata": metadata or {}}
+    payload = {
+        "format": FORMAT,
+        "unet": model.config.as_dict(),
+        "model": state,
+        "step": step,
+        "phase": phase,
+        "config": config or {},
+        "metadata": metadata or {},
+    }
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
     buffer = io.BytesIO()

@@ -6,10 +6,11 @@ dec_1.conv.input_conv.bias. Its layer divides by sum(M) instead of multiplying b
 so each weight is rescaled by 1 / (C_in k_h k_w) to give the same outputs under Eq. 1. The mask
 convolutions (mask_conv.weight, all ones) carry nothing and are dropped.
 """
-from pconvkit.models.checkpoint import save_checkpoint
-from pconvkit.models.unet import PConvUNet, UNetConfig
+
 from pconvkit.errors import UserError
 from pconvkit.files import load_torch_file
+from pconvkit.models.checkpoint import save_checkpoint
+from pconvkit.models.unet import PConvUNet, UNetConfig
 
 NAOTO_LAYERS = 7
 
@@ -44,8 +45,15 @@ def convert_naoto0804(source, out) -> list[str]:
         else:
             unmapped.append(key)
     model.load_state_dict(ours)
-    save_checkpoint(out, model, metadata={"converted_from": str(source), "source": "naoto0804/pytorch-inpainting-with-partial-conv",
-                                          "unmapped": unmapped})
+    save_checkpoint(
+        out,
+        model,
+        metadata={
+            "converted_from": str(source),
+            "source": "naoto0804/pytorch-inpainting-with-partial-conv",
+            "unmapped": unmapped,
+        },
+    )
     return unmapped
 
 

@@ -1,9 +1,11 @@
 """Choosing the torch device from a user's --device option."""
+
 from pconvkit.errors import UserError
 
 
 def pick_device(name: str = "auto"):
     import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -5,6 +5,7 @@ Importing torch takes about 3 s on a 2-core machine, ten times what the bundled 
 512x512 image, so the one-image command (`pconv inpaint`) runs the network with ONNX Runtime where it
 is installed. This module imports torch only where a function needs it.
 """
+
 import numpy as np
 
 from pconvkit.errors import UserError
@@ -15,6 +16,7 @@ from pconvkit.models.preprocess import check_pair, composite_numpy, crop_output,
 def inpaint_batch(model, images: np.ndarray, valid_masks: np.ndarray) -> np.ndarray:
     """images (B, H, W, 3) float in [0, 1], masks (B, H, W) with 1 = valid -> composited (B, H, W, 3)."""
     import torch
+
     device = next(model.parameters()).device
     padded, masks = pad_to_stride(images, valid_masks, model.stride)
     with torch.no_grad():
@@ -35,15 +37,18 @@ def make_inpainter(checkpoint=None, device: str = "auto", engine: str = "auto"):
     on_cpu = device in ("auto", "cpu")
     if engine == "auto":
         from pconvkit.models.onnx_engine import onnx_runtime_available
+
         engine = "onnx" if onnx_runtime_available() and on_cpu else "torch"
     if engine == "onnx":
         if not on_cpu:
             raise UserError(f"--engine onnx runs on the CPU, not on --device {device}")
         from pconvkit.models.onnx_engine import OnnxInpainter, require_onnx_runtime
+
         require_onnx_runtime()
         return OnnxInpainter(checkpoint)
     if engine != "torch":
         raise UserError(f"unknown engine {engine!r}: auto, onnx or torch")
     from pconvkit.models.checkpoint import load_model
+
     model, _ = load_model(checkpoint, pick_device(device))
     return lambda image, valid_mask: inpaint(model, image, valid_mask)

@@ -7,15 +7,16 @@ pool2 and pool3 on both I_out and I_comp; Gram matrices are scaled by K_p = 1 / 
 their L1 distance divided by C_p^2 (Eq. 4-5); TV is taken on I_comp over pairs of pixels that both
 lie in the 1-pixel dilation of the hole region, divided by the number of elements of I_comp (Eq. 6).
 """
+
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pconvkit.models.unet import IMAGENET_MEAN, IMAGENET_STD, composite
 from pconvkit.errors import UserError
 from pconvkit.files import load_torch_file
+from pconvkit.models.unet import IMAGENET_MEAN, IMAGENET_STD, composite
 
 VGG_POOL_ENDS = (5, 10, 17)  # torchvision vgg16().features indices after pool1, pool2, pool3
 
@@ -38,6 +39,7 @@ class VGG16Features(nn.Module):
     def __init__(self, state_dict=None):
         super().__init__()
         from torchvision.models import vgg16
+
         network = vgg16(weights=None)
         if state_dict is not None:
             network.load_state_dict(state_dict)

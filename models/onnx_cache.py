@@ -3,6 +3,7 @@
 A graph is named by the checkpoint's sha256, remembered per file path, size and modification time
 (a memo beside the graphs), so that a call does not read the whole checkpoint to find its graph.
 """
+
 import hashlib
 from pathlib import Path
 
@@ -24,8 +25,10 @@ def cached_onnx_graph(checkpoint=None, cache=None) -> Path:
         try:
             export_onnx(checkpoint, graph)
         except OSError as err:
-            raise UserError(f"cannot write the ONNX graph to {graph.parent} ({err.strerror}): "
-                            "set PCONVKIT_CACHE to a writable folder, or use --engine torch") from None
+            raise UserError(
+                f"cannot write the ONNX graph to {graph.parent} ({err.strerror}): "
+                "set PCONVKIT_CACHE to a writable folder, or use --engine torch"
+            ) from None
         _prune_onnx_cache(cache)
     return graph
 

@@ -1,4 +1,5 @@
 """A checkpoint's network run by ONNX Runtime on the CPU (the optional extra `pconvkit[onnx]`)."""
+
 import importlib.util
 
 import numpy as np
@@ -22,6 +23,7 @@ class OnnxInpainter:
 
     def __init__(self, checkpoint=None, cache=None, threads: int | None = None):
         import onnxruntime
+
         graph = cached_onnx_graph(checkpoint, cache)
         options = onnxruntime.SessionOptions()
         if threads:

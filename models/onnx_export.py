@@ -1,4 +1,5 @@
 """Exporting a checkpoint's network as an ONNX graph (fp32, eval mode, free batch size and sides)."""
+
 import json
 import warnings
 from pathlib import Path
@@ -14,15 +15,24 @@ def export_onnx(checkpoint, out):
     with free batch size and sides."""
     import onnx
     import torch
+
     from pconvkit.models.checkpoint import load_model
+
     model, _ = load_model(checkpoint, "cpu")
     sample = (torch.rand(1, 3, model.stride, model.stride), torch.ones(1, 1, model.stride, model.stride))
     free = {0: "batch", 2: "height", 3: "width"}
     with atomic_path(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on shape checks that the graph does not need
-        torch.onnx.export(model, sample, str(tmp), dynamo=False, opset_version=ONNX_OPSET,
-                          input_names=["image", "mask"], output_names=["output"],
-                          dynamic_axes={"image": free, "mask": free, "output": free})
+        torch.onnx.export(
+            model,
+            sample,
+            str(tmp),
+            dynamo=False,
+            opset_version=ONNX_OPSET,
+            input_names=["image", "mask"],
+            output_names=["output"],
+            dynamic_axes={"image": free, "mask": free, "output": free},
+        )
         graph = onnx.load(str(tmp))
         onnx.helper.set_model_props(graph, {"stride": str(model.stride), "unet": json.dumps(model.config.as_dict())})
         onnx.save(graph, str(tmp))

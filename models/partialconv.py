@@ -18,6 +18,7 @@ large X * M is built and convolved in bands of output rows, so the forward's tra
 little more than its output, and deep layers (many channels, few pixels) run PyTorch's im2col
 convolution, which uses their weights in place where oneDNN would copy them.
 """
+
 import math
 
 import torch
@@ -63,14 +64,29 @@ class PartialConv2d(nn.Conv2d):
         # The mask arithmetic runs in fp32 (fp64 for an fp64 layer), whatever autocast does to the rest.
         count_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-            window_valid = F.conv2d(valid_count.to(count_dtype), self.window_ones.to(count_dtype), None, self.stride,
-                                    self.padding, self.dilation)
+            window_valid = F.conv2d(
+                valid_count.to(count_dtype),
+                self.window_ones.to(count_dtype),
+                None,
+                self.stride,
+                self.padding,
+                self.dilation,
+            )
             updated_mask = (window_valid > 0).to(count_dtype)
             # sum(1)/sum(M) where sum(M) > 0, else 0; no epsilon needed at this precision.
             ratio = self.window_size / window_valid.clamp(min=1.0) * updated_mask
-        output = _PartialConvolution.apply(x, multiplier, ratio, updated_mask, self.weight, self.bias,
-                                           self.stride, self.padding, self.dilation,
-                                           (self.band_bytes or {}).get(x.device.type))
+        output = _PartialConvolution.apply(
+            x,
+            multiplier,
+            ratio,
+            updated_mask,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            (self.band_bytes or {}).get(x.device.type),
+        )
         return output, updated_mask.to(x.dtype)
 
 
@@ -96,8 +112,11 @@ class _PartialConvolution(torch.autograd.Function):
         if isinstance(padding, str):
             raise ValueError("ONNX export needs numeric padding")
         masked = x if multiplier is None else g.op("Mul", x, multiplier)
-        output = g.op("Mul", g.op("Conv", masked, weight, strides_i=list(stride), pads_i=list(padding) * 2,
-                                  dilations_i=list(dilation)), ratio)
+        output = g.op(
+            "Mul",
+            g.op("Conv", masked, weight, strides_i=list(stride), pads_i=list(padding) * 2, dilations_i=list(dilation)),
+            ratio,
+        )
         if bias is None:
             return output
         channel_shape = g.op("Constant", value_t=torch.tensor([1, -1, 1, 1]))
@@ -115,10 +134,12 @@ class _PartialConvolution(torch.autograd.Function):
         masked, weight = masked.to(grad.dtype), weight.to(grad.dtype)
         if _im2col_suits(masked, weight, stride, padding, dilation):
             grad_x, grad_weight, _ = torch.ops.aten._slow_conv2d_backward(
-                scaled, masked, weight, weight.shape[-2:], stride, padding, [need_x, need_weight, False])
+                scaled, masked, weight, weight.shape[-2:], stride, padding, [need_x, need_weight, False]
+            )
         else:
             grad_x, grad_weight, _ = torch.ops.aten.convolution_backward(
-                scaled, masked, weight, None, stride, padding, dilation, False, [0, 0], 1, [need_x, need_weight, False])
+                scaled, masked, weight, None, stride, padding, dilation, False, [0, 0], 1, [need_x, need_weight, False]
+            )
         if grad_x is not None and multiplier is not None:
             grad_x.mul_(multiplier)
         grad_bias = None
@@ -126,8 +147,9 @@ class _PartialConvolution(torch.autograd.Function):
             # sum over pixels of grad * updated as a matrix product (no C_out-channel temporary), in
             # fp32: under mixed precision an fp16 sum over every pixel can overflow
             batch, channels = grad.shape[:2]
-            grad_bias = torch.bmm(grad.float().reshape(batch, channels, -1),
-                                  updated.float().reshape(batch, -1, 1)).sum((0, 2))
+            grad_bias = torch.bmm(grad.float().reshape(batch, channels, -1), updated.float().reshape(batch, -1, 1)).sum(
+                (0, 2)
+            )
         return grad_x, None, None, None, grad_weight, grad_bias, None, None, None, None
 
 

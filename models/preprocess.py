@@ -3,6 +3,7 @@ cropping back, and compositing (I_comp of Section 3.3: known pixels from the inp
 
 Images are float (..., H, W, 3) in [0, 1]; masks (..., H, W), 1 = valid, 0 = hole.
 """
+
 import numpy as np
 
 from pconvkit.errors import UserError
@@ -10,7 +11,9 @@ from pconvkit.errors import UserError
 
 def check_pair(image: np.ndarray, valid_mask: np.ndarray):
     if image.shape[:2] != valid_mask.shape[:2]:
-        raise UserError(f"mask is {valid_mask.shape[1]}x{valid_mask.shape[0]} but image is {image.shape[1]}x{image.shape[0]}")
+        raise UserError(
+            f"mask is {valid_mask.shape[1]}x{valid_mask.shape[0]} but image is {image.shape[1]}x{image.shape[0]}"
+        )
     if not np.isin(np.unique(valid_mask), (0, 1)).all():
         raise UserError("mask is not binary")
 

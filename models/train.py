@@ -5,6 +5,7 @@ Batch k is a pure function of (seed, k, rank): random crops (and flips) of the t
 masks drawn from the maskgen raw training pool with maskgen's augmentation. With the model and
 optimizer restored, a resumed run therefore repeats the uninterrupted one exactly.
 """
+
 import csv
 import os
 import signal
@@ -17,14 +18,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from pconvkit.errors import UserError
+from pconvkit.files import list_images, read_image, read_mask, to_uint8, write_png_atomic
 from pconvkit.maskgen.augment import AugmentedMasks
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
 from pconvkit.models.checkpoint import read_checkpoint, save_checkpoint
 from pconvkit.models.devices import pick_device
 from pconvkit.models.loss import InpaintingLoss, LossWeights, load_vgg16
 from pconvkit.models.unet import PConvUNet, UNetConfig, composite
-from pconvkit.errors import UserError
-from pconvkit.files import list_images, read_image, read_mask, to_uint8, write_png_atomic
 
 PHASE_LR = {1: 2e-4, 2: 5e-5}
 LOG_EVERY = 50  # steps whose loss values are fetched from the device together
@@ -113,7 +114,7 @@ class TrainingData:
         side = min(height, width, max(1, round(self.size * min(height, width) / short_side)))
         y = int(rng.integers(height - side + 1))
         x = int(rng.integers(width - side + 1))
-        crop = image[y:y + side, x:x + side]
+        crop = image[y : y + side, x : x + side]
         if side != self.size:
             interpolation = cv2.INTER_CUBIC if side < self.size else cv2.INTER_AREA
             crop = cv2.resize(crop, (self.size, self.size), interpolation=interpolation).clip(0, 1)
@@ -154,25 +155,34 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
         optimizer.load_state_dict(state["optimizer"])
     vgg = load_vgg16(config.vgg_weights).to(device) if config.vgg_weights else None
     if vgg is None and rank == 0:
-        log("warning: no --vgg-weights: training without the perceptual and style terms "
-            "(VGG16 ImageNet weights cannot be downloaded; pass a torchvision vgg16 state-dict file)")
+        log(
+            "warning: no --vgg-weights: training without the perceptual and style terms "
+            "(VGG16 ImageNet weights cannot be downloaded; pass a torchvision vgg16 state-dict file)"
+        )
     criterion = InpaintingLoss(vgg, LossWeights(**config.loss_weights))
     data = TrainingData(config)
     network = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     use_amp = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    metadata = {"uses_vgg": vgg is not None,
-                "loss_terms": "valid, hole, tv" + (", perceptual, style" if vgg is not None else
-                                                   " (perceptual and style off: no VGG16 weights)"),
-                "device": str(device), "world_size": world}
+    metadata = {
+        "uses_vgg": vgg is not None,
+        "loss_terms": "valid, hole, tv"
+        + (", perceptual, style" if vgg is not None else " (perceptual and style off: no VGG16 weights)"),
+        "device": str(device),
+        "world_size": world,
+    }
     log_path = out / "loss_log.csv"
     if rank == 0:
         _truncate_log(log_path, step)  # rows after the checkpoint we resume from would repeat
     started, last, pending = time.time(), None, []
     bar = tqdm(total=config.steps, initial=step, desc=f"train phase {phase}", unit="step", disable=rank != 0)
-    batches = torch.utils.data.DataLoader(_Batches(data, config, step, rank, world), batch_size=None,
-                                          num_workers=config.workers, pin_memory=device.type == "cuda",
-                                          prefetch_factor=4 if config.workers else None)
+    batches = torch.utils.data.DataLoader(
+        _Batches(data, config, step, rank, world),
+        batch_size=None,
+        num_workers=config.workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=4 if config.workers else None,
+    )
     model.train()
     stopping = False
     with _Interruption() as interruption:
@@ -195,8 +205,10 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
                 checkpointing = step % config.checkpoint_every == 0 or step == config.steps or stopping
                 if len(pending) >= LOG_EVERY or checkpointing:
                     last = _flush_log(log_path, phase, pending)
-                    bar.set_postfix(loss=f"{last['total']:.4f}",
-                                    samples_s=f"{config.batch_size * world * (bar.n - bar.initial) / (time.time() - started):.1f}")
+                    bar.set_postfix(
+                        loss=f"{last['total']:.4f}",
+                        samples_s=f"{config.batch_size * world * (bar.n - bar.initial) / (time.time() - started):.1f}",
+                    )
                 if sampling:
                     _write_samples(out / f"samples_{step:07d}.png", images, masks, output.detach().float())
                 if checkpointing:
@@ -241,8 +253,10 @@ def _starting_point(config, resume, phase: int, log) -> dict | None:
         log(f"continuing the run in {config.out} from step {held['step']} ({last}); give another --out to start afresh")
         return held
     if state is None:
-        raise UserError(f"{config.out} holds a phase-{held['phase']} run at step {held['step']}: pass --resume {last} "
-                        "to continue it, or give another --out")
+        raise UserError(
+            f"{config.out} holds a phase-{held['phase']} run at step {held['step']}: pass --resume {last} "
+            "to continue it, or give another --out"
+        )
     return state
 
 
@@ -290,7 +304,9 @@ def _truncate_log(path: Path, step: int):
     if not path.exists():
         return
     lines = path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [line for line in lines[1:] if line.split(",", 1)[0].isdigit() and int(line.split(",", 1)[0]) <= step]
+    kept = lines[:1] + [
+        line for line in lines[1:] if line.split(",", 1)[0].isdigit() and int(line.split(",", 1)[0]) <= step
+    ]
     path.write_text("".join(kept))
 
 
@@ -298,7 +314,7 @@ def _write_samples(path, images, masks, output, count=4):
     """Rows of (input with hole, output, composited, ground truth)."""
     rows = []
     for i in range(min(count, images.shape[0])):
-        image, mask, out = images[i:i + 1], masks[i:i + 1], output[i:i + 1].clamp(0, 1)
+        image, mask, out = images[i : i + 1], masks[i : i + 1], output[i : i + 1].clamp(0, 1)
         tiles = [image * mask + (1 - mask), out, composite(out, image, mask), image]
         rows.append(np.hstack([t[0].permute(1, 2, 0).cpu().numpy() for t in tiles]))
     write_png_atomic(path, cv2.cvtColor(to_uint8(np.vstack(rows)), cv2.COLOR_RGB2BGR))

@@ -8,6 +8,7 @@ the network for small compute budgets; the defaults are the paper's.
 
 Images enter and leave in [0, 1]; the network normalises them with ImageNet statistics inside.
 """
+
 from dataclasses import asdict, dataclass
 
 import torch
@@ -42,14 +43,23 @@ class PConvUNet(nn.Module):
         channels = [3] + [max(1, round(c * config.width)) for _, c in TABLE2_ENCODER[: config.layers]]
         self.encoder = nn.ModuleList()
         for level, (kernel, _) in enumerate(TABLE2_ENCODER[: config.layers], start=1):
-            self.encoder.append(_Stage(conv(channels[level - 1], channels[level], kernel, 2, kernel // 2,
-                                            bias=level == 1), batchnorm=level > 1, activation=nn.ReLU()))
+            self.encoder.append(
+                _Stage(
+                    conv(channels[level - 1], channels[level], kernel, 2, kernel // 2, bias=level == 1),
+                    batchnorm=level > 1,
+                    activation=nn.ReLU(),
+                )
+            )
         self.decoder = nn.ModuleList()
         for level in range(config.layers - 1, -1, -1):
             last = level == 0
-            self.decoder.append(_Stage(conv(channels[level + 1] + channels[level], channels[level], 3, 1, 1,
-                                            bias=last), batchnorm=not last,
-                                       activation=None if last else nn.LeakyReLU(0.2)))
+            self.decoder.append(
+                _Stage(
+                    conv(channels[level + 1] + channels[level], channels[level], 3, 1, 1, bias=last),
+                    batchnorm=not last,
+                    activation=None if last else nn.LeakyReLU(0.2),
+                )
+            )
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self._frozen_encoder_batchnorm = False
@@ -58,7 +68,7 @@ class PConvUNet(nn.Module):
     @property
     def stride(self) -> int:
         """Inputs must have sides divisible by this."""
-        return 2 ** self.config.layers
+        return 2**self.config.layers
 
     def reset_parameters(self):
         """He (Kaiming) initialisation, as in the paper; BatchNorm at identity, biases 0."""

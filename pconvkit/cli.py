@@ -6,6 +6,7 @@
 
 A mistake in the input ends in a one-line error and exit status 1, never a traceback.
 """
+
 import sys
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def _positive_int_list(ctx, param, value):
 
 # ---------------------------------------------------------------------------------------------- maskgen
 
+
 @click.group(cls=_Group)
 def maskgen():
     """Irregular hole masks from video occlusions (Section 4.1 of Liu et al., ECCV 2018)."""
@@ -73,30 +75,69 @@ _CHECK = ConsistencyThresholds()
 _TEST = BenchmarkSettings()
 
 _flow_options = [
-    click.option("--frame-gaps", default=",".join(map(str, _FLOW.frame_gaps)), show_default=True,
-                 callback=_positive_int_list,
-                 help="Comma-separated frame gaps: each gives pairs (i, i+gap); more gaps, more distinct masks."),
-    click.option("--frame-stride", default=_FLOW.frame_stride, show_default=True, type=POSITIVE,
-                 help="Step between first frames of pairs."),
-    click.option("--max-side", type=POSITIVE, default=_FLOW.max_side, help="Scale frames down to this longer side before flow."),
-    click.option("--flow-method", type=click.Choice(["dis", "farneback"]), default=_FLOW.method, show_default=True,
-                 help="OpenCV DIS optical flow (default) or Farneback."),
-    click.option("--dis-preset", type=click.Choice(["ultrafast", "fast", "medium"]), default=_FLOW.dis_preset,
-                 show_default=True, help="DIS preset."),
+    click.option(
+        "--frame-gaps",
+        default=",".join(map(str, _FLOW.frame_gaps)),
+        show_default=True,
+        callback=_positive_int_list,
+        help="Comma-separated frame gaps: each gives pairs (i, i+gap); more gaps, more distinct masks.",
+    ),
+    click.option(
+        "--frame-stride",
+        default=_FLOW.frame_stride,
+        show_default=True,
+        type=POSITIVE,
+        help="Step between first frames of pairs.",
+    ),
+    click.option(
+        "--max-side", type=POSITIVE, default=_FLOW.max_side, help="Scale frames down to this longer side before flow."
+    ),
+    click.option(
+        "--flow-method",
+        type=click.Choice(["dis", "farneback"]),
+        default=_FLOW.method,
+        show_default=True,
+        help="OpenCV DIS optical flow (default) or Farneback.",
+    ),
+    click.option(
+        "--dis-preset",
+        type=click.Choice(["ultrafast", "fast", "medium"]),
+        default=_FLOW.dis_preset,
+        show_default=True,
+        help="DIS preset.",
+    ),
 ]
 
 _consistency_options = [
-    click.option("--occlusion-relative", default=_CHECK.relative, show_default=True, type=NON_NEGATIVE_FLOAT,
-                 help="Occluded where |w + w^|^2 > this (|w|^2 + |w^|^2) + --occlusion-absolute (Sundaram et al. 2010)."),
+    click.option(
+        "--occlusion-relative",
+        default=_CHECK.relative,
+        show_default=True,
+        type=NON_NEGATIVE_FLOAT,
+        help="Occluded where |w + w^|^2 > this (|w|^2 + |w^|^2) + --occlusion-absolute (Sundaram et al. 2010).",
+    ),
     click.option("--occlusion-absolute", default=_CHECK.absolute, show_default=True, type=NON_NEGATIVE_FLOAT),
-    click.option("--boundary-relative", default=_CHECK.boundary_relative, show_default=True, type=NON_NEGATIVE_FLOAT,
-                 help="Motion boundary where |grad u|^2 + |grad v|^2 > this |w|^2 + --boundary-absolute."),
+    click.option(
+        "--boundary-relative",
+        default=_CHECK.boundary_relative,
+        show_default=True,
+        type=NON_NEGATIVE_FLOAT,
+        help="Motion boundary where |grad u|^2 + |grad v|^2 > this |w|^2 + --boundary-absolute.",
+    ),
     click.option("--boundary-absolute", default=_CHECK.boundary_absolute, show_default=True, type=NON_NEGATIVE_FLOAT),
     click.option("--no-motion-boundaries", is_flag=True, help="Holes from the consistency check only."),
-    click.option("--out-of-frame-holes", is_flag=True, help="Pixels whose flow leaves the frame become holes "
-                 "(default: valid; they are not occluded by the scene)."),
-    click.option("--min-area", default=_RAW.min_component_area, show_default=True, type=NON_NEGATIVE,
-                 help="Hole components smaller than this (px) are dropped."),
+    click.option(
+        "--out-of-frame-holes",
+        is_flag=True,
+        help="Pixels whose flow leaves the frame become holes (default: valid; they are not occluded by the scene).",
+    ),
+    click.option(
+        "--min-area",
+        default=_RAW.min_component_area,
+        show_default=True,
+        type=NON_NEGATIVE,
+        help="Hole components smaller than this (px) are dropped.",
+    ),
 ]
 
 
@@ -105,12 +146,18 @@ def _apply(options):
         for option in reversed(options):
             function = option(function)
         return function
+
     return decorate
 
 
 def _flow_settings(options) -> FlowSettings:
-    return FlowSettings(frame_gaps=_csv_list(options["frame_gaps"], int), frame_stride=options["frame_stride"],
-                        max_side=options["max_side"], method=options["flow_method"], dis_preset=options["dis_preset"])
+    return FlowSettings(
+        frame_gaps=_csv_list(options["frame_gaps"], int),
+        frame_stride=options["frame_stride"],
+        max_side=options["max_side"],
+        method=options["flow_method"],
+        dis_preset=options["dis_preset"],
+    )
 
 
 @maskgen.command("flow")
@@ -122,55 +169,97 @@ def _flow_settings(options) -> FlowSettings:
 def maskgen_flow(videos, frames, out, suffix, **options):
     """Compute forward and backward flow of videos and save them as a flow folder for --flow-dir."""
     from pconvkit.maskgen.flowcompute import write_flow_folder
+
     click.echo(f"flows in {write_flow_folder(list(videos) + list(frames), out, suffix, _flow_settings(options))}")
 
 
 @maskgen.command("build")
-@click.option("--flow-dir", type=click.Path(), help="Flow folder: VIDEO/forward_I_J.EXT and VIDEO/backward_J_I.EXT, "
-              "EXT in .flo (Middlebury), .png (KITTI 16-bit), .pfm, .npy.")
+@click.option(
+    "--flow-dir",
+    type=click.Path(),
+    help="Flow folder: VIDEO/forward_I_J.EXT and VIDEO/backward_J_I.EXT, "
+    "EXT in .flo (Middlebury), .png (KITTI 16-bit), .pfm, .npy.",
+)
 @click.option("--video", "videos", multiple=True, type=click.Path(), help="A video file (repeatable).")
 @click.option("--frames", "frames", multiple=True, type=click.Path(), help="A folder of frames (repeatable).")
 @click.option("--out", default="masks", show_default=True, type=click.Path(), help="Output folder.")
-@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
-              help="paper: the paper's counts (the default). sample: the small build on the opencv-doc sample "
-                   "videos used by `make demo` (gaps 1,4,16, stride 6, every raw mask kept, 25 per bin, "
-                   "Megamind as the test video). With no inputs, the sample videos are used with this preset.")
+@click.option(
+    "--preset",
+    type=click.Choice(sorted(PRESETS)),
+    default=None,
+    help="paper: the paper's counts (the default). sample: the small build on the opencv-doc sample "
+    "videos used by `make demo` (gaps 1,4,16, stride 6, every raw mask kept, 25 per bin, "
+    "Megamind as the test video). With no inputs, the sample videos are used with this preset.",
+)
 @click.option("--train-count", type=NON_NEGATIVE, default=None, help="Raw training masks (paper: 55,116; 0 = all).")
 @click.option("--test-count", type=NON_NEGATIVE, default=None, help="Raw testing masks (paper: 24,866; 0 = all).")
-@click.option("--test-videos", default=None, help="Comma-separated video names for the test split "
-              "(default: ~31 %% of the videos by a hash of their names, as 24,866 of 79,982 in the paper).")
+@click.option(
+    "--test-videos",
+    default=None,
+    help="Comma-separated video names for the test split "
+    "(default: ~31 %% of the videos by a hash of their names, as 24,866 of 79,982 in the paper).",
+)
 @click.option("--per-bin", type=POSITIVE, default=None, help="Masks per (bin, border category) cell (paper: 1,000).")
-@click.option("--size", default=_TEST.size, show_default=True, type=POSITIVE, help="Side of the test masks (paper: 512).")
-@click.option("--border-margin", default=_TEST.margin, show_default=True, type=NON_NEGATIVE,
-              help="N masks have no hole pixel within this many px of the border (paper: 50).")
-@click.option("--hole-white", is_flag=True, help="Write white = hole (NVIDIA's files). Default: white = valid (the paper's M).")
+@click.option(
+    "--size", default=_TEST.size, show_default=True, type=POSITIVE, help="Side of the test masks (paper: 512)."
+)
+@click.option(
+    "--border-margin",
+    default=_TEST.margin,
+    show_default=True,
+    type=NON_NEGATIVE,
+    help="N masks have no hole pixel within this many px of the border (paper: 50).",
+)
+@click.option(
+    "--hole-white", is_flag=True, help="Write white = hole (NVIDIA's files). Default: white = valid (the paper's M)."
+)
 @click.option("--seed", default=_TEST.seed, show_default=True, type=NON_NEGATIVE)
-@click.option("--max-tries", default=_TEST.max_tries, show_default=True, type=POSITIVE,
-              help="Candidate (source, angle, crop) draws per mask before its bin is declared impossible.")
-@click.option("--workers", default=1, show_default=True, type=POSITIVE, help="Processes; the output does not depend on it.")
+@click.option(
+    "--max-tries",
+    default=_TEST.max_tries,
+    show_default=True,
+    type=POSITIVE,
+    help="Candidate (source, angle, crop) draws per mask before its bin is declared impossible.",
+)
+@click.option(
+    "--workers", default=1, show_default=True, type=POSITIVE, help="Processes; the output does not depend on it."
+)
 @_apply(_flow_options + _consistency_options)
-def maskgen_build(flow_dir, videos, frames, out, preset, size, border_margin, hole_white, seed, max_tries, workers,
-                  **options):
+def maskgen_build(
+    flow_dir, videos, frames, out, preset, size, border_margin, hole_white, seed, max_tries, workers, **options
+):
     """Raw training/testing pools and the binned 12,000-mask test benchmark with its manifest."""
     from pconvkit.files import ensure_writable_dir
     from pconvkit.maskgen.build import build_mask_set
+
     ctx = click.get_current_context()
-    explicit = {key: ctx.params[key] for key in PRESETS["paper"]
-                if ctx.get_parameter_source(key).name in ("COMMANDLINE", "ENVIRONMENT")}
+    explicit = {
+        key: ctx.params[key]
+        for key in PRESETS["paper"]
+        if ctx.get_parameter_source(key).name in ("COMMANDLINE", "ENVIRONMENT")
+    }
     if "frame_gaps" in explicit:
         explicit["frame_gaps"] = _csv_list(explicit["frame_gaps"], int)
     if "test_videos" in explicit:
         explicit["test_videos"] = _csv_list(explicit["test_videos"])
     ensure_writable_dir(out)
-    thresholds = ConsistencyThresholds(options["occlusion_relative"], options["occlusion_absolute"],
-                                       options["boundary_relative"], options["boundary_absolute"],
-                                       not options["no_motion_boundaries"], options["out_of_frame_holes"])
-    raw_settings = RawMaskSettings(thresholds=thresholds, min_component_area=options["min_area"],
-                                   flow=_flow_settings(options))
-    test_settings = BenchmarkSettings(size=size, margin=border_margin, seed=seed, hole_white=hole_white,
-                                      max_tries=max_tries)
-    pools, manifest = build_mask_set(out, videos, frames, flow_dir, preset, explicit, raw_settings, test_settings,
-                                     workers)
+    thresholds = ConsistencyThresholds(
+        options["occlusion_relative"],
+        options["occlusion_absolute"],
+        options["boundary_relative"],
+        options["boundary_absolute"],
+        not options["no_motion_boundaries"],
+        options["out_of_frame_holes"],
+    )
+    raw_settings = RawMaskSettings(
+        thresholds=thresholds, min_component_area=options["min_area"], flow=_flow_settings(options)
+    )
+    test_settings = BenchmarkSettings(
+        size=size, margin=border_margin, seed=seed, hole_white=hole_white, max_tries=max_tries
+    )
+    pools, manifest = build_mask_set(
+        out, videos, frames, flow_dir, preset, explicit, raw_settings, test_settings, workers
+    )
     click.echo(f"raw pools: {len(pools['train'])} training, {len(pools['test'])} testing masks in {Path(out) / 'raw'}")
     click.echo(f"test set: {len(read_manifest(manifest))} masks, manifest {manifest}")
 
@@ -181,9 +270,12 @@ def maskgen_build(flow_dir, videos, frames, out, preset, size, border_margin, ho
 @click.option("--border-margin", default=50, show_default=True, type=NON_NEGATIVE)
 def maskgen_classify(folder, hole_white, border_margin):
     """Print the bin and border category of every mask in FOLDER, measured from its pixels."""
-    from pconvkit.maskgen.survey import classify_folder
     from pconvkit.files import csv_text
-    rows = [dict(row, hole_ratio=f"{row['hole_ratio']:.6f}") for row in classify_folder(folder, hole_white, border_margin)]
+    from pconvkit.maskgen.survey import classify_folder
+
+    rows = [
+        dict(row, hole_ratio=f"{row['hole_ratio']:.6f}") for row in classify_folder(folder, hole_white, border_margin)
+    ]
     click.echo(csv_text(rows, ["path", "category", "bin", "hole_ratio", "border_distance"]), nl=False)
 
 
@@ -193,16 +285,20 @@ def maskgen_classify(folder, hole_white, border_margin):
 def maskgen_stats(folder, hole_white):
     """Per-category counts, mean hole ratio, connected components and boundary length per sqrt(area)."""
     from pconvkit.maskgen.survey import folder_statistics
+
     click.echo(folder_statistics(folder, hole_white).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
 @maskgen.command("sheet")
 @click.argument("folder", type=click.Path())
-@click.option("--out", default=None, type=click.Path(), help="Where to write sheet_N.png and sheet_B.png (default FOLDER).")
+@click.option(
+    "--out", default=None, type=click.Path(), help="Where to write sheet_N.png and sheet_B.png (default FOLDER)."
+)
 @click.option("--hole-white", is_flag=True, help="The folder's masks are white = hole.")
 def maskgen_sheet(folder, out, hole_white):
     """Contact sheets of masks, one PNG per border category, one block per bin."""
     from pconvkit.maskgen.survey import contact_sheets
+
     for path in contact_sheets(folder, out or folder, hole_white):
         click.echo(str(path))
 
@@ -213,10 +309,12 @@ def maskgen_sheet(folder, out, hole_white):
 def maskgen_import_nvidia(source, out):
     """Read NVIDIA's released masks (white = hole) into our layout, re-measuring every mask."""
     from pconvkit.maskgen.survey import import_nvidia
+
     click.echo(f"manifest {import_nvidia(source, out)}")
 
 
 # -------------------------------------------------------------------------------------------- benchmark
+
 
 @click.group(cls=_Group)
 def benchmark():
@@ -232,6 +330,7 @@ def benchmark_data():
 def benchmark_data_fetch():
     """Put the sample data into $PCONVKIT_CACHE (default ~/.cache/pconvkit). Does nothing the second time."""
     from pconvkit import sampledata
+
     sampledata.fetch(log=click.echo)
 
 
@@ -240,39 +339,82 @@ def benchmark_data_fetch():
 def benchmark_data_path(what):
     """Print where a part of the sample data lies."""
     from pconvkit import sampledata
-    paths = {"cache": sampledata.cache_dir, "train-photos": lambda: sampledata.photos_dir("train"),
-             "test-photos": lambda: sampledata.photos_dir("test"), "videos": sampledata.opencv_data_dir}
+
+    paths = {
+        "cache": sampledata.cache_dir,
+        "train-photos": lambda: sampledata.photos_dir("train"),
+        "test-photos": lambda: sampledata.photos_dir("test"),
+        "videos": sampledata.opencv_data_dir,
+    }
     click.echo(str(paths[what]()))
 
 
 @benchmark.command("run")
-@click.option("--methods", "--model", "methods", default="pconv,conv,patchmatch,telea,ns,biharmonic,mean", show_default=True,
-              help="Comma-separated method names, or module:function for your own.")
+@click.option(
+    "--methods",
+    "--model",
+    "methods",
+    default="pconv,conv,patchmatch,telea,ns,biharmonic,mean",
+    show_default=True,
+    help="Comma-separated method names, or module:function for your own.",
+)
 @click.option("--images", type=click.Path(), default=None, help="Image folder (default: the held-out sample photos).")
-@click.option("--masks", type=click.Path(), default="masks", show_default=True,
-              help="A maskgen output folder (its manifest) or any folder of masks.")
+@click.option(
+    "--masks",
+    type=click.Path(),
+    default="masks",
+    show_default=True,
+    help="A maskgen output folder (its manifest) or any folder of masks.",
+)
 @click.option("--hole-white", is_flag=True, help="A plain mask folder is white = hole.")
 @click.option("--split", default="all", show_default=True, help="N, B or all.")
 @click.option("--bins", default=None, help="Comma-separated bins, e.g. 0.3-0.4,0.4-0.5 (default: all six).")
 @click.option("--limit", type=POSITIVE, default=None, help="At most this many masks per cell.")
 @click.option("--out", default="results", show_default=True, type=click.Path())
-@click.option("--size", default=512, show_default=True, type=POSITIVE, help="Images are centre-cropped and resized to this (paper: 512).")
+@click.option(
+    "--size",
+    default=512,
+    show_default=True,
+    type=POSITIVE,
+    help="Images are centre-cropped and resized to this (paper: 512).",
+)
 @click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE, help="Seed of the mask-image pairing.")
 @click.option("--workers", default=1, show_default=True, type=POSITIVE, help="Processes for the CPU methods.")
 @click.option("--batch-size", default=8, show_default=True, type=POSITIVE, help="Batch of the neural methods.")
 @click.option("--checkpoint", type=click.Path(), default=None, help="PConv checkpoint (default: the bundled model).")
 @click.option("--conv-checkpoint", type=click.Path(), default=None, help="Conv baseline checkpoint.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
-@click.option("--inception-weights", type=click.Path(), default=None,
-              help="torchvision inception_v3 state-dict file; without it the Inception score is not computed.")
-def benchmark_run(methods, images, masks, hole_white, split, bins, limit, out, size, seed, workers, batch_size,
-                  checkpoint, conv_checkpoint, device, inception_weights):
+@click.option(
+    "--inception-weights",
+    type=click.Path(),
+    default=None,
+    help="torchvision inception_v3 state-dict file; without it the Inception score is not computed.",
+)
+def benchmark_run(
+    methods,
+    images,
+    masks,
+    hole_white,
+    split,
+    bins,
+    limit,
+    out,
+    size,
+    seed,
+    workers,
+    batch_size,
+    checkpoint,
+    conv_checkpoint,
+    device,
+    inception_weights,
+):
     """Run methods on image/mask pairs; results go to OUT/results.csv as they are computed (resumable)."""
+    from pconvkit import sampledata
     from pconvkit.benchmark.data import check_mask_sizes, load_images, load_masks, select_masks
     from pconvkit.benchmark.methods import check_method_name
     from pconvkit.benchmark.run import run_benchmark
-    from pconvkit import sampledata
     from pconvkit.files import ensure_writable_dir
+
     if not _csv_list(methods):
         raise UserError("--methods is empty: name at least one method")
     for name in _csv_list(methods):
@@ -288,12 +430,18 @@ def benchmark_run(methods, images, masks, hole_white, split, bins, limit, out, s
     check_mask_sizes(chosen, size)
     loaded = load_images(images, size)
     ensure_writable_dir(out)
-    options = {"pconv": dict(checkpoint=checkpoint, device=device), "conv": dict(checkpoint=conv_checkpoint, device=device)}
+    options = {
+        "pconv": dict(checkpoint=checkpoint, device=device),
+        "conv": dict(checkpoint=conv_checkpoint, device=device),
+    }
     if len(loaded) < len(chosen):
-        click.echo(f"{len(loaded)} images for {len(chosen)} masks: each image is used about "
-                   f"{len(chosen) / len(loaded):.1f} times, dealt in random permutations")
-    path = run_benchmark(_csv_list(methods), loaded, chosen, out, seed, workers, batch_size, options, inception_weights,
-                         log=click.echo)
+        click.echo(
+            f"{len(loaded)} images for {len(chosen)} masks: each image is used about "
+            f"{len(chosen) / len(loaded):.1f} times, dealt in random permutations"
+        )
+    path = run_benchmark(
+        _csv_list(methods), loaded, chosen, out, seed, workers, batch_size, options, inception_weights, log=click.echo
+    )
     if not inception_weights:
         click.echo("Inception score not computed: no --inception-weights (Inception-v3 cannot be downloaded here)")
     click.echo(f"results in {path}")
@@ -308,6 +456,7 @@ def benchmark_table(results, fmt, with_paper, out):
     """Table 1 from a results folder or file: rows metric x method, columns 6 bins x N/B; best in bold."""
     from pconvkit.benchmark.tables import FORMATS, summarise, table1
     from pconvkit.files import write_text_atomic
+
     text = FORMATS[fmt](table1(summarise(results), with_paper))
     if out:
         write_text_atomic(out, text)
@@ -321,24 +470,30 @@ def benchmark_table(results, fmt, with_paper, out):
 def benchmark_timing(results):
     """Seconds per image of each method and the device it ran on."""
     from pconvkit.benchmark.tables import timing
+
     click.echo(timing(results).to_string(index=False))
 
 
 @benchmark.command("grid")
 @click.argument("results", type=click.Path())
 @click.option("--methods", default="pconv,conv,patchmatch,telea,ns", show_default=True)
-@click.option("--masks", "mask_ids", default=None, help="Comma-separated mask ids of the pairing (default: one per bin).")
-@click.option("--out", type=click.Path(), default=None, help="Picture path, format from its suffix (default RESULTS/grid.png).")
+@click.option(
+    "--masks", "mask_ids", default=None, help="Comma-separated mask ids of the pairing (default: one per bin)."
+)
+@click.option(
+    "--out", type=click.Path(), default=None, help="Picture path, format from its suffix (default RESULTS/grid.png)."
+)
 @click.option("--images", type=click.Path(), default=None, help="Image folder of the run (default: held-out photos).")
 @click.option("--size", default=512, show_default=True, type=POSITIVE)
 @click.option("--checkpoint", type=click.Path(), default=None)
 @click.option("--conv-checkpoint", type=click.Path(), default=None)
 def benchmark_grid(results, methods, mask_ids, out, images, size, checkpoint, conv_checkpoint):
     """Comparison picture (as in Figure 5 of the paper) for pairs of a run: input, methods, truth."""
+    from pconvkit import sampledata
     from pconvkit.benchmark.data import load_images
     from pconvkit.benchmark.grid import comparison_grid, grid_pairs
-    from pconvkit import sampledata
     from pconvkit.files import image_format
+
     if out:
         image_format(out)
     pairs = grid_pairs(results, _csv_list(mask_ids) if mask_ids else None)
@@ -353,6 +508,7 @@ def benchmark_grid(results, methods, mask_ids, out, images, size, checkpoint, co
 
 # ------------------------------------------------------------------------------------------------ pconv
 
+
 @click.group(cls=_Group)
 def pconv():
     """Partial-convolution U-Net: train, inpaint one image, convert checkpoints (Sections 3-4.2)."""
@@ -360,50 +516,122 @@ def pconv():
 
 @pconv.command("train")
 @click.option("--images", required=True, type=click.Path(), help="Training images (random crops are taken).")
-@click.option("--masks", required=True, type=click.Path(),
-              help="A maskgen output folder (raw training pool, augmented on the fly) or a folder of mask PNGs.")
+@click.option(
+    "--masks",
+    required=True,
+    type=click.Path(),
+    help="A maskgen output folder (raw training pool, augmented on the fly) or a folder of mask PNGs.",
+)
 @click.option("--out", required=True, type=click.Path(), help="Folder for last.pt, loss_log.csv and sample grids.")
 @click.option("--size", default=512, show_default=True, type=POSITIVE, help="Crop side (paper: 512).")
 @click.option("--batch-size", default=6, show_default=True, type=POSITIVE, help="Paper: 6.")
-@click.option("--steps", default=100_000, show_default=True, type=POSITIVE, help="Total steps to reach, counted across phases.")
+@click.option(
+    "--steps", default=100_000, show_default=True, type=POSITIVE, help="Total steps to reach, counted across phases."
+)
 @click.option("--finetune", is_flag=True, help="Phase 2: lr 5e-5, encoder BatchNorm frozen (needs --resume).")
-@click.option("--lr", type=POSITIVE_FLOAT, default=None, help="Default: 2e-4 (phase 1), 5e-5 (--finetune), as in Section 4.2.")
+@click.option(
+    "--lr", type=POSITIVE_FLOAT, default=None, help="Default: 2e-4 (phase 1), 5e-5 (--finetune), as in Section 4.2."
+)
 @click.option("--resume", type=click.Path(), default=None, help="Continue from this checkpoint.")
 @click.option("--layers", default=8, show_default=True, type=click.IntRange(2, 8), help="Encoder depth (Table 2: 8).")
 @click.option("--width", default=1.0, show_default=True, type=POSITIVE_FLOAT, help="Channel multiplier (Table 2: 1.0).")
 @click.option("--plain", is_flag=True, help="Train the 'Conv' baseline: the same U-Net with plain convolutions.")
-@click.option("--vgg-weights", type=click.Path(), default=None,
-              help="torchvision vgg16 state dict (ImageNet) for the perceptual and style terms; without it they are off.")
+@click.option(
+    "--vgg-weights",
+    type=click.Path(),
+    default=None,
+    help="torchvision vgg16 state dict (ImageNet) for the perceptual and style terms; without it they are off.",
+)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
 @click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE)
 @click.option("--checkpoint-every", default=500, show_default=True, type=POSITIVE)
 @click.option("--sample-every", default=500, show_default=True, type=POSITIVE)
 @click.option("--hole-white", is_flag=True, help="A plain mask folder is white = hole.")
-@click.option("--scale-jitter", default=1.0, show_default=True, type=click.FloatRange(min=1.0),
-              help="Crops from the image resized to a random short side in [size, this x size]; 1 = native resolution (paper).")
-@click.option("--color-jitter", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-              help="Random hue rotation (+-180 x this degrees) and saturation scaling (1 +- this); 0 = off (paper).")
-@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Processes preparing batches ahead (results do not depend on it).")
-@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Stop after this much wall time, writing a checkpoint (resume later with --resume).")
-def pconv_train(images, masks, out, size, batch_size, steps, finetune, lr, resume, layers, width, plain, vgg_weights,
-                device, no_amp, seed, checkpoint_every, sample_every, hole_white, scale_jitter, color_jitter, workers, max_minutes):
+@click.option(
+    "--scale-jitter",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=1.0),
+    help="Crops from the image resized to a random short side in [size, this x size]; 1 = native resolution (paper).",
+)
+@click.option(
+    "--color-jitter",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Random hue rotation (+-180 x this degrees) and saturation scaling (1 +- this); 0 = off (paper).",
+)
+@click.option(
+    "--workers",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Processes preparing batches ahead (results do not depend on it).",
+)
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this much wall time, writing a checkpoint (resume later with --resume).",
+)
+def pconv_train(
+    images,
+    masks,
+    out,
+    size,
+    batch_size,
+    steps,
+    finetune,
+    lr,
+    resume,
+    layers,
+    width,
+    plain,
+    vgg_weights,
+    device,
+    no_amp,
+    seed,
+    checkpoint_every,
+    sample_every,
+    hole_white,
+    scale_jitter,
+    color_jitter,
+    workers,
+    max_minutes,
+):
     """Train the PConv U-Net (or the Conv baseline) with the loss of Eq. 7."""
     from pconvkit.models.checkpoint import read_checkpoint
     from pconvkit.models.train import TrainConfig, train
     from pconvkit.models.unet import UNetConfig
+
     unet = UNetConfig(layers=layers, width=width, partial=not plain).as_dict()
     if resume:
         unet = read_checkpoint(resume)["unet"]  # the architecture of the checkpoint wins
     if size % 2 ** unet["layers"]:
         raise UserError(f"--size {size} is not divisible by 2^{unet['layers']}")
-    config = TrainConfig(images=images, masks=masks, out=out, size=size, batch_size=batch_size, steps=steps,
-                         finetune=finetune, lr=lr, seed=seed, device=device, amp=not no_amp, vgg_weights=vgg_weights,
-                         checkpoint_every=checkpoint_every, sample_every=sample_every, hole_white=hole_white, unet=unet,
-                         scale_jitter=scale_jitter, color_jitter=color_jitter, workers=workers,
-                         max_seconds=None if max_minutes is None else max_minutes * 60)
+    config = TrainConfig(
+        images=images,
+        masks=masks,
+        out=out,
+        size=size,
+        batch_size=batch_size,
+        steps=steps,
+        finetune=finetune,
+        lr=lr,
+        seed=seed,
+        device=device,
+        amp=not no_amp,
+        vgg_weights=vgg_weights,
+        checkpoint_every=checkpoint_every,
+        sample_every=sample_every,
+        hole_white=hole_white,
+        unet=unet,
+        scale_jitter=scale_jitter,
+        color_jitter=color_jitter,
+        workers=workers,
+        max_seconds=None if max_minutes is None else max_minutes * 60,
+    )
     click.echo(f"checkpoint {train(config, resume, log=click.echo)}")
 
 
@@ -414,14 +642,20 @@ def pconv_train(images, masks, out, size, batch_size, steps, finetune, lr, resum
 @click.option("--checkpoint", type=click.Path(), default=None, help="Default: the bundled model.")
 @click.option("--hole-white", is_flag=True, help="The mask is white = hole (NVIDIA's files). Default: white = valid.")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--engine", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
-              help="onnx: ONNX Runtime on the CPU, which starts in a fraction of torch's import time (the "
-                   "graph is exported once per checkpoint and cached); auto: onnx where it is installed, "
-                   "unless --device names a GPU.")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "onnx", "torch"]),
+    default="auto",
+    show_default=True,
+    help="onnx: ONNX Runtime on the CPU, which starts in a fraction of torch's import time (the "
+    "graph is exported once per checkpoint and cached); auto: onnx where it is installed, "
+    "unless --device names a GPU.",
+)
 def pconv_inpaint(image, mask, out, checkpoint, hole_white, device, engine):
     """Fill the holes of IMAGE given by MASK (any size; RGB, grayscale or RGBA)."""
-    from pconvkit.models.inference import make_inpainter
     from pconvkit.files import image_format, read_image, read_mask, write_image
+    from pconvkit.models.inference import make_inpainter
+
     image_format(out)
     picture, valid = read_image(image), read_mask(mask, hole_white)
     result = make_inpainter(checkpoint, device, engine)(picture, valid)
@@ -431,8 +665,13 @@ def pconv_inpaint(image, mask, out, checkpoint, hole_white, device, engine):
 
 @pconv.command("export-onnx")
 @click.option("--checkpoint", type=click.Path(), default=None, help="Default: the bundled model.")
-@click.option("-o", "--out", type=click.Path(), default=None,
-              help="Write the graph here. Default: into the cache that `pconv inpaint` reads.")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(),
+    default=None,
+    help="Write the graph here. Default: into the cache that `pconv inpaint` reads.",
+)
 def pconv_export_onnx(checkpoint, out):
     """Export a checkpoint's network as an ONNX graph: inputs 'image' (N, 3, H, W) in [0, 1] and
     'mask' (N, 1, H, W), 1 = valid, with H and W multiples of the 'stride' in the graph's metadata;
@@ -440,6 +679,7 @@ def pconv_export_onnx(checkpoint, out):
     from pconvkit.models.onnx_cache import cached_onnx_graph
     from pconvkit.models.onnx_engine import require_onnx_runtime
     from pconvkit.models.onnx_export import export_onnx
+
     require_onnx_runtime()
     click.echo(export_onnx(checkpoint, out) if out else cached_onnx_graph(checkpoint))
 
@@ -450,6 +690,7 @@ def pconv_export_onnx(checkpoint, out):
 def pconv_convert(source, out):
     """Import a checkpoint of naoto0804/pytorch-inpainting-with-partial-conv (7 layers, 256 px)."""
     from pconvkit.models.convert import convert_naoto0804
+
     unmapped = convert_naoto0804(source, out)
     for key in unmapped:
         click.echo(f"not mapped: {key}")

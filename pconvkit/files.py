@@ -3,6 +3,7 @@
 Images are float32 arrays of shape (H, W, 3), RGB, values in [0, 1]. Masks are float32 or uint8
 arrays of shape (H, W) with the paper's convention M: 1 = valid pixel, 0 = hole.
 """
+
 import contextlib
 import csv
 import io
@@ -171,6 +172,7 @@ def csv_text(rows, fields) -> str:
 def load_torch_file(path, description: str):
     """torch.load of a weights file (tensors only, on the CPU), with a one-line error for the user."""
     import torch
+
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{description} not found: {path}")

@@ -10,6 +10,7 @@ The cache folder is $PCONVKIT_CACHE, or ~/.cache/pconvkit. After `fetch()` it ho
 The split is fixed here, by name, so that results are comparable between runs and machines.
 Photos of one scene (stereo pairs, two views of one building) stay in one split.
 """
+
 import os
 import shutil
 import subprocess
@@ -27,18 +28,46 @@ FRAME_PAIRS = (("rubberwhale1.png", "rubberwhale2.png"), ("basketball1.png", "ba
 
 # Held-out photos: the benchmark's default images. Never used for training.
 TEST_PHOTOS = (
-    "opencv:baboon.jpg", "opencv:fruits.jpg", "opencv:apple.jpg", "opencv:orange.jpg",
-    "opencv:messi5.jpg", "opencv:butterfly.jpg", "opencv:home.jpg", "opencv:squirrel_cls.jpg",
-    "opencv:starry_night.jpg", "skimage:coffee", "skimage:chelsea", "skimage:rocket",
+    "opencv:baboon.jpg",
+    "opencv:fruits.jpg",
+    "opencv:apple.jpg",
+    "opencv:orange.jpg",
+    "opencv:messi5.jpg",
+    "opencv:butterfly.jpg",
+    "opencv:home.jpg",
+    "opencv:squirrel_cls.jpg",
+    "opencv:starry_night.jpg",
+    "skimage:coffee",
+    "skimage:chelsea",
+    "skimage:rocket",
 )
 TRAIN_PHOTOS = (
-    "opencv:Blender_Suzanne1.jpg", "opencv:Blender_Suzanne2.jpg", "opencv:aero1.jpg",
-    "opencv:aero3.jpg", "opencv:board.jpg", "opencv:building.jpg", "opencv:ela_original.jpg",
-    "opencv:graf1.png", "opencv:graf3.png", "opencv:leuvenA.jpg", "opencv:leuvenB.jpg",
-    "opencv:left.jpg", "opencv:right.jpg", "opencv:pca_test1.jpg", "opencv:stuff.jpg",
-    "opencv:smarties.png", "opencv:licenseplate_motion.jpg", "opencv:HappyFish.jpg",
-    "opencv:box_in_scene.png", "opencv:sudoku.png", "skimage:astronaut", "skimage:camera",
-    "skimage:coins", "skimage:hubble_deep_field", "skimage:immunohistochemistry", "skimage:moon",
+    "opencv:Blender_Suzanne1.jpg",
+    "opencv:Blender_Suzanne2.jpg",
+    "opencv:aero1.jpg",
+    "opencv:aero3.jpg",
+    "opencv:board.jpg",
+    "opencv:building.jpg",
+    "opencv:ela_original.jpg",
+    "opencv:graf1.png",
+    "opencv:graf3.png",
+    "opencv:leuvenA.jpg",
+    "opencv:leuvenB.jpg",
+    "opencv:left.jpg",
+    "opencv:right.jpg",
+    "opencv:pca_test1.jpg",
+    "opencv:stuff.jpg",
+    "opencv:smarties.png",
+    "opencv:licenseplate_motion.jpg",
+    "opencv:HappyFish.jpg",
+    "opencv:box_in_scene.png",
+    "opencv:sudoku.png",
+    "skimage:astronaut",
+    "skimage:camera",
+    "skimage:coins",
+    "skimage:hubble_deep_field",
+    "skimage:immunohistochemistry",
+    "skimage:moon",
 )
 # In neither split: trained checkpoints are compared on these, so that choosing one does not look at
 # the held-out photos (models/weights/validate.py).
@@ -71,8 +100,9 @@ def is_fetched() -> bool:
 
 def require_sample_data():
     if not is_fetched():
-        raise UserError(f"the sample data is not in {cache_dir()}: run `benchmark data fetch` first, "
-                        "or name your own inputs")
+        raise UserError(
+            f"the sample data is not in {cache_dir()}: run `benchmark data fetch` first, or name your own inputs"
+        )
 
 
 def fetch(log=print) -> bool:
@@ -83,9 +113,11 @@ def fetch(log=print) -> bool:
         return False
     ensure_writable_dir(root)
     if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
-        raise UserError("apt-get/dpkg not found: the sample data comes from Debian's opencv-doc package; "
-                        "point the tools at your own data instead (maskgen build --video FILE, "
-                        "benchmark run --images DIR)")
+        raise UserError(
+            "apt-get/dpkg not found: the sample data comes from Debian's opencv-doc package; "
+            "point the tools at your own data instead (maskgen build --video FILE, "
+            "benchmark run --images DIR)"
+        )
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         tmp = Path(tmp)
         log("downloading Debian's opencv-doc package (about 95 MB) ...")
@@ -127,6 +159,7 @@ def _run(command, cwd=None):
 def _decompress_gz(folder: Path):
     """Debian compresses some documentation files; the tools need them plain."""
     import gzip
+
     for gz in folder.rglob("*.gz"):
         target = gz.with_suffix("")
         if not target.exists():
@@ -153,6 +186,7 @@ def _load_photo(name: str):
         image = cv2.imread(str(opencv_data_dir() / key), cv2.IMREAD_COLOR)
         return image
     import skimage.data
+
     try:
         image = getattr(skimage.data, key)()
     except Exception:  # a photo that needs a download (pooch) is simply not available here

@@ -6,7 +6,7 @@ from pconvkit.maskgen.bins import BINS, bin_index, border_category, border_dista
 
 def mask_with_hole(top, left, height, width, size=512):
     valid = np.ones((size, size), np.uint8)
-    valid[top:top + height, left:left + width] = 0
+    valid[top : top + height, left : left + width] = 0
     return valid
 
 

@@ -1,19 +1,20 @@
 """The raw pools and the binned test set, on synthetic raw masks and synthetic flow folders."""
+
 import shutil
 
 import cv2
 import numpy as np
 import pytest
 
+from pconvkit.errors import UserError
+from pconvkit.files import mask_to_png, read_mask, write_png_atomic
 from pconvkit.maskgen.augment import AugmentParams, augment, random_augment
 from pconvkit.maskgen.bins import BINS, bin_index, border_category, border_distance, hole_ratio
 from pconvkit.maskgen.build import BenchmarkSettings, build_test_set, regenerate
-from pconvkit.maskgen.manifest import read_manifest
 from pconvkit.maskgen.flowcompute import FlowSettings
 from pconvkit.maskgen.flowio import write_flow
+from pconvkit.maskgen.manifest import read_manifest
 from pconvkit.maskgen.pool import RawMaskSettings, assign_splits, build_raw_pools, videos_from_inputs
-from pconvkit.errors import UserError
-from pconvkit.files import mask_to_png, read_mask, write_png_atomic
 
 SIZE = 160  # small test masks keep the suite fast; the rules do not depend on the size
 MARGIN = 16
@@ -30,8 +31,17 @@ def synthetic_pool(out_dir, count=30, seed=0):
             cv2.circle(valid, centre, int(rng.integers(3, 25)), 0, -1)
         raw_id = f"synthetic/{i:06d}_{i + 1:06d}"
         write_png_atomic(out_dir / "raw" / "test" / f"{raw_id}.png", mask_to_png(valid))
-        rows.append(dict(raw_id=raw_id, video="synthetic", first=i, second=i + 1, hole_ratio=hole_ratio(valid),
-                         height=120, width=200))
+        rows.append(
+            dict(
+                raw_id=raw_id,
+                video="synthetic",
+                first=i,
+                second=i + 1,
+                hole_ratio=hole_ratio(valid),
+                height=120,
+                width=200,
+            )
+        )
     return rows
 
 
@@ -120,11 +130,12 @@ def test_augmentation_is_reproducible_and_dilation_grows_holes():
 
 def write_square_flows(folder, video, pairs, shape=(64, 80)):
     from test_occlusion import SHIFT
+
     for first, second in pairs:
         forward = np.zeros(shape + (2,), np.float32)
         backward = np.zeros(shape + (2,), np.float32)
-        forward[20:40, 20 + first:40 + first, 0] = SHIFT
-        backward[20:40, 20 + first + SHIFT:40 + first + SHIFT, 0] = -SHIFT
+        forward[20:40, 20 + first : 40 + first, 0] = SHIFT
+        backward[20:40, 20 + first + SHIFT : 40 + first + SHIFT, 0] = -SHIFT
         write_flow(folder / video / f"forward_{first}_{second}.flo", forward)
         write_flow(folder / video / f"backward_{second}_{first}.flo", backward)
 
@@ -149,8 +160,10 @@ def test_split_assignment_is_deterministic_and_keeps_videos_whole():
     assert sum(s == "test" for s in splits.values()) == 3
 
 
-@pytest.mark.parametrize("problem,message", [
-    ("empty", "no forward_I_J"), ("sizes", "is 80x64 but"), ("missing-backward", "has no backward flow")])
+@pytest.mark.parametrize(
+    "problem,message",
+    [("empty", "no forward_I_J"), ("sizes", "is 80x64 but"), ("missing-backward", "has no backward flow")],
+)
 def test_bad_flow_folders(tmp_path, problem, message):
     flows = tmp_path / "flows"
     (flows / "v").mkdir(parents=True)
@@ -166,11 +179,12 @@ def test_bad_flow_folders(tmp_path, problem, message):
 def test_raw_pool_from_frames_is_the_same_for_any_number_of_workers(tmp_path):
     """A textured square moving over a textured background, as a folder of frames, through DIS flow."""
     from conftest import textured
+
     background = (textured((96, 128), seed=1) * 255).astype(np.uint8)
     square = (textured((32, 32), seed=2) * 255).astype(np.uint8)
     for t in range(5):
         frame = background.copy()
-        frame[30:62, 20 + 6 * t:52 + 6 * t] = square
+        frame[30:62, 20 + 6 * t : 52 + 6 * t] = square
         write_png_atomic(tmp_path / "frames" / "clip" / f"{t:03d}.png", frame)
     videos = videos_from_inputs(frames=[tmp_path / "frames" / "clip"])
     settings = RawMaskSettings(min_component_area=16, duplicate_iou=1.0, flow=FlowSettings(frame_gaps=(1, 2)))
@@ -178,14 +192,16 @@ def test_raw_pool_from_frames_is_the_same_for_any_number_of_workers(tmp_path):
     two = build_raw_pools(videos, tmp_path / "two", 0, 0, settings=settings, workers=2)
     assert one == two and len(one["train"]) == 7
     for row in one["train"]:
-        assert (tmp_path / "one" / "raw" / "train" / f"{row['raw_id']}.png").read_bytes() == \
-               (tmp_path / "two" / "raw" / "train" / f"{row['raw_id']}.png").read_bytes()
+        assert (tmp_path / "one" / "raw" / "train" / f"{row['raw_id']}.png").read_bytes() == (
+            tmp_path / "two" / "raw" / "train" / f"{row['raw_id']}.png"
+        ).read_bytes()
         holes = read_mask(tmp_path / "one" / "raw" / "train" / f"{row['raw_id']}.png") == 0
         assert holes[:, :14].sum() < 0.05 * holes.sum() and holes[:, 100:].sum() < 0.05 * holes.sum()
 
 
 def test_explicit_options_override_a_preset():
     from pconvkit.maskgen.build import PRESETS, preset_values
+
     sample = preset_values("sample", {"per_bin": 3, "frame_stride": None})
     assert sample["per_bin"] == 3 and sample["frame_stride"] == PRESETS["sample"]["frame_stride"]
     assert sample["test_videos"] == ("Megamind",)

@@ -1,4 +1,5 @@
 """The trained models shipped in models/weights/ (see models/weights/MODEL_CARD.md)."""
+
 import cv2
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ def held_out_photo(size=512):
     image = skimage.data.coffee().astype(np.float32) / 255
     side = min(image.shape[:2])
     top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
-    return cv2.resize(image[top:top + side, left:left + side], (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.resize(image[top : top + side, left : left + side], (size, size), interpolation=cv2.INTER_AREA)
 
 
 def stroke_holes(size=512, ratio=0.2, seed=0):

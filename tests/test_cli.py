@@ -1,14 +1,15 @@
 """The commands end to end on small inputs, and a one-line error for each kind of bad input."""
+
 import csv
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_build import write_square_flows
 
 from pconvkit.cli import benchmark, maskgen, pconv
-from pconvkit.maskgen.flowio import write_flow
 from pconvkit.files import mask_to_png, write_png_atomic
-from test_build import write_square_flows
+from pconvkit.maskgen.flowio import write_flow
 
 runner = CliRunner()
 
@@ -27,7 +28,7 @@ def mask_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("masks")
     for i, side in enumerate([10, 20, 28, 34]):
         valid = np.ones((64, 64), np.uint8)
-        valid[2:2 + side, 30 - side // 2:30 + side - side // 2] = 0  # touches the 16-px frame: B
+        valid[2 : 2 + side, 30 - side // 2 : 30 + side - side // 2] = 0  # touches the 16-px frame: B
         write_png_atomic(folder / f"{i}.png", mask_to_png(valid))
     return folder
 
@@ -45,16 +46,37 @@ def test_maskgen_build_from_a_flow_folder(tmp_path):
     flows = tmp_path / "flows"
     write_square_flows(flows, "alpha", [(0, 1), (10, 11)], shape=(64, 80))
     write_square_flows(flows, "beta", [(0, 1), (12, 13)], shape=(64, 80))
-    arguments = ["build", "--flow-dir", str(flows), "--out", str(tmp_path / "out"), "--train-count", "0",
-                 "--test-count", "0", "--test-videos", "beta", "--per-bin", "1", "--size", "64",
-                 "--border-margin", "8", "--max-tries", "300"]
+    arguments = [
+        "build",
+        "--flow-dir",
+        str(flows),
+        "--out",
+        str(tmp_path / "out"),
+        "--train-count",
+        "0",
+        "--test-count",
+        "0",
+        "--test-videos",
+        "beta",
+        "--per-bin",
+        "1",
+        "--size",
+        "64",
+        "--border-margin",
+        "8",
+        "--max-tries",
+        "300",
+    ]
     result = runner.invoke(maskgen, arguments)
     # the 8x20 strips of the moving square dilated by at least 5 px already cover over 10 % of a
     # 64x64 crop, so the first bin cannot be filled: the message names it
     one_line_error(result, "cannot fill bin N 0.01-0.1")
     assert not (tmp_path / "out" / "test" / "manifest.csv").exists()
-    result = runner.invoke(maskgen, arguments[:-6] + ["--size", "256", "--border-margin", "8", "--max-tries", "300",
-                                                       "--out", str(tmp_path / "big")])
+    result = runner.invoke(
+        maskgen,
+        arguments[:-6]
+        + ["--size", "256", "--border-margin", "8", "--max-tries", "300", "--out", str(tmp_path / "big")],
+    )
     assert result.exit_code in (0, 1)
 
 
@@ -67,8 +89,19 @@ def test_classify_prints_measured_bins(mask_folder):
 
 
 def test_benchmark_run_table_and_resume(tmp_path, mask_folder, image_folder):
-    arguments = ["run", "--methods", "telea,mean", "--masks", str(mask_folder), "--images", str(image_folder),
-                 "--size", "64", "--out", str(tmp_path)]
+    arguments = [
+        "run",
+        "--methods",
+        "telea,mean",
+        "--masks",
+        str(mask_folder),
+        "--images",
+        str(image_folder),
+        "--size",
+        "64",
+        "--out",
+        str(tmp_path),
+    ]
     result = runner.invoke(benchmark, arguments)
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
@@ -87,45 +120,75 @@ def test_benchmark_bad_inputs(tmp_path, mask_folder, image_folder):
     one_line_error(runner.invoke(benchmark, base + ["--methods", "nosuch"]), "unknown method")
     empty = tmp_path / "empty"
     empty.mkdir()
-    one_line_error(runner.invoke(benchmark, ["run", "--masks", str(mask_folder), "--images", str(empty), "--size", "64",
-                                             "--out", str(tmp_path)]), "no images in")
-    one_line_error(runner.invoke(benchmark, base[:5] + ["--size", "32", "--out", str(tmp_path), "--methods", "telea"]),
-                   "images are 32x32")
-    one_line_error(runner.invoke(benchmark, base + ["--methods", "pconv", "--checkpoint", str(tmp_path / "no.pt")]),
-                   "checkpoint not found")
-    one_line_error(runner.invoke(benchmark, base + ["--methods", "telea", "--inception-weights", str(tmp_path / "i.pth")]),
-                   "Inception-v3 weights not found")
+    one_line_error(
+        runner.invoke(
+            benchmark,
+            ["run", "--masks", str(mask_folder), "--images", str(empty), "--size", "64", "--out", str(tmp_path)],
+        ),
+        "no images in",
+    )
+    one_line_error(
+        runner.invoke(benchmark, base[:5] + ["--size", "32", "--out", str(tmp_path), "--methods", "telea"]),
+        "images are 32x32",
+    )
+    one_line_error(
+        runner.invoke(benchmark, base + ["--methods", "pconv", "--checkpoint", str(tmp_path / "no.pt")]),
+        "checkpoint not found",
+    )
+    one_line_error(
+        runner.invoke(benchmark, base + ["--methods", "telea", "--inception-weights", str(tmp_path / "i.pth")]),
+        "Inception-v3 weights not found",
+    )
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "x.png").write_bytes(b"not a png")
-    one_line_error(runner.invoke(benchmark, ["run", "--masks", str(mask_folder), "--images", str(broken), "--size", "64",
-                                             "--out", str(tmp_path)]), "cannot read image")
+    one_line_error(
+        runner.invoke(
+            benchmark,
+            ["run", "--masks", str(mask_folder), "--images", str(broken), "--size", "64", "--out", str(tmp_path)],
+        ),
+        "cannot read image",
+    )
     assert not (tmp_path / "results.csv").exists()
 
 
 def test_maskgen_bad_inputs(tmp_path):
-    one_line_error(runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o")]),
-                   "flow folder not found")
+    one_line_error(
+        runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o")]),
+        "flow folder not found",
+    )
     (tmp_path / "video.avi").write_bytes(b"garbage")
-    one_line_error(runner.invoke(maskgen, ["build", "--video", str(tmp_path / "video.avi"), "--out", str(tmp_path / "o")]),
-                   "cannot read two frames")
+    one_line_error(
+        runner.invoke(maskgen, ["build", "--video", str(tmp_path / "video.avi"), "--out", str(tmp_path / "o")]),
+        "cannot read two frames",
+    )
     flows = tmp_path / "flows" / "v"
     write_flow(flows / "forward_0_1.flo", np.zeros((8, 8, 2), np.float32))
     (flows / "backward_1_0.flo").write_bytes((flows / "forward_0_1.flo").read_bytes()[:40])
-    one_line_error(runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "flows"), "--out", str(tmp_path / "o")]),
-                   "truncated")
+    one_line_error(
+        runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "flows"), "--out", str(tmp_path / "o")]),
+        "truncated",
+    )
     blocker = tmp_path / "blocker"
     blocker.write_text("")
-    one_line_error(runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "flows"), "--out", str(blocker / "o")]),
-                   "cannot write to")
-    one_line_error(runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "flows"), "--out", str(tmp_path / "p"),
-                                           "--per-bin", "0"]), "")
+    one_line_error(
+        runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "flows"), "--out", str(blocker / "o")]),
+        "cannot write to",
+    )
+    one_line_error(
+        runner.invoke(
+            maskgen, ["build", "--flow-dir", str(tmp_path / "flows"), "--out", str(tmp_path / "p"), "--per-bin", "0"]
+        ),
+        "",
+    )
 
 
 def test_pconv_inpaint_any_image(tmp_path):
     import torch
+
     from pconvkit.models.checkpoint import save_checkpoint
     from pconvkit.models.unet import PConvUNet, UNetConfig
+
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "m.pt", PConvUNet(UNetConfig(layers=3, width=0.125)))
     gray = (np.random.default_rng(0).random((30, 41)) * 255).astype(np.uint8)
@@ -133,40 +196,80 @@ def test_pconv_inpaint_any_image(tmp_path):
     valid = np.ones((30, 41), np.uint8)
     valid[5:15, 5:20] = 0
     write_png_atomic(tmp_path / "hole_white.png", mask_to_png(valid, hole_white=True))
-    result = runner.invoke(pconv, ["inpaint", str(tmp_path / "gray.png"), str(tmp_path / "hole_white.png"),
-                                   "--hole-white", "-o", str(tmp_path / "out.png"), "--checkpoint", str(tmp_path / "m.pt")])
+    result = runner.invoke(
+        pconv,
+        [
+            "inpaint",
+            str(tmp_path / "gray.png"),
+            str(tmp_path / "hole_white.png"),
+            "--hole-white",
+            "-o",
+            str(tmp_path / "out.png"),
+            "--checkpoint",
+            str(tmp_path / "m.pt"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     import cv2
+
     out = cv2.imread(str(tmp_path / "out.png"))
     assert out.shape == (30, 41, 3) and (out[valid == 1][:, 0] == gray[valid == 1]).all()
     write_png_atomic(tmp_path / "small.png", np.ones((10, 10), np.uint8) * 255)
-    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "gray.png"), str(tmp_path / "small.png"), "-o",
-                                         str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "m.pt")]), "mask is 10x10")
+    one_line_error(
+        runner.invoke(
+            pconv,
+            [
+                "inpaint",
+                str(tmp_path / "gray.png"),
+                str(tmp_path / "small.png"),
+                "-o",
+                str(tmp_path / "o.png"),
+                "--checkpoint",
+                str(tmp_path / "m.pt"),
+            ],
+        ),
+        "mask is 10x10",
+    )
 
 
 def test_pconv_inpaint_rejects_tiny_and_missing_inputs(tmp_path):
     write_png_atomic(tmp_path / "tiny.png", np.zeros((8, 8, 3), np.uint8))
     write_png_atomic(tmp_path / "mask.png", np.full((8, 8), 255, np.uint8))
-    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "tiny.png"), str(tmp_path / "mask.png"), "-o",
-                                         str(tmp_path / "o.png")]), "smaller than 16 px")
-    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "none.png"), str(tmp_path / "mask.png"), "-o",
-                                         str(tmp_path / "o.png")]), "image not found")
+    one_line_error(
+        runner.invoke(
+            pconv, ["inpaint", str(tmp_path / "tiny.png"), str(tmp_path / "mask.png"), "-o", str(tmp_path / "o.png")]
+        ),
+        "smaller than 16 px",
+    )
+    one_line_error(
+        runner.invoke(
+            pconv, ["inpaint", str(tmp_path / "none.png"), str(tmp_path / "mask.png"), "-o", str(tmp_path / "o.png")]
+        ),
+        "image not found",
+    )
     write_png_atomic(tmp_path / "image.png", np.zeros((32, 32, 3), np.uint8))
-    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "image.png"), str(tmp_path / "none.png"), "-o",
-                                         str(tmp_path / "o.png")]), "mask not found")
+    one_line_error(
+        runner.invoke(
+            pconv, ["inpaint", str(tmp_path / "image.png"), str(tmp_path / "none.png"), "-o", str(tmp_path / "o.png")]
+        ),
+        "mask not found",
+    )
 
 
 def test_maskgen_flow_writes_a_folder_that_flow_dir_reads_back(tmp_path):
     from conftest import textured
+
     from pconvkit.maskgen.flowcompute import list_flow_pairs
     from pconvkit.maskgen.flowio import read_flow
+
     background = (textured((64, 96), seed=1) * 255).astype(np.uint8)
     for t in range(3):
         frame = background.copy()
-        frame[20:40, 10 + 5 * t:30 + 5 * t] = 255 - background[20:40, 10:30]
+        frame[20:40, 10 + 5 * t : 30 + 5 * t] = 255 - background[20:40, 10:30]
         write_png_atomic(tmp_path / "clip" / f"{t}.png", frame)
-    result = runner.invoke(maskgen, ["flow", "--frames", str(tmp_path / "clip"), "--out", str(tmp_path / "flows"),
-                                     "--frame-gaps", "1,2"])
+    result = runner.invoke(
+        maskgen, ["flow", "--frames", str(tmp_path / "clip"), "--out", str(tmp_path / "flows"), "--frame-gaps", "1,2"]
+    )
     assert result.exit_code == 0, result.output
     pairs = list_flow_pairs(tmp_path / "flows")["clip"]
     assert [(p.first, p.second) for p in pairs] == [(0, 1), (0, 2), (1, 2)]
@@ -176,38 +279,83 @@ def test_maskgen_flow_writes_a_folder_that_flow_dir_reads_back(tmp_path):
 
 
 def test_resumed_run_refuses_another_pairing(tmp_path, mask_folder, image_folder):
-    arguments = ["run", "--methods", "mean", "--masks", str(mask_folder), "--images", str(image_folder),
-                 "--size", "64", "--out", str(tmp_path)]
+    arguments = [
+        "run",
+        "--methods",
+        "mean",
+        "--masks",
+        str(mask_folder),
+        "--images",
+        str(image_folder),
+        "--size",
+        "64",
+        "--out",
+        str(tmp_path),
+    ]
     assert runner.invoke(benchmark, arguments).exit_code == 0
     before = (tmp_path / "results.csv").read_bytes()
     one_line_error(runner.invoke(benchmark, arguments + ["--seed", "5"]), "another mask-image pairing")
     assert (tmp_path / "results.csv").read_bytes() == before
 
 
-BAD_NUMBERS = [
-    (maskgen, ["build", "--flow-dir", "f", "--out", "o"], option, value)
-    for option, value in [("--frame-stride", "0"), ("--max-side", "0"), ("--min-area", "-1"),
-                          ("--occlusion-relative", "-0.5"), ("--boundary-absolute", "-1"), ("--train-count", "-1"),
-                          ("--per-bin", "0"), ("--size", "0"), ("--border-margin", "-1"), ("--seed", "-1"),
-                          ("--max-tries", "0"), ("--workers", "0"), ("--frame-gaps", "0"), ("--frame-gaps", "1,x"),
-                          ("--frame-gaps", "4,-1")]
-] + [
-    (maskgen, ["flow", "--frames", "f", "--out", "o"], "--frame-gaps", "abc"),
-    (maskgen, ["classify", "f"], "--border-margin", "-3"),
-    (benchmark, ["grid", "r"], "--size", "0"),
-] + [
-    (benchmark, ["run", "--masks", "m", "--out", "o"], option, value)
-    for option, value in [("--workers", "0"), ("--batch-size", "0"), ("--limit", "0"), ("--size", "0"), ("--seed", "-1")]
-] + [
-    (pconv, ["train", "--images", "i", "--masks", "m", "--out", "o"], option, value)
-    for option, value in [("--batch-size", "0"), ("--steps", "0"), ("--lr", "0"), ("--lr", "-1"), ("--layers", "1"),
-                          ("--layers", "9"), ("--width", "0"), ("--checkpoint-every", "0"), ("--sample-every", "0"),
-                          ("--size", "0"), ("--seed", "-1")]
-]
+BAD_NUMBERS = (
+    [
+        (maskgen, ["build", "--flow-dir", "f", "--out", "o"], option, value)
+        for option, value in [
+            ("--frame-stride", "0"),
+            ("--max-side", "0"),
+            ("--min-area", "-1"),
+            ("--occlusion-relative", "-0.5"),
+            ("--boundary-absolute", "-1"),
+            ("--train-count", "-1"),
+            ("--per-bin", "0"),
+            ("--size", "0"),
+            ("--border-margin", "-1"),
+            ("--seed", "-1"),
+            ("--max-tries", "0"),
+            ("--workers", "0"),
+            ("--frame-gaps", "0"),
+            ("--frame-gaps", "1,x"),
+            ("--frame-gaps", "4,-1"),
+        ]
+    ]
+    + [
+        (maskgen, ["flow", "--frames", "f", "--out", "o"], "--frame-gaps", "abc"),
+        (maskgen, ["classify", "f"], "--border-margin", "-3"),
+        (benchmark, ["grid", "r"], "--size", "0"),
+    ]
+    + [
+        (benchmark, ["run", "--masks", "m", "--out", "o"], option, value)
+        for option, value in [
+            ("--workers", "0"),
+            ("--batch-size", "0"),
+            ("--limit", "0"),
+            ("--size", "0"),
+            ("--seed", "-1"),
+        ]
+    ]
+    + [
+        (pconv, ["train", "--images", "i", "--masks", "m", "--out", "o"], option, value)
+        for option, value in [
+            ("--batch-size", "0"),
+            ("--steps", "0"),
+            ("--lr", "0"),
+            ("--lr", "-1"),
+            ("--layers", "1"),
+            ("--layers", "9"),
+            ("--width", "0"),
+            ("--checkpoint-every", "0"),
+            ("--sample-every", "0"),
+            ("--size", "0"),
+            ("--seed", "-1"),
+        ]
+    ]
+)
 
 
-@pytest.mark.parametrize("group, arguments, option, value", BAD_NUMBERS,
-                         ids=[f"{a[0]} {o} {v}" for _, a, o, v in BAD_NUMBERS])
+@pytest.mark.parametrize(
+    "group, arguments, option, value", BAD_NUMBERS, ids=[f"{a[0]} {o} {v}" for _, a, o, v in BAD_NUMBERS]
+)
 def test_numbers_out_of_range_are_refused_when_the_command_line_is_read(tmp_path, group, arguments, option, value):
     # The paths do not exist: the range check must come first, before any file is looked at.
     result = runner.invoke(group, arguments + [option, value])
@@ -221,8 +369,9 @@ def test_an_output_image_name_that_opencv_cannot_write_is_refused_before_inpaint
     write_png_atomic(tmp_path / "mask.png", np.full((32, 32), 255, np.uint8))
     inputs = [str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "--checkpoint", str(tmp_path / "none.pt")]
     # the missing checkpoint would be the error if the name were checked only after the network ran
-    one_line_error(runner.invoke(pconv, ["inpaint"] + inputs + ["-o", str(tmp_path / "out.jpgx")]),
-                   "its name must end in .png")
+    one_line_error(
+        runner.invoke(pconv, ["inpaint"] + inputs + ["-o", str(tmp_path / "out.jpgx")]), "its name must end in .png"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["image.png", "mask.png"]
     (tmp_path / "folder").mkdir()
     one_line_error(runner.invoke(pconv, ["inpaint"] + inputs + ["-o", str(tmp_path / "folder")]), "it is a folder")
@@ -232,20 +381,47 @@ def test_a_checkpoint_that_torch_did_not_write_gets_a_readable_error(tmp_path):
     (tmp_path / "notes.pt").write_text("hello")
     write_png_atomic(tmp_path / "image.png", np.zeros((32, 32, 3), np.uint8))
     write_png_atomic(tmp_path / "mask.png", np.full((32, 32), 255, np.uint8))
-    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "-o",
-                                         str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "notes.pt")]),
-                   "notes.pt: not a file written by torch.save")
+    one_line_error(
+        runner.invoke(
+            pconv,
+            [
+                "inpaint",
+                str(tmp_path / "image.png"),
+                str(tmp_path / "mask.png"),
+                "-o",
+                str(tmp_path / "o.png"),
+                "--checkpoint",
+                str(tmp_path / "notes.pt"),
+            ],
+        ),
+        "notes.pt: not a file written by torch.save",
+    )
 
 
 def test_benchmark_run_checks_method_names_before_reading_anything(tmp_path, mask_folder, image_folder):
-    result = runner.invoke(benchmark, ["run", "--methods", "telea,nosuch", "--masks", str(mask_folder),
-                                       "--images", str(image_folder), "--size", "64", "--out", str(tmp_path / "r")])
+    result = runner.invoke(
+        benchmark,
+        [
+            "run",
+            "--methods",
+            "telea,nosuch",
+            "--masks",
+            str(mask_folder),
+            "--images",
+            str(image_folder),
+            "--size",
+            "64",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
     one_line_error(result, "unknown method 'nosuch'")
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
 
 
 def test_classify_writes_csv_and_nothing_before_an_error(tmp_path, mask_folder):
     import shutil
+
     named = tmp_path / "named"
     named.mkdir()
     shutil.copy(mask_folder / "0.png", named / "a, b.png")
@@ -264,26 +440,63 @@ def test_file_system_refusals_are_one_line_errors(tmp_path, mask_folder, image_f
     (tmp_path / "a_folder").mkdir()
     one_line_error(runner.invoke(maskgen, ["sheet", str(mask_folder), "--out", str(tmp_path / "a_file")]), "a_file")
     one_line_error(runner.invoke(benchmark, ["timing", str(tmp_path / "a_folder")]), "no results in")
-    arguments = ["run", "--methods", "mean", "--masks", str(mask_folder), "--images", str(image_folder),
-                 "--size", "64", "--out", str(tmp_path / "r")]
+    arguments = [
+        "run",
+        "--methods",
+        "mean",
+        "--masks",
+        str(mask_folder),
+        "--images",
+        str(image_folder),
+        "--size",
+        "64",
+        "--out",
+        str(tmp_path / "r"),
+    ]
     assert runner.invoke(benchmark, arguments).exit_code == 0
-    one_line_error(runner.invoke(benchmark, ["table", str(tmp_path / "r"), "--out", str(tmp_path / "a_folder")]),
-                   "it is a folder")
+    one_line_error(
+        runner.invoke(benchmark, ["table", str(tmp_path / "r"), "--out", str(tmp_path / "a_folder")]), "it is a folder"
+    )
     assert list((tmp_path / "a_folder").iterdir()) == []
 
 
 def test_a_run_can_be_drawn_from_another_directory(tmp_path, mask_folder, image_folder, monkeypatch):
     from pconvkit.benchmark.grid import grid_pairs
+
     monkeypatch.chdir(mask_folder.parent)  # masks given relative to where the run starts
-    arguments = ["run", "--methods", "mean", "--masks", mask_folder.name, "--images", str(image_folder),
-                 "--size", "64", "--out", str(tmp_path / "r")]
+    arguments = [
+        "run",
+        "--methods",
+        "mean",
+        "--masks",
+        mask_folder.name,
+        "--images",
+        str(image_folder),
+        "--size",
+        "64",
+        "--out",
+        str(tmp_path / "r"),
+    ]
     assert runner.invoke(benchmark, arguments).exit_code == 0
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     pairs = grid_pairs(tmp_path / "r", ["0", "1"])
     assert len(pairs) == 2 and all(mask.path.is_file() for mask, _ in pairs)
-    result = runner.invoke(benchmark, ["grid", str(tmp_path / "r"), "--methods", "mean", "--masks", "0",
-                                       "--images", str(image_folder), "--size", "64"])
+    result = runner.invoke(
+        benchmark,
+        [
+            "grid",
+            str(tmp_path / "r"),
+            "--methods",
+            "mean",
+            "--masks",
+            "0",
+            "--images",
+            str(image_folder),
+            "--size",
+            "64",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "r" / "grid.png").is_file()
 
@@ -291,6 +504,7 @@ def test_a_run_can_be_drawn_from_another_directory(tmp_path, mask_folder, image_
 class _StubClassifier:
     """Stands in for Inception-v3 (its weights cannot be downloaded): class probabilities from the
     mean colour; can be told to fail on its n-th call, as an interruption would."""
+
     calls, fail_on = 0, None
 
     def __init__(self, weights_path, device="cpu"):
@@ -304,12 +518,14 @@ class _StubClassifier:
         return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
 
 
-def test_every_result_row_has_its_inception_probabilities_even_after_an_interruption(tmp_path, mask_folder,
-                                                                                      image_folder, monkeypatch):
+def test_every_result_row_has_its_inception_probabilities_even_after_an_interruption(
+    tmp_path, mask_folder, image_folder, monkeypatch
+):
     import pconvkit.benchmark.run
     from pconvkit.benchmark.data import load_images, load_masks
     from pconvkit.benchmark.results import read_results
     from pconvkit.benchmark.run import run_benchmark
+
     monkeypatch.setattr(pconvkit.benchmark.run, "InceptionClassifier", _StubClassifier)
     images, masks = load_images(image_folder, 64), load_masks(mask_folder)
     _StubClassifier.calls, _StubClassifier.fail_on = 0, 3  # 1: ground truths; 2, 3: the first two outputs
@@ -328,6 +544,20 @@ def test_every_result_row_has_its_inception_probabilities_even_after_an_interrup
 def test_a_device_name_torch_does_not_know_is_a_one_line_error(tmp_path):
     write_png_atomic(tmp_path / "image.png", np.zeros((32, 32, 3), np.uint8))
     write_png_atomic(tmp_path / "mask.png", np.full((32, 32), 255, np.uint8))
-    one_line_error(runner.invoke(pconv, ["inpaint", str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "-o",
-                                         str(tmp_path / "o.png"), "--engine", "torch", "--device", "gpu0"]),
-                   "--device gpu0: not a device name")
+    one_line_error(
+        runner.invoke(
+            pconv,
+            [
+                "inpaint",
+                str(tmp_path / "image.png"),
+                str(tmp_path / "mask.png"),
+                "-o",
+                str(tmp_path / "o.png"),
+                "--engine",
+                "torch",
+                "--device",
+                "gpu0",
+            ],
+        ),
+        "--device gpu0: not a device name",
+    )

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from pconvkit.maskgen.flowio import read_flow, write_flow
 from pconvkit.errors import UserError
+from pconvkit.maskgen.flowio import read_flow, write_flow
 
 
 def random_flow(seed=0, shape=(13, 17)):
@@ -41,6 +41,7 @@ def test_kitti_png_channel_order(tmp_path):
     flow[..., 0], flow[..., 1] = 3.0, -2.0
     write_flow(tmp_path / "f.png", flow)
     import cv2
+
     raw = cv2.imread(str(tmp_path / "f.png"), cv2.IMREAD_UNCHANGED)
     assert (raw[..., 2] == 3 * 64 + 2**15).all() and (raw[..., 1] == -2 * 64 + 2**15).all() and (raw[..., 0] == 1).all()
 
@@ -68,7 +69,7 @@ def test_pfm_rows_are_bottom_up(tmp_path):
     flow[0] = 1.0  # top row
     write_flow(tmp_path / "f.pfm", flow)
     data = (tmp_path / "f.pfm").read_bytes()
-    body = np.frombuffer(data[len(b"PF\n2 3\n-1.0\n"):], "<f4").reshape(3, 2, 3)
+    body = np.frombuffer(data[len(b"PF\n2 3\n-1.0\n") :], "<f4").reshape(3, 2, 3)
     assert (body[-1, :, :2] == 1).all() and (body[0] == 0).all()
 
 

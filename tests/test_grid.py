@@ -6,7 +6,9 @@ from pconvkit.errors import UserError
 
 def test_grid_pairs_one_border_mask_per_bin_or_the_named_ones(tmp_path):
     rows = ["mask,image,category,bin,path,hole_white"]
-    for i, (category, bin_name) in enumerate([("N", "0.01-0.1"), ("B", "0.01-0.1"), ("B", "0.01-0.1"), ("B", "0.1-0.2")]):
+    for i, (category, bin_name) in enumerate(
+        [("N", "0.01-0.1"), ("B", "0.01-0.1"), ("B", "0.01-0.1"), ("B", "0.1-0.2")]
+    ):
         rows.append(f"{i:05d},photo{i},{category},{bin_name},masks/test/{category}/{bin_name}/{i:05d}.png,{i % 2}")
     (tmp_path / "pairing.csv").write_text("\n".join(rows) + "\n")
     pairs = grid_pairs(tmp_path)
@@ -31,6 +33,7 @@ def test_comparison_grid_has_a_tile_per_method_and_the_format_of_its_name(tmp_pa
     from pconvkit.benchmark.data import MaskEntry
     from pconvkit.benchmark.grid import comparison_grid
     from pconvkit.files import mask_to_png, write_png_atomic
+
     y, x = np.mgrid[0:64, 0:64] / 63.0
     image = np.stack([x, y, 0.5 + 0.4 * np.sin(6 * x)], axis=-1).astype(np.float32)  # smooth: JPEG keeps it
     valid = np.ones((64, 64), np.uint8)

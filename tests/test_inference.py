@@ -9,13 +9,13 @@ from click.testing import CliRunner
 
 import pconvkit.models.onnx_cache
 from pconvkit.cli import pconv
+from pconvkit.errors import UserError
 from pconvkit.models.checkpoint import load_model, save_checkpoint
 from pconvkit.models.convert import convert_naoto0804
 from pconvkit.models.inference import inpaint
 from pconvkit.models.onnx_cache import cached_onnx_graph
 from pconvkit.models.onnx_engine import OnnxInpainter
 from pconvkit.models.unet import PConvUNet, UNetConfig
-from pconvkit.errors import UserError
 
 
 @pytest.fixture
@@ -88,6 +88,7 @@ def test_convert_rejects_other_files(tmp_path):
 
 # The ONNX Runtime engine of `pconv inpaint` gives the PyTorch engine's results.
 
+
 @pytest.fixture
 def trained_looking_checkpoint(tmp_path):
     torch.manual_seed(0)
@@ -129,6 +130,7 @@ def test_graph_is_exported_once_per_checkpoint(trained_looking_checkpoint, tmp_p
 
     def no_export(*_):
         raise AssertionError("exported again")
+
     monkeypatch.setattr(pconvkit.models.onnx_cache, "export_onnx", no_export)
     OnnxInpainter(trained_looking_checkpoint, cache=tmp_path / "cache")
     with pytest.raises(AssertionError):  # another checkpoint is another graph
@@ -146,6 +148,7 @@ def test_cached_graph_is_found_without_reading_the_checkpoint_again(trained_look
     def no_reading_of_the_checkpoint(path):
         assert path != checkpoint, "the checkpoint was read again"
         return read_bytes(path)
+
     monkeypatch.setattr(Path, "read_bytes", no_reading_of_the_checkpoint)
     assert cached_onnx_graph(checkpoint, tmp_path / "cache") == first
     monkeypatch.undo()
@@ -164,6 +167,7 @@ def test_cache_drops_graphs_of_checkpoints_removed_or_rewritten(trained_looking_
         save_checkpoint(path, PConvUNet(UNetConfig(layers=3, width=0.125)))
         os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + seed * 10**9))
         return path
+
     kept = cached_onnx_graph(trained_looking_checkpoint, cache)
     temporary = cached_onnx_graph(other_checkpoint(tmp_path / "temporary.pt", 1), cache)
     (tmp_path / "temporary.pt").unlink()
@@ -184,22 +188,47 @@ def test_inpaint_command_engines_agree(trained_looking_checkpoint, tmp_path, mon
     cv2.imwrite(str(tmp_path / "mask.png"), valid * 255)
     outputs = {}
     for engine in ("onnx", "torch"):
-        result = CliRunner().invoke(pconv, ["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"),
-                                            "-o", str(tmp_path / f"{engine}.png"), "--checkpoint", str(trained_looking_checkpoint),
-                                            "--engine", engine])
+        result = CliRunner().invoke(
+            pconv,
+            [
+                "inpaint",
+                str(tmp_path / "photo.png"),
+                str(tmp_path / "mask.png"),
+                "-o",
+                str(tmp_path / f"{engine}.png"),
+                "--checkpoint",
+                str(trained_looking_checkpoint),
+                "--engine",
+                engine,
+            ],
+        )
         assert result.exit_code == 0, result.output
         outputs[engine] = cv2.imread(str(tmp_path / f"{engine}.png")).astype(int)
     assert np.abs(outputs["onnx"] - outputs["torch"]).max() <= 1
-    result = CliRunner().invoke(pconv, ["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"),
-                                        "-o", str(tmp_path / "x.png"), "--engine", "onnx", "--device", "cuda"])
+    result = CliRunner().invoke(
+        pconv,
+        [
+            "inpaint",
+            str(tmp_path / "photo.png"),
+            str(tmp_path / "mask.png"),
+            "-o",
+            str(tmp_path / "x.png"),
+            "--engine",
+            "onnx",
+            "--device",
+            "cuda",
+        ],
+    )
     assert result.exit_code != 0 and "runs on the CPU" in result.output
 
 
 def test_export_onnx_command_writes_a_graph_or_fills_the_cache(trained_looking_checkpoint, tmp_path, monkeypatch):
     import onnxruntime
+
     monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path / "cache"))
-    result = CliRunner().invoke(pconv, ["export-onnx", "--checkpoint", str(trained_looking_checkpoint),
-                                        "-o", str(tmp_path / "net.onnx")])
+    result = CliRunner().invoke(
+        pconv, ["export-onnx", "--checkpoint", str(trained_looking_checkpoint), "-o", str(tmp_path / "net.onnx")]
+    )
     assert result.exit_code == 0, result.output
     session = onnxruntime.InferenceSession(str(tmp_path / "net.onnx"), providers=["CPUExecutionProvider"])
     assert session.get_modelmeta().custom_metadata_map["stride"] == "8"  # 3 layers
@@ -215,8 +244,19 @@ def test_unwritable_onnx_cache_is_a_one_line_error(trained_looking_checkpoint, t
     image, valid = pair((16, 16))
     cv2.imwrite(str(tmp_path / "photo.png"), (image * 255).astype(np.uint8))
     cv2.imwrite(str(tmp_path / "mask.png"), valid * 255)
-    result = CliRunner().invoke(pconv, ["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"),
-                                        "-o", str(tmp_path / "out.png"), "--checkpoint", str(trained_looking_checkpoint),
-                                        "--engine", "onnx"])
+    result = CliRunner().invoke(
+        pconv,
+        [
+            "inpaint",
+            str(tmp_path / "photo.png"),
+            str(tmp_path / "mask.png"),
+            "-o",
+            str(tmp_path / "out.png"),
+            "--checkpoint",
+            str(trained_looking_checkpoint),
+            "--engine",
+            "onnx",
+        ],
+    )
     assert result.exit_code == 1 and "cannot write the ONNX graph" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out.png").exists()

@@ -1,8 +1,16 @@
 import pytest
 import torch
 
-from pconvkit.models.loss import (InpaintingLoss, LossWeights, VGG16Features, gram_matrix, l1_hole_valid, perceptual_loss,
-                         style_loss, total_variation_loss)
+from pconvkit.models.loss import (
+    InpaintingLoss,
+    LossWeights,
+    VGG16Features,
+    gram_matrix,
+    l1_hole_valid,
+    perceptual_loss,
+    style_loss,
+    total_variation_loss,
+)
 
 
 def example(seed=0):
@@ -41,7 +49,9 @@ def test_style_and_perceptual_match_their_equations():
             ff, gg = f[n].reshape(channels, -1), g[n].reshape(channels, -1)
             direct_style += (k * (ff @ ff.T - gg @ gg.T)).abs().sum() / channels**2 / 2
     assert style_loss(a, c).item() == pytest.approx(direct_style.item(), rel=1e-5)
-    direct_perceptual = sum((x - z).abs().sum() / z.numel() + (y - z).abs().sum() / z.numel() for x, y, z in zip(a, b, c))
+    direct_perceptual = sum(
+        (x - z).abs().sum() / z.numel() + (y - z).abs().sum() / z.numel() for x, y, z in zip(a, b, c)
+    )
     assert perceptual_loss(a, b, c).item() == pytest.approx(direct_perceptual.item(), rel=1e-5)
 
 
@@ -55,10 +65,22 @@ def test_tv_touches_only_the_dilated_hole_region():
     assert total_variation_loss(changed, mask).item() > base.item()
     region = torch.zeros(8, 8, dtype=torch.bool)
     region[1:6, 2:7] = True
-    direct = sum((target[n, c, i, j + 1] - target[n, c, i, j]).abs() for n in range(2) for c in range(3)
-                 for i in range(8) for j in range(7) if region[i, j] and region[i, j + 1])
-    direct += sum((target[n, c, i + 1, j] - target[n, c, i, j]).abs() for n in range(2) for c in range(3)
-                  for i in range(7) for j in range(8) if region[i, j] and region[i + 1, j])
+    direct = sum(
+        (target[n, c, i, j + 1] - target[n, c, i, j]).abs()
+        for n in range(2)
+        for c in range(3)
+        for i in range(8)
+        for j in range(7)
+        if region[i, j] and region[i, j + 1]
+    )
+    direct += sum(
+        (target[n, c, i + 1, j] - target[n, c, i, j]).abs()
+        for n in range(2)
+        for c in range(3)
+        for i in range(7)
+        for j in range(8)
+        if region[i, j] and region[i + 1, j]
+    )
     assert base.item() == pytest.approx(direct.item() / target.numel(), rel=1e-5)
 
 
@@ -67,9 +89,16 @@ def test_total_weights_follow_eq7():
     torch.manual_seed(0)
     loss = InpaintingLoss(VGG16Features())  # random VGG weights: checks the arithmetic only
     terms = loss(output, target, mask)
-    expected = (terms["valid"] + 6 * terms["hole"] + 0.05 * terms["perceptual"]
-                + 120 * (terms["style_out"] + terms["style_comp"]) + 0.1 * terms["tv"])
+    expected = (
+        terms["valid"]
+        + 6 * terms["hole"]
+        + 0.05 * terms["perceptual"]
+        + 120 * (terms["style_out"] + terms["style_comp"])
+        + 0.1 * terms["tv"]
+    )
     assert terms["total"].item() == pytest.approx(expected.item(), rel=1e-6)
     without = InpaintingLoss(None, LossWeights())(output, target, mask)
     assert "perceptual" not in without
-    assert without["total"].item() == pytest.approx((terms["valid"] + 6 * terms["hole"] + 0.1 * terms["tv"]).item(), rel=1e-6)
+    assert without["total"].item() == pytest.approx(
+        (terms["valid"] + 6 * terms["hole"] + 0.1 * terms["tv"]).item(), rel=1e-6
+    )

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from pconvkit.benchmark.methods import make_method, register
-from pconvkit.models.preprocess import composite_numpy
 from pconvkit.errors import UserError
+from pconvkit.models.preprocess import composite_numpy
 
 
 @pytest.mark.parametrize("name", ["telea", "ns", "biharmonic", "mean", "patchmatch"])
@@ -34,5 +34,5 @@ def test_register_adds_a_named_method():
     @register("zeros-for-test")
     def zeros(**_):
         return lambda image, mask: np.zeros_like(image)
-    assert make_method("zeros-for-test")(np.ones((2, 2, 3)), None).sum() == 0
 
+    assert make_method("zeros-for-test")(np.ones((2, 2, 3)), None).sum() == 0

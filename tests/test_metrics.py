@@ -18,8 +18,9 @@ def test_ssim_equals_scikit_image_with_the_stated_settings():
     rng = np.random.default_rng(0)
     x = rng.random((64, 80, 3))
     y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)
-    expected = structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                     data_range=1.0, channel_axis=2)
+    expected = structural_similarity(
+        x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=2
+    )
     assert ssim(x, y) == pytest.approx(expected, abs=1e-6)
     assert ssim(x, x) == pytest.approx(1.0)
 
@@ -34,6 +35,7 @@ def test_inception_score_of_stub_classifiers():
 
 def test_image_metrics_agree_with_the_single_metrics():
     from pconvkit.benchmark.metrics import image_metrics
+
     rng = np.random.default_rng(1)
     x, y = rng.random((32, 40, 3)), rng.random((32, 40, 3))
     values = image_metrics(x, y)
@@ -50,6 +52,7 @@ def test_inception_classifier_reads_a_torchvision_state_dict_file(tmp_path):
 
     from pconvkit.benchmark.metrics import InceptionClassifier
     from pconvkit.errors import UserError
+
     torch.manual_seed(0)
     torch.save(inception_v3(weights=None, aux_logits=True, init_weights=True).state_dict(), tmp_path / "inception.pth")
     classifier = InceptionClassifier(tmp_path / "inception.pth")

@@ -11,7 +11,7 @@ def square_flows():
     backward = np.zeros((SIZE, SIZE, 2), np.float32)
     low, high = SQUARE
     forward[low:high, low:high, 0] = SHIFT  # frame 1: the square is at cols low..high
-    backward[low:high, low + SHIFT:high + SHIFT, 0] = -SHIFT  # frame 2: it is at low+SHIFT..high+SHIFT
+    backward[low:high, low + SHIFT : high + SHIFT, 0] = -SHIFT  # frame 2: it is at low+SHIFT..high+SHIFT
     return forward, backward
 
 
@@ -20,7 +20,7 @@ def test_forward_check_finds_the_hidden_strip():
     occluded = occluded_pixels(forward, backward, ConsistencyThresholds(motion_boundaries=False))
     low, high = SQUARE
     expected = np.zeros((SIZE, SIZE), bool)
-    expected[low:high, high:high + SHIFT] = True  # background covered by the square's leading edge
+    expected[low:high, high : high + SHIFT] = True  # background covered by the square's leading edge
     assert np.array_equal(occluded, expected)
 
 
@@ -30,12 +30,12 @@ def test_both_directions_give_hidden_and_revealed_strips_and_little_else():
     holes = valid == 0
     low, high = SQUARE
     hidden = np.zeros_like(holes)
-    hidden[low:high, high:high + SHIFT] = True
+    hidden[low:high, high : high + SHIFT] = True
     revealed = np.zeros_like(holes)
-    revealed[low:high, low:low + SHIFT] = True
+    revealed[low:high, low : low + SHIFT] = True
     assert holes[hidden].mean() > 0.95 and holes[revealed].mean() > 0.95
     near = np.zeros_like(holes)
-    near[low - 3:high + 3, low - 3:high + SHIFT + 3] = True
+    near[low - 3 : high + 3, low - 3 : high + SHIFT + 3] = True
     assert holes[~near].sum() == 0  # nothing far from the moving square
     assert holes.sum() < 1.6 * (hidden.sum() + revealed.sum())  # boundaries add a thin rim only
 

@@ -107,6 +107,7 @@ def test_a_torch_without_the_im2col_operators_keeps_to_onednn(monkeypatch):
     """The im2col path uses internal ATen operators (aten::_slow_conv2d_*); where a torch lacks
     them, the same layers run the public convolution, with the same results."""
     import pconvkit.models.partialconv
+
     monkeypatch.setattr(pconvkit.models.partialconv, "_HAS_IM2COL", False)
     conv = PartialConv2d(48, 40, 3, 2, 1)
     x = torch.rand(1, 48, 5, 6, requires_grad=True)
@@ -162,7 +163,9 @@ def eq1_by_windows(conv, x, mask):
     output = (conv.weight.reshape(conv.out_channels, -1) @ masked_windows) * ratio
     output = output + conv.bias.view(1, -1, 1) * (valid > 0)
     side = (x.shape[-1] + 2 * padding - k) // stride + 1
-    return output.reshape(x.shape[0], conv.out_channels, side, side), (valid > 0).to(x.dtype).reshape(x.shape[0], 1, side, side)
+    return output.reshape(x.shape[0], conv.out_channels, side, side), (valid > 0).to(x.dtype).reshape(
+        x.shape[0], 1, side, side
+    )
 
 
 @pytest.mark.parametrize("stride", [1, 2])
@@ -179,6 +182,7 @@ def test_float64_layer_equals_eq1_to_1e12(stride):
 
 def test_float64_network_runs_and_ignores_hole_contents():
     from pconvkit.models.unet import PConvUNet, UNetConfig
+
     torch.manual_seed(0)
     net = PConvUNet(UNetConfig(layers=3, width=0.125)).double().eval()
     image = torch.rand(1, 3, 32, 32, dtype=torch.float64)

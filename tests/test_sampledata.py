@@ -4,8 +4,8 @@ import cv2
 import pytest
 from click.testing import CliRunner
 
-from pconvkit.cli import benchmark
 from pconvkit import sampledata
+from pconvkit.cli import benchmark
 
 EXPECTED_VIDEOS = {"vtest.avi": (768, 576, 795), "Megamind.avi": (720, 528, 270), "tree.avi": (320, 240, None)}
 
@@ -71,6 +71,7 @@ def test_fetch_reads_package_lists_when_download_first_fails(tmp_path, monkeypat
     """On a fresh machine `apt-get download` fails until `apt-get update` has run once. The fake
     apt-get builds a tiny opencv-doc package instead of downloading the real one a second time."""
     import shutil
+
     if shutil.which("dpkg") is None or shutil.which("dpkg-deb") is None:
         pytest.skip("needs dpkg and dpkg-deb")
     bin_dir = tmp_path / "bin"
@@ -98,5 +99,5 @@ dpkg-deb --build $package opencv-doc_0_all.deb > /dev/null
 
 def test_validation_photos_are_in_neither_split():
     names = [set(sampledata.TRAIN_PHOTOS), set(sampledata.TEST_PHOTOS), set(sampledata.VALIDATION_PHOTOS)]
-    assert all(not a & b for i, a in enumerate(names) for b in names[i + 1:])
+    assert all(not a & b for i, a in enumerate(names) for b in names[i + 1 :])
     assert len(names[2]) == len(sampledata.VALIDATION_PHOTOS) >= 4

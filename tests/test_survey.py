@@ -4,8 +4,8 @@ import numpy as np
 from click.testing import CliRunner
 
 from pconvkit.cli import maskgen
-from pconvkit.maskgen.survey import import_nvidia, mask_statistics
 from pconvkit.files import read_mask, write_png_atomic
+from pconvkit.maskgen.survey import import_nvidia, mask_statistics
 
 
 def test_mask_statistics_by_hand():
@@ -37,7 +37,7 @@ def test_sheet_and_stats_commands(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(6):
         valid = np.ones((128, 128), np.uint8)
-        valid[rng.integers(0, 60):, rng.integers(0, 60):][:40, :40] = 0
+        valid[rng.integers(0, 60) :, rng.integers(0, 60) :][:40, :40] = 0
         write_png_atomic(tmp_path / "masks" / f"{i}.png", valid * 255)
     result = CliRunner().invoke(maskgen, ["sheet", str(tmp_path / "masks"), "--out", str(tmp_path / "sheets")])
     assert result.exit_code == 0 and (tmp_path / "sheets" / "sheet_B.png").exists()

@@ -11,9 +11,12 @@ def results(tmp_path):
     rows = [",".join(RESULT_FIELDS)]
     # two methods, two cells; 'a' wins l1 in 0.01-0.1 N, 'b' wins in 0.1-0.2 B
     for method, mask, category, bin_, l1, psnr, ssim in [
-            ("a", "1", "N", "0.01-0.1", 1.0, 30.0, 0.9), ("a", "2", "N", "0.01-0.1", 3.0, 28.0, 0.8),
-            ("b", "1", "N", "0.01-0.1", 4.0, 25.0, 0.7), ("a", "3", "B", "0.1-0.2", 5.0, 20.0, 0.5),
-            ("b", "3", "B", "0.1-0.2", 2.0, 22.0, 0.6)]:
+        ("a", "1", "N", "0.01-0.1", 1.0, 30.0, 0.9),
+        ("a", "2", "N", "0.01-0.1", 3.0, 28.0, 0.8),
+        ("b", "1", "N", "0.01-0.1", 4.0, 25.0, 0.7),
+        ("a", "3", "B", "0.1-0.2", 5.0, 20.0, 0.5),
+        ("b", "3", "B", "0.1-0.2", 2.0, 22.0, 0.6),
+    ]:
         rows.append(f"{method},{mask},img,{category},{bin_},{l1},{psnr},{ssim},0.1,cpu")
     rows.append("b,9,img,N,0.01")  # a torn last line from an interrupted run
     (tmp_path / "results.csv").write_text("\n".join(rows))

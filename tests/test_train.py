@@ -5,9 +5,9 @@ import torch
 from click.testing import CliRunner
 
 from pconvkit.cli import pconv
+from pconvkit.files import mask_to_png, write_png_atomic
 from pconvkit.models.checkpoint import read_checkpoint
 from pconvkit.models.train import TrainConfig, train
-from pconvkit.files import mask_to_png, write_png_atomic
 
 
 @pytest.fixture(scope="module")
@@ -19,15 +19,24 @@ def data(tmp_path_factory):
         image[:, :24] = image[:, :24] // 4 + 120  # some structure to learn
         write_png_atomic(root / "images" / f"{i}.png", image)
         valid = np.ones((40, 48), np.uint8)
-        valid[10 + i:20 + i, 10:30] = 0
+        valid[10 + i : 20 + i, 10:30] = 0
         write_png_atomic(root / "masks" / f"{i}.png", mask_to_png(valid))
     return root
 
 
 def config(data, out, steps, **changes):
-    values = dict(images=str(data / "images"), masks=str(data / "masks"), out=str(out), size=32, batch_size=2,
-                  steps=steps, lr=2e-3, checkpoint_every=3, sample_every=100,
-                  unet=dict(layers=3, width=0.125, partial=True, hole_value="imagenet_mean"))
+    values = dict(
+        images=str(data / "images"),
+        masks=str(data / "masks"),
+        out=str(out),
+        size=32,
+        batch_size=2,
+        steps=steps,
+        lr=2e-3,
+        checkpoint_every=3,
+        sample_every=100,
+        unet=dict(layers=3, width=0.125, partial=True, hole_value="imagenet_mean"),
+    )
     return TrainConfig(**{**values, **changes})
 
 
@@ -42,11 +51,14 @@ def test_training_reduces_the_loss(data, tmp_path):
 
 def test_loss_log_gets_every_step_once_when_fetched_in_groups(data, tmp_path, monkeypatch):
     import pconvkit.models.train
+
     monkeypatch.setattr(pconvkit.models.train, "LOG_EVERY", 4)
     train(config(data, tmp_path, 10, checkpoint_every=100), log=lambda *_: None)
     log = pd.read_csv(tmp_path / "loss_log.csv")
     assert list(log["step"]) == list(range(1, 11)) and log["total"].notna().all()
-    assert read_checkpoint(tmp_path / "last.pt")["metadata"]["final_losses"]["total"] == pytest.approx(log["total"].iloc[-1], rel=1e-5)
+    assert read_checkpoint(tmp_path / "last.pt")["metadata"]["final_losses"]["total"] == pytest.approx(
+        log["total"].iloc[-1], rel=1e-5
+    )
 
 
 def test_resume_reproduces_the_uninterrupted_run(data, tmp_path):
@@ -76,16 +88,55 @@ def test_finetune_freezes_encoder_batchnorm(data, tmp_path):
 
 def test_cli_errors_are_one_line(data, tmp_path):
     runner = CliRunner()
-    result = runner.invoke(pconv, ["train", "--images", str(data / "images"), "--masks", str(data / "masks"),
-                                   "--out", str(tmp_path), "--vgg-weights", str(tmp_path / "nope.pth"), "--steps", "1",
-                                   "--size", "32", "--layers", "3"])
+    result = runner.invoke(
+        pconv,
+        [
+            "train",
+            "--images",
+            str(data / "images"),
+            "--masks",
+            str(data / "masks"),
+            "--out",
+            str(tmp_path),
+            "--vgg-weights",
+            str(tmp_path / "nope.pth"),
+            "--steps",
+            "1",
+            "--size",
+            "32",
+            "--layers",
+            "3",
+        ],
+    )
     assert result.exit_code != 0 and "VGG16 weights not found" in result.output and result.output.count("\n") == 1
-    result = runner.invoke(pconv, ["train", "--images", str(data / "images"), "--masks", str(data / "masks"),
-                                   "--out", str(tmp_path), "--size", "40"])
+    result = runner.invoke(
+        pconv,
+        [
+            "train",
+            "--images",
+            str(data / "images"),
+            "--masks",
+            str(data / "masks"),
+            "--out",
+            str(tmp_path),
+            "--size",
+            "40",
+        ],
+    )
     assert result.exit_code != 0 and "not divisible" in result.output
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    result = runner.invoke(pconv, ["inpaint", str(data / "images" / "0.png"), str(data / "masks" / "0.png"),
-                                   "-o", str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "bad.pt")])
+    result = runner.invoke(
+        pconv,
+        [
+            "inpaint",
+            str(data / "images" / "0.png"),
+            str(data / "masks" / "0.png"),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--checkpoint",
+            str(tmp_path / "bad.pt"),
+        ],
+    )
     assert result.exit_code != 0 and "cannot read checkpoint" in result.output and result.output.count("\n") == 1
 
 
@@ -109,6 +160,7 @@ def test_time_limit_stops_with_a_checkpoint_that_resumes(data, tmp_path):
 
 def test_scale_jitter_crops_resized_images(data):
     from pconvkit.models.train import TrainingData
+
     native = TrainingData(config(data, "unused", 1))
     jittered = TrainingData(config(data, "unused", 1, scale_jitter=2.0))
     for step in range(4):
@@ -121,6 +173,7 @@ def test_scale_jitter_crops_resized_images(data):
 
 def test_color_jitter_changes_hues_but_keeps_crops_valid(data):
     from pconvkit.models.train import TrainingData
+
     plain = TrainingData(config(data, "unused", 1))
     jittered = TrainingData(config(data, "unused", 1, color_jitter=1.0))
     plain_images, plain_masks = plain.batch(0, 0, 1)  # one crop: the same draws up to the jitter
@@ -137,6 +190,7 @@ def test_ctrl_c_saves_the_step_and_the_same_command_continues_the_run(data, tmp_
     import signal
 
     from pconvkit.models.train import TrainingData
+
     handler_before = signal.getsignal(signal.SIGINT)  # Python's, or SIG_IGN in a background job
     train(config(data, tmp_path / "straight", 6, checkpoint_every=100), log=lambda *_: None)
     batch = TrainingData.batch
@@ -145,6 +199,7 @@ def test_ctrl_c_saves_the_step_and_the_same_command_continues_the_run(data, tmp_
         if step == 2:  # batches are numbered from 0: this one makes step 3
             os.kill(os.getpid(), signal.SIGINT)
         return batch(self, seed, step, *args, **kwargs)
+
     monkeypatch.setattr(TrainingData, "batch", interrupted_while_fetching_step_3)
     messages = []
     with pytest.raises(KeyboardInterrupt):
@@ -164,6 +219,7 @@ def test_ctrl_c_saves_the_step_and_the_same_command_continues_the_run(data, tmp_
 
 def test_a_phase_2_command_run_again_continues_phase_2_instead_of_restarting_it(data, tmp_path):
     import shutil
+
     train(config(data, tmp_path, 3), log=lambda *_: None)
     shutil.copy(tmp_path / "last.pt", tmp_path / "phase1.pt")
     train(config(data, tmp_path, 5, finetune=True, lr=None), resume=str(tmp_path / "phase1.pt"), log=lambda *_: None)
@@ -175,13 +231,23 @@ def test_a_phase_2_command_run_again_continues_phase_2_instead_of_restarting_it(
 
 def test_a_phase_1_command_does_not_overwrite_a_phase_2_run(data, tmp_path):
     from pconvkit.errors import UserError
+
     train(config(data, tmp_path, 3), log=lambda *_: None)
     train(config(data, tmp_path, 5, finetune=True, lr=None), resume=str(tmp_path / "last.pt"), log=lambda *_: None)
     before = (tmp_path / "last.pt").read_bytes()
     with pytest.raises(UserError, match="holds a phase-2 run at step 5"):
         train(config(data, tmp_path, 9), log=lambda *_: None)
     with pytest.raises(UserError, match="another network"):
-        train(config(data, tmp_path, 9, finetune=True, lr=None, unet=dict(layers=2, width=0.125, partial=True,
-                                                                          hole_value="imagenet_mean")),
-              resume=None, log=lambda *_: None)
+        train(
+            config(
+                data,
+                tmp_path,
+                9,
+                finetune=True,
+                lr=None,
+                unet=dict(layers=2, width=0.125, partial=True, hole_value="imagenet_mean"),
+            ),
+            resume=None,
+            log=lambda *_: None,
+        )
     assert (tmp_path / "last.pt").read_bytes() == before

@@ -4,10 +4,23 @@ import torch
 from pconvkit.models.unet import PConvUNet, UNetConfig, composite
 
 TABLE2 = [  # (kernel, stride, out channels, batchnorm) of PConv1..PConv16
-    (7, 2, 64, False), (5, 2, 128, True), (5, 2, 256, True), (3, 2, 512, True), (3, 2, 512, True),
-    (3, 2, 512, True), (3, 2, 512, True), (3, 2, 512, True),
-    (3, 1, 512, True), (3, 1, 512, True), (3, 1, 512, True), (3, 1, 512, True), (3, 1, 256, True),
-    (3, 1, 128, True), (3, 1, 64, True), (3, 1, 3, False)]
+    (7, 2, 64, False),
+    (5, 2, 128, True),
+    (5, 2, 256, True),
+    (3, 2, 512, True),
+    (3, 2, 512, True),
+    (3, 2, 512, True),
+    (3, 2, 512, True),
+    (3, 2, 512, True),
+    (3, 1, 512, True),
+    (3, 1, 512, True),
+    (3, 1, 512, True),
+    (3, 1, 512, True),
+    (3, 1, 256, True),
+    (3, 1, 128, True),
+    (3, 1, 64, True),
+    (3, 1, 3, False),
+]
 DECODER_INPUTS = [1024, 1024, 1024, 1024, 768, 384, 192, 67]
 
 
@@ -19,7 +32,10 @@ def test_table2_layers_and_parameter_count():
         assert stage.conv.kernel_size == (kernel, kernel) and stage.conv.stride == (stride, stride)
         assert stage.conv.out_channels == channels and (stage.batchnorm is not None) == batchnorm
     assert [s.conv.in_channels for s in model.decoder] == DECODER_INPUTS
-    assert isinstance(model.decoder[0].activation, torch.nn.LeakyReLU) and model.decoder[0].activation.negative_slope == 0.2
+    assert (
+        isinstance(model.decoder[0].activation, torch.nn.LeakyReLU)
+        and model.decoder[0].activation.negative_slope == 0.2
+    )
     assert isinstance(model.encoder[1].activation, torch.nn.ReLU) and model.decoder[-1].activation is None
     assert sum(p.numel() for p in model.parameters()) / 1e6 == pytest.approx(32.9, abs=0.05)
 
@@ -78,5 +94,7 @@ def test_channels_last_gives_the_same_output():
     with torch.no_grad():
         expected = model(image, mask)
         model = model.to(memory_format=torch.channels_last)
-        output = model(image.contiguous(memory_format=torch.channels_last), mask.contiguous(memory_format=torch.channels_last))
+        output = model(
+            image.contiguous(memory_format=torch.channels_last), mask.contiguous(memory_format=torch.channels_last)
+        )
     assert torch.allclose(output, expected, atol=1e-5)

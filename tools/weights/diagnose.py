@@ -10,6 +10,7 @@ l1 goes"). Run after `make demo`, which leaves the run's pairing in demo/results
    photos (same masks, same crops' statistics, no colour jitter): a gap would mean the 26 photos
    are too few; no gap means the model needs more training rather than more data.
 """
+
 import sys
 
 import cv2
@@ -17,14 +18,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pconvkit import sampledata
 from pconvkit.benchmark.data import load_images, read_pair
-from pconvkit.benchmark.results import read_pairing
 from pconvkit.benchmark.methods import make_method
+from pconvkit.benchmark.results import read_pairing
+from pconvkit.errors import UserError
 from pconvkit.models.checkpoint import load_model
 from pconvkit.models.loss import l1_hole_valid
 from pconvkit.models.train import TrainConfig, TrainingData
-from pconvkit import sampledata
-from pconvkit.errors import UserError
 
 METHODS = ("pconv", "conv", "ns", "telea")
 BINS_ABOVE_02 = ("0.2-0.3", "0.3-0.4", "0.4-0.5", "0.5-0.6")
@@ -50,7 +51,9 @@ def error_by_distance_to_the_edge(results, methods=METHODS) -> pd.DataFrame:
                 total[0] += float(error[chosen].sum())
                 total[1] += 3 * int(chosen.sum())
     rows = [dict(category=c, method=m, band=b, error=s / n) for (c, m, b), (s, n) in totals.items() if n]
-    return pd.DataFrame(rows).pivot_table(index=["category", "method"], columns="band", values="error")[[b for b, _, _ in BANDS]]
+    return pd.DataFrame(rows).pivot_table(index=["category", "method"], columns="band", values="error")[
+        [b for b, _, _ in BANDS]
+    ]
 
 
 def training_loss_on_both_splits(masks, batches: int = 12, batch_size: int = 16) -> pd.DataFrame:
@@ -59,17 +62,33 @@ def training_loss_on_both_splits(masks, batches: int = 12, batch_size: int = 16)
     model.float().eval()
     rows = []
     for split in ("train", "test"):
-        config = TrainConfig(images=str(sampledata.photos_dir(split)), masks=str(masks), out="unused", size=256,
-                             batch_size=batch_size, scale_jitter=3.0, color_jitter=0.0)
+        config = TrainConfig(
+            images=str(sampledata.photos_dir(split)),
+            masks=str(masks),
+            out="unused",
+            size=256,
+            batch_size=batch_size,
+            scale_jitter=3.0,
+            color_jitter=0.0,
+        )
         data = TrainingData(config)
         hole = valid = hole_fraction = 0.0
         with torch.no_grad():
             for step in range(batches):
                 crops, crop_masks = data.batch(seed=123, step=step, batch_size=batch_size)
                 h, v = l1_hole_valid(model(crops, crop_masks), crops, crop_masks.expand_as(crops))
-                hole, valid, hole_fraction = hole + h.item(), valid + v.item(), hole_fraction + 1 - crop_masks.mean().item()
-        rows.append(dict(photos=split, hole_error_per_pixel=hole / hole_fraction,
-                         valid_error_per_pixel=valid / (batches - hole_fraction)))
+                hole, valid, hole_fraction = (
+                    hole + h.item(),
+                    valid + v.item(),
+                    hole_fraction + 1 - crop_masks.mean().item(),
+                )
+        rows.append(
+            dict(
+                photos=split,
+                hole_error_per_pixel=hole / hole_fraction,
+                valid_error_per_pixel=valid / (batches - hole_fraction),
+            )
+        )
     return pd.DataFrame(rows)
 
 

@@ -8,15 +8,16 @@ are in neither split (`pconvkit.sampledata.VALIDATION_PHOTOS`). Run after `make 
 
 On the CPU, about 2 minutes per checkpoint of the bundled size for the demo's 300 masks.
 """
+
 import os
 import sys
 import tempfile
 
 import pandas as pd
 
+from pconvkit import sampledata
 from pconvkit.benchmark.data import load_images, load_masks
 from pconvkit.benchmark.run import run_benchmark
-from pconvkit import sampledata
 from pconvkit.errors import UserError
 
 
@@ -27,10 +28,20 @@ def main(checkpoints, masks):
     summary = []
     for checkpoint in checkpoints:
         with tempfile.TemporaryDirectory() as out:
-            results = pd.read_csv(run_benchmark(["pconv"], images, masks, out, log=lambda *_: None,
-                                                method_options={"pconv": {"checkpoint": checkpoint}}))
-        summary.append(f"{checkpoint}: all bins {results.l1.mean():.4f}, "
-                       f"bins above 0.2 {results.l1[results.bin >= '0.2'].mean():.4f}")
+            results = pd.read_csv(
+                run_benchmark(
+                    ["pconv"],
+                    images,
+                    masks,
+                    out,
+                    log=lambda *_: None,
+                    method_options={"pconv": {"checkpoint": checkpoint}},
+                )
+            )
+        summary.append(
+            f"{checkpoint}: all bins {results.l1.mean():.4f}, "
+            f"bins above 0.2 {results.l1[results.bin >= '0.2'].mean():.4f}"
+        )
     print(f"mean l1 (%) over {len(masks)} masks on {len(images)} validation photos")
     print("\n".join(summary))
 
