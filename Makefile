@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-v1
+STAMP := $(VENV)/.installed-v2
 DEMO := demo
 # torch 2.14.1 and torchvision 0.29.1 lie on this machine's disk (pip installs them without a download);
 # setup.cfg accepts any torch >= 2.1 for users elsewhere.
@@ -16,7 +16,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[all,test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -35,7 +35,9 @@ demo: $(STAMP)
 	@cat $(DEMO)/table1.md
 	@echo "written: $(DEMO)/table1.{md,csv,tex}, $(DEMO)/grid.png, $(DEMO)/sheet_N.png, $(DEMO)/sheet_B.png"
 
-test: $(STAMP)
+test: $(STAMP)  # lint and format checks, then the suite (doctests included)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 benchmarks: $(STAMP)

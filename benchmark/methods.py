@@ -109,7 +109,7 @@ def patchmatch(patch_size: int = 3, **_):
     try:
         from patchmatch import patch_match
     except ImportError:
-        raise UserError("patchmatch needs the pypatchmatch package: pip install pypatchmatch") from None
+        raise UserError("patchmatch needs the patchmatch extra: pip install 'pconvkit[patchmatch]'") from None
     if not patch_match.patchmatch_available:
         raise UserError("pypatchmatch's compiled library did not load")
     return lambda image, mask: (

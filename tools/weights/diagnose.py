@@ -1,7 +1,7 @@
 """Where the bundled models lose l1 to the diffusion methods, measured (MODEL_CARD.md, "Where the
 l1 goes"). Run after `make demo`, which leaves the run's pairing in demo/results:
 
-    .venv/bin/python models/weights/diagnose.py [RESULTS] [MASKS]     # defaults: demo/results demo/masks
+    .venv/bin/python tools/weights/diagnose.py [RESULTS] [MASKS]     # defaults: demo/results demo/masks
     python -m models.weights.diagnose RESULTS MASKS                    # the same, pconvkit installed
 
 1. Mean absolute error per hole pixel, by distance to the hole's edge (<= 3 px, 3-15 px, > 15 px),

@@ -4,7 +4,7 @@
 # (--finetune: lr 5e-5, encoder BatchNorm frozen) for a third as many steps or PHASE2_MINUTES.
 # Each model's fp16 weights land in OUT/NAME.pt.
 #
-#   models/weights/train_bundled.sh PHOTOS MASKS OUT [PHASE1_MINUTES] [PHASE2_MINUTES]
+#   tools/weights/train_bundled.sh PHOTOS MASKS OUT [PHASE1_MINUTES] [PHASE2_MINUTES]
 #
 # PHOTOS: `benchmark data path train-photos`; MASKS: a `maskgen build --preset sample` folder.
 # EXTRA_ARGS adds options to every `pconv train` (--no-amp, say). To repeat a run step for step, replace the time

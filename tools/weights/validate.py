@@ -3,8 +3,8 @@ each checkpoint goes through the benchmark's own harness (`benchmark.run.run_ben
 dealing of images to masks, compositing and l1) on the demo's test masks and the sample photos that
 are in neither split (`pconvkit.sampledata.VALIDATION_PHOTOS`). Run after `make demo`:
 
-    .venv/bin/python models/weights/validate.py CHECKPOINT [CHECKPOINT ...]   # masks: demo/masks
-    MASKS=other/masks .venv/bin/python models/weights/validate.py ...
+    .venv/bin/python tools/weights/validate.py CHECKPOINT [CHECKPOINT ...]   # masks: demo/masks
+    MASKS=other/masks .venv/bin/python tools/weights/validate.py ...
 
 On the CPU, about 2 minutes per checkpoint of the bundled size for the demo's 300 masks.
 """
