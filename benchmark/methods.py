@@ -24,7 +24,24 @@ NOT_RUN = {
 
 
 def register(name: str, neural: bool = False):
-    """Decorator: register a factory f(**options) -> inpaint callable under `name`."""
+    """Decorator: register a factory ``f(**options) -> inpaint`` under `name`.
+
+    ``inpaint(image, valid_mask) -> image`` takes float32 (H, W, 3) in [0, 1] and uint8 (H, W) with
+    1 = valid; the harness composites what it returns. `neural` methods are built once per run and
+    may offer ``inpaint_batch(images, masks)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> @register("grey")
+    ... def grey(**options):
+    ...     return lambda image, valid_mask: np.full_like(image, 0.5)
+    >>> "grey" in METHODS
+    True
+    >>> make_method("grey")(np.zeros((4, 4, 3), np.float32), np.ones((4, 4), np.uint8)).mean()
+    np.float32(0.5)
+    >>> del METHODS["grey"]
+    """
 
     def decorate(factory):
         factory.neural = neural
@@ -41,7 +58,20 @@ def check_method_name(name: str):
 
 
 def make_method(name: str, **options):
-    """The inpaint callable of a registered name or of 'module:function'."""
+    """The inpaint callable of a registered name or of 'module:function'.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> telea = make_method("telea")
+    >>> image = np.full((32, 32, 3), 0.25, np.float32)
+    >>> valid = np.ones((32, 32), np.uint8)
+    >>> valid[10:20, 10:20] = 0
+    >>> round(float(telea(image, valid)[15, 15, 0]), 3)  # a flat image is filled flat
+    0.251
+    >>> make_method("numpy:median").__name__  # any importable callable
+    'median'
+    """
     check_method_name(name)
     if name in METHODS:
         return METHODS[name](**options)

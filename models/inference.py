@@ -25,7 +25,36 @@ def inpaint_batch(model, images: np.ndarray, valid_masks: np.ndarray) -> np.ndar
 
 
 def inpaint(model, image: np.ndarray, valid_mask: np.ndarray) -> np.ndarray:
-    """One image (H, W, 3) in [0, 1] and its mask (H, W), 1 = valid -> composited (H, W, 3)."""
+    """Fill the holes of one image of any size with a network.
+
+    Parameters
+    ----------
+    model : PConvUNet
+        A trained network (see `checkpoint.load_model`), in eval mode, on any device.
+    image : ndarray
+        (H, W, 3) float in [0, 1], RGB.
+    valid_mask : ndarray
+        (H, W), 1 = valid, 0 = hole.
+
+    Returns
+    -------
+    ndarray
+        (H, W, 3) float32: the known pixels of `image`, the network's output in the holes
+        (I_comp of Section 3.3). Sides that are not multiples of the network's stride are padded
+        by reflection (the padding is marked as hole) and cropped back.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pconvkit.models.checkpoint import load_model
+    >>> model, _ = load_model()  # the bundled model
+    >>> image = np.random.default_rng(0).random((100, 150, 3)).astype(np.float32)
+    >>> valid = np.ones((100, 150), np.uint8)
+    >>> valid[30:60, 40:90] = 0
+    >>> filled = inpaint(model, image, valid)
+    >>> filled.shape, bool(np.array_equal(filled[valid == 1], image[valid == 1]))
+    ((100, 150, 3), True)
+    """
     check_pair(image, valid_mask)
     return inpaint_batch(model, image[None], valid_mask[None])[0]
 

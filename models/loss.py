@@ -101,7 +101,37 @@ def total_variation_loss(composited, mask):
 
 
 class InpaintingLoss(nn.Module):
-    """L_total of Eq. 7. Without a VGG16 the perceptual and style terms are left out (and say so)."""
+    """L_total of Eq. 7: L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp) + 0.1 L_tv.
+
+    Parameters
+    ----------
+    vgg : VGG16Features, optional
+        ImageNet VGG16 up to pool3 for the perceptual and style terms; without it they are left out.
+    weights : LossWeights
+        The weights of Eq. 7 (the defaults are the paper's).
+
+    Returns
+    -------
+    dict
+        ``forward(output, target, mask)`` returns every term and 'total' as tensors. output and
+        target are (N, 3, H, W) in [0, 1], mask (N, 1, H, W) with 1 = valid.
+
+    References
+    ----------
+    Liu et al., ECCV 2018, Section 3.3, Eq. 3-7.
+
+    Examples
+    --------
+    >>> import torch
+    >>> loss = InpaintingLoss()
+    >>> target, mask = torch.rand(1, 3, 32, 32), torch.ones(1, 1, 32, 32)
+    >>> mask[..., 8:24, 8:24] = 0
+    >>> terms = loss(target, target, mask)  # a perfect output: no l1 error, only the texture's TV
+    >>> sorted(terms), float(terms["hole"]), float(terms["valid"])
+    (['hole', 'total', 'tv', 'valid'], 0.0, 0.0)
+    >>> float(loss(torch.zeros_like(target), target, mask)["hole"]) > 0
+    True
+    """
 
     def __init__(self, vgg: VGG16Features | None = None, weights: LossWeights = LossWeights()):
         super().__init__()

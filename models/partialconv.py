@@ -28,7 +28,44 @@ from torch.autograd.function import once_differentiable
 
 
 class PartialConv2d(nn.Conv2d):
-    """nn.Conv2d with Eq. 1-2. forward(x, mask) -> (output, updated mask (N, 1, H', W'))."""
+    """A convolution over the valid pixels only, renormalised, with the mask update (Eq. 1-2).
+
+    Takes nn.Conv2d's arguments (groups=1 only). ``forward(x, mask)`` returns the output and the
+    updated mask.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Features, (N, C_in, H, W), float32, float64 or (under autocast) float16.
+    mask : torch.Tensor
+        (N, 1, H, W) or (N, C_in, H, W), 1 = valid, 0 = hole (the paper's M).
+
+    Returns
+    -------
+    output : torch.Tensor
+        (N, C_out, H', W'): W^T (X * M) sum(1) / sum(M) + b where the window holds a valid
+        entry, 0 elsewhere.
+    updated_mask : torch.Tensor
+        (N, 1, H', W'), 1 where the window held a valid entry.
+
+    References
+    ----------
+    Liu et al., Image Inpainting for Irregular Holes Using Partial Convolutions, ECCV 2018,
+    Section 3.1, Eq. 1 and 2; Section 3.2 for the border (partial-convolution padding).
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = PartialConv2d(3, 8, 3, padding=1)
+    >>> x, mask = torch.rand(1, 3, 16, 16), torch.ones(1, 1, 16, 16)
+    >>> mask[..., 4:12, 4:12] = 0
+    >>> output, updated = layer(x, mask)
+    >>> tuple(output.shape), tuple(updated.shape), int(updated.sum())  # the hole shrinks by one pixel a side
+    ((1, 8, 16, 16), (1, 1, 16, 16), 220)
+    >>> filled = torch.where(mask.bool(), x, torch.rand_like(x))  # other hole contents, same output
+    >>> torch.equal(layer(filled, mask)[0], output)
+    True
+    """
 
     # Largest X * M temporary built at once, per device type; larger ones are built in bands. Off on
     # GPUs, where the extra kernel launches cost more than the memory is worth. An instance can set

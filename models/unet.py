@@ -34,6 +34,35 @@ class UNetConfig:
 
 
 class PConvUNet(nn.Module):
+    """The 16-layer U-Net of Table 2 with partial convolutions (or, with ``partial=False``, plain ones).
+
+    ``forward(image, mask)`` maps images (N, 3, H, W) in [0, 1] and masks (N, 1, H, W), 1 = valid,
+    to the network's output (N, 3, H, W), before compositing; H and W must be multiples of
+    ``stride`` (2^layers).
+
+    Parameters
+    ----------
+    config : UNetConfig
+        Depth, width and kind; the defaults are Table 2's (32.9 M parameters).
+
+    References
+    ----------
+    Liu et al., ECCV 2018, Section 3.4 (Network Design) and Table 2 of the supplementary material.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = PConvUNet(UNetConfig(layers=4, width=0.25)).eval()
+    >>> net.stride
+    16
+    >>> with torch.no_grad():
+    ...     output = net(torch.rand(2, 3, 64, 64), torch.ones(2, 1, 64, 64))
+    >>> tuple(output.shape)
+    (2, 3, 64, 64)
+    >>> round(sum(p.numel() for p in PConvUNet().parameters()) / 1e6, 1)  # millions, Table 2
+    32.9
+    """
+
     def __init__(self, config: UNetConfig = UNetConfig()):
         super().__init__()
         if not 2 <= config.layers <= len(TABLE2_ENCODER):
