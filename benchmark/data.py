@@ -13,7 +13,7 @@ import numpy as np
 
 from pconvkit.errors import UserError
 from pconvkit.files import list_images, read_image, read_mask
-from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label
+from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, check_polarity, hole_ratio
 from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest
 from pconvkit.maskgen.survey import classify_folder
 
@@ -27,6 +27,7 @@ class MaskEntry:
     category: str
     bin: str
     hole_white: bool = False
+    threshold: float | None = None  # the user's explicit binarisation of non-binary mask files
 
 
 def load_images(folder, size: int = 512) -> dict[str, np.ndarray]:
@@ -46,12 +47,24 @@ def load_images(folder, size: int = 512) -> dict[str, np.ndarray]:
     return images
 
 
-def load_masks(folder, hole_white: bool = False, margin: int = BORDER_MARGIN) -> list[MaskEntry]:
-    """Masks of a maskgen test set (its manifest) or of any folder (classified by maskgen's rules)."""
+def load_masks(
+    folder,
+    hole_white: bool = False,
+    margin: int = BORDER_MARGIN,
+    threshold: float | None = None,
+    mostly_hole: bool = False,
+) -> list[MaskEntry]:
+    """Masks of a maskgen test set (its manifest) or of any folder (classified by maskgen's rules).
+
+    The polarity is checked with all the evidence there is (see `check_polarity`); `mostly_hole`
+    accepts a plain folder whose masks really are mostly hole.
+    """
     folder = Path(folder)
     test_dir = find_test_dir(folder)
     if test_dir is not None:
         white = manifest_polarity(test_dir)
+        rows = read_manifest(test_dir)
+        check_manifest_masks(test_dir, rows, white)
         return [
             MaskEntry(
                 f"{int(r['id']):05d}" if r["id"].isdigit() else r["id"],
@@ -60,14 +73,41 @@ def load_masks(folder, hole_white: bool = False, margin: int = BORDER_MARGIN) ->
                 r["bin"],
                 white,
             )
-            for r in read_manifest(test_dir)
+            for r in rows
             if r["bin"] != "outside"
         ]
+    rows = classify_folder(folder, hole_white, margin, threshold)
+    if not mostly_hole:
+        check_polarity(folder, [r["hole_ratio"] for r in rows], hole_white)
     return [
-        MaskEntry(Path(r["path"]).stem, folder / r["path"], r["category"], r["bin"], hole_white)
-        for r in classify_folder(folder, hole_white, margin)
+        MaskEntry(Path(r["path"]).stem, folder / r["path"], r["category"], r["bin"], hole_white, threshold)
+        for r in rows
         if r["bin"] != "outside"
     ]
+
+
+def check_manifest_masks(test_dir, rows, hole_white: bool, per_cell: int = 1):
+    """The first mask of each cell must have the hole ratio its manifest records: an inverted or
+    edited test folder is stopped before it is benchmarked."""
+    seen = {}
+    for row in rows:
+        cell = (row["category"], row["bin"])
+        if seen.get(cell, 0) >= per_cell or not row.get("hole_ratio"):
+            continue
+        seen[cell] = seen.get(cell, 0) + 1
+        measured, recorded = hole_ratio(read_mask(Path(test_dir) / row["path"], hole_white)), float(row["hole_ratio"])
+        if abs(measured - recorded) <= 1e-5:
+            continue
+        if abs(1 - measured - recorded) <= 1e-5:
+            raise UserError(
+                f"{test_dir}: mask {row['path']} is the inverse of what its manifest records "
+                f"(hole ratio {measured:.4f}, recorded {recorded:.4f}): its polarity does not match "
+                "settings.json's hole_white; rebuild it or fix settings.json"
+            )
+        raise UserError(
+            f"{test_dir}: mask {row['path']} has hole ratio {measured:.4f}, its manifest records "
+            f"{recorded:.4f}: the folder was changed after it was built"
+        )
 
 
 def select_masks(masks, split: str = "all", bins=None, limit: int | None = None) -> list[MaskEntry]:
@@ -104,7 +144,7 @@ def pair_masks(masks, image_names, seed: int = 0) -> list[tuple[MaskEntry, str]]
 
 
 def read_pair(mask: MaskEntry, image: np.ndarray) -> np.ndarray:
-    valid = read_mask(mask.path, mask.hole_white)
+    valid = read_mask(mask.path, mask.hole_white, mask.threshold)
     if valid.shape != image.shape[:2]:
         raise UserError(
             f"mask {mask.path} is {valid.shape[1]}x{valid.shape[0]}, images are {image.shape[1]}x{image.shape[0]}"

@@ -6,7 +6,8 @@ seconds, device. Rows are appended and flushed one at a time; a torn last line (
 write) is dropped when the file is opened again.
 
 pairing.csv: mask, image, category, bin, path (relative to OUT, so that the run's pictures can be
-drawn from any directory), hole_white (the polarity of the mask file).
+drawn from any directory), hole_white (the polarity of the mask file), threshold (the user's
+binarisation of non-binary mask files, empty for none).
 """
 
 import csv
@@ -19,7 +20,7 @@ from pconvkit.errors import UserError
 from pconvkit.files import csv_text, read_csv_rows, write_text_atomic
 
 RESULT_FIELDS = ("method", "mask", "image", "category", "bin", *(m.name for m in PER_IMAGE), "seconds", "device")
-PAIRING_FIELDS = ("mask", "image", "category", "bin", "path", "hole_white")
+PAIRING_FIELDS = ("mask", "image", "category", "bin", "path", "hole_white", "threshold")
 
 
 def results_path(results) -> Path:
@@ -78,6 +79,7 @@ def pairing_text(pairs, out_dir) -> str:
                 bin=m.bin,
                 path=os.path.relpath(m.path.resolve(), folder),
                 hole_white=int(m.hole_white),
+                threshold="" if m.threshold is None else repr(m.threshold),
             )
             for m, i in pairs
         ],
@@ -114,12 +116,22 @@ def read_pairing(out_dir) -> list[tuple[MaskEntry, str]]:
     if not path.exists():
         raise UserError(f"no pairing.csv in {out_dir}: run `benchmark run --out {out_dir}` first")
     rows = read_csv_rows(path)
-    if rows and "hole_white" not in rows[0]:
+    if rows and "threshold" not in rows[0]:
         raise UserError(
             f"{path} was written by an older pconvkit: run the same `benchmark run` again "
             "(it computes nothing twice and rewrites the pairing)"
         )
     return [
-        (MaskEntry(r["mask"], out_dir / r["path"], r["category"], r["bin"], r["hole_white"] == "1"), r["image"])
+        (
+            MaskEntry(
+                r["mask"],
+                out_dir / r["path"],
+                r["category"],
+                r["bin"],
+                r["hole_white"] == "1",
+                float(r["threshold"]) if r["threshold"] else None,
+            ),
+            r["image"],
+        )
         for r in rows
     ]

@@ -69,6 +69,9 @@ def crop_distance(raw_valid: np.ndarray, angle: float, crop_x: int, crop_y: int,
         borderValue=1,
     )
     distance = cv2.distanceTransform(rotated, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    # A window with no hole gets OpenCV's "infinite" distance (about 1.8e19), which overflows any
+    # integer cast downstream; every distance beyond the window's diagonal means the same: far.
+    np.minimum(distance, 2.0 * window, out=distance)
     return distance[MAX_RADIUS : MAX_RADIUS + size, MAX_RADIUS : MAX_RADIUS + size]
 
 

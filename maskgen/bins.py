@@ -6,6 +6,8 @@ Six bins (0.01, 0.1], (0.1, 0.2], ..., (0.5, 0.6] times two categories: N (no ho
 
 import numpy as np
 
+from pconvkit.errors import UserError
+
 BIN_EDGES = (0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 BINS = tuple(zip(BIN_EDGES[:-1], BIN_EDGES[1:]))
 CATEGORIES = ("N", "B")
@@ -59,3 +61,25 @@ def classify(valid_mask: np.ndarray, margin: int = BORDER_MARGIN) -> tuple[str, 
     """(category, bin index or None, hole ratio) of one mask."""
     ratio = hole_ratio(valid_mask)
     return border_category(valid_mask, margin), bin_index(ratio), ratio
+
+
+def check_polarity(source, hole_ratios, hole_white: bool):
+    """Stop where masks look inverted or unusable: most of a set outside every bin, or a single mask
+    more than 0.6 hole. An inverted mask of bin (0.4, 0.5] lands in (0.5, 0.6], so a ratio
+    alone cannot tell; a set where most masks miss every bin can."""
+    ratios = np.asarray(hole_ratios, float)
+    outside = np.array([bin_index(r) is None for r in ratios])
+    if ratios.size == 0 or outside.mean() <= 0.5 or (ratios.size == 1 and ratios[0] <= BIN_EDGES[-1]):
+        return  # most masks in a bin; a single mask may have a small hole, not one of over 0.6
+    inverted_fit = np.mean([bin_index(1 - r) is not None for r in ratios])
+    flag = "without --hole-white" if hole_white else "with --hole-white"
+    what = f"{source}: {int(outside.sum())} of {ratios.size} masks" if ratios.size > 1 else f"mask {source}"
+    hint = (
+        f"they look inverted: read {flag} ({inverted_fit:.0%} of them would then fall in a bin)"
+        if inverted_fit > 0.5
+        else "check the polarity (--hole-white)"
+    )
+    raise UserError(
+        f"{what} fall outside every hole-ratio bin (0.01, 0.6] (mean hole ratio {ratios.mean():.2f}); "
+        f"{hint}, or give --mostly-hole if they really are so"
+    )

@@ -18,11 +18,13 @@ from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, bo
 from pconvkit.maskgen.manifest import write_manifest
 
 
-def classify_folder(folder, hole_white: bool = False, margin: int = BORDER_MARGIN) -> list[dict]:
+def classify_folder(
+    folder, hole_white: bool = False, margin: int = BORDER_MARGIN, threshold: float | None = None
+) -> list[dict]:
     """Category, bin and hole ratio of every mask in a folder, re-measured from the pixels."""
     rows = []
     for path in list_images(folder):
-        valid = read_mask(path, hole_white)
+        valid = read_mask(path, hole_white, threshold)
         category, index, ratio = classify(valid, margin)
         rows.append(
             dict(

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from pconvkit.errors import UserError
+from pconvkit.maskgen.bins import BINS, bin_label
 from pconvkit.maskgen.build import PRESETS, BenchmarkSettings
 from pconvkit.maskgen.flowcompute import FlowSettings
 from pconvkit.maskgen.manifest import read_manifest
@@ -139,6 +140,36 @@ _consistency_options = [
         help="Hole components smaller than this (px) are dropped.",
     ),
 ]
+
+
+def _bin_list(ctx, param, value):
+    """Click callback: comma-separated bin labels, each one of the six; None for all."""
+    if value is None:
+        return None
+    labels = [bin_label(i) for i in range(len(BINS))]
+    chosen = _csv_list(value)
+    if not chosen:
+        raise click.BadParameter(f"{value!r} names no bin: give e.g. 0.3-0.4,0.4-0.5 or leave --bins out for all")
+    unknown = [b for b in chosen if b not in labels]
+    if unknown:
+        raise click.BadParameter(f"unknown bin {unknown[0]!r}: bins are {', '.join(labels)}")
+    return chosen
+
+
+def _mask_reading_options(function):
+    function = click.option(
+        "--mostly-hole",
+        is_flag=True,
+        help="Accept masks that are mostly hole (e.g. super-resolution lattices, large dilations) instead of "
+        "stopping, as pconvkit otherwise does where masks look inverted.",
+    )(function)
+    return click.option(
+        "--mask-threshold",
+        type=click.FloatRange(0, 1, min_open=True),
+        default=None,
+        help="Binarise non-binary mask files: values >= this x the file type's maximum are white. Without it such "
+        "files are refused.",
+    )(function)
 
 
 def _apply(options):
@@ -367,8 +398,11 @@ def benchmark_data_path(what):
     help="A maskgen output folder (its manifest) or any folder of masks.",
 )
 @click.option("--hole-white", is_flag=True, help="A plain mask folder is white = hole.")
-@click.option("--split", default="all", show_default=True, help="N, B or all.")
-@click.option("--bins", default=None, help="Comma-separated bins, e.g. 0.3-0.4,0.4-0.5 (default: all six).")
+@_mask_reading_options
+@click.option("--split", default="all", show_default=True, type=click.Choice(["N", "B", "all"]), help="N, B or all.")
+@click.option(
+    "--bins", default=None, callback=_bin_list, help="Comma-separated bins, e.g. 0.3-0.4,0.4-0.5 (default: all six)."
+)
 @click.option("--limit", type=POSITIVE, default=None, help="At most this many masks per cell.")
 @click.option("--out", default="results", show_default=True, type=click.Path())
 @click.option(
@@ -395,6 +429,8 @@ def benchmark_run(
     images,
     masks,
     hole_white,
+    mask_threshold,
+    mostly_hole,
     split,
     bins,
     limit,
@@ -415,9 +451,10 @@ def benchmark_run(
     from pconvkit.benchmark.run import run_benchmark
     from pconvkit.files import ensure_writable_dir
 
-    if not _csv_list(methods):
+    methods = tuple(dict.fromkeys(_csv_list(methods)))  # a method named twice runs once
+    if not methods:
         raise UserError("--methods is empty: name at least one method")
-    for name in _csv_list(methods):
+    for name in methods:
         check_method_name(name)
     if images is None:
         sampledata.require_sample_data()
@@ -426,7 +463,9 @@ def benchmark_run(
         raise UserError(f"mask folder not found: {masks} (build one with `maskgen build`)")
     if inception_weights and not Path(inception_weights).is_file():
         raise UserError(f"Inception-v3 weights not found: {inception_weights}")
-    chosen = select_masks(load_masks(masks, hole_white), split, _csv_list(bins), limit)
+    chosen = select_masks(
+        load_masks(masks, hole_white, threshold=mask_threshold, mostly_hole=mostly_hole), split, bins, limit
+    )
     check_mask_sizes(chosen, size)
     loaded = load_images(images, size)
     ensure_writable_dir(out)
@@ -440,7 +479,7 @@ def benchmark_run(
             f"{len(chosen) / len(loaded):.1f} times, dealt in random permutations"
         )
     path = run_benchmark(
-        _csv_list(methods), loaded, chosen, out, seed, workers, batch_size, options, inception_weights, log=click.echo
+        methods, loaded, chosen, out, seed, workers, batch_size, options, inception_weights, log=click.echo
     )
     if not inception_weights:
         click.echo("Inception score not computed: no --inception-weights (Inception-v3 cannot be downloaded here)")
@@ -641,6 +680,7 @@ def pconv_train(
 @click.option("-o", "--out", required=True, type=click.Path(), help="Output image (format from the suffix).")
 @click.option("--checkpoint", type=click.Path(), default=None, help="Default: the bundled model.")
 @click.option("--hole-white", is_flag=True, help="The mask is white = hole (NVIDIA's files). Default: white = valid.")
+@_mask_reading_options
 @click.option("--device", default="auto", show_default=True)
 @click.option(
     "--engine",
@@ -651,13 +691,18 @@ def pconv_train(
     "graph is exported once per checkpoint and cached); auto: onnx where it is installed, "
     "unless --device names a GPU.",
 )
-def pconv_inpaint(image, mask, out, checkpoint, hole_white, device, engine):
+def pconv_inpaint(image, mask, out, checkpoint, hole_white, mask_threshold, mostly_hole, device, engine):
     """Fill the holes of IMAGE given by MASK (any size; RGB, grayscale or RGBA)."""
     from pconvkit.files import image_format, read_image, read_mask, write_image
+    from pconvkit.maskgen.bins import check_polarity, hole_ratio
     from pconvkit.models.inference import make_inpainter
 
     image_format(out)
-    picture, valid = read_image(image), read_mask(mask, hole_white)
+    picture, valid = read_image(image), read_mask(mask, hole_white, mask_threshold)
+    if not mostly_hole:
+        check_polarity(mask, [hole_ratio(valid)], hole_white)
+    if not (valid == 0).any():
+        click.echo(f"{mask} has no hole: the output is the input", err=True)
     result = make_inpainter(checkpoint, device, engine)(picture, valid)
     write_image(out, result)
     click.echo(out)

@@ -1,7 +1,20 @@
-"""Writing outputs so that nothing is ever half-written, and reading images in one convention.
+"""Writing outputs so that nothing is ever half-written, and reading images and masks by one rule.
 
-Images are float32 arrays of shape (H, W, 3), RGB, values in [0, 1]. Masks are float32 or uint8
-arrays of shape (H, W) with the paper's convention M: 1 = valid pixel, 0 = hole.
+Images are float32 arrays of shape (H, W, 3), RGB, values in [0, 1]. Masks are uint8 arrays of
+shape (H, W) with the paper's convention M: 1 = valid pixel, 0 = hole.
+
+Reading a mask file (`read_mask`): a mask is binary in its own range. Its grey values must be two
+at most, 0 and the top of one range: 1, 255 or (16-bit files) 65535, or 0.0 and 1.0 for float
+files; the top value is white. White is valid unless `hole_white` (NVIDIA's files) says it is the
+hole. A file of one value is all white or all black by that rule (1 is white: the range 0/1). A
+colour mask must have equal channels. An alpha channel must be opaque everywhere (it is then
+ignored): a mask whose holes are drawn in its alpha channel is refused, not guessed. Anything
+else (a grey gradient, JPEG noise) is refused with what was found, unless a `threshold` in [0, 1]
+is given: then values >= threshold x the file type's maximum are white.
+
+Reading an image (`read_image`): 8-bit files are divided by 255, 16-bit by 65535; float files
+(TIFF, EXR) are taken as they are and must lie in [0, 1]. Grey is replicated to RGB; an alpha
+channel is dropped (the colour is used as stored, not blended).
 """
 
 import contextlib
@@ -19,15 +32,26 @@ from pconvkit.errors import UserError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    The file gets the permissions a plain open() would give (0666 less the umask), not mkstemp's
+    private 0600, so that a research group can read what the toolkit writes.
+    """
     path = _not_a_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -91,39 +115,86 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(image, np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
-def read_image(path, min_size: int = 16) -> np.ndarray:
-    """Read any image file as RGB float32 in [0, 1], shape (H, W, 3).
+# Largest value of each integer pixel type OpenCV reads; float files are in [0, 1].
+_TYPE_MAX = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 
-    Grayscale is replicated to three channels, an alpha channel is dropped, and 16-bit files
-    are scaled by 1/65535. Images smaller than `min_size` on a side are rejected.
-    """
+
+def _read_unchanged(path, what: str) -> np.ndarray:
     if not Path(path).is_file():  # before OpenCV, which would also print a warning of its own
-        raise UserError(f"image not found: {path}")
+        raise UserError(f"{what} not found: {path}")
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
-        raise UserError(f"cannot read image {path}")
-    scale = 65535.0 if raw.dtype == np.uint16 else 255.0
+        raise UserError(f"cannot read {what} {path}")
+    if raw.ndim == 3 and raw.shape[2] not in (3, 4):
+        raise UserError(f"{what} {path} has {raw.shape[2]} channels: grey, RGB or RGBA expected")
+    return raw
+
+
+def read_image(path, min_size: int = 16) -> np.ndarray:
+    """Read an image file as RGB float32 in [0, 1], shape (H, W, 3) (the rule of the module docstring).
+
+    Images smaller than `min_size` on a side are rejected.
+    """
+    raw = _read_unchanged(path, "image")
     if raw.ndim == 2:
         raw = cv2.cvtColor(raw, cv2.COLOR_GRAY2BGR)
     elif raw.shape[2] == 4:
         raw = cv2.cvtColor(raw, cv2.COLOR_BGRA2BGR)
     if min(raw.shape[:2]) < min_size:
         raise UserError(f"image {path} is {raw.shape[1]}x{raw.shape[0]}, smaller than {min_size} px")
-    return cv2.cvtColor(raw, cv2.COLOR_BGR2RGB).astype(np.float32) / scale
+    if raw.dtype in _TYPE_MAX:
+        image = raw.astype(np.float32) / _TYPE_MAX[raw.dtype]
+    elif raw.dtype in (np.float32, np.float64):
+        image = raw.astype(np.float32)
+        low, high = (float(image.min()), float(image.max())) if np.isfinite(image).all() else (np.nan, np.nan)
+        if not (0.0 <= low and high <= 1.0):
+            raise UserError(f"image {path} holds floats in [{low:g}, {high:g}]; float images must lie in [0, 1]")
+    else:
+        raise UserError(f"image {path} has pixel type {raw.dtype}: 8-bit, 16-bit or float expected")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_mask(path, hole_white: bool = False) -> np.ndarray:
-    """Read a mask PNG as uint8 (H, W) in the paper's convention: 1 = valid, 0 = hole.
+def read_mask(path, hole_white: bool = False, threshold: float | None = None) -> np.ndarray:
+    """Read a mask file as uint8 (H, W) in the paper's convention: 1 = valid, 0 = hole.
 
-    Pixels >= 128 are white. With hole_white (NVIDIA's files), white means hole.
+    The rule is the module docstring's: binary in the file's own range (0/1, 0/255, 0/65535,
+    0.0/1.0), or values >= `threshold` x the type's maximum are white when a threshold is given.
+    White is valid, or the hole with `hole_white`.
     """
-    if not Path(path).is_file():
-        raise UserError(f"mask not found: {path}")
-    raw = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if raw is None:
-        raise UserError(f"cannot read mask {path}")
-    white = raw >= 128
+    raw = _read_unchanged(path, "mask")
+    if raw.ndim == 3:
+        if raw.shape[2] == 4:
+            alpha = raw[..., 3]
+            if alpha.min() != _TYPE_MAX.get(raw.dtype, 1):
+                raise UserError(
+                    f"mask {path} has a transparent alpha channel: pconvkit reads a mask from its "
+                    "grey values only; draw the holes in the colour channels and save without alpha"
+                )
+            raw = raw[..., :3]
+        if not (np.array_equal(raw[..., 0], raw[..., 1]) and np.array_equal(raw[..., 0], raw[..., 2])):
+            raise UserError(f"mask {path} is in colour: a mask must be grey (equal channels)")
+        raw = raw[..., 0]
+    white = _white(raw, path, threshold)
     return (~white if hole_white else white).astype(np.uint8)
+
+
+def _white(raw: np.ndarray, path, threshold: float | None) -> np.ndarray:
+    """The white pixels of a grey mask, by the binary rule or by an explicit threshold."""
+    top = _TYPE_MAX.get(raw.dtype)
+    if top is None and raw.dtype not in (np.float32, np.float64):
+        raise UserError(f"mask {path} has pixel type {raw.dtype}: 8-bit, 16-bit or float expected")
+    if threshold is not None:
+        return raw >= threshold * (top or 1.0)
+    values = np.flatnonzero(np.bincount(raw.ravel())) if raw.dtype == np.uint8 else np.unique(raw)
+    nonzero = values[values != 0]
+    allowed = (1.0,) if top is None else (1, 255, top)
+    if len(nonzero) > 1 or (len(nonzero) == 1 and nonzero[0] not in allowed):
+        found = ", ".join(f"{v:g}" for v in values[:4]) + (", ..." if len(values) > 4 else "")
+        raise UserError(
+            f"mask {path} is not binary: {len(values)} grey values ({found}); a mask holds 0 and one of "
+            f"{'/'.join(f'{v:g}' for v in dict.fromkeys(allowed))}; give --mask-threshold to binarise it"
+        )
+    return raw != 0
 
 
 def mask_to_png(valid_mask: np.ndarray, hole_white: bool = False) -> np.ndarray:

@@ -5,11 +5,11 @@ from pconvkit.errors import UserError
 
 
 def test_grid_pairs_one_border_mask_per_bin_or_the_named_ones(tmp_path):
-    rows = ["mask,image,category,bin,path,hole_white"]
+    rows = ["mask,image,category,bin,path,hole_white,threshold"]
     for i, (category, bin_name) in enumerate(
         [("N", "0.01-0.1"), ("B", "0.01-0.1"), ("B", "0.01-0.1"), ("B", "0.1-0.2")]
     ):
-        rows.append(f"{i:05d},photo{i},{category},{bin_name},masks/test/{category}/{bin_name}/{i:05d}.png,{i % 2}")
+        rows.append(f"{i:05d},photo{i},{category},{bin_name},masks/test/{category}/{bin_name}/{i:05d}.png,{i % 2},")
     (tmp_path / "pairing.csv").write_text("\n".join(rows) + "\n")
     pairs = grid_pairs(tmp_path)
     assert sorted(mask.bin for mask, _ in pairs) == ["0.01-0.1", "0.1-0.2"]
