@@ -51,6 +51,7 @@ def open_results(path: Path):
     else:
         handle = open(path, "w", newline="")
         handle.write(",".join(RESULT_FIELDS) + "\n")
+        handle.flush()
     return handle, csv.DictWriter(handle, fieldnames=RESULT_FIELDS, lineterminator="\n")
 
 

@@ -6,7 +6,6 @@ OUT/inception/METHOD/MASK.npy holds the Inception-v3 class probabilities of each
 --inception-weights is given (the ground truth under 'gt').
 """
 
-import multiprocessing
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from pconvkit.benchmark.metrics import InceptionClassifier, image_metrics
 from pconvkit.benchmark.results import open_results, read_results, result_row, write_pairing
 from pconvkit.files import atomic_path
 from pconvkit.models.preprocess import composite_numpy
+from pconvkit.workers import process_pool, worker_state
 
 
 class _Worker:
@@ -67,12 +67,12 @@ def run_benchmark(
     }
     classifier = InceptionClassifier(inception_weights) if inception_weights else None
     results_path = out_dir / "results.csv"
-    done = {(r["method"], r["mask"]) for r in read_results(results_path)}
-    if classifier is not None:
-        _save_probabilities(classifier, out_dir / "inception" / "gt", [(m, images[i]) for m, i in pairs])
-    handle, writer = open_results(results_path)
+    handle, writer = open_results(results_path)  # repairs a torn last row before the done rows are counted
     with handle:
-        for name in methods:
+        done = {(r["method"], r["mask"]) for r in read_results(results_path)}
+        if classifier is not None:
+            _save_probabilities(classifier, out_dir / "inception" / "gt", [(m, images[i]) for m, i in pairs])
+        for name in dict.fromkeys(methods):
             todo = [(m, i) for m, i in pairs if (name, m.mask_id) not in done]
             if not todo:
                 log(f"{name}: all {len(pairs)} pairs already in {results_path.name}")
@@ -87,6 +87,10 @@ def run_benchmark(
                     handle.flush()
                     bar.update()
     return results_path
+
+
+def _run_pair(pair):
+    return worker_state("pair_worker")(pair)
 
 
 def _outputs(name, instance, todo, images, workers, batch_size, method_options):
@@ -105,8 +109,8 @@ def _outputs(name, instance, todo, images, workers, batch_size, method_options):
         return
     worker = _Worker(name, (method_options or {}).get(name, {}), images)
     if workers > 1:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(worker, todo, chunksize=2)
+        with process_pool(workers, f"method {name}", {"pair_worker": worker}) as pool:
+            yield from pool.map(_run_pair, todo, chunksize=2)
     else:
         yield from map(worker, todo)
 

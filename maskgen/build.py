@@ -15,7 +15,6 @@ order: bin by bin, the N block before the B block, `per_bin` each.
 
 import functools
 import hashlib
-import multiprocessing
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from pconvkit.maskgen.pool import (
     load_raw_mask,
     videos_from_inputs,
 )
+from pconvkit.workers import process_pool, worker_state
 
 # `maskgen build` settings by preset; options given explicitly override them.
 PRESETS = {
@@ -181,6 +181,10 @@ class _Job:
         return len(rows)
 
 
+def _run_cell_job(task):
+    return worker_state("cell_job")(task)
+
+
 def _part_path(out_dir, task) -> Path:
     category_index, bin_index, start, _ = task
     return Path(out_dir) / "test" / ".parts" / f"{category_index}_{bin_index}_{start:06d}.csv"
@@ -251,8 +255,8 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
         total=len(CATEGORIES) * len(BINS) * settings.per_bin, initial=done, desc="test masks", unit="mask"
     ) as bar:
         if workers > 1 and len(todo) > 1:
-            with multiprocessing.Pool(workers) as pool:
-                for count in pool.imap_unordered(job, todo):
+            with process_pool(workers, "maskgen build", {"cell_job": job}) as pool:
+                for count in pool.map(_run_cell_job, todo):
                     bar.update(count)
         else:
             for task in todo:

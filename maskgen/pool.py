@@ -9,7 +9,6 @@ On disk (under OUT/raw/SPLIT/):
 
 import contextlib
 import hashlib
-import multiprocessing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from pconvkit.maskgen.bins import hole_ratio
 from pconvkit.maskgen.flowcompute import FlowSettings, compute_flow, frame_pairs, list_flow_pairs, read_frames
 from pconvkit.maskgen.flowio import read_flow
 from pconvkit.maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
+from pconvkit.workers import process_pool
 
 PAPER_TRAIN_COUNT = 55_116
 PAPER_TEST_COUNT = 24_866
@@ -110,11 +110,11 @@ def _raw_masks(video: Video, settings: RawMaskSettings, pool):
     """Yield ((first, second), mask) for every frame pair of a video, in order."""
     if video.kind == "flows":
         pairs = [(p.first, p.second) for p in video.pairs]
-        results = pool.imap(_mask_from_flow_files, [(p, settings) for p in video.pairs], chunksize=4)
+        results = pool.map(_mask_from_flow_files, [(p, settings) for p in video.pairs], chunksize=4)
     else:
         frames = read_frames(video.path, settings.flow.max_side)
         pairs = frame_pairs(len(frames), settings.flow.frame_gaps, settings.flow.frame_stride)
-        results = pool.imap(_mask_from_frames, [(frames[i], frames[j], settings) for i, j in pairs], chunksize=4)
+        results = pool.map(_mask_from_frames, [(frames[i], frames[j], settings) for i, j in pairs], chunksize=4)
     with tqdm(total=len(pairs), desc=f"raw masks {video.name}", unit="pair", leave=False) as bar:
         for pair, mask in zip(pairs, results):
             bar.update()
@@ -206,20 +206,19 @@ def build_raw_pools(
 
 
 class _InProcess:
-    """The `imap` of multiprocessing.Pool, run in this process (for --workers 1)."""
+    """The `map` of a process pool, run in this process (for --workers 1)."""
 
-    def imap(self, function, jobs, chunksize=1):
+    def map(self, function, jobs, chunksize=1):
         return map(function, jobs)
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        return False
-
-
+@contextlib.contextmanager
 def _worker_pool(workers: int):
-    return multiprocessing.Pool(workers) if workers > 1 else _InProcess()
+    if workers > 1:
+        with process_pool(workers, "maskgen build (raw masks)") as pool:
+            yield pool
+    else:
+        yield _InProcess()
 
 
 def load_pool(out_dir, split: str) -> list[dict]:

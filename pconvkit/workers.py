@@ -1,0 +1,44 @@
+"""Worker processes whose death is an error, not a hang.
+
+multiprocessing.Pool waits forever for the results of a worker that was killed (the out-of-memory
+killer's SIGKILL); concurrent.futures notices and raises BrokenProcessPool, which becomes a one-line
+error here. Results already written stay, and the same command resumes.
+"""
+
+import contextlib
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from pconvkit.errors import UserError
+
+_STATE = {}
+
+
+def _install(name, value):
+    _STATE[name] = value
+
+
+def worker_state(name):
+    """What `process_pool(..., state=...)` gave each worker process under `name`."""
+    return _STATE[name]
+
+
+@contextlib.contextmanager
+def process_pool(workers: int, what: str, state: dict | None = None):
+    """A forked ProcessPoolExecutor; `state` (name -> object) is handed to each worker once, at its
+    start, instead of with every task."""
+    initializer, initargs = (None, ())
+    if state:
+        ((name, value),) = state.items()
+        initializer, initargs = _install, (name, value)
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("fork"), initializer=initializer, initargs=initargs
+    ) as pool:
+        try:
+            yield pool
+        except BrokenProcessPool:
+            raise UserError(
+                f"a worker process of {what} died (killed by the system, perhaps for lack of memory): what was "
+                "written so far is kept; run the same command again to resume"
+            ) from None

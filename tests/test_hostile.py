@@ -1,0 +1,305 @@
+"""Hostile input: every mistake ends in one `Error:` line and a non-zero exit, or gives the right
+result; nothing half-written is left behind; a dead worker ends the run instead of hanging it."""
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pconvkit.cli import benchmark, pconv
+from pconvkit.errors import UserError
+from pconvkit.files import mask_to_png, read_image, read_mask, write_image, write_png_atomic
+
+runner = CliRunner()
+HOLE = (slice(8, 24), slice(8, 40))
+
+
+def valid_mask(shape=(64, 64)):
+    valid = np.ones(shape, np.uint8)
+    valid[HOLE] = 0
+    return valid
+
+
+def one_error_line(result):
+    assert result.exit_code != 0, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output, result.output
+    return errors[0]
+
+
+# 1. one rule for reading a mask ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values,dtype",
+    [((0, 1), np.uint8), ((0, 255), np.uint8), ((0, 1), np.uint16), ((0, 255), np.uint16), ((0, 65535), np.uint16)],
+)
+def test_binary_masks_in_their_own_range_are_read_as_they_mean(tmp_path, values, dtype):
+    valid = valid_mask()
+    cv2.imwrite(str(tmp_path / "m.png"), np.where(valid == 1, values[1], values[0]).astype(dtype))
+    assert np.array_equal(read_mask(tmp_path / "m.png"), valid)
+    assert np.array_equal(read_mask(tmp_path / "m.png", hole_white=True), 1 - valid)
+
+
+def test_float_mask_and_single_value_masks(tmp_path):
+    valid = valid_mask()
+    cv2.imwrite(str(tmp_path / "m.tiff"), valid.astype(np.float32))
+    assert np.array_equal(read_mask(tmp_path / "m.tiff"), valid)
+    for value, expected in ((0, 0), (1, 1), (255, 1)):
+        cv2.imwrite(str(tmp_path / "flat.png"), np.full((8, 8), value, np.uint8))
+        assert (read_mask(tmp_path / "flat.png") == expected).all()
+
+
+@pytest.mark.parametrize("kind", ["gradient", "two_greys", "jpeg_noise", "colour", "alpha_holes"])
+def test_masks_that_are_not_binary_are_refused_with_what_was_found(tmp_path, kind):
+    valid = valid_mask()
+    path = tmp_path / "m.png"
+    if kind == "gradient":
+        cv2.imwrite(str(path), np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1)))
+    elif kind == "two_greys":
+        cv2.imwrite(str(path), np.where(valid == 1, 200, 100).astype(np.uint8))
+    elif kind == "jpeg_noise":
+        path = tmp_path / "m.jpg"
+        disc = cv2.circle(np.full((64, 64), 255, np.uint8), (30, 30), 13, 0, -1)  # curved edges ring in JPEG
+        cv2.imwrite(str(path), disc, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    elif kind == "colour":
+        colour = np.dstack([mask_to_png(valid)] * 3)
+        colour[..., 0] = 0
+        cv2.imwrite(str(path), colour)
+    else:  # white everywhere, the holes only in the alpha channel
+        cv2.imwrite(str(path), np.dstack([np.full((64, 64), 255, np.uint8)] * 3 + [mask_to_png(valid)]))
+    with pytest.raises(UserError, match="not binary|colour|alpha"):
+        read_mask(path)
+
+
+def test_an_explicit_threshold_binarises(tmp_path):
+    cv2.imwrite(str(tmp_path / "m.png"), np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1)))
+    white = read_mask(tmp_path / "m.png", threshold=0.5)
+    assert white[0, 31] == 0 and white[0, 32] == 1  # 128 / 255 >= 0.5
+
+
+def test_pconv_inpaint_refuses_a_grey_mask_in_one_line(tmp_path):
+    write_image(tmp_path / "photo.png", np.random.default_rng(0).random((64, 64, 3)))
+    cv2.imwrite(str(tmp_path / "m.png"), np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1)))
+    out = tmp_path / "out.png"
+    line = one_error_line(
+        runner.invoke(
+            pconv,
+            ["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "m.png"), "-o", str(out), "--engine", "torch"],
+        )
+    )
+    assert "--mask-threshold" in line and not out.exists()
+
+
+# 2. polarity ----------------------------------------------------------------------------------------
+
+
+def test_an_inverted_single_mask_names_hole_white(tmp_path):
+    write_image(tmp_path / "photo.png", np.random.default_rng(0).random((64, 64, 3)))
+    write_png_atomic(tmp_path / "m.png", mask_to_png(valid_mask(), hole_white=True))  # white = hole
+    args = ["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "m.png"), "-o", str(tmp_path / "o.png")]
+    assert "--hole-white" in one_error_line(runner.invoke(pconv, args + ["--engine", "torch"]))
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_an_inverted_mask_folder_is_stopped_before_anything_runs(tmp_path):
+    rng = np.random.default_rng(1)
+    for i in range(6):
+        valid = np.ones((64, 64), np.uint8)
+        valid[10 : 20 + 4 * i, 10:40] = 0
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid, hole_white=True))
+    write_image(tmp_path / "images" / "a.png", rng.random((64, 64, 3)))
+    args = [
+        "run",
+        "--methods",
+        "mean",
+        "--images",
+        str(tmp_path / "images"),
+        "--masks",
+        str(tmp_path / "masks"),
+        "--size",
+        "64",
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    assert "--hole-white" in one_error_line(runner.invoke(benchmark, args))
+    assert not (tmp_path / "out" / "results.csv").exists()
+    result = runner.invoke(benchmark, args + ["--hole-white"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(benchmark, args[:-2] + ["--out", str(tmp_path / "out2"), "--mostly-hole"])
+    assert "no mask matches" in one_error_line(result)  # accepted as mostly hole, but then no mask is in a bin
+
+
+# 3. images --------------------------------------------------------------------------------------------
+
+
+def test_float_16_bit_and_grey_images_are_read_in_zero_one(tmp_path):
+    rgb = np.random.default_rng(0).random((20, 30, 3)).astype(np.float32)
+    cv2.imwrite(str(tmp_path / "f.tiff"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert np.allclose(read_image(tmp_path / "f.tiff"), rgb)
+    cv2.imwrite(str(tmp_path / "w.png"), (cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) * 65535).astype(np.uint16))
+    assert np.allclose(read_image(tmp_path / "w.png"), rgb, atol=1e-4)
+    cv2.imwrite(str(tmp_path / "big.tiff"), rgb * 255)
+    with pytest.raises(UserError, match=r"must lie in \[0, 1\]"):
+        read_image(tmp_path / "big.tiff")
+
+
+# 4. results.csv ----------------------------------------------------------------------------------------
+
+
+def test_a_method_named_twice_runs_once(tmp_path):
+    rng = np.random.default_rng(2)
+    write_image(tmp_path / "images" / "a.png", rng.random((64, 64, 3)))
+    write_png_atomic(tmp_path / "masks" / "m.png", mask_to_png(valid_mask()))
+    result = runner.invoke(
+        benchmark,
+        [
+            "run",
+            "--methods",
+            "telea,telea",
+            "--images",
+            str(tmp_path / "images"),
+            "--masks",
+            str(tmp_path / "masks"),
+            "--size",
+            "64",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "r" / "results.csv").read_text().splitlines()) == 2
+
+
+# 9. options ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", [["--bins", ","], ["--bins", "0.3-0.35"], ["--split", "X"]])
+def test_names_are_checked_before_any_folder_is_read(tmp_path, option):
+    result = runner.invoke(benchmark, ["run", "--methods", "mean", "--masks", str(tmp_path / "missing")] + option)
+    line = one_error_line(result)
+    assert "--bins" in line or "--split" in line
+
+
+# 11. permissions ------------------------------------------------------------------------------------------
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_png_atomic(tmp_path / "m.png", mask_to_png(valid_mask()))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.png").stat().st_mode) == 0o644
+
+
+# 12. training masks ----------------------------------------------------------------------------------------
+
+
+def test_training_masks_from_small_sparse_holes_are_never_all_hole():
+    from pconvkit.maskgen.augment import AugmentedMasks
+
+    raw = np.ones((1500, 2000), np.uint8)
+    raw[20:26, 30:36] = 0
+    raw[1400:1404, 1900:1904] = 0
+    masks = AugmentedMasks([raw], 512, seed=0)
+    ratios = [float((masks[i] == 0).mean()) for i in range(40)]
+    assert max(ratios) < 0.05 and min(ratios) == 0.0  # crops far from both holes hold no hole at all
+
+
+# 5. a dead worker --------------------------------------------------------------------------------------------
+
+
+def test_a_killed_benchmark_worker_ends_the_run_with_an_error(tmp_path):
+    (tmp_path / "killer.py").write_text(
+        "import multiprocessing, os, signal\n"
+        "def inpaint(image, mask):\n"
+        "    if multiprocessing.parent_process() is not None:  # in a worker: die as the OOM killer does\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return image\n"
+    )
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
+    command = [
+        str(Path(sys.executable).with_name("benchmark")),
+        "run",
+        "--methods",
+        "killer:inpaint",
+        "--workers",
+        "2",
+        "--images",
+        "images",
+        "--masks",
+        "masks",
+        "--size",
+        "64",
+        "--out",
+        "results",
+    ]
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "worker process of method killer:inpaint died" in done.stderr.splitlines()[-1]
+
+
+def test_a_killed_mask_builder_ends_the_build_with_an_error(tmp_path, monkeypatch):
+    import multiprocessing
+
+    import pconvkit.maskgen.build as build
+
+    def die_in_worker(*args, **kwargs):
+        if multiprocessing.parent_process() is not None:
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("the parent must not run cell jobs")
+
+    monkeypatch.setattr(build, "sample_cell_mask", die_in_worker)
+    valid = np.ones((300, 300), np.uint8)
+    valid[100:130, 100:160] = 0
+    write_png_atomic(tmp_path / "raw" / "test" / "v" / "000000_000001.png", mask_to_png(valid))
+    rows = [dict(raw_id="v/000000_000001", video="v", first="0", second="1")]
+    signal.alarm(120)  # a hang fails the test instead of the suite
+    try:
+        with pytest.raises(UserError, match="worker process of maskgen build died"):
+            build.build_test_set(tmp_path, rows, build.BenchmarkSettings(per_bin=2, size=256, chunk=1), workers=2)
+    finally:
+        signal.alarm(0)
+
+
+def test_a_row_torn_inside_its_last_field_is_computed_again_not_lost(tmp_path):
+    rng = np.random.default_rng(4)
+    for i in range(3):
+        write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
+    args = [
+        "run",
+        "--methods",
+        "mean",
+        "--images",
+        str(tmp_path / "images"),
+        "--masks",
+        str(tmp_path / "masks"),
+        "--size",
+        "64",
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert runner.invoke(benchmark, args).exit_code == 0
+    results = tmp_path / "r" / "results.csv"
+    whole = results.read_bytes()
+    results.write_bytes(whole[:-3])  # 'cpu\n' torn to 'c': the row looks complete but for its last field
+    assert runner.invoke(benchmark, args).exit_code == 0
+
+    def without_seconds(text):
+        return [line.split(",")[:8] + line.split(",")[9:] for line in text.splitlines()]
+
+    # the torn row was dropped and computed again, once (its time differs, nothing else)
+    assert without_seconds(results.read_text()) == without_seconds(whole.decode())
