@@ -27,6 +27,23 @@ def valid_mask(shape=(64, 64)):
     return valid
 
 
+def run_args(tmp_path, methods="mean", out="out"):
+    """`benchmark run` on TMP/images x TMP/masks at 64 px into TMP/OUT."""
+    return [
+        "run",
+        "--methods",
+        methods,
+        "--images",
+        str(tmp_path / "images"),
+        "--masks",
+        str(tmp_path / "masks"),
+        "--size",
+        "64",
+        "--out",
+        str(tmp_path / out),
+    ]
+
+
 def one_error_line(result):
     assert result.exit_code != 0, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
@@ -116,19 +133,7 @@ def test_an_inverted_mask_folder_is_stopped_before_anything_runs(tmp_path):
         valid[10 : 20 + 4 * i, 10:40] = 0
         write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid, hole_white=True))
     write_image(tmp_path / "images" / "a.png", rng.random((64, 64, 3)))
-    args = [
-        "run",
-        "--methods",
-        "mean",
-        "--images",
-        str(tmp_path / "images"),
-        "--masks",
-        str(tmp_path / "masks"),
-        "--size",
-        "64",
-        "--out",
-        str(tmp_path / "out"),
-    ]
+    args = run_args(tmp_path, "mean", "out")
     assert "--hole-white" in one_error_line(runner.invoke(benchmark, args))
     assert not (tmp_path / "out" / "results.csv").exists()
     result = runner.invoke(benchmark, args + ["--hole-white"])
@@ -279,19 +284,7 @@ def test_a_row_torn_inside_its_last_field_is_computed_again_not_lost(tmp_path):
     for i in range(3):
         write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
         write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
-    args = [
-        "run",
-        "--methods",
-        "mean",
-        "--images",
-        str(tmp_path / "images"),
-        "--masks",
-        str(tmp_path / "masks"),
-        "--size",
-        "64",
-        "--out",
-        str(tmp_path / "r"),
-    ]
+    args = run_args(tmp_path, "mean", "r")
     assert runner.invoke(benchmark, args).exit_code == 0
     results = tmp_path / "r" / "results.csv"
     whole = results.read_bytes()
