@@ -8,29 +8,16 @@ their L1 distance divided by C_p^2 (Eq. 4-5); TV is taken on I_comp over pairs o
 lie in the 1-pixel dilation of the hole region, divided by the number of elements of I_comp (Eq. 6).
 """
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from pconvkit.errors import UserError
 from pconvkit.files import load_torch_file
+from pconvkit.models.config import LossWeights
 from pconvkit.models.unet import IMAGENET_MEAN, IMAGENET_STD, composite
 
 VGG_POOL_ENDS = (5, 10, 17)  # torchvision vgg16().features indices after pool1, pool2, pool3
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    valid: float = 1.0
-    hole: float = 6.0
-    perceptual: float = 0.05
-    style: float = 120.0  # applied to L_style_out + L_style_comp
-    tv: float = 0.1
-
-    def as_dict(self):
-        return asdict(self)
 
 
 class VGG16Features(nn.Module):

@@ -10,7 +10,7 @@ import csv
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -23,43 +23,13 @@ from pconvkit.files import list_images, read_image, read_mask, to_uint8, write_p
 from pconvkit.maskgen.augment import AugmentedMasks
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
 from pconvkit.models.checkpoint import read_checkpoint, save_checkpoint
+from pconvkit.models.config import TrainConfig, UNetConfig
 from pconvkit.models.devices import pick_device
 from pconvkit.models.loss import InpaintingLoss, LossWeights, load_vgg16
-from pconvkit.models.unet import PConvUNet, UNetConfig, composite
+from pconvkit.models.unet import PConvUNet, composite
 
 PHASE_LR = {1: 2e-4, 2: 5e-5}
 LOG_EVERY = 50  # steps whose loss values are fetched from the device together
-
-
-@dataclass
-class TrainConfig:
-    images: str
-    masks: str  # a maskgen output folder (raw/train/pool.csv) or a folder of mask PNGs
-    out: str
-    size: int = 512
-    batch_size: int = 6
-    steps: int = 100_000  # total step count to reach (across phases)
-    finetune: bool = False
-    lr: float | None = None  # default: 2e-4 in phase 1, 5e-5 when fine-tuning
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True  # mixed precision, on CUDA only
-    vgg_weights: str | None = None
-    checkpoint_every: int = 500
-    sample_every: int = 500
-    hole_white: bool = False  # polarity of a plain mask folder
-    # Crops come from the image resized so its short side is a random length in
-    # [size, scale_jitter * size]; 1.0 (the paper's) takes crops at the native resolution and only
-    # scales up images smaller than the crop. >1 teaches the network upscaled, smoother content too.
-    scale_jitter: float = 1.0
-    # Random hue rotation (up to +-180 x this degrees) and saturation scaling (1 +- this) per crop;
-    # 0 (the paper's) is off. With few training photos it stops the network from learning their
-    # colours as a prior instead of copying colours from around the hole.
-    color_jitter: float = 0.0
-    workers: int = 0  # processes preparing batches ahead (batches stay a function of the step)
-    max_seconds: float | None = None  # stop after this much wall time, with a checkpoint
-    unet: dict = field(default_factory=lambda: UNetConfig().as_dict())
-    loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())
 
 
 class _Batches(torch.utils.data.Dataset):

@@ -9,28 +9,16 @@ the network for small compute budgets; the defaults are the paper's.
 Images enter and leave in [0, 1]; the network normalises them with ImageNet statistics inside.
 """
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pconvkit.models.config import UNetConfig
 from pconvkit.models.partialconv import PartialConv2d
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TABLE2_ENCODER = ((7, 64), (5, 128), (5, 256), (3, 512), (3, 512), (3, 512), (3, 512), (3, 512))
-
-
-@dataclass(frozen=True)
-class UNetConfig:
-    layers: int = 8  # encoder depth; the decoder mirrors it (Table 2: 8 + 8)
-    width: float = 1.0  # multiplier on every channel count except the 3 image channels
-    partial: bool = True  # False: the paper's "Conv" baseline, plain convolutions
-    hole_value: str = "imagenet_mean"  # Conv baseline's hole placeholder: 'imagenet_mean' or '127.5'
-
-    def as_dict(self):
-        return asdict(self)
 
 
 class PConvUNet(nn.Module):

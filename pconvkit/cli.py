@@ -19,6 +19,7 @@ from pconvkit.maskgen.flowcompute import FlowSettings
 from pconvkit.maskgen.manifest import read_manifest
 from pconvkit.maskgen.occlusion import ConsistencyThresholds
 from pconvkit.maskgen.pool import RawMaskSettings
+from pconvkit.models.config import TrainConfig, UNetConfig
 
 
 class _Group(click.Group):
@@ -553,6 +554,10 @@ def pconv():
     """Partial-convolution U-Net: train, inpaint one image, convert checkpoints (Sections 3-4.2)."""
 
 
+_TRAIN = TrainConfig(images="", masks="", out="")
+_UNET = UNetConfig()
+
+
 @pconv.command("train")
 @click.option("--images", required=True, type=click.Path(), help="Training images (random crops are taken).")
 @click.option(
@@ -562,18 +567,26 @@ def pconv():
     help="A maskgen output folder (raw training pool, augmented on the fly) or a folder of mask PNGs.",
 )
 @click.option("--out", required=True, type=click.Path(), help="Folder for last.pt, loss_log.csv and sample grids.")
-@click.option("--size", default=512, show_default=True, type=POSITIVE, help="Crop side (paper: 512).")
-@click.option("--batch-size", default=6, show_default=True, type=POSITIVE, help="Paper: 6.")
+@click.option("--size", default=_TRAIN.size, show_default=True, type=POSITIVE, help="Crop side (paper: 512).")
+@click.option("--batch-size", default=_TRAIN.batch_size, show_default=True, type=POSITIVE, help="Paper: 6.")
 @click.option(
-    "--steps", default=100_000, show_default=True, type=POSITIVE, help="Total steps to reach, counted across phases."
+    "--steps",
+    default=_TRAIN.steps,
+    show_default=True,
+    type=POSITIVE,
+    help="Total steps to reach, counted across phases.",
 )
 @click.option("--finetune", is_flag=True, help="Phase 2: lr 5e-5, encoder BatchNorm frozen (needs --resume).")
 @click.option(
     "--lr", type=POSITIVE_FLOAT, default=None, help="Default: 2e-4 (phase 1), 5e-5 (--finetune), as in Section 4.2."
 )
 @click.option("--resume", type=click.Path(), default=None, help="Continue from this checkpoint.")
-@click.option("--layers", default=8, show_default=True, type=click.IntRange(2, 8), help="Encoder depth (Table 2: 8).")
-@click.option("--width", default=1.0, show_default=True, type=POSITIVE_FLOAT, help="Channel multiplier (Table 2: 1.0).")
+@click.option(
+    "--layers", default=_UNET.layers, show_default=True, type=click.IntRange(2, 8), help="Encoder depth (Table 2: 8)."
+)
+@click.option(
+    "--width", default=_UNET.width, show_default=True, type=POSITIVE_FLOAT, help="Channel multiplier (Table 2: 1.0)."
+)
 @click.option("--plain", is_flag=True, help="Train the 'Conv' baseline: the same U-Net with plain convolutions.")
 @click.option(
     "--vgg-weights",
@@ -583,27 +596,27 @@ def pconv():
 )
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
-@click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE)
-@click.option("--checkpoint-every", default=500, show_default=True, type=POSITIVE)
-@click.option("--sample-every", default=500, show_default=True, type=POSITIVE)
+@click.option("--seed", default=_TRAIN.seed, show_default=True, type=NON_NEGATIVE)
+@click.option("--checkpoint-every", default=_TRAIN.checkpoint_every, show_default=True, type=POSITIVE)
+@click.option("--sample-every", default=_TRAIN.sample_every, show_default=True, type=POSITIVE)
 @click.option("--hole-white", is_flag=True, help="A plain mask folder is white = hole.")
 @click.option(
     "--scale-jitter",
-    default=1.0,
+    default=_TRAIN.scale_jitter,
     show_default=True,
     type=click.FloatRange(min=1.0),
     help="Crops from the image resized to a random short side in [size, this x size]; 1 = native resolution (paper).",
 )
 @click.option(
     "--color-jitter",
-    default=0.0,
+    default=_TRAIN.color_jitter,
     show_default=True,
     type=click.FloatRange(0, 1),
     help="Random hue rotation (+-180 x this degrees) and saturation scaling (1 +- this); 0 = off (paper).",
 )
 @click.option(
     "--workers",
-    default=0,
+    default=_TRAIN.workers,
     show_default=True,
     type=click.IntRange(min=0),
     help="Processes preparing batches ahead (results do not depend on it).",
@@ -641,8 +654,7 @@ def pconv_train(
 ):
     """Train the PConv U-Net (or the Conv baseline) with the loss of Eq. 7."""
     from pconvkit.models.checkpoint import read_checkpoint
-    from pconvkit.models.train import TrainConfig, train
-    from pconvkit.models.unet import UNetConfig
+    from pconvkit.models.train import train
 
     unet = UNetConfig(layers=layers, width=width, partial=not plain).as_dict()
     if resume:

@@ -4,6 +4,7 @@ Research checkouts often have top-level `models/` or `benchmark/` packages on PY
 README asks for it); the toolkit's commands must not import them.
 """
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,22 +23,11 @@ DECOYS = ("models", "benchmark", "maskgen", "cli")
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(out),
-            str(REPOSITORY),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    source = out / "source"  # a copy: pip builds in the source tree, which would leave build/ in the checkout
+    ignored = shutil.ignore_patterns(".git", ".venv", "demo", "build", "*.egg-info", "__pycache__", ".pytest_cache")
+    shutil.copytree(REPOSITORY, source, ignore=ignored)
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out)]
+    subprocess.run([*pip_wheel, str(source)], check=True, capture_output=True)
     (path,) = out.glob("pconvkit-*.whl")
     return path
 
