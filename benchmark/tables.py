@@ -16,31 +16,20 @@ from pconvkit.benchmark.methods import NOT_RUN
 from pconvkit.benchmark.metrics import METRICS, PER_IMAGE, inception_score
 from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.errors import UserError
+from pconvkit.files import read_csv_rows
 
-# Table 1 of the paper, transcribed: {metric: {method: 12 values in column order N, B per bin}}.
-PAPER_TABLE1 = {
-    "l1": {
-        "PM": [0.45, 0.42, 1.25, 1.16, 2.28, 2.07, 3.52, 3.17, 4.77, 4.27, 6.98, 6.34],
-        "GL": [1.39, 1.53, 3.01, 3.22, 4.51, 5.00, 6.05, 6.77, 7.34, 8.20, 8.60, 9.78],
-        "GntIpt": [0.78, 0.88, 1.98, 2.09, 3.34, 3.72, 4.98, 5.50, 6.51, 7.13, 8.33, 9.19],
-        "Conv": [0.52, 0.50, 1.26, 1.17, 2.20, 2.01, 3.37, 3.03, 4.58, 4.10, 6.66, 6.01],
-        "PConv": [0.49, 0.47, 1.18, 1.09, 2.07, 1.88, 3.19, 2.84, 4.37, 3.85, 6.45, 5.72],
-    },
-    "psnr": {
-        "PM": [32.97, 33.68, 26.87, 27.51, 23.70, 24.35, 21.27, 22.05, 19.70, 20.58, 17.60, 18.22],
-        "GL": [30.17, 29.74, 23.87, 23.83, 20.92, 20.73, 18.80, 18.61, 17.60, 17.38, 16.90, 16.37],
-        "GntIpt": [29.07, 28.38, 23.20, 22.86, 20.58, 19.86, 18.53, 17.85, 17.31, 16.68, 16.24, 15.52],
-        "Conv": [33.21, 33.79, 27.30, 27.89, 24.23, 24.90, 21.79, 22.60, 20.20, 21.13, 18.24, 18.94],
-        "PConv": [33.75, 34.34, 27.71, 28.32, 24.54, 25.25, 22.01, 22.89, 20.34, 21.38, 18.21, 19.04],
-    },
-    "ssim": {
-        "PM": [0.946, 0.947, 0.861, 0.865, 0.763, 0.768, 0.666, 0.675, 0.568, 0.579, 0.459, 0.472],
-        "GL": [0.929, 0.923, 0.831, 0.829, 0.732, 0.721, 0.638, 0.627, 0.543, 0.533, 0.446, 0.440],
-        "GntIpt": [0.940, 0.938, 0.855, 0.855, 0.760, 0.758, 0.666, 0.666, 0.569, 0.570, 0.465, 0.470],
-        "Conv": [0.943, 0.943, 0.862, 0.865, 0.769, 0.772, 0.674, 0.682, 0.576, 0.587, 0.463, 0.478],
-        "PConv": [0.946, 0.945, 0.867, 0.870, 0.775, 0.779, 0.681, 0.689, 0.583, 0.595, 0.468, 0.484],
-    },
-}
+
+def _paper_table1() -> dict:
+    """Table 1 of the paper, transcribed in paper_table1.csv: {metric: {method: 12 values, in
+    column_labels() order}}."""
+    table = {}
+    for row in read_csv_rows(Path(__file__).with_name("paper_table1.csv")):
+        metric, method = row.pop("metric"), row.pop("method")
+        table.setdefault(metric, {})[method] = [float(v) for v in row.values()]
+    return table
+
+
+PAPER_TABLE1 = _paper_table1()
 
 
 def column_labels():

@@ -51,6 +51,11 @@ POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
 NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
 
 
+def _option(name: str, default, kind=None, help: str | None = None):
+    """A click option whose default is shown in --help."""
+    return click.option(name, default=default, show_default=True, type=kind, help=help)
+
+
 def _positive_int_list(ctx, param, value):
     """Click callback: the value must be a comma-separated list of positive integers; kept as text."""
     try:
@@ -84,13 +89,7 @@ _flow_options = [
         callback=_positive_int_list,
         help="Comma-separated frame gaps: each gives pairs (i, i+gap); more gaps, more distinct masks.",
     ),
-    click.option(
-        "--frame-stride",
-        default=_FLOW.frame_stride,
-        show_default=True,
-        type=POSITIVE,
-        help="Step between first frames of pairs.",
-    ),
+    _option("--frame-stride", _FLOW.frame_stride, POSITIVE, "Step between first frames of pairs."),
     click.option(
         "--max-side", type=POSITIVE, default=_FLOW.max_side, help="Scale frames down to this longer side before flow."
     ),
@@ -111,20 +110,18 @@ _flow_options = [
 ]
 
 _consistency_options = [
-    click.option(
+    _option(
         "--occlusion-relative",
-        default=_CHECK.relative,
-        show_default=True,
-        type=NON_NEGATIVE_FLOAT,
-        help="Occluded where |w + w^|^2 > this (|w|^2 + |w^|^2) + --occlusion-absolute (Sundaram et al. 2010).",
+        _CHECK.relative,
+        NON_NEGATIVE_FLOAT,
+        "Occluded where |w + w^|^2 > this (|w|^2 + |w^|^2) + --occlusion-absolute (Sundaram et al. 2010).",
     ),
     click.option("--occlusion-absolute", default=_CHECK.absolute, show_default=True, type=NON_NEGATIVE_FLOAT),
-    click.option(
+    _option(
         "--boundary-relative",
-        default=_CHECK.boundary_relative,
-        show_default=True,
-        type=NON_NEGATIVE_FLOAT,
-        help="Motion boundary where |grad u|^2 + |grad v|^2 > this |w|^2 + --boundary-absolute.",
+        _CHECK.boundary_relative,
+        NON_NEGATIVE_FLOAT,
+        "Motion boundary where |grad u|^2 + |grad v|^2 > this |w|^2 + --boundary-absolute.",
     ),
     click.option("--boundary-absolute", default=_CHECK.boundary_absolute, show_default=True, type=NON_NEGATIVE_FLOAT),
     click.option("--no-motion-boundaries", is_flag=True, help="Holes from the consistency check only."),
@@ -133,13 +130,7 @@ _consistency_options = [
         is_flag=True,
         help="Pixels whose flow leaves the frame become holes (default: valid; they are not occluded by the scene).",
     ),
-    click.option(
-        "--min-area",
-        default=_RAW.min_component_area,
-        show_default=True,
-        type=NON_NEGATIVE,
-        help="Hole components smaller than this (px) are dropped.",
-    ),
+    _option("--min-area", _RAW.min_component_area, NON_NEGATIVE, "Hole components smaller than this (px) are dropped."),
 ]
 
 
@@ -235,23 +226,21 @@ def maskgen_flow(videos, frames, out, suffix, **options):
 @click.option(
     "--size", default=_TEST.size, show_default=True, type=POSITIVE, help="Side of the test masks (paper: 512)."
 )
-@click.option(
+@_option(
     "--border-margin",
-    default=_TEST.margin,
-    show_default=True,
-    type=NON_NEGATIVE,
-    help="N masks have no hole pixel within this many px of the border (paper: 50).",
+    _TEST.margin,
+    NON_NEGATIVE,
+    "N masks have no hole pixel within this many px of the border (paper: 50).",
 )
 @click.option(
     "--hole-white", is_flag=True, help="Write white = hole (NVIDIA's files). Default: white = valid (the paper's M)."
 )
 @click.option("--seed", default=_TEST.seed, show_default=True, type=NON_NEGATIVE)
-@click.option(
+@_option(
     "--max-tries",
-    default=_TEST.max_tries,
-    show_default=True,
-    type=POSITIVE,
-    help="Candidate (source, angle, crop) draws per mask before its bin is declared impossible.",
+    _TEST.max_tries,
+    POSITIVE,
+    "Candidate (source, angle, crop) draws per mask before its bin is declared impossible.",
 )
 @click.option(
     "--workers", default=1, show_default=True, type=POSITIVE, help="Processes; the output does not depend on it."
@@ -406,13 +395,7 @@ def benchmark_data_path(what):
 )
 @click.option("--limit", type=POSITIVE, default=None, help="At most this many masks per cell.")
 @click.option("--out", default="results", show_default=True, type=click.Path())
-@click.option(
-    "--size",
-    default=512,
-    show_default=True,
-    type=POSITIVE,
-    help="Images are centre-cropped and resized to this (paper: 512).",
-)
+@_option("--size", 512, POSITIVE, "Images are centre-cropped and resized to this (paper: 512).")
 @click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE, help="Seed of the mask-image pairing.")
 @click.option("--workers", default=1, show_default=True, type=POSITIVE, help="Processes for the CPU methods.")
 @click.option("--batch-size", default=8, show_default=True, type=POSITIVE, help="Batch of the neural methods.")
@@ -569,13 +552,7 @@ _UNET = UNetConfig()
 @click.option("--out", required=True, type=click.Path(), help="Folder for last.pt, loss_log.csv and sample grids.")
 @click.option("--size", default=_TRAIN.size, show_default=True, type=POSITIVE, help="Crop side (paper: 512).")
 @click.option("--batch-size", default=_TRAIN.batch_size, show_default=True, type=POSITIVE, help="Paper: 6.")
-@click.option(
-    "--steps",
-    default=_TRAIN.steps,
-    show_default=True,
-    type=POSITIVE,
-    help="Total steps to reach, counted across phases.",
-)
+@_option("--steps", _TRAIN.steps, POSITIVE, "Total steps to reach, counted across phases.")
 @click.option("--finetune", is_flag=True, help="Phase 2: lr 5e-5, encoder BatchNorm frozen (needs --resume).")
 @click.option(
     "--lr", type=POSITIVE_FLOAT, default=None, help="Default: 2e-4 (phase 1), 5e-5 (--finetune), as in Section 4.2."
@@ -600,26 +577,23 @@ _UNET = UNetConfig()
 @click.option("--checkpoint-every", default=_TRAIN.checkpoint_every, show_default=True, type=POSITIVE)
 @click.option("--sample-every", default=_TRAIN.sample_every, show_default=True, type=POSITIVE)
 @click.option("--hole-white", is_flag=True, help="A plain mask folder is white = hole.")
-@click.option(
+@_option(
     "--scale-jitter",
-    default=_TRAIN.scale_jitter,
-    show_default=True,
-    type=click.FloatRange(min=1.0),
-    help="Crops from the image resized to a random short side in [size, this x size]; 1 = native resolution (paper).",
+    _TRAIN.scale_jitter,
+    click.FloatRange(min=1.0),
+    "Crops from the image resized to a random short side in [size, this x size]; 1 = native resolution (paper).",
 )
-@click.option(
+@_option(
     "--color-jitter",
-    default=_TRAIN.color_jitter,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Random hue rotation (+-180 x this degrees) and saturation scaling (1 +- this); 0 = off (paper).",
+    _TRAIN.color_jitter,
+    click.FloatRange(0, 1),
+    "Random hue rotation (+-180 x this degrees) and saturation scaling (1 +- this); 0 = off (paper).",
 )
-@click.option(
+@_option(
     "--workers",
-    default=_TRAIN.workers,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Processes preparing batches ahead (results do not depend on it).",
+    _TRAIN.workers,
+    click.IntRange(min=0),
+    "Processes preparing batches ahead (results do not depend on it).",
 )
 @click.option(
     "--max-minutes",
@@ -627,31 +601,7 @@ _UNET = UNetConfig()
     default=None,
     help="Stop after this much wall time, writing a checkpoint (resume later with --resume).",
 )
-def pconv_train(
-    images,
-    masks,
-    out,
-    size,
-    batch_size,
-    steps,
-    finetune,
-    lr,
-    resume,
-    layers,
-    width,
-    plain,
-    vgg_weights,
-    device,
-    no_amp,
-    seed,
-    checkpoint_every,
-    sample_every,
-    hole_white,
-    scale_jitter,
-    color_jitter,
-    workers,
-    max_minutes,
-):
+def pconv_train(resume, layers, width, plain, no_amp, max_minutes, **options):
     """Train the PConv U-Net (or the Conv baseline) with the loss of Eq. 7."""
     from pconvkit.models.checkpoint import read_checkpoint
     from pconvkit.models.train import train
@@ -659,30 +609,10 @@ def pconv_train(
     unet = UNetConfig(layers=layers, width=width, partial=not plain).as_dict()
     if resume:
         unet = read_checkpoint(resume)["unet"]  # the architecture of the checkpoint wins
-    if size % 2 ** unet["layers"]:
-        raise UserError(f"--size {size} is not divisible by 2^{unet['layers']}")
-    config = TrainConfig(
-        images=images,
-        masks=masks,
-        out=out,
-        size=size,
-        batch_size=batch_size,
-        steps=steps,
-        finetune=finetune,
-        lr=lr,
-        seed=seed,
-        device=device,
-        amp=not no_amp,
-        vgg_weights=vgg_weights,
-        checkpoint_every=checkpoint_every,
-        sample_every=sample_every,
-        hole_white=hole_white,
-        unet=unet,
-        scale_jitter=scale_jitter,
-        color_jitter=color_jitter,
-        workers=workers,
-        max_seconds=None if max_minutes is None else max_minutes * 60,
-    )
+    if options["size"] % 2 ** unet["layers"]:
+        raise UserError(f"--size {options['size']} is not divisible by 2^{unet['layers']}")
+    max_seconds = None if max_minutes is None else max_minutes * 60
+    config = TrainConfig(**options, amp=not no_amp, unet=unet, max_seconds=max_seconds)
     click.echo(f"checkpoint {train(config, resume, log=click.echo)}")
 
 

@@ -44,6 +44,7 @@ def test_the_wheel_has_one_top_level_name_and_carries_the_bundled_models(wheel):
         "pconvkit/models/unet.py",
         "pconvkit/benchmark/run.py",
         "pconvkit/cli.py",
+        "pconvkit/benchmark/paper_table1.csv",
         "pconvkit/models/weights/pconv.pt",
         "pconvkit/models/weights/MODEL_CARD.md",
     ):

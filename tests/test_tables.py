@@ -51,3 +51,16 @@ def test_with_paper_rows_and_latex_structure(results):
     paper = [r for r in table if r["method"] == "PConv (paper)" and r["metric"] == "PSNR"][0]
     assert [paper[c] for c in column_labels()] == PAPER_TABLE1["psnr"]["PConv"]
     assert re.search(r"l1 \(\\%\) & PConv \(paper\) & 0\.49 & 0\.47", latex)
+
+
+def test_the_paper_table_is_transcribed_in_our_column_order():
+    from pathlib import Path
+
+    from pconvkit.benchmark import tables
+
+    header = (Path(tables.__file__).with_name("paper_table1.csv")).read_text().splitlines()[0].split(",")
+    assert header[2:] == column_labels()
+    assert PAPER_TABLE1["l1"]["PConv"][0] == 0.49 and PAPER_TABLE1["ssim"]["PConv"][-1] == 0.484
+    assert {m: len(v) for m, v in PAPER_TABLE1["psnr"].items()} == dict.fromkeys(
+        ["PM", "GL", "GntIpt", "Conv", "PConv"], 12
+    )
