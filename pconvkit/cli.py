@@ -7,6 +7,7 @@
 A mistake in the input ends in a one-line error and exit status 1, never a traceback.
 """
 
+import math
 import sys
 from pathlib import Path
 
@@ -47,8 +48,21 @@ def _csv_list(value, cast=str):
 # click's "Invalid value for ..." before any work starts, never a traceback from deep inside.
 POSITIVE = click.IntRange(min=1)
 NON_NEGATIVE = click.IntRange(min=0)
-POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
-NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf (which compare false with every bound, so
+    FloatRange lets them through)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+POSITIVE_FLOAT = FiniteFloatRange(min=0, min_open=True)
+NON_NEGATIVE_FLOAT = FiniteFloatRange(min=0)
 
 
 def _option(name: str, default, kind=None, help: str | None = None):
@@ -157,7 +171,7 @@ def _mask_reading_options(function):
     )(function)
     return click.option(
         "--mask-threshold",
-        type=click.FloatRange(0, 1, min_open=True),
+        type=FiniteFloatRange(0, 1, min_open=True),
         default=None,
         help="Binarise non-binary mask files: values >= this x the file type's maximum are white. Without it such "
         "files are refused.",
@@ -580,13 +594,13 @@ _UNET = UNetConfig()
 @_option(
     "--scale-jitter",
     _TRAIN.scale_jitter,
-    click.FloatRange(min=1.0),
+    FiniteFloatRange(min=1.0),
     "Crops from the image resized to a random short side in [size, this x size]; 1 = native resolution (paper).",
 )
 @_option(
     "--color-jitter",
     _TRAIN.color_jitter,
-    click.FloatRange(0, 1),
+    FiniteFloatRange(0, 1),
     "Random hue rotation (+-180 x this degrees) and saturation scaling (1 +- this); 0 = off (paper).",
 )
 @_option(
@@ -597,7 +611,7 @@ _UNET = UNetConfig()
 )
 @click.option(
     "--max-minutes",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=None,
     help="Stop after this much wall time, writing a checkpoint (resume later with --resume).",
 )

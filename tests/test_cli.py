@@ -88,20 +88,25 @@ def test_classify_prints_measured_bins(mask_folder):
     assert lines[1].startswith("0.png,B,0.01-0.1,") and lines[1].endswith(",2")
 
 
-def test_benchmark_run_table_and_resume(tmp_path, mask_folder, image_folder):
-    arguments = [
+def run_args(methods, masks, images, out):
+    """`benchmark run` of METHODS on IMAGES x MASKS at 64 px into OUT."""
+    return [
         "run",
         "--methods",
-        "telea,mean",
+        methods,
         "--masks",
-        str(mask_folder),
+        str(masks),
         "--images",
-        str(image_folder),
+        str(images),
         "--size",
         "64",
         "--out",
-        str(tmp_path),
+        str(out),
     ]
+
+
+def test_benchmark_run_table_and_resume(tmp_path, mask_folder, image_folder):
+    arguments = run_args("telea,mean", str(mask_folder), image_folder, str(tmp_path))
     result = runner.invoke(benchmark, arguments)
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
@@ -279,77 +284,42 @@ def test_maskgen_flow_writes_a_folder_that_flow_dir_reads_back(tmp_path):
 
 
 def test_resumed_run_refuses_another_pairing(tmp_path, mask_folder, image_folder):
-    arguments = [
-        "run",
-        "--methods",
-        "mean",
-        "--masks",
-        str(mask_folder),
-        "--images",
-        str(image_folder),
-        "--size",
-        "64",
-        "--out",
-        str(tmp_path),
-    ]
+    arguments = run_args("mean", str(mask_folder), image_folder, str(tmp_path))
     assert runner.invoke(benchmark, arguments).exit_code == 0
     before = (tmp_path / "results.csv").read_bytes()
     one_line_error(runner.invoke(benchmark, arguments + ["--seed", "5"]), "another mask-image pairing")
     assert (tmp_path / "results.csv").read_bytes() == before
 
 
+def _cases(group, arguments, pairs: str):
+    """(group, arguments, option, value) for each 'OPTION VALUE' of `pairs`, separated by ';'."""
+    return [(group, arguments, *pair.split()) for pair in pairs.split(";")]
+
+
 BAD_NUMBERS = (
-    [
-        (maskgen, ["build", "--flow-dir", "f", "--out", "o"], option, value)
-        for option, value in [
-            ("--frame-stride", "0"),
-            ("--max-side", "0"),
-            ("--min-area", "-1"),
-            ("--occlusion-relative", "-0.5"),
-            ("--boundary-absolute", "-1"),
-            ("--train-count", "-1"),
-            ("--per-bin", "0"),
-            ("--size", "0"),
-            ("--border-margin", "-1"),
-            ("--seed", "-1"),
-            ("--max-tries", "0"),
-            ("--workers", "0"),
-            ("--frame-gaps", "0"),
-            ("--frame-gaps", "1,x"),
-            ("--frame-gaps", "4,-1"),
-        ]
-    ]
-    + [
-        (maskgen, ["flow", "--frames", "f", "--out", "o"], "--frame-gaps", "abc"),
-        (maskgen, ["classify", "f"], "--border-margin", "-3"),
-        (benchmark, ["grid", "r"], "--size", "0"),
-    ]
-    + [
-        (benchmark, ["run", "--masks", "m", "--out", "o"], option, value)
-        for option, value in [
-            ("--workers", "0"),
-            ("--batch-size", "0"),
-            ("--limit", "0"),
-            ("--size", "0"),
-            ("--seed", "-1"),
-        ]
-    ]
-    + [
-        (pconv, ["train", "--images", "i", "--masks", "m", "--out", "o"], option, value)
-        for option, value in [
-            ("--batch-size", "0"),
-            ("--steps", "0"),
-            ("--lr", "0"),
-            ("--lr", "-1"),
-            ("--layers", "1"),
-            ("--layers", "9"),
-            ("--width", "0"),
-            ("--checkpoint-every", "0"),
-            ("--sample-every", "0"),
-            ("--size", "0"),
-            ("--seed", "-1"),
-        ]
-    ]
+    _cases(
+        maskgen,
+        ["build", "--flow-dir", "f", "--out", "o"],
+        "--frame-stride 0; --max-side 0; --min-area -1; --occlusion-relative -0.5; --occlusion-relative nan; "
+        "--occlusion-absolute inf; --boundary-absolute -1; --boundary-relative nan; --train-count -1; --per-bin 0; "
+        "--size 0; --border-margin -1; --seed -1; --max-tries 0; --workers 0; --frame-gaps 0; --frame-gaps 1,x; "
+        "--frame-gaps 4,-1",
+    )
+    + _cases(maskgen, ["flow", "--frames", "f", "--out", "o"], "--frame-gaps abc")
+    + _cases(maskgen, ["classify", "f"], "--border-margin -3")
+    + _cases(benchmark, ["grid", "r"], "--size 0")
+    + _cases(
+        benchmark,
+        ["run", "--masks", "m", "--out", "o"],
+        "--workers 0; --batch-size 0; --limit 0; --size 0; --seed -1; --mask-threshold nan; --mask-threshold 0",
+    )
+    + _cases(
+        pconv,
+        ["train", "--images", "i", "--masks", "m", "--out", "o"],
+        "--batch-size 0; --steps 0; --lr 0; --lr -1; --lr nan; --layers 1; --layers 9; --width 0; --width inf; "
+        "--checkpoint-every 0; --sample-every 0; --size 0; --seed -1; --scale-jitter nan; --color-jitter nan; "
+        "--max-minutes nan",
+    )
 )
 
 
@@ -377,6 +347,11 @@ def test_an_output_image_name_that_opencv_cannot_write_is_refused_before_inpaint
     one_line_error(runner.invoke(pconv, ["inpaint"] + inputs + ["-o", str(tmp_path / "folder")]), "it is a folder")
 
 
+def inpaint_args(tmp_path, *extra):
+    """`pconv inpaint` of TMP/image.png with TMP/mask.png into TMP/o.png."""
+    return ["inpaint", str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "-o", str(tmp_path / "o.png"), *extra]
+
+
 def test_a_checkpoint_that_torch_did_not_write_gets_a_readable_error(tmp_path):
     (tmp_path / "notes.pt").write_text("hello")
     write_png_atomic(tmp_path / "image.png", np.zeros((32, 32, 3), np.uint8))
@@ -384,15 +359,7 @@ def test_a_checkpoint_that_torch_did_not_write_gets_a_readable_error(tmp_path):
     one_line_error(
         runner.invoke(
             pconv,
-            [
-                "inpaint",
-                str(tmp_path / "image.png"),
-                str(tmp_path / "mask.png"),
-                "-o",
-                str(tmp_path / "o.png"),
-                "--checkpoint",
-                str(tmp_path / "notes.pt"),
-            ],
+            inpaint_args(tmp_path, "--checkpoint", str(tmp_path / "notes.pt")),
         ),
         "notes.pt: not a file written by torch.save",
     )
@@ -401,19 +368,7 @@ def test_a_checkpoint_that_torch_did_not_write_gets_a_readable_error(tmp_path):
 def test_benchmark_run_checks_method_names_before_reading_anything(tmp_path, mask_folder, image_folder):
     result = runner.invoke(
         benchmark,
-        [
-            "run",
-            "--methods",
-            "telea,nosuch",
-            "--masks",
-            str(mask_folder),
-            "--images",
-            str(image_folder),
-            "--size",
-            "64",
-            "--out",
-            str(tmp_path / "r"),
-        ],
+        run_args("telea,nosuch", str(mask_folder), image_folder, str(tmp_path / "r")),
     )
     one_line_error(result, "unknown method 'nosuch'")
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
@@ -440,19 +395,7 @@ def test_file_system_refusals_are_one_line_errors(tmp_path, mask_folder, image_f
     (tmp_path / "a_folder").mkdir()
     one_line_error(runner.invoke(maskgen, ["sheet", str(mask_folder), "--out", str(tmp_path / "a_file")]), "a_file")
     one_line_error(runner.invoke(benchmark, ["timing", str(tmp_path / "a_folder")]), "no results in")
-    arguments = [
-        "run",
-        "--methods",
-        "mean",
-        "--masks",
-        str(mask_folder),
-        "--images",
-        str(image_folder),
-        "--size",
-        "64",
-        "--out",
-        str(tmp_path / "r"),
-    ]
+    arguments = run_args("mean", str(mask_folder), image_folder, str(tmp_path / "r"))
     assert runner.invoke(benchmark, arguments).exit_code == 0
     one_line_error(
         runner.invoke(benchmark, ["table", str(tmp_path / "r"), "--out", str(tmp_path / "a_folder")]), "it is a folder"
@@ -464,19 +407,7 @@ def test_a_run_can_be_drawn_from_another_directory(tmp_path, mask_folder, image_
     from pconvkit.benchmark.grid import grid_pairs
 
     monkeypatch.chdir(mask_folder.parent)  # masks given relative to where the run starts
-    arguments = [
-        "run",
-        "--methods",
-        "mean",
-        "--masks",
-        mask_folder.name,
-        "--images",
-        str(image_folder),
-        "--size",
-        "64",
-        "--out",
-        str(tmp_path / "r"),
-    ]
+    arguments = run_args("mean", mask_folder.name, image_folder, str(tmp_path / "r"))
     assert runner.invoke(benchmark, arguments).exit_code == 0
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
@@ -547,17 +478,7 @@ def test_a_device_name_torch_does_not_know_is_a_one_line_error(tmp_path):
     one_line_error(
         runner.invoke(
             pconv,
-            [
-                "inpaint",
-                str(tmp_path / "image.png"),
-                str(tmp_path / "mask.png"),
-                "-o",
-                str(tmp_path / "o.png"),
-                "--engine",
-                "torch",
-                "--device",
-                "gpu0",
-            ],
+            inpaint_args(tmp_path, "--engine", "torch", "--device", "gpu0"),
         ),
         "--device gpu0: not a device name",
     )

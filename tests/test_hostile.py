@@ -163,22 +163,7 @@ def test_a_method_named_twice_runs_once(tmp_path):
     rng = np.random.default_rng(2)
     write_image(tmp_path / "images" / "a.png", rng.random((64, 64, 3)))
     write_png_atomic(tmp_path / "masks" / "m.png", mask_to_png(valid_mask()))
-    result = runner.invoke(
-        benchmark,
-        [
-            "run",
-            "--methods",
-            "telea,telea",
-            "--images",
-            str(tmp_path / "images"),
-            "--masks",
-            str(tmp_path / "masks"),
-            "--size",
-            "64",
-            "--out",
-            str(tmp_path / "r"),
-        ],
-    )
+    result = runner.invoke(benchmark, run_args(tmp_path, "telea,telea", "r"))
     assert result.exit_code == 0, result.output
     assert len((tmp_path / "r" / "results.csv").read_text().splitlines()) == 2
 

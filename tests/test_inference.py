@@ -181,6 +181,20 @@ def test_cache_drops_graphs_of_checkpoints_removed_or_rewritten(trained_looking_
     assert cached_onnx_graph(trained_looking_checkpoint, cache) == kept
 
 
+def inpaint_args(tmp_path, out, checkpoint, *extra):
+    """`pconv inpaint` of TMP/photo.png with TMP/mask.png."""
+    return [
+        "inpaint",
+        str(tmp_path / "photo.png"),
+        str(tmp_path / "mask.png"),
+        "-o",
+        str(out),
+        "--checkpoint",
+        str(checkpoint),
+        *extra,
+    ]
+
+
 def test_inpaint_command_engines_agree(trained_looking_checkpoint, tmp_path, monkeypatch):
     monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path / "cache"))
     image, valid = pair((40, 70), seed=2)
@@ -190,17 +204,7 @@ def test_inpaint_command_engines_agree(trained_looking_checkpoint, tmp_path, mon
     for engine in ("onnx", "torch"):
         result = CliRunner().invoke(
             pconv,
-            [
-                "inpaint",
-                str(tmp_path / "photo.png"),
-                str(tmp_path / "mask.png"),
-                "-o",
-                str(tmp_path / f"{engine}.png"),
-                "--checkpoint",
-                str(trained_looking_checkpoint),
-                "--engine",
-                engine,
-            ],
+            inpaint_args(tmp_path, str(tmp_path / f"{engine}.png"), trained_looking_checkpoint, "--engine", engine),
         )
         assert result.exit_code == 0, result.output
         outputs[engine] = cv2.imread(str(tmp_path / f"{engine}.png")).astype(int)
@@ -246,17 +250,7 @@ def test_unwritable_onnx_cache_is_a_one_line_error(trained_looking_checkpoint, t
     cv2.imwrite(str(tmp_path / "mask.png"), valid * 255)
     result = CliRunner().invoke(
         pconv,
-        [
-            "inpaint",
-            str(tmp_path / "photo.png"),
-            str(tmp_path / "mask.png"),
-            "-o",
-            str(tmp_path / "out.png"),
-            "--checkpoint",
-            str(trained_looking_checkpoint),
-            "--engine",
-            "onnx",
-        ],
+        inpaint_args(tmp_path, str(tmp_path / "out.png"), trained_looking_checkpoint, "--engine", "onnx"),
     )
     assert result.exit_code == 1 and "cannot write the ONNX graph" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out.png").exists()

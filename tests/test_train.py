@@ -86,42 +86,23 @@ def test_finetune_freezes_encoder_batchnorm(data, tmp_path):
     assert moved and not torch.equal(before[moved[0]], after["model"][moved[0]])
 
 
+def train_args(data, out, *extra):
+    """`pconv train` on DATA/images and DATA/masks into OUT."""
+    return ["train", "--images", str(data / "images"), "--masks", str(data / "masks"), "--out", str(out), *extra]
+
+
 def test_cli_errors_are_one_line(data, tmp_path):
     runner = CliRunner()
     result = runner.invoke(
         pconv,
-        [
-            "train",
-            "--images",
-            str(data / "images"),
-            "--masks",
-            str(data / "masks"),
-            "--out",
-            str(tmp_path),
-            "--vgg-weights",
-            str(tmp_path / "nope.pth"),
-            "--steps",
-            "1",
-            "--size",
-            "32",
-            "--layers",
-            "3",
-        ],
+        train_args(
+            data, tmp_path, "--vgg-weights", str(tmp_path / "nope.pth"), "--steps", "1", "--size", "32", "--layers", "3"
+        ),
     )
     assert result.exit_code != 0 and "VGG16 weights not found" in result.output and result.output.count("\n") == 1
     result = runner.invoke(
         pconv,
-        [
-            "train",
-            "--images",
-            str(data / "images"),
-            "--masks",
-            str(data / "masks"),
-            "--out",
-            str(tmp_path),
-            "--size",
-            "40",
-        ],
+        train_args(data, tmp_path, "--size", "40"),
     )
     assert result.exit_code != 0 and "not divisible" in result.output
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
