@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from pconvkit.errors import UserError
-from pconvkit.files import list_images, read_image, read_mask
+from pconvkit.files import content_hash, list_images, read_image, read_mask
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, check_polarity, hole_ratio
 from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest
 from pconvkit.maskgen.survey import classify_folder
@@ -141,6 +141,16 @@ def pair_masks(masks, image_names, seed: int = 0) -> list[tuple[MaskEntry, str]]
     while len(dealt) < len(masks):
         dealt += [names[i] for i in rng.permutation(len(names))]
     return list(zip(masks, dealt[: len(masks)]))
+
+
+def mask_identity(mask: MaskEntry) -> str:
+    """What a mask's results rows depend on: its file's bytes and how they are read."""
+    return content_hash(Path(mask.path).read_bytes(), mask.hole_white, mask.threshold)
+
+
+def image_identity(image: np.ndarray) -> str:
+    """What an image's results rows depend on: its pixels at the evaluation size."""
+    return content_hash(np.ascontiguousarray(image, np.float32), image.shape)
 
 
 def read_pair(mask: MaskEntry, image: np.ndarray) -> np.ndarray:

@@ -10,11 +10,14 @@ Add your own with `register("name")`, or without touching this package with
 """
 
 import importlib
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+import pconvkit
 from pconvkit.errors import UserError
+from pconvkit.files import content_hash, file_hash
 
 METHODS = {}
 NOT_RUN = {
@@ -55,6 +58,33 @@ def check_method_name(name: str):
     """A one-line error for a name that is neither registered nor of the form module:function."""
     if name not in METHODS and ":" not in name:
         raise UserError(f"unknown method {name!r}: choose from {', '.join(sorted(METHODS))} or give module:function")
+
+
+def method_fingerprint(name: str, **options) -> str:
+    """What produced a results row: the method, its version, its options and its weights' hash.
+
+    Built-in methods are versioned by pconvkit's version; a neural method adds its checkpoint's
+    hash (the bundled model's by default); a plug-in `module:function` adds its module's
+    `__version__` or, without one, the hash of the module's source file.
+    """
+    check_method_name(name)
+    # the device is where a method runs, not what it computes
+    settings = sorted((k, str(v)) for k, v in options.items() if v is not None and k != "device")
+    parts = [name, pconvkit.__version__, settings]
+    if getattr(METHODS.get(name), "neural", False):
+        from pconvkit.models import BUNDLED_CONV_WEIGHTS, BUNDLED_WEIGHTS
+
+        default = BUNDLED_CONV_WEIGHTS if name == "conv" else BUNDLED_WEIGHTS
+        checkpoint = Path(options.get("checkpoint") or default)
+        parts.append(file_hash(checkpoint) if checkpoint.is_file() else "no weights")
+    elif name not in METHODS:
+        try:
+            module = importlib.import_module(name.partition(":")[0])
+        except ImportError as err:
+            raise UserError(f"cannot import method {name}: {err}") from None
+        source = getattr(module, "__file__", None)
+        parts.append(getattr(module, "__version__", None) or (file_hash(source) if source else "no source"))
+    return content_hash(*parts)
 
 
 def make_method(name: str, **options):

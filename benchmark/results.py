@@ -1,25 +1,32 @@
 """A run's files: OUT/results.csv (one row per method and mask) and OUT/pairing.csv (which image
 each mask was paired with). This module is the only reader and writer of both.
 
-results.csv: method, mask, image, category, bin, the per-image metrics of `metrics.PER_IMAGE`,
-seconds, device. Rows are appended and flushed one at a time; a torn last line (an interrupted
-write) is dropped when the file is opened again.
+results.csv: method, method_id, mask, mask_hash, image, image_hash, category, bin, the per-image
+metrics of `metrics.PER_IMAGE`, seconds, device. A row is identified by what produced it: the
+method and its fingerprint (version, options, weights' hash), and the content hashes of the mask
+(file bytes and polarity) and of the image (pixels at the evaluation size). Rows are appended and
+flushed one at a time while the run holds an exclusive lock on OUT/results.csv.lock; a torn last
+line (an interrupted write) is dropped when the file is opened again.
 
 pairing.csv: mask, image, category, bin, path (relative to OUT, so that the run's pictures can be
 drawn from any directory), hole_white (the polarity of the mask file), threshold (the user's
 binarisation of non-binary mask files, empty for none).
 """
 
+import contextlib
 import csv
 import os
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from pconvkit.benchmark.data import MaskEntry
 from pconvkit.benchmark.metrics import PER_IMAGE
 from pconvkit.errors import UserError
 from pconvkit.files import csv_text, read_csv_rows, write_text_atomic
 
-RESULT_FIELDS = ("method", "mask", "image", "category", "bin", *(m.name for m in PER_IMAGE), "seconds", "device")
+RESULT_FIELDS = ("method", "method_id", "mask", "mask_hash", "image", "image_hash", "category", "bin",
+                 *(m.name for m in PER_IMAGE), "seconds", "device")  # fmt: skip
 PAIRING_FIELDS = ("mask", "image", "category", "bin", "path", "hole_white", "threshold")
 
 
@@ -37,6 +44,11 @@ def read_results(path) -> list[dict]:
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or tuple(reader.fieldnames) != RESULT_FIELDS:
+            if reader.fieldnames and "method_id" not in reader.fieldnames and "l1" in reader.fieldnames:
+                raise UserError(
+                    f"{path} was written by an older pconvkit, without the hashes that identify its "
+                    "rows: run into a new --out"
+                )
             raise UserError(f"{path} is not a benchmark results file")
         return [row for row in reader if None not in row.values() and None not in row and row["device"]]
 
@@ -55,11 +67,59 @@ def open_results(path: Path):
     return handle, csv.DictWriter(handle, fieldnames=RESULT_FIELDS, lineterminator="\n")
 
 
-def result_row(method: str, mask: MaskEntry, image_name: str, metrics: dict, seconds: float, device: str) -> dict:
+IDENTITY_FIELDS = ("method_id", "mask_hash", "image_hash")
+
+
+def done_pairs(rows, expected: dict) -> set:
+    """The (method, mask) pairs of `rows` that need no new computation.
+
+    `expected` maps (method, mask id) to the identity (IDENTITY_FIELDS) a row must have. A row of
+    the same method and mask made from other inputs or by another version of the method is refused:
+    one results file never mixes the two.
+    """
+    done = set()
+    for row in rows:
+        key = (row["method"], row["mask"])
+        identity = expected.get(key)
+        if identity is None:
+            continue
+        found = {field: row[field] for field in IDENTITY_FIELDS}
+        if found != identity:
+            changed = [f.replace("_", " ") for f in IDENTITY_FIELDS if found[f] != identity[f]]
+            raise UserError(
+                f"the results file holds a row of {key[0]} on mask {key[1]} whose {' and '.join(changed)} differ "
+                "from this run's (other mask files, images or method version): run into a new --out"
+            )
+        done.add(key)
+    return done
+
+
+@contextlib.contextmanager
+def results_lock(out_dir):
+    """Hold the exclusive lock of a results folder's results.csv; a second run gets a one-line error."""
+    lock = FileLock(str(Path(out_dir) / "results.csv.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise UserError(
+            f"{Path(out_dir) / 'results.csv'} is in use by another benchmark run: wait for it to finish, or give "
+            "this one another --out (shards of one run each write their own folder)"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def result_row(
+    method: str, identity: dict, mask: MaskEntry, image_name: str, metrics: dict, seconds: float, device: str
+) -> dict:
+    """A results row; `identity` holds method_id, mask_hash and image_hash."""
     return dict(
         method=method,
         mask=mask.mask_id,
         image=image_name,
+        **identity,
         category=mask.category,
         bin=mask.bin,
         **{m.name: f"{metrics[m.name]:.6f}" for m in PER_IMAGE},

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pconvkit.benchmark.data import pair_masks, read_pair
-from pconvkit.benchmark.methods import METHODS, check_method_name, make_method
+from pconvkit.benchmark.data import image_identity, mask_identity, pair_masks, read_pair
+from pconvkit.benchmark.methods import METHODS, check_method_name, make_method, method_fingerprint
 from pconvkit.benchmark.metrics import InceptionClassifier, image_metrics
-from pconvkit.benchmark.results import open_results, read_results, result_row, write_pairing
+from pconvkit.benchmark.results import done_pairs, open_results, read_results, result_row, results_lock, write_pairing
 from pconvkit.files import atomic_path
 from pconvkit.models.preprocess import composite_numpy
 from pconvkit.workers import process_pool, worker_state
@@ -56,12 +56,30 @@ def run_benchmark(
     """Run every method on every (mask, paired image); returns the results file."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pairs = pair_masks(masks, images.keys(), seed)
-    write_pairing(out_dir, pairs)
+    methods = list(dict.fromkeys(methods))
     for name in methods:  # fail on unknown methods before anything runs
         check_method_name(name)
+    with results_lock(out_dir):
+        return _run_locked(
+            methods, images, masks, out_dir, seed, workers, batch_size, method_options or {}, inception_weights, log
+        )
+
+
+def _run_locked(methods, images, masks, out_dir, seed, workers, batch_size, method_options, inception_weights, log):
+    pairs = pair_masks(masks, images.keys(), seed)
+    write_pairing(out_dir, pairs)
+    method_ids = {name: method_fingerprint(name, **method_options.get(name, {})) for name in methods}
+    mask_hashes = {m.mask_id: mask_identity(m) for m, _ in pairs}
+    image_hashes = {name: image_identity(image) for name, image in images.items()}
+    identity = {
+        (name, m.mask_id): dict(
+            method_id=method_ids[name], mask_hash=mask_hashes[m.mask_id], image_hash=image_hashes[i]
+        )
+        for name in methods
+        for m, i in pairs
+    }
     instances = {
-        name: make_method(name, **(method_options or {}).get(name, {}))
+        name: make_method(name, **method_options.get(name, {}))
         for name in methods
         if getattr(METHODS.get(name), "neural", False)
     }
@@ -69,10 +87,10 @@ def run_benchmark(
     results_path = out_dir / "results.csv"
     handle, writer = open_results(results_path)  # repairs a torn last row before the done rows are counted
     with handle:
-        done = {(r["method"], r["mask"]) for r in read_results(results_path)}
+        done = done_pairs(read_results(results_path), identity)
         if classifier is not None:
             _save_probabilities(classifier, out_dir / "inception" / "gt", [(m, images[i]) for m, i in pairs])
-        for name in dict.fromkeys(methods):
+        for name in methods:
             todo = [(m, i) for m, i in pairs if (name, m.mask_id) not in done]
             if not todo:
                 log(f"{name}: all {len(pairs)} pairs already in {results_path.name}")
@@ -83,7 +101,9 @@ def run_benchmark(
                     metrics = image_metrics(composited, images[image_name])
                     if classifier is not None:  # before the row: a resumed run skips pairs that have a row
                         _save_probabilities(classifier, out_dir / "inception" / name, [(mask, composited)])
-                    writer.writerow(result_row(name, mask, image_name, metrics, seconds, device))
+                    writer.writerow(
+                        result_row(name, identity[name, mask.mask_id], mask, image_name, metrics, seconds, device)
+                    )
                     handle.flush()
                     bar.update()
     return results_path

@@ -2,4 +2,5 @@
 
 from pconvkit.errors import UserError
 
-__all__ = ["UserError"]
+__version__ = "0.2.0"
+__all__ = ["UserError", "__version__"]

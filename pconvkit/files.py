@@ -19,6 +19,7 @@ channel is dropped (the colour is used as stored, not blended).
 
 import contextlib
 import csv
+import hashlib
 import io
 import os
 import tempfile
@@ -223,6 +224,21 @@ def ensure_writable_dir(folder) -> Path:
     except OSError as err:
         raise UserError(f"cannot write to {folder}: {err.strerror or err}") from None
     return folder
+
+
+def content_hash(*parts) -> str:
+    """A short sha256 (16 hex digits) of bytes, arrays and strings, in order."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(
+            part.tobytes() if isinstance(part, np.ndarray) else part if isinstance(part, bytes) else str(part).encode()
+        )
+    return digest.hexdigest()[:16]
+
+
+def file_hash(path) -> str:
+    """content_hash of a file's bytes."""
+    return content_hash(Path(path).read_bytes())
 
 
 def read_csv_rows(path) -> list[dict]:

@@ -277,7 +277,57 @@ def test_a_row_torn_inside_its_last_field_is_computed_again_not_lost(tmp_path):
     assert runner.invoke(benchmark, args).exit_code == 0
 
     def without_seconds(text):
-        return [line.split(",")[:8] + line.split(",")[9:] for line in text.splitlines()]
+        header = text.splitlines()[0].split(",")
+        return [[v for k, v in zip(header, line.split(",")) if k != "seconds"] for line in text.splitlines()]
 
     # the torn row was dropped and computed again, once (its time differs, nothing else)
     assert without_seconds(results.read_text()) == without_seconds(whole.decode())
+
+
+def test_rows_of_other_masks_under_the_same_ids_are_refused_not_reused(tmp_path):
+    rng = np.random.default_rng(5)
+    write_image(tmp_path / "images" / "a.png", rng.random((64, 64, 3)))
+    for i in range(3):
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
+    assert runner.invoke(benchmark, run_args(tmp_path)).exit_code == 0
+    before = (tmp_path / "out" / "results.csv").read_bytes()
+    other = valid_mask()
+    other[30:50, 30:50] = 0  # the same file name, other holes (a rebuild with another seed)
+    write_png_atomic(tmp_path / "masks" / "1.png", mask_to_png(other))
+    line = one_error_line(runner.invoke(benchmark, run_args(tmp_path)))
+    assert "mask hash" in line and "new --out" in line
+    assert (tmp_path / "out" / "results.csv").read_bytes() == before
+    from pconvkit.benchmark.data import MaskEntry, mask_identity
+
+    read_as = [MaskEntry("1", tmp_path / "masks" / "1.png", "N", "0.1-0.2", white) for white in (False, True)]
+    assert mask_identity(read_as[0]) != mask_identity(read_as[1])  # the same file read with the other polarity
+
+
+def test_a_second_run_on_the_same_results_folder_is_refused_while_the_first_runs(tmp_path):
+    (tmp_path / "slow.py").write_text("import time\ndef inpaint(image, mask):\n    time.sleep(0.5)\n    return image\n")
+    rng = np.random.default_rng(6)
+    for i in range(4):
+        write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
+    command = [str(Path(sys.executable).with_name("benchmark")), *run_args(tmp_path, "slow:inpaint")]
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / "out" / "results.csv.lock"
+    for _ in range(200):  # until the first run holds the lock
+        if (tmp_path / "out" / "results.csv").exists():
+            break
+        subprocess.run(["sleep", "0.05"])
+    second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    first.communicate(timeout=120)
+    assert first.returncode == 0 and second.returncode != 0
+    assert "in use by another benchmark run" in second.stderr.splitlines()[-1] and lock.exists()
+    lines = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert len(lines) == 5 and len(set(lines)) == 5  # the header and each pair once, no fragments
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr  # free again afterwards (and nothing left to do)
+
+
+def test_a_results_file_of_an_older_version_is_named_as_such(tmp_path):
+    (tmp_path / "results.csv").write_text("method,mask,image,category,bin,l1,psnr,ssim,seconds,device\n")
+    line = one_error_line(runner.invoke(benchmark, ["table", str(tmp_path)]))
+    assert "older pconvkit" in line

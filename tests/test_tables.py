@@ -17,8 +17,23 @@ def results(tmp_path):
         ("a", "3", "B", "0.1-0.2", 5.0, 20.0, 0.5),
         ("b", "3", "B", "0.1-0.2", 2.0, 22.0, 0.6),
     ]:
-        rows.append(f"{method},{mask},img,{category},{bin_},{l1},{psnr},{ssim},0.1,cpu")
-    rows.append("b,9,img,N,0.01")  # a torn last line from an interrupted run
+        row = dict(
+            method=method,
+            method_id="m",
+            mask=mask,
+            mask_hash="h",
+            image="img",
+            image_hash="i",
+            category=category,
+            bin=bin_,
+            l1=l1,
+            psnr=psnr,
+            ssim=ssim,
+            seconds=0.1,
+            device="cpu",
+        )
+        rows.append(",".join(str(row[field]) for field in RESULT_FIELDS))
+    rows.append("b,m,9,h,img,i,N,0.01")  # a torn last line from an interrupted run
     (tmp_path / "results.csv").write_text("\n".join(rows))
     return tmp_path
 
