@@ -23,10 +23,10 @@ import numpy as np
 from tqdm import tqdm
 
 from pconvkit.errors import UserError
-from pconvkit.files import encode_png, mask_to_png, write_bytes_atomic, write_text_atomic
+from pconvkit.files import check_settings_file, encode_png, mask_to_png, write_bytes_atomic, write_text_atomic
 from pconvkit.maskgen.augment import KERNEL_RANGE, AugmentParams, crop_distance, half_pixel_steps, random_geometry
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, border_frame, hole_ratio
-from pconvkit.maskgen.manifest import manifest_text, read_manifest, read_settings, write_manifest, write_settings
+from pconvkit.maskgen.manifest import SETTINGS_NAME, manifest_text, read_manifest, write_manifest
 from pconvkit.maskgen.pool import (
     PAPER_TEST_COUNT,
     PAPER_TRAIN_COUNT,
@@ -266,17 +266,7 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
 
 def _check_settings(out_dir: Path, settings: BenchmarkSettings):
     """A resumed build must use the settings it started with; record them on the first run."""
-    recorded = asdict(settings)
-    previous = read_settings(out_dir / "test")
-    if previous is not None:
-        if previous != recorded:
-            changed = sorted(k for k in recorded if previous.get(k) != recorded[k])
-            raise UserError(
-                f"{out_dir} holds a test set built with other settings ({', '.join(changed)}): "
-                "use another --out or delete it"
-            )
-    else:
-        write_settings(out_dir / "test", recorded)
+    check_settings_file(out_dir / "test" / SETTINGS_NAME, asdict(settings), "a test set")
 
 
 def regenerate(row: dict, out_dir) -> np.ndarray:

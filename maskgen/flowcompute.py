@@ -11,7 +11,7 @@ A folder of flow files with no sub-folders is read as one video named after the 
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pconvkit.errors import UserError
-from pconvkit.files import IMAGE_SUFFIXES, ensure_writable_dir
+from pconvkit.files import IMAGE_SUFFIXES, check_settings_file, ensure_writable_dir, source_identity
 from pconvkit.maskgen.flowio import FLOW_SUFFIXES, write_flow
 
 FORWARD_NAME = re.compile(r"^forward_(\d+)_(\d+)$")
@@ -153,6 +153,12 @@ def write_flow_folder(sources, out, suffix: str = "flo", settings: FlowSettings 
     if twice:
         raise UserError(f"two inputs share the video name {twice[0]!r}: their flows would be mixed in one folder")
     ensure_writable_dir(out)
+    record = {
+        "flow_settings": asdict(settings),
+        "format": suffix,
+        "inputs": {name: source_identity(source) for source, name in zip(sources, names)},
+    }
+    check_settings_file(Path(out) / "flow_settings.json", record, "flows", outputs="*/*ward_*")
     for source, name in zip(sources, names):
         images = read_frames(source, settings.max_side)
         folder = Path(out) / name

@@ -68,10 +68,6 @@ def read_settings(test_dir) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def write_settings(test_dir, settings: dict):
-    write_text_atomic(Path(test_dir) / SETTINGS_NAME, json.dumps(settings, indent=1, sort_keys=True) + "\n")
-
-
 def manifest_polarity(test_dir) -> bool:
     """hole_white of a test folder's PNGs, from its settings.json (False, white = valid, when it has none)."""
     return bool((read_settings(test_dir) or {}).get("hole_white", False))

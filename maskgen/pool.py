@@ -9,7 +9,7 @@ On disk (under OUT/raw/SPLIT/):
 
 import contextlib
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -17,7 +17,16 @@ import numpy as np
 from tqdm import tqdm
 
 from pconvkit.errors import UserError
-from pconvkit.files import csv_text, mask_to_png, read_csv_rows, read_mask, write_png_atomic, write_text_atomic
+from pconvkit.files import (
+    check_settings_file,
+    csv_text,
+    mask_to_png,
+    read_csv_rows,
+    read_mask,
+    source_identity,
+    write_png_atomic,
+    write_text_atomic,
+)
 from pconvkit.maskgen.bins import hole_ratio
 from pconvkit.maskgen.flowcompute import FlowSettings, compute_flow, frame_pairs, list_flow_pairs, read_frames
 from pconvkit.maskgen.flowio import read_flow
@@ -185,6 +194,12 @@ def build_raw_pools(
     if not videos:
         raise UserError("no input videos: give --flow-dir, --video or --frames (or fetch the sample data)")
     splits = assign_splits([v.name for v in videos], test_videos)
+    record = {
+        "raw_mask_settings": asdict(settings),
+        "inputs": {v.name: source_identity(v.path) for v in videos},
+        "splits": splits,
+    }
+    check_settings_file(Path(out_dir) / "raw" / "settings.json", record, "raw mask pools")
     counts = {"train": train_count, "test": test_count}
     raw_dir = Path(out_dir) / "raw"
     pools = {}

@@ -21,6 +21,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -239,6 +240,46 @@ def content_hash(*parts) -> str:
 def file_hash(path) -> str:
     """content_hash of a file's bytes."""
     return content_hash(Path(path).read_bytes())
+
+
+def check_settings_file(path, settings: dict, what: str, outputs: str = "**/*.png"):
+    """Record the settings a stage's outputs were made with (JSON) on its first run; on a later run
+    into the same folder, refuse other settings instead of mixing or silently reusing old outputs.
+    A record beside no output yet (files matching `outputs`: a first run that stopped early) is
+    replaced."""
+    path = Path(path)
+    wanted = json.loads(json.dumps(settings))  # as JSON has them: tuples become lists
+    if not path.exists() or not any(path.parent.glob(outputs)):
+        write_text_atomic(path, json.dumps(wanted, indent=1, sort_keys=True) + "\n")
+        return
+    recorded, wanted = _flatten(json.loads(path.read_text())), _flatten(wanted)
+    changed = sorted(k for k in set(recorded) | set(wanted) if recorded.get(k) != wanted.get(k))
+    if changed:
+        raise UserError(
+            f"{path.parent} holds {what} made with other settings or inputs ({', '.join(changed)}): "
+            "use another --out, or delete it to start again"
+        )
+
+
+def _flatten(settings: dict, prefix: str = "") -> dict:
+    """{'a': {'b': 1}} -> {'a.b': 1}, so that a refusal can name the very setting that changed."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def source_identity(path) -> dict:
+    """What a rerun compares of an input file or folder: its byte count (and, for a folder, the
+    number of files in it)."""
+    path = Path(path)
+    if path.is_dir():
+        files = [p for p in path.rglob("*") if p.is_file()]
+        return {"files": len(files), "bytes": sum(p.stat().st_size for p in files)}
+    return {"bytes": path.stat().st_size if path.exists() else None}
 
 
 def read_csv_rows(path) -> list[dict]:

@@ -331,3 +331,61 @@ def test_a_results_file_of_an_older_version_is_named_as_such(tmp_path):
     (tmp_path / "results.csv").write_text("method,mask,image,category,bin,l1,psnr,ssim,seconds,device\n")
     line = one_error_line(runner.invoke(benchmark, ["table", str(tmp_path)]))
     assert "older pconvkit" in line
+
+
+# 6. stale outputs ----------------------------------------------------------------------------------------------
+
+
+def write_clip(folder, frames=4):
+    from conftest import textured
+
+    background = (textured((64, 96), seed=1) * 255).astype(np.uint8)
+    for t in range(frames):
+        frame = background.copy()
+        frame[20:40, 10 + 5 * t : 30 + 5 * t] = 255 - background[20:40, 10:30]
+        write_png_atomic(folder / f"{t}.png", frame)
+
+
+def test_flows_of_other_settings_or_inputs_are_not_mixed_into_a_flow_folder(tmp_path):
+    from pconvkit.cli import maskgen
+
+    write_clip(tmp_path / "a" / "clip")
+    write_clip(tmp_path / "b" / "clip", frames=3)
+    flow = ["flow", "--frames", str(tmp_path / "a" / "clip"), "--out", str(tmp_path / "flows")]
+    assert runner.invoke(maskgen, flow).exit_code == 0
+    written = sorted(p.name for p in (tmp_path / "flows" / "clip").iterdir())
+    assert "max_side" in one_error_line(runner.invoke(maskgen, flow + ["--max-side", "48"]))
+    line = one_error_line(
+        runner.invoke(maskgen, ["flow", "--frames", str(tmp_path / "b" / "clip"), "--out", str(tmp_path / "flows")])
+    )
+    assert "inputs" in line
+    assert sorted(p.name for p in (tmp_path / "flows" / "clip").iterdir()) == written
+    both = ["flow", "--frames", str(tmp_path / "a" / "clip"), "--frames", str(tmp_path / "b" / "clip")]
+    assert "share the video name 'clip'" in one_error_line(
+        runner.invoke(maskgen, both + ["--out", str(tmp_path / "x")])
+    )
+    assert runner.invoke(maskgen, flow).exit_code == 0  # the same command again: resumed, nothing new
+
+
+def test_raw_pools_of_other_settings_are_not_reused(tmp_path):
+    from test_build import write_square_flows
+
+    from pconvkit.maskgen.pool import RawMaskSettings, build_raw_pools, videos_from_inputs
+
+    write_square_flows(tmp_path / "flows", "alpha", [(0, 1), (10, 11)])
+    write_square_flows(tmp_path / "flows", "beta", [(0, 1), (12, 13)])
+    videos = videos_from_inputs(flow_dir=tmp_path / "flows")
+    settings = RawMaskSettings(min_component_area=8, duplicate_iou=0.99)
+    build_raw_pools(videos, tmp_path / "out", 0, 0, test_videos=["beta"], settings=settings)
+    with pytest.raises(UserError, match="raw_mask_settings"):
+        build_raw_pools(
+            videos,
+            tmp_path / "out",
+            0,
+            0,
+            test_videos=["beta"],
+            settings=RawMaskSettings(min_component_area=16, duplicate_iou=0.99),
+        )
+    with pytest.raises(UserError, match="splits"):
+        build_raw_pools(videos, tmp_path / "out", 0, 0, test_videos=["alpha"], settings=settings)
+    assert build_raw_pools(videos, tmp_path / "out", 0, 0, test_videos=["beta"], settings=settings)["test"]
