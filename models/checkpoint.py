@@ -45,6 +45,32 @@ def load_model(path=None, device="cpu") -> tuple[PConvUNet, dict]:
             raise UserError("no bundled PConv weights in this installation: pass --checkpoint FILE")
         path = BUNDLED_WEIGHTS
     payload = read_checkpoint(path)
-    model = PConvUNet(UNetConfig(**payload["unet"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+    try:
+        model = PConvUNet(UNetConfig(**payload["unet"]))
+    except (TypeError, ValueError, KeyError) as err:
+        raise UserError(f"{path}: its network configuration is not valid ({err})") from None
+    state = payload.get("model")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{path}: its 'model' entry is not a state dict of tensors")
+    _check_weights(path, model, state)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.to(device).eval(), payload
+
+
+def _check_weights(path, model, state: dict):
+    """Every parameter present, none extra, each of the configured network's shape, all finite."""
+    expected = model.state_dict()
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or extra:
+        parts = ([f"{len(missing)} missing (first {missing[0]})"] if missing else []) + (
+            [f"{len(extra)} unexpected (first {extra[0]})"] if extra else []
+        )
+        raise UserError(f"{path}: its weights do not fit its network configuration: {', '.join(parts)}")
+    for key, value in state.items():
+        if value.shape != expected[key].shape:
+            raise UserError(
+                f"{path}: {key} has shape {tuple(value.shape)} but the configured network needs "
+                f"{tuple(expected[key].shape)}: the configuration disagrees with the weights"
+            )
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise UserError(f"{path}: {key} holds NaN or infinite values: the checkpoint is damaged")

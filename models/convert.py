@@ -15,8 +15,12 @@ from pconvkit.models.unet import PConvUNet, UNetConfig
 NAOTO_LAYERS = 7
 
 
-def convert_naoto0804(source, out) -> list[str]:
-    """Write a pconvkit checkpoint of `source`; returns the keys that could not be mapped."""
+def convert_naoto0804(source, out, allow_partial: bool = False) -> list[str]:
+    """Write a pconvkit checkpoint of `source`; returns the keys that could not be mapped.
+
+    Every parameter of the network must be filled from the source and every source tensor used:
+    otherwise the result would be a partly random network, and it is refused unless `allow_partial`.
+    """
     payload = load_torch_file(source, "checkpoint")
     state = payload.get("model", payload) if isinstance(payload, dict) else None
     if not isinstance(state, dict) or not any(k.startswith("enc_1.") for k in state):
@@ -25,7 +29,7 @@ def convert_naoto0804(source, out) -> list[str]:
     stages = {f"enc_{i + 1}": stage for i, stage in enumerate(model.encoder)}
     stages.update({f"dec_{NAOTO_LAYERS - i}": stage for i, stage in enumerate(model.decoder)})
     ours = model.state_dict()
-    unmapped = []
+    unmapped, filled = [], set()
     for key, value in state.items():
         prefix, _, rest = key.partition(".")
         stage = stages.get(prefix)
@@ -42,8 +46,17 @@ def convert_naoto0804(source, out) -> list[str]:
             continue
         if target in ours and ours[target].shape == value.shape:
             ours[target] = value.to(ours[target].dtype)
+            filled.add(target)
         else:
             unmapped.append(key)
+    unfilled = sorted(k for k in ours if k not in filled and not k.endswith("num_batches_tracked"))
+    if (unmapped or unfilled) and not allow_partial:
+        parts = ([f"{len(unmapped)} source tensors unused (first {unmapped[0]})"] if unmapped else []) + (
+            [f"{len(unfilled)} parameters left unfilled (first {unfilled[0]})"] if unfilled else []
+        )
+        raise UserError(
+            f"{source} does not fill the network: {', '.join(parts)}; --allow-partial writes it anyway, partly random"
+        )
     model.load_state_dict(ours)
     save_checkpoint(
         out,

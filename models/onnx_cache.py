@@ -1,7 +1,8 @@
 """The cache of exported ONNX graphs, one per checkpoint, in $PCONVKIT_CACHE/onnx/.
 
-A graph is named by the checkpoint's sha256, remembered per file path, size and modification time
-(a memo beside the graphs), so that a call does not read the whole checkpoint to find its graph.
+A graph is named by the checkpoint's sha256, remembered per file path with the file's size,
+modification time, inode and change time (a memo beside the graphs), so that a call does not read the
+whole checkpoint to find its graph, and a graph is never served for weights other than the file's.
 """
 
 import hashlib
@@ -52,8 +53,10 @@ def _checkpoint_digest(checkpoint: Path, cache: Path) -> str:
 
 
 def _stamp(path: Path) -> str:
+    """The file's size, modification time, inode and change time: a copy, a rewrite or `touch -d`
+    can set the modification time, but every write or rename gives a new change time (or inode)."""
     stat = path.stat()
-    return f"{stat.st_size} {stat.st_mtime_ns}"
+    return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ino} {stat.st_ctime_ns}"
 
 
 def _memo_digest(memo: Path) -> str | None:

@@ -688,11 +688,17 @@ def pconv_export_onnx(checkpoint, out):
 @pconv.command("convert")
 @click.argument("source", type=click.Path())
 @click.argument("out", type=click.Path())
-def pconv_convert(source, out):
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Write the checkpoint even where parameters stay unfilled or "
+    "source tensors unused (the network is then partly random).",
+)
+def pconv_convert(source, out, allow_partial):
     """Import a checkpoint of naoto0804/pytorch-inpainting-with-partial-conv (7 layers, 256 px)."""
     from pconvkit.models.convert import convert_naoto0804
 
-    unmapped = convert_naoto0804(source, out)
+    unmapped = convert_naoto0804(source, out, allow_partial)
     for key in unmapped:
         click.echo(f"not mapped: {key}")
     click.echo(f"wrote {out}")

@@ -70,14 +70,53 @@ def test_convert_naoto0804_checkpoint_gives_the_same_network(tmp_path):
         if stage.batchnorm is not None:
             stage.batchnorm.running_mean.uniform_(-0.1, 0.1)
     state = naoto_state(original)
-    state["extra.unknown"] = torch.zeros(1)
     torch.save({"model": state}, tmp_path / "naoto.pth")
-    unmapped = convert_naoto0804(tmp_path / "naoto.pth", tmp_path / "ours.pt")
-    assert unmapped == ["extra.unknown"]
+    assert convert_naoto0804(tmp_path / "naoto.pth", tmp_path / "ours.pt") == []
     converted, _ = load_model(tmp_path / "ours.pt")
     image, mask = torch.rand(1, 3, 128, 128), (torch.rand(1, 1, 128, 128) > 0.2).float()
     with torch.no_grad():
         assert torch.allclose(converted(image, mask), original(image, mask), atol=1e-4)
+
+
+def test_convert_refuses_a_partial_mapping_unless_allowed(tmp_path):
+    original = PConvUNet(UNetConfig(layers=7)).eval()
+    state = naoto_state(original)
+    extra = dict(state, **{"extra.unknown": torch.zeros(1)})
+    torch.save({"model": extra}, tmp_path / "extra.pth")
+    with pytest.raises(UserError, match="1 source tensors unused .first extra.unknown"):
+        convert_naoto0804(tmp_path / "extra.pth", tmp_path / "o.pt")
+    assert convert_naoto0804(tmp_path / "extra.pth", tmp_path / "o.pt", allow_partial=True) == ["extra.unknown"]
+    missing = {k: v for k, v in state.items() if not k.startswith("dec_1.")}
+    torch.save({"model": missing}, tmp_path / "missing.pth")
+    with pytest.raises(UserError, match="parameters left unfilled"):
+        convert_naoto0804(tmp_path / "missing.pth", tmp_path / "p.pt")
+    assert not (tmp_path / "p.pt").exists()
+
+
+def test_malformed_checkpoints_end_in_one_line(tmp_path):
+    model = PConvUNet(UNetConfig(layers=3, width=0.125))
+    save_checkpoint(tmp_path / "good.pt", model)
+    good = torch.load(tmp_path / "good.pt", weights_only=True)
+    damaged = {
+        "missing": dict(good, model={k: v for k, v in good["model"].items() if "decoder.0" not in k}),
+        "extra": dict(good, model=dict(good["model"], **{"surplus.weight": torch.zeros(2)})),
+        "config": dict(good, unet=dict(good["unet"], width=0.25)),
+        "unknown_config": dict(good, unet=dict(good["unet"], colour="blue")),
+        "nan": dict(
+            good, model={k: v * float("nan") if v.is_floating_point() else v for k, v in good["model"].items()}
+        ),
+    }
+    messages = {
+        "missing": "missing",
+        "extra": "unexpected",
+        "config": "disagrees",
+        "unknown_config": "configuration",
+        "nan": "NaN",
+    }
+    for name, payload in damaged.items():
+        torch.save(payload, tmp_path / f"{name}.pt")
+        with pytest.raises(UserError, match=messages[name]):
+            load_model(tmp_path / f"{name}.pt")
 
 
 def test_convert_rejects_other_files(tmp_path):
@@ -155,6 +194,22 @@ def test_cached_graph_is_found_without_reading_the_checkpoint_again(trained_look
     torch.manual_seed(1)  # the same file rewritten with other weights: a new modification time, a new graph
     save_checkpoint(checkpoint, PConvUNet(UNetConfig(layers=3, width=0.125)))
     os.utime(checkpoint, ns=(checkpoint.stat().st_atime_ns, checkpoint.stat().st_mtime_ns + 10**9))
+    assert cached_onnx_graph(checkpoint, tmp_path / "cache") != first
+
+
+def test_a_graph_is_never_served_for_other_weights_of_the_same_size_and_time(trained_looking_checkpoint, tmp_path):
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(trained_looking_checkpoint.read_bytes())
+    before = checkpoint.stat()
+    first = cached_onnx_graph(checkpoint, tmp_path / "cache")
+    data = bytearray(checkpoint.read_bytes())
+    torch.manual_seed(2)
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, PConvUNet(UNetConfig(layers=3, width=0.125)))
+    assert other.stat().st_size == before.st_size  # same architecture: same size
+    checkpoint.write_bytes(other.read_bytes())  # other weights, in place (same inode) ...
+    os.utime(checkpoint, ns=(before.st_atime_ns, before.st_mtime_ns))  # ... with the old modification time
+    assert bytes(data) != checkpoint.read_bytes()
     assert cached_onnx_graph(checkpoint, tmp_path / "cache") != first
     assert len(list((tmp_path / "cache").glob("*.sha256"))) == 1  # the path's memo was replaced, not added to
 
