@@ -15,6 +15,7 @@ binarisation of non-binary mask files, empty for none).
 
 import contextlib
 import csv
+import io
 import os
 from pathlib import Path
 
@@ -37,20 +38,37 @@ def results_path(results) -> Path:
 
 
 def read_results(path) -> list[dict]:
-    """Rows of a results file; a torn or malformed line (an interrupted write) is skipped."""
+    """Rows of a results file. A last line without its line end (a write under way or interrupted)
+    is left out; a damaged row elsewhere (a field that is not a number, a NUL byte) is a one-line error."""
     path = Path(path)
     if not path.exists():
         return []
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or tuple(reader.fieldnames) != RESULT_FIELDS:
-            if reader.fieldnames and "method_id" not in reader.fieldnames and "l1" in reader.fieldnames:
+    data = path.read_bytes()
+    if b"\0" in data:
+        line = data[: data.index(b"\0")].count(b"\n") + 1
+        raise UserError(f"{path}, line {line}: a NUL byte: the file is damaged")
+    text = data[: data.rfind(b"\n") + 1].decode("utf-8", errors="replace")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None or tuple(reader.fieldnames) != RESULT_FIELDS:
+        if reader.fieldnames and "method_id" not in reader.fieldnames and "l1" in reader.fieldnames:
+            raise UserError(
+                f"{path} was written by an older pconvkit, without the hashes that identify its "
+                "rows: run into a new --out"
+            )
+        raise UserError(f"{path} is not a benchmark results file")
+    rows = []
+    for row in reader:
+        if None in row.values() or None in row:
+            raise UserError(f"{path}, line {reader.line_num}: {len(row)} fields where {len(RESULT_FIELDS)} belong")
+        for field in [m.name for m in PER_IMAGE] + ["seconds"]:
+            try:
+                float(row[field])
+            except ValueError:
                 raise UserError(
-                    f"{path} was written by an older pconvkit, without the hashes that identify its "
-                    "rows: run into a new --out"
-                )
-            raise UserError(f"{path} is not a benchmark results file")
-        return [row for row in reader if None not in row.values() and None not in row and row["device"]]
+                    f"{path}, line {reader.line_num}: {field} is {row[field]!r}, not a number: the file is damaged"
+                ) from None
+        rows.append(row)
+    return rows
 
 
 def open_results(path: Path):

@@ -16,6 +16,7 @@ from pconvkit.benchmark.data import image_identity, mask_identity, pair_masks, r
 from pconvkit.benchmark.methods import METHODS, check_method_name, make_method, method_fingerprint
 from pconvkit.benchmark.metrics import InceptionClassifier, image_metrics
 from pconvkit.benchmark.results import done_pairs, open_results, read_results, result_row, results_lock, write_pairing
+from pconvkit.errors import UserError
 from pconvkit.files import atomic_path
 from pconvkit.models.preprocess import composite_numpy
 from pconvkit.workers import process_pool, worker_state
@@ -35,10 +36,35 @@ class _Worker:
         image = self.images[image_name]
         valid = read_pair(mask, image)
         started = time.perf_counter()
-        output = self.method(image, valid)
+        try:
+            output = self.method(image, valid)
+        except Exception as err:  # a plug-in's own failure: name the method and the pair, keep the rows so far
+            raise UserError(
+                f"method {self.method_name} failed on mask {mask.mask_id} with image {image_name}: "
+                f"{type(err).__name__}: {err}"
+            ) from None
         seconds = time.perf_counter() - started
-        composited = composite_numpy(output, image, valid)
-        return mask, image_name, composited, seconds, "cpu"
+        return mask, image_name, _composited(self.method_name, output, image, valid, mask, image_name), seconds, "cpu"
+
+
+def _composited(method: str, output, image, valid, mask, image_name) -> np.ndarray:
+    """A method's output composited with the known pixels, after checking it is an image of the
+    input's shape with finite values in the holes."""
+    output = np.asarray(output)
+    if output.shape != image.shape or output.dtype.kind != "f":
+        raise UserError(
+            f"method {method} returned an array of shape {output.shape} and type {output.dtype} for mask "
+            f"{mask.mask_id} with image {image_name}: a method returns the image's shape {image.shape}, in [0, 1]"
+        )
+    filled = output[valid == 0]
+    if not np.isfinite(filled).all():
+        raise UserError(f"method {method} filled holes with NaN or infinity on mask {mask.mask_id}, image {image_name}")
+    if filled.size and (filled.min() < -1 or filled.max() > 2):  # beyond what clipping to [0, 1] should mend
+        raise UserError(
+            f"method {method} returned values in [{filled.min():g}, {filled.max():g}] on mask {mask.mask_id}, image "
+            f"{image_name}: a method returns floats in [0, 1] (not 0-255)"
+        )
+    return composite_numpy(output, image, valid)
 
 
 def run_benchmark(
@@ -125,7 +151,7 @@ def _outputs(name, instance, todo, images, workers, batch_size, method_options):
             outputs = instance.inpaint_batch(batch, valids)
             seconds = (time.perf_counter() - started) / len(chunk)
             for (mask, image_name), output, image, valid in zip(chunk, outputs, batch, valids):
-                yield mask, image_name, composite_numpy(output, image, valid), seconds, device
+                yield mask, image_name, _composited(name, output, image, valid, mask, image_name), seconds, device
         return
     worker = _Worker(name, (method_options or {}).get(name, {}), images)
     if workers > 1:

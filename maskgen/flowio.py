@@ -15,6 +15,7 @@ from pconvkit.files import atomic_path, encode_png, write_bytes_atomic
 FLO_TAG = 202021.25  # b"PIEH" read as a little-endian float32
 FLO_UNKNOWN = 1e9  # Middlebury: |u| or |v| above this means "unknown"
 FLOW_SUFFIXES = (".flo", ".png", ".pfm", ".npy")
+MAX_SIDE = 100_000  # a larger side in a header is damage, not a frame
 
 
 def read_flow(path) -> tuple[np.ndarray, np.ndarray]:
@@ -25,6 +26,8 @@ def read_flow(path) -> tuple[np.ndarray, np.ndarray]:
     if reader is None:
         raise UserError(f"unknown flow format {path.suffix!r}: {path} (use {', '.join(FLOW_SUFFIXES)})")
     flow, valid = reader(path)
+    if flow.ndim != 3 or flow.shape[2] != 2 or min(flow.shape[:2]) < 2:
+        raise UserError(f"{path}: a flow field must be at least 2x2 with two components, not of shape {flow.shape}")
     if not np.isfinite(flow[valid]).all():
         raise UserError(f"flow file {path} holds NaN or infinite values")
     return flow, valid
@@ -102,6 +105,8 @@ def read_pfm(path):
         width, height, scale = int(parts[1]), int(parts[2]), float(parts[3])
     except ValueError:
         raise UserError(f"{path}: bad PFM header") from None
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise UserError(f"{path}: implausible PFM size {width}x{height}")
     channels = 3 if parts[0] == b"PF" else 1
     header_len = _pfm_header_length(data)
     count = width * height * channels
@@ -139,6 +144,8 @@ def read_npy(path):
         raise UserError(f"cannot read {path} as .npy: {err}") from None
     if flow.ndim != 3 or flow.shape[2] != 2:
         raise UserError(f"{path}: a flow .npy must have shape (H, W, 2), not {flow.shape}")
+    if flow.dtype.kind not in "fiu":
+        raise UserError(f"{path}: a flow .npy must hold numbers, not {flow.dtype}")
     flow = flow.astype(np.float32)
     valid = np.isfinite(flow).all(axis=2)
     if not valid.all():

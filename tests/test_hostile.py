@@ -2,6 +2,7 @@
 result; nothing half-written is left behind; a dead worker ends the run instead of hanging it."""
 
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -389,3 +390,82 @@ def test_raw_pools_of_other_settings_are_not_reused(tmp_path):
     with pytest.raises(UserError, match="splits"):
         build_raw_pools(videos, tmp_path / "out", 0, 0, test_videos=["alpha"], settings=settings)
     assert build_raw_pools(videos, tmp_path / "out", 0, 0, test_videos=["beta"], settings=settings)["test"]
+
+
+# 8. no traceback for a user's mistake ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ("raise ValueError('no GPU here')", "failed on mask .* ValueError: no GPU here"),
+        ("return image[:10]", "returned an array of shape"),
+        ("return (image * 255).astype('uint8')", "returned an array of shape .* type uint8"),
+        ("return image * 255", "not 0-255"),
+        ("return image * float('nan')", "NaN"),
+    ],
+)
+def test_a_plugin_that_fails_is_named_with_its_pair_and_the_rows_before_are_kept(tmp_path, body, message, monkeypatch):
+    module = f"plugin_{len(body)}_{body.count('*')}"  # one module per case: imports are cached
+    (tmp_path / f"{module}.py").write_text(
+        f"calls = []\ndef inpaint(image, mask):\n    calls.append(1)\n    if len(calls) < 3:\n        return image\n"
+        f"    {body}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rng = np.random.default_rng(7)
+    for i in range(4):
+        write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
+    line = one_error_line(runner.invoke(benchmark, run_args(tmp_path, f"{module}:inpaint")))
+    assert re.search(message, line) and f"{module}:inpaint" in line
+    assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 3  # header and the two rows before
+
+
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("forward_0_1.npy", "strings"),
+        ("forward_0_1.npy", "empty"),
+        ("forward_0_1.pfm", b"PF\n-4 3\n-1.0\n" + b"\0" * 48),
+        ("forward_0_1.pfm", b"PF\n4 3\n-1.0\n"),
+        ("forward_0_1.flo", b"PIEH" + b"\0" * 4),
+    ],
+)
+def test_malformed_flow_files_end_in_one_line(tmp_path, name, content):
+    from pconvkit.cli import maskgen
+
+    folder = tmp_path / "flows" / "v"
+    folder.mkdir(parents=True)
+    if content == "strings":
+        np.save(folder / name, np.full((4, 4, 2), "x"))
+    elif content == "empty":
+        np.save(folder / name, np.zeros((0, 0, 2), np.float32))
+    else:
+        (folder / name).write_bytes(content)
+    backward = folder / name.replace("forward_0_1", "backward_1_0")
+    backward.write_bytes((folder / name).read_bytes())
+    one_error_line(
+        runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "flows"), "--out", str(tmp_path / "o")])
+    )
+
+
+@pytest.mark.parametrize("damage", ["letters", "nul", "short"])
+def test_a_damaged_results_file_is_named_with_its_line(tmp_path, damage):
+    rng = np.random.default_rng(8)
+    for i in range(2):
+        write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
+    assert runner.invoke(benchmark, run_args(tmp_path)).exit_code == 0
+    results = tmp_path / "out" / "results.csv"
+    lines = results.read_text().splitlines(keepends=True)
+    fields = lines[1].split(",")
+    if damage == "letters":
+        fields[8] = "abc"
+    elif damage == "nul":
+        fields[8] = "1\0"
+    else:
+        fields = fields[:5]
+    lines[1] = ",".join(fields) + ("" if fields[-1].endswith("\n") else "\n")
+    results.write_text("".join(lines))
+    for command in (["table", str(tmp_path / "out")], ["timing", str(tmp_path / "out")]):
+        assert "line 2" in one_error_line(runner.invoke(benchmark, command))
