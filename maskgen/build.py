@@ -24,7 +24,14 @@ from tqdm import tqdm
 
 from pconvkit.errors import UserError
 from pconvkit.files import check_settings_file, encode_png, mask_to_png, write_bytes_atomic, write_text_atomic
-from pconvkit.maskgen.augment import KERNEL_RANGE, AugmentParams, crop_distance, half_pixel_steps, random_geometry
+from pconvkit.maskgen.augment import (
+    KERNEL_RANGE,
+    MAX_RADIUS,
+    AugmentParams,
+    crop_distance,
+    half_pixel_steps,
+    random_geometry,
+)
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, border_frame, hole_ratio
 from pconvkit.maskgen.manifest import SETTINGS_NAME, manifest_text, read_manifest, write_manifest
 from pconvkit.maskgen.pool import (
@@ -35,6 +42,7 @@ from pconvkit.maskgen.pool import (
     load_raw_mask,
     videos_from_inputs,
 )
+from pconvkit.memory import require_memory
 from pconvkit.workers import process_pool, worker_state
 
 # `maskgen build` settings by preset; options given explicitly override them.
@@ -68,6 +76,16 @@ class BenchmarkSettings:
     hole_white: bool = False
     max_tries: int = 20_000  # per mask, before the cell is declared impossible
     chunk: int = 50
+
+
+# Arrays a worker holds per pixel of the crop window while drawing a mask: the rotated raw mask
+# (uint8), its distance transform (float32), the half-pixel steps (int32), the mask, the frame (bool).
+BYTES_PER_WINDOW_PIXEL = 16
+
+
+def check_test_set_memory(settings: BenchmarkSettings, workers: int):
+    window = settings.size + 2 * MAX_RADIUS  # the crop and the margin its dilation reads
+    require_memory(max(workers, 1) * window**2 * BYTES_PER_WINDOW_PIXEL, f"test masks of {settings.size} px")
 
 
 def mask_seed(seed: int, category: int, bin_index: int, index: int) -> list[int]:
@@ -236,6 +254,7 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
         raise UserError(f"--size {settings.size} leaves no interior inside a {settings.margin}-px margin")
     if not pool_rows:
         raise UserError("the raw test pool is empty: the test videos gave no usable masks")
+    check_test_set_memory(settings, workers)
     out_dir = Path(out_dir)
     _check_settings(out_dir, settings)
     reaches = [
@@ -308,6 +327,7 @@ def build_mask_set(
     flow = replace(raw_settings.flow, frame_gaps=tuple(values["frame_gaps"]), frame_stride=values["frame_stride"])
     raw_settings = replace(raw_settings, flow=flow)
     test_settings = replace(test_settings or BenchmarkSettings(), per_bin=values["per_bin"])
+    check_test_set_memory(test_settings, workers)  # before any work
     pools = build_raw_pools(
         videos_from_inputs(videos, frames, flow_dir),
         out_dir,

@@ -10,7 +10,7 @@ import numpy as np
 
 from pconvkit.errors import UserError
 from pconvkit.models.devices import pick_device
-from pconvkit.models.preprocess import check_pair, composite_numpy, crop_output, pad_to_stride
+from pconvkit.models.preprocess import check_fits_in_memory, check_pair, composite_numpy, crop_output, pad_to_stride
 
 
 def inpaint_batch(model, images: np.ndarray, valid_masks: np.ndarray) -> np.ndarray:
@@ -56,6 +56,7 @@ def inpaint(model, image: np.ndarray, valid_mask: np.ndarray) -> np.ndarray:
     ((100, 150, 3), True)
     """
     check_pair(image, valid_mask)
+    check_fits_in_memory(*valid_mask.shape, model.config.width)
     return inpaint_batch(model, image[None], valid_mask[None])[0]
 
 
