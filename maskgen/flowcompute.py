@@ -11,6 +11,7 @@ A folder of flow files with no sub-folders is read as one video named after the 
 """
 
 import re
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -106,6 +107,7 @@ def read_frames(source, max_side: int | None = None) -> list[np.ndarray]:
         if not source.is_file():
             raise UserError(f"video not found: {source}")
         capture = cv2.VideoCapture(str(source))
+        announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         frames = []
         while True:
             ok, frame = capture.read()
@@ -113,6 +115,15 @@ def read_frames(source, max_side: int | None = None) -> list[np.ndarray]:
                 break
             frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
         capture.release()
+        if announced and len(frames) < announced:
+            # The stream ended early (a truncated or damaged file): the last frame decoded may be
+            # the damaged one, half grey blocks, so it is not used either.
+            frames = frames[:-1]
+            tqdm.write(
+                f"{source}: decoded {len(frames) + 1} of the {announced} frames the file announces; the stream ends "
+                f"early (damaged or truncated), so the last decoded frame is dropped too: using {len(frames)}",
+                file=sys.stderr,
+            )
     if len(frames) < 2:
         raise UserError(f"cannot read two frames from {source} (unreadable or not a video)")
     if len({f.shape for f in frames}) != 1:

@@ -513,3 +513,22 @@ def test_jobs_that_cannot_fit_in_memory_are_refused_before_they_start(tmp_path, 
             )
         )
         assert "1600x1600" in line and "GiB" in line and not out.exists()
+
+
+# 10. damaged videos ---------------------------------------------------------------------------------------------
+
+
+def test_a_truncated_video_says_how_many_frames_it_gave_and_drops_the_damaged_one(tmp_path, capsys):
+    from pconvkit.maskgen.flowcompute import read_frames
+
+    writer = cv2.VideoWriter(str(tmp_path / "v.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (96, 64))
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        writer.write((rng.random((64, 96, 3)) * 255).astype(np.uint8))
+    writer.release()
+    assert len(read_frames(tmp_path / "v.avi")) == 30
+    data = (tmp_path / "v.avi").read_bytes()
+    (tmp_path / "t.avi").write_bytes(data[: int(len(data) * 0.55)])
+    frames = read_frames(tmp_path / "t.avi")
+    message = capsys.readouterr().err
+    assert "of the 30 frames" in message and f"using {len(frames)}" in message and 2 <= len(frames) < 29
