@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pconvkit.sampledata import photos_dir
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -106,7 +108,8 @@ def main():
         cv2.imwrite(str(folder / "photo.png"), cv2.GaussianBlur(image, (0, 0), 3))
         mask = cv2.circle(np.full((512, 512), 255, np.uint8), (256, 256), 120, 0, -1)
         cv2.imwrite(str(folder / "mask.png"), mask)
-        env = {**os.environ, "PCONVKIT_CACHE": str(folder / "cache")}
+        env = {**os.environ, "PCONVKIT_CACHE": str(folder / "cache")}  # a fresh ONNX graph cache
+        photos = photos_dir("test")
         inpaint = ["pconv", "inpaint", str(folder / "photo.png"), str(folder / "mask.png"), "-o", str(folder / "o.png")]
         for site in sites.values():  # export and cache the ONNX graph once, untimed
             timed(site, inpaint, env)
@@ -118,6 +121,8 @@ def main():
                 run = [
                     "benchmark",
                     "run",
+                    "--images",
+                    str(photos),
                     "--methods",
                     "mean,telea,ns",
                     "--masks",

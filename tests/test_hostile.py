@@ -532,3 +532,54 @@ def test_a_truncated_video_says_how_many_frames_it_gave_and_drops_the_damaged_on
     frames = read_frames(tmp_path / "t.avi")
     message = capsys.readouterr().err
     assert "of the 30 frames" in message and f"using {len(frames)}" in message and 2 <= len(frames) < 29
+
+
+# 7. checkpoints ---------------------------------------------------------------------------------------------------
+
+
+def test_damaged_checkpoints_and_partial_conversions_end_in_one_line(tmp_path):
+    import torch
+
+    from pconvkit.models.checkpoint import save_checkpoint
+    from pconvkit.models.unet import PConvUNet, UNetConfig
+
+    save_checkpoint(tmp_path / "good.pt", PConvUNet(UNetConfig(layers=3, width=0.125)))
+    payload = torch.load(tmp_path / "good.pt", weights_only=True)
+    payload["model"] = {
+        k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in payload["model"].items()
+    }
+    torch.save(payload, tmp_path / "nan.pt")
+    write_image(tmp_path / "photo.png", np.random.default_rng(0).random((64, 64, 3)))
+    write_png_atomic(tmp_path / "m.png", mask_to_png(valid_mask()))
+    for engine in ("torch", "onnx"):
+        out = tmp_path / f"{engine}.png"
+        line = one_error_line(
+            runner.invoke(
+                pconv,
+                [
+                    "inpaint",
+                    str(tmp_path / "photo.png"),
+                    str(tmp_path / "m.png"),
+                    "-o",
+                    str(out),
+                    "--checkpoint",
+                    str(tmp_path / "nan.pt"),
+                    "--engine",
+                    engine,
+                ],
+            )
+        )
+        assert "NaN" in line and not out.exists()
+    torch.save({"model": {"enc_1.conv.input_conv.weight": torch.zeros(64, 3, 7, 7)}}, tmp_path / "naoto.pth")
+    line = one_error_line(runner.invoke(pconv, ["convert", str(tmp_path / "naoto.pth"), str(tmp_path / "c.pt")]))
+    assert "--allow-partial" in line and not (tmp_path / "c.pt").exists()
+    result = runner.invoke(pconv, ["convert", str(tmp_path / "naoto.pth"), str(tmp_path / "c.pt"), "--allow-partial"])
+    assert result.exit_code == 0 and (tmp_path / "c.pt").exists()
+
+
+@pytest.fixture(autouse=True)
+def nothing_half_written(tmp_path):
+    """After every test of this module: no temporary file of an interrupted or refused write is left."""
+    yield
+    leftovers = [p for p in tmp_path.rglob(".*.part*")]
+    assert not leftovers, leftovers
