@@ -45,6 +45,10 @@ def run_args(tmp_path, methods="mean", out="out"):
     ]
 
 
+def inpaint_args(image, mask, out, *extra):
+    return ["inpaint", str(image), str(mask), "-o", str(out), *extra]
+
+
 def one_error_line(result):
     assert result.exit_code != 0, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
@@ -110,7 +114,7 @@ def test_pconv_inpaint_refuses_a_grey_mask_in_one_line(tmp_path):
     line = one_error_line(
         runner.invoke(
             pconv,
-            ["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "m.png"), "-o", str(out), "--engine", "torch"],
+            inpaint_args(str(tmp_path / "photo.png"), str(tmp_path / "m.png"), str(out), "--engine", "torch"),
         )
     )
     assert "--mask-threshold" in line and not out.exists()
@@ -501,15 +505,7 @@ def test_jobs_that_cannot_fit_in_memory_are_refused_before_they_start(tmp_path, 
         line = one_error_line(
             runner.invoke(
                 pconv,
-                [
-                    "inpaint",
-                    str(tmp_path / "big.png"),
-                    str(tmp_path / "big_mask.png"),
-                    "-o",
-                    str(out),
-                    "--engine",
-                    engine,
-                ],
+                inpaint_args(str(tmp_path / "big.png"), str(tmp_path / "big_mask.png"), str(out), "--engine", engine),
             )
         )
         assert "1600x1600" in line and "GiB" in line and not out.exists()
@@ -556,17 +552,15 @@ def test_damaged_checkpoints_and_partial_conversions_end_in_one_line(tmp_path):
         line = one_error_line(
             runner.invoke(
                 pconv,
-                [
-                    "inpaint",
+                inpaint_args(
                     str(tmp_path / "photo.png"),
                     str(tmp_path / "m.png"),
-                    "-o",
                     str(out),
                     "--checkpoint",
                     str(tmp_path / "nan.pt"),
                     "--engine",
                     engine,
-                ],
+                ),
             )
         )
         assert "NaN" in line and not out.exists()
