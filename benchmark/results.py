@@ -17,6 +17,8 @@ import contextlib
 import csv
 import io
 import os
+import re
+import shutil
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -112,16 +114,21 @@ def done_pairs(rows, expected: dict) -> set:
     return done
 
 
+def shard_file_name(index: int = 1, count: int = 1) -> str:
+    """results.csv, or results-shard-I-of-N.csv for shard I of N."""
+    return "results.csv" if count == 1 else f"results-shard-{index}-of-{count}.csv"
+
+
 @contextlib.contextmanager
-def results_lock(out_dir):
-    """Hold the exclusive lock of a results folder's results.csv; a second run gets a one-line error."""
-    lock = FileLock(str(Path(out_dir) / "results.csv.lock"))
+def results_lock(path):
+    """Hold the exclusive lock of one results file (PATH.lock); a second run gets a one-line error.
+    Shards write files of their own, so they can share a folder."""
+    lock = FileLock(f"{path}.lock")
     try:
         lock.acquire(timeout=0)
     except Timeout:
         raise UserError(
-            f"{Path(out_dir) / 'results.csv'} is in use by another benchmark run: wait for it to finish, or give "
-            "this one another --out (shards of one run each write their own folder)"
+            f"{path} is in use by another benchmark run: wait for it to finish, or give this one another --out"
         ) from None
     try:
         yield
@@ -214,3 +221,53 @@ def read_pairing(out_dir) -> list[tuple[MaskEntry, str]]:
         )
         for r in rows
     ]
+
+
+SHARD_NAME = re.compile(r"^results-shard-(\d+)-of-(\d+)\.csv$")
+
+
+def merge_shards(folders, out_dir) -> Path:
+    """Join the shard files of one run, from one folder or several, into OUT/results.csv: the rows
+    one unsharded run would have written, in its order (method by method, pairs in pairing order).
+    A missing, duplicated or foreign shard (another shard count or pairing) is refused."""
+    shards, pairings = {}, {}
+    for folder in map(Path, folders):
+        if not (folder / "pairing.csv").exists():
+            raise UserError(f"no pairing.csv in {folder}: not a benchmark results folder")
+        pairings[folder] = (folder / "pairing.csv").read_text()
+        for path in sorted(folder.glob("results-shard-*-of-*.csv")):
+            index, count = map(int, SHARD_NAME.match(path.name).groups())
+            if index in shards:
+                raise UserError(f"shard {index} is there twice: {shards[index][1]} and {path}")
+            shards[index] = (count, path)
+    if not shards:
+        raise UserError(f"no results-shard-I-of-N.csv files in {', '.join(map(str, folders))}")
+    counts = {count for count, _ in shards.values()}
+    if len(counts) > 1:
+        raise UserError(f"the shard files belong to runs of different shard counts ({sorted(counts)})")
+    (count,) = counts
+    missing = sorted(set(range(1, count + 1)) - set(shards))
+    if missing:
+        raise UserError(f"shard {missing[0]} of {count} is missing ({len(missing)} missing in all)")
+    if len(set(pairings.values())) > 1:
+        raise UserError("the shard folders hold different pairings (other images, masks or seed): not one run")
+    order = {row["mask"]: i for i, row in enumerate(read_csv_rows(next(iter(pairings)) / "pairing.csv"))}
+    rows, seen, methods = [], set(), {}
+    for index in sorted(shards):
+        for row in read_results(shards[index][1]):
+            key = (row["method"], row["mask"])
+            if key in seen:
+                raise UserError(f"{row['method']} on mask {row['mask']} is in two shards: not one run's shards")
+            seen.add(key)
+            methods.setdefault(row["method"], len(methods))
+            rows.append(row)
+    rows.sort(key=lambda row: (methods[row["method"]], order[row["mask"]]))
+    out_dir = Path(out_dir)
+    if (out_dir / "results.csv").exists():
+        raise UserError(f"{out_dir} already has a results.csv: merge into another --out")
+    write_text_atomic(out_dir / "pairing.csv", next(iter(pairings.values())))
+    for folder in pairings:  # the Inception probabilities of each output, where the shards saved them
+        if (folder / "inception").is_dir() and folder.resolve() != out_dir.resolve():
+            shutil.copytree(folder / "inception", out_dir / "inception", dirs_exist_ok=True)
+    write_text_atomic(out_dir / "results.csv", csv_text(rows, RESULT_FIELDS))
+    return out_dir / "results.csv"

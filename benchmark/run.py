@@ -15,7 +15,15 @@ from tqdm import tqdm
 from pconvkit.benchmark.data import image_identity, mask_identity, pair_masks, read_pair
 from pconvkit.benchmark.methods import METHODS, check_method_name, make_method, method_fingerprint
 from pconvkit.benchmark.metrics import InceptionClassifier, image_metrics
-from pconvkit.benchmark.results import done_pairs, open_results, read_results, result_row, results_lock, write_pairing
+from pconvkit.benchmark.results import (
+    done_pairs,
+    open_results,
+    read_results,
+    result_row,
+    results_lock,
+    shard_file_name,
+    write_pairing,
+)
 from pconvkit.errors import UserError
 from pconvkit.files import atomic_path
 from pconvkit.models.preprocess import composite_numpy
@@ -78,22 +86,55 @@ def run_benchmark(
     method_options: dict | None = None,
     inception_weights=None,
     log=print,
+    shard: tuple[int, int] = (1, 1),
 ) -> Path:
-    """Run every method on every (mask, paired image); returns the results file."""
+    """Run every method on every (mask, paired image); returns the results file.
+
+    `shard` (i, n) runs the i-th of n deterministic slices of the pairs (every n-th pair from the
+    i-th) into a results file of its own, OUT/results-shard-I-of-N.csv; `results.merge_shards` joins
+    the n files into the results.csv that one unsharded run would have written.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     methods = list(dict.fromkeys(methods))
     for name in methods:  # fail on unknown methods before anything runs
         check_method_name(name)
-    with results_lock(out_dir):
+    results_path = out_dir / shard_file_name(*shard)
+    with results_lock(results_path):
         return _run_locked(
-            methods, images, masks, out_dir, seed, workers, batch_size, method_options or {}, inception_weights, log
+            methods,
+            images,
+            masks,
+            out_dir,
+            seed,
+            workers,
+            batch_size,
+            method_options or {},
+            inception_weights,
+            log,
+            shard,
+            results_path,
         )
 
 
-def _run_locked(methods, images, masks, out_dir, seed, workers, batch_size, method_options, inception_weights, log):
+def _run_locked(
+    methods,
+    images,
+    masks,
+    out_dir,
+    seed,
+    workers,
+    batch_size,
+    method_options,
+    inception_weights,
+    log,
+    shard,
+    results_path,
+):
     pairs = pair_masks(masks, images.keys(), seed)
-    write_pairing(out_dir, pairs)
+    write_pairing(out_dir, pairs)  # the whole pairing, the same in every shard
+    index, count = shard
+    pairs = pairs[index - 1 :: count]
     method_ids = {name: method_fingerprint(name, **method_options.get(name, {})) for name in methods}
     mask_hashes = {m.mask_id: mask_identity(m) for m, _ in pairs}
     image_hashes = {name: image_identity(image) for name, image in images.items()}
@@ -110,7 +151,6 @@ def _run_locked(methods, images, masks, out_dir, seed, workers, batch_size, meth
         if getattr(METHODS.get(name), "neural", False)
     }
     classifier = InceptionClassifier(inception_weights) if inception_weights else None
-    results_path = out_dir / "results.csv"
     handle, writer = open_results(results_path)  # repairs a torn last row before the done rows are counted
     with handle:
         done = done_pairs(read_results(results_path), identity)

@@ -39,6 +39,8 @@ def column_labels():
 def _results_frame(results_dir: Path) -> pd.DataFrame:
     """The rows of a results folder or file, metrics as floats; a one-line error where there are none."""
     rows = read_results(results_path(results_dir))
+    if not rows and any(Path(results_dir).glob("results-shard-*-of-*.csv")):
+        raise UserError(f"{results_dir} holds the shard files of a run: join them with `benchmark merge` first")
     if not rows:
         raise UserError(f"no results in {results_dir}")
     frame = pd.DataFrame(rows)

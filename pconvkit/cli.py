@@ -162,6 +162,17 @@ def _bin_list(ctx, param, value):
     return chosen
 
 
+def _shard(ctx, param, value):
+    """Click callback: 'I/N' with 1 <= I <= N -> (I, N)."""
+    try:
+        index, count = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not I/N, e.g. 3/8") from None
+    if not 1 <= index <= count:
+        raise click.BadParameter(f"{value!r}: the shard I of I/N runs from 1 to N")
+    return index, count
+
+
 def _mask_reading_options(function):
     function = click.option(
         "--mostly-hole",
@@ -422,6 +433,14 @@ def benchmark_data_path(what):
     default=None,
     help="torchvision inception_v3 state-dict file; without it the Inception score is not computed.",
 )
+@click.option(
+    "--shard",
+    default="1/1",
+    show_default=True,
+    callback=_shard,
+    help="I/N: run the I-th of N deterministic slices of the pairs into OUT/results-shard-I-of-N.csv "
+    "(join them with `benchmark merge`).",
+)
 def benchmark_run(
     methods,
     images,
@@ -441,6 +460,7 @@ def benchmark_run(
     conv_checkpoint,
     device,
     inception_weights,
+    shard,
 ):
     """Run methods on image/mask pairs; results go to OUT/results.csv as they are computed (resumable)."""
     from pconvkit import sampledata
@@ -477,11 +497,23 @@ def benchmark_run(
             f"{len(chosen) / len(loaded):.1f} times, dealt in random permutations"
         )
     path = run_benchmark(
-        methods, loaded, chosen, out, seed, workers, batch_size, options, inception_weights, log=click.echo
+        methods, loaded, chosen, out, seed, workers, batch_size, options, inception_weights, log=click.echo, shard=shard
     )
     if not inception_weights:
         click.echo("Inception score not computed: no --inception-weights (Inception-v3 cannot be downloaded here)")
     click.echo(f"results in {path}")
+
+
+@benchmark.command("merge")
+@click.argument("folders", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--out", required=True, type=click.Path(), help="Folder for the merged results.csv (may be a shard folder)."
+)
+def benchmark_merge(folders, out):
+    """Join the shard files (results-shard-I-of-N.csv) of one run into OUT/results.csv."""
+    from pconvkit.benchmark.results import merge_shards
+
+    click.echo(str(merge_shards(folders, out)))
 
 
 @benchmark.command("table")

@@ -1,0 +1,102 @@
+"""A run spread over shards, each its own process and results file, merges into the rows of the
+unsharded run; a missing, duplicated or foreign shard is refused."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pconvkit.benchmark.results import merge_shards, read_results
+from pconvkit.cli import benchmark
+from pconvkit.errors import UserError
+from pconvkit.files import mask_to_png, write_image, write_png_atomic
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
+    for i in range(7):
+        valid = np.ones((64, 64), np.uint8)
+        valid[5 : 15 + 3 * i, 10:40] = 0
+        write_png_atomic(tmp_path / "masks" / f"m{i}.png", mask_to_png(valid))
+    return tmp_path
+
+
+def run(inputs, out, *extra):
+    return [
+        "run",
+        "--methods",
+        "telea,mean",
+        "--images",
+        str(inputs / "images"),
+        "--masks",
+        str(inputs / "masks"),
+        "--size",
+        "64",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def without_seconds(rows):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def test_shards_in_separate_processes_merge_into_the_unsharded_rows(inputs):
+    assert runner.invoke(benchmark, run(inputs, inputs / "whole")).exit_code == 0
+    command = str(Path(sys.executable).with_name("benchmark"))
+    shards = [
+        subprocess.Popen(
+            [command, *run(inputs, inputs / "shared", "--shard", f"{i}/3")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ,
+        )
+        for i in (1, 2, 3)
+    ]
+    for process in shards:
+        assert process.wait(timeout=120) == 0, process.stderr.read()
+    files = sorted(p.name for p in (inputs / "shared").glob("results-shard-*.csv"))
+    assert files == [f"results-shard-{i}-of-3.csv" for i in (1, 2, 3)]
+    assert "benchmark merge" in runner.invoke(benchmark, ["table", str(inputs / "shared")]).output
+    result = runner.invoke(benchmark, ["merge", str(inputs / "shared"), "--out", str(inputs / "shared")])
+    assert result.exit_code == 0, result.output
+    merged, whole = read_results(inputs / "shared" / "results.csv"), read_results(inputs / "whole" / "results.csv")
+    assert without_seconds(merged) == without_seconds(whole) and len(whole) == 14
+    table = runner.invoke(benchmark, ["table", str(inputs / "shared"), "--format", "csv"]).output
+    assert table == runner.invoke(benchmark, ["table", str(inputs / "whole"), "--format", "csv"]).output
+
+
+def test_missing_duplicated_or_foreign_shards_are_refused(inputs):
+    for i in (1, 2):
+        assert runner.invoke(benchmark, run(inputs, inputs / f"s{i}", "--shard", f"{i}/2")).exit_code == 0
+    with pytest.raises(UserError, match="shard 2 of 2 is missing"):
+        merge_shards([inputs / "s1"], inputs / "m1")
+    shutil.copy(inputs / "s1" / "results-shard-1-of-2.csv", inputs / "s2")
+    with pytest.raises(UserError, match="shard 1 is there twice"):
+        merge_shards([inputs / "s1", inputs / "s2"], inputs / "m2")
+    (inputs / "s2" / "results-shard-1-of-2.csv").unlink()
+    assert runner.invoke(benchmark, run(inputs, inputs / "s3", "--shard", "2/2", "--seed", "4")).exit_code == 0
+    with pytest.raises(UserError, match="different pairings"):
+        merge_shards([inputs / "s1", inputs / "s3"], inputs / "m3")
+    assert runner.invoke(benchmark, run(inputs, inputs / "s4", "--shard", "3/3")).exit_code == 0
+    with pytest.raises(UserError, match="different shard counts"):
+        merge_shards([inputs / "s1", inputs / "s2", inputs / "s4"], inputs / "m4")
+    assert merge_shards([inputs / "s1", inputs / "s2"], inputs / "m5").exists()
+
+
+@pytest.mark.parametrize("value", ["0/3", "4/3", "1/0", "a/b", "2"])
+def test_a_shard_outside_its_run_is_refused_when_the_command_line_is_read(value):
+    result = runner.invoke(benchmark, ["run", "--masks", "missing", "--shard", value])
+    assert result.exit_code == 2 and "--shard" in result.output
