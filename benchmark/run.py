@@ -52,7 +52,8 @@ class _Worker:
                 f"{type(err).__name__}: {err}"
             ) from None
         seconds = time.perf_counter() - started
-        return mask, image_name, _composited(self.method_name, output, image, valid, mask, image_name), seconds, "cpu"
+        composited = _composited(self.method_name, output, image, valid, mask, image_name)
+        return mask, image_name, valid, composited, seconds, "cpu"
 
 
 def _composited(method: str, output, image, valid, mask, image_name) -> np.ndarray:
@@ -163,8 +164,8 @@ def _run_locked(
                 continue
             outputs = _outputs(name, instances.get(name), todo, images, workers, batch_size, method_options)
             with tqdm(total=len(pairs), initial=len(pairs) - len(todo), desc=name, unit="img") as bar:
-                for mask, image_name, composited, seconds, device in outputs:
-                    metrics = image_metrics(composited, images[image_name])
+                for mask, image_name, valid, composited, seconds, device in outputs:
+                    metrics = image_metrics(composited, images[image_name], valid)
                     if classifier is not None:  # before the row: a resumed run skips pairs that have a row
                         _save_probabilities(classifier, out_dir / "inception" / name, [(mask, composited)])
                     writer.writerow(
@@ -180,7 +181,7 @@ def _run_pair(pair):
 
 
 def _outputs(name, instance, todo, images, workers, batch_size, method_options):
-    """Yield (mask, image name, composited, seconds per image, device) for each pending pair."""
+    """Yield (mask, image name, valid mask, composited, seconds per image, device) for each pending pair."""
     if instance is not None:
         device = str(instance.device)
         for start in range(0, len(todo), batch_size):
@@ -191,7 +192,14 @@ def _outputs(name, instance, todo, images, workers, batch_size, method_options):
             outputs = instance.inpaint_batch(batch, valids)
             seconds = (time.perf_counter() - started) / len(chunk)
             for (mask, image_name), output, image, valid in zip(chunk, outputs, batch, valids):
-                yield mask, image_name, _composited(name, output, image, valid, mask, image_name), seconds, device
+                yield (
+                    mask,
+                    image_name,
+                    valid,
+                    _composited(name, output, image, valid, mask, image_name),
+                    seconds,
+                    device,
+                )
         return
     worker = _Worker(name, (method_options or {}).get(name, {}), images)
     if workers > 1:

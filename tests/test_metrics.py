@@ -64,3 +64,17 @@ def test_inception_classifier_reads_a_torchvision_state_dict_file(tmp_path):
     torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(UserError, match="does not hold torchvision's inception_v3 weights"):
         InceptionClassifier(tmp_path / "other.pth")
+
+
+def test_hole_l1_is_the_mean_error_over_the_hole_pixels_only():
+    from pconvkit.benchmark.metrics import image_metrics
+
+    truth = np.zeros((20, 30, 3))
+    valid = np.ones((20, 30), np.uint8)
+    valid[5:10, 5:15] = 0  # 50 hole pixels of 600
+    result = truth.copy()
+    result[valid == 0] = 0.2
+    values = image_metrics(result, truth, valid)
+    assert values["l1_hole"] == pytest.approx(20.0)  # every hole value is off by 0.2
+    assert values["l1"] == pytest.approx(20.0 * 50 / 600)  # the paper's l1: over the whole image
+    assert image_metrics(truth, truth, np.ones((20, 30), np.uint8))["l1_hole"] == 0.0  # no hole at all

@@ -29,6 +29,7 @@ def results(tmp_path):
             l1=l1,
             psnr=psnr,
             ssim=ssim,
+            l1_hole=2 * l1,
             seconds=0.1,
             device="cpu",
         )
