@@ -6,17 +6,19 @@ truth images to the outputs. We report the raw score of the outputs ('IS'), and 
 ('IS drop' = IS(ground truth) - IS(outputs)), when Inception-v3 weights were given.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from pconvkit.benchmark.confidence import cluster_bootstrap, corrected_level
 from pconvkit.benchmark.data import cells
 from pconvkit.benchmark.methods import NOT_RUN
-from pconvkit.benchmark.metrics import METRICS, PER_IMAGE, inception_score
+from pconvkit.benchmark.metrics import METRICS, PER_IMAGE, PER_SET, inception_score
 from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.errors import UserError
-from pconvkit.files import read_csv_rows
+from pconvkit.files import content_hash, file_hash, read_csv_rows
 
 
 def _paper_table1() -> dict:
@@ -49,15 +51,128 @@ def _results_frame(results_dir: Path) -> pd.DataFrame:
     return frame
 
 
-def summarise(results_dir) -> pd.DataFrame:
-    """Long table: method, metric, column label, value (NaN where a cell has no result)."""
+@dataclass
+class Summary:
+    """What Table 1 shows of a results folder.
+
+    cells: method, metric, column, value, low, high (the 95 % interval), pairs, photos.
+    best: {(metric, column): the methods marked best (one, or several tied)}.
+    against: the paired differences method - reference (same columns as cells), or None.
+    protocol: a line naming the pairing, so that another lab can rebuild the pairs.
+    """
+
+    cells: pd.DataFrame
+    best: dict
+    against: pd.DataFrame | None = None
+    reference: str | None = None
+    protocol: str = ""
+
+
+def summarise(results_dir, against: str | None = None) -> Summary:
+    """Means with cluster-bootstrap intervals per (method, metric, column), the best-in-column marks,
+    and, with `against`, every method's paired difference to that method (see `confidence`)."""
     results_dir = Path(results_dir)
     frame = _results_frame(results_dir)
     frame["column"] = frame["bin"] + " " + frame["category"]
-    long = frame.melt(id_vars=["method", "column"], value_vars=[m.name for m in PER_IMAGE], var_name="metric")
-    summary = long.groupby(["method", "metric", "column"], as_index=False)["value"].mean()
-    inception = _inception_rows(results_dir if results_dir.is_dir() else results_dir.parent, frame)
-    return pd.concat([summary, inception], ignore_index=True) if len(inception) else summary
+    names = [m.name for m in PER_IMAGE]
+    rows = []
+    for (method, column), group in frame.groupby(["method", "column"]):
+        for metric in names:
+            mean, low, high = cluster_bootstrap(group[metric], group["image"])
+            rows.append(
+                dict(
+                    method=method,
+                    metric=metric,
+                    column=column,
+                    value=mean,
+                    low=low,
+                    high=high,
+                    pairs=len(group),
+                    photos=group["image"].nunique(),
+                )
+            )
+    folder = results_dir if results_dir.is_dir() else results_dir.parent
+    inception = _inception_rows(folder, frame)
+    cells_ = pd.concat([pd.DataFrame(rows), inception], ignore_index=True) if len(inception) else pd.DataFrame(rows)
+    if against is not None and against not in set(frame["method"]):
+        raise UserError(
+            f"--against {against}: no such method in {results_dir} ({', '.join(sorted(set(frame['method'])))})"
+        )
+    return Summary(
+        cells_,
+        _best_marks(frame, cells_),
+        _paired_differences(frame, against) if against else None,
+        against,
+        _protocol(folder, frame),
+    )
+
+
+def _paired(frame, method: str, other: str, column: str, metric: str):
+    """(differences method - other, photos) over the pairs of `column` both methods ran."""
+    part = frame[frame["column"] == column]
+    a = part[part["method"] == method].set_index("mask")
+    b = part[part["method"] == other].set_index("mask")
+    shared = a.index.intersection(b.index)
+    return (a.loc[shared, metric] - b.loc[shared, metric]).to_numpy(), a.loc[shared, "image"].to_numpy()
+
+
+def _best_marks(frame, cells_) -> dict:
+    """{(metric, column): marked methods}: the best alone where it beats the runner-up significantly
+    (paired, Bonferroni over the columns), else the best and all methods tied with it."""
+    marks, level = {}, corrected_level()
+    for metric in PER_IMAGE:
+        for column in column_labels():
+            part = cells_[(cells_["metric"] == metric.name) & (cells_["column"] == column)].dropna(subset=["value"])
+            if part.empty:
+                continue
+            ranked = part.sort_values("value", ascending=metric.better == "min")["method"].tolist()
+            best, tied = ranked[0], {ranked[0]}
+            for other in ranked[1:]:
+                differences, photos = _paired(frame, best, other, column, metric.name)
+                _, low, high = cluster_bootstrap(differences, photos, level)
+                if not (low > 0 or high < 0):  # the interval holds 0 (or cannot be estimated): a tie
+                    tied.add(other)
+            marks[metric.name, column] = tied
+    for metric in PER_SET:  # one value per cell, no interval: the best by value
+        part = cells_[cells_["metric"] == metric.name].dropna(subset=["value"])
+        for column, group in part.groupby("column"):
+            pick = group["value"].idxmin() if metric.better == "min" else group["value"].idxmax()
+            marks[metric.name, column] = {group.loc[pick, "method"]}
+    return marks
+
+
+def _paired_differences(frame, reference: str) -> pd.DataFrame:
+    rows = []
+    for method in sorted(set(frame["method"]) - {reference}):
+        for column in column_labels():
+            for metric in PER_IMAGE:
+                differences, photos = _paired(frame, method, reference, column, metric.name)
+                if differences.size:
+                    mean, low, high = cluster_bootstrap(differences, photos)
+                    rows.append(
+                        dict(
+                            method=method,
+                            metric=metric.name,
+                            column=column,
+                            value=mean,
+                            low=low,
+                            high=high,
+                            pairs=differences.size,
+                            photos=len(set(photos)),
+                        )
+                    )
+    return pd.DataFrame(rows)
+
+
+def _protocol(folder: Path, frame) -> str:
+    """The pairing behind a table: hashes of its image and mask sets, and the pairing file's."""
+    images = content_hash(*sorted(set(frame["image_hash"])))
+    masks = content_hash(*sorted(set(frame["mask_hash"])))
+    pairing = file_hash(folder / "pairing.csv") if (folder / "pairing.csv").exists() else "unknown"
+    return (
+        f"{frame['image'].nunique()} images (set {images}) x {frame['mask'].nunique()} masks (set {masks}), "
+        f"pairing {pairing}"
+    )
 
 
 def _inception_rows(results_dir: Path, frame) -> pd.DataFrame:
@@ -89,60 +204,105 @@ def timing(results_dir) -> pd.DataFrame:
     )
 
 
-def table1(summary: pd.DataFrame, with_paper: bool = False, not_run=NOT_RUN) -> list[dict]:
-    """Rows of Table 1: dicts with 'metric', 'method', 'best' (set of bold columns) and one value per column."""
+def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN) -> list[dict]:
+    """Rows of Table 1: dicts with 'metric', 'method', 'best' (set of marked columns), 'decimals' and,
+    per column, a (value, low, high) triple (None where a cell has no result)."""
     columns = column_labels()
     table = []
     for metric in METRICS:
-        part = summary[summary["metric"] == metric.name]
+        part = summary.cells[summary.cells["metric"] == metric.name]
         if part.empty:
             continue
-        wide = part.pivot(index="method", columns="column", values="value").reindex(columns=columns)
-        block = [dict(metric=metric.label, method=m, **{c: wide.loc[m, c] for c in columns}) for m in wide.index]
+        block = [_row(metric, method, group, columns) for method, group in part.groupby("method")]
+        for row in block:
+            row["best"] = {c for c in columns if row["method"] in summary.best.get((metric.name, c), ())}
         if with_paper and metric.name in PAPER_TABLE1:
             block += [
-                dict(metric=metric.label, method=f"{m} (paper)", **dict(zip(columns, v)))
-                for m, v in PAPER_TABLE1[metric.name].items()
+                dict(
+                    metric=metric.label,
+                    method=f"{m} (paper)",
+                    best=set(),
+                    **{c: (v, None, None) for c, v in zip(columns, values)},
+                )
+                for m, values in PAPER_TABLE1[metric.name].items()
             ]
-        ours = [r for r in block if not r["method"].endswith("(paper)")]
-        for column in columns:
-            values = [r[column] for r in ours if pd.notna(r[column])]
-            target = (min if metric.better == "min" else max)(values) if values else None
-            for r in block:
-                r.setdefault("best", set())
-                if target is not None and not r["method"].endswith("(paper)") and r[column] == target:
-                    r["best"].add(column)
         block += [
-            dict(metric=metric.label, method=f"{m} (not run)", best=set(), **{c: None for c in columns})
-            for m in not_run
+            dict(metric=metric.label, method=f"{m} (not run)", best=set(), **dict.fromkeys(columns)) for m in not_run
         ]
-        for r in block:
-            r["decimals"] = metric.decimals
+        if summary.against is not None and not summary.against.empty:
+            differences = summary.against[summary.against["metric"] == metric.name]
+            block += [
+                dict(_row(metric, f"{method} - {summary.reference}", group, columns), best=set())
+                for method, group in differences.groupby("method")
+            ]
+        for row in block:
+            row["decimals"] = metric.decimals
         table += block
     return table
 
 
-def _cell(value, decimals):
+def _row(metric, method, group, columns) -> dict:
+    by_column = group.set_index("column")
+    row = dict(metric=metric.label, method=method)
+    for column in columns:
+        if column in by_column.index and pd.notna(by_column.loc[column, "value"]):
+            entry = by_column.loc[column]
+            row[column] = (entry["value"], entry.get("low"), entry.get("high"))
+        else:
+            row[column] = None
+    return row
+
+
+def _number(value, decimals) -> str:
     return "" if value is None or pd.isna(value) else f"{value:.{decimals}f}"
 
 
-def to_csv(table) -> str:
-    columns = column_labels()
-    lines = [",".join(["metric", "method"] + columns)]
+def _cell(entry, decimals, interval: str = "{value} [{low}, {high}]") -> str:
+    """A cell's text: the value, with its interval where it has one."""
+    if entry is None:
+        return ""
+    value, low, high = entry
+    if low is None or pd.isna(low):
+        return _number(value, decimals)
+    return interval.format(value=_number(value, decimals), low=_number(low, decimals), high=_number(high, decimals))
+
+
+CAPTION = (
+    "Cells: mean [95 % interval, bootstrap over photos]. Bold: best in column, or tied for best "
+    "(paired bootstrap, Bonferroni over the 12 columns)."
+)
+
+
+def to_csv(table, summary: Summary | None = None) -> str:
+    """Long CSV with the raw numbers: one line per metric, method and column."""
+    lines = ["metric,method,column,value,ci_low,ci_high,best"]
     for r in table:
-        lines.append(",".join([r["metric"], r["method"]] + [_cell(r[c], r["decimals"]) for c in columns]))
+        for column in column_labels():
+            if r[column] is not None:
+                value, low, high = r[column]
+                raw = ["" if v is None or pd.isna(v) else repr(float(v)) for v in (value, low, high)]
+                lines.append(",".join([r["metric"], r["method"], column, *raw, str(int(column in r["best"]))]))
     return "\n".join(lines) + "\n"
 
 
-def to_markdown(table) -> str:
+def to_markdown(table, summary: Summary | None = None) -> str:
     columns = column_labels()
-    lines = ["| metric | method | " + " | ".join(columns) + " |", "|---|---|" + "---:|" * len(columns)]
+    lines = [
+        _caption(summary),
+        "",
+        "| metric | method | " + " | ".join(columns) + " |",
+        "|---|---|" + "---:|" * len(columns),
+    ]
     for r in table:
         cells_ = [
-            (f"**{_cell(r[c], r['decimals'])}**" if c in r["best"] else _cell(r[c], r["decimals"])) for c in columns
+            f"**{_cell(r[c], r['decimals'])}**" if c in r["best"] else _cell(r[c], r["decimals"]) for c in columns
         ]
         lines.append(f"| {r['metric']} | {r['method']} | " + " | ".join(cells_) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _caption(summary: Summary | None) -> str:
+    return CAPTION + (f" Pairs: {summary.protocol}." if summary is not None and summary.protocol else "")
 
 
 def _latex_escape(text: str) -> str:
@@ -151,10 +311,12 @@ def _latex_escape(text: str) -> str:
     return text
 
 
-def to_latex(table) -> str:
+def to_latex(table, summary: Summary | None = None) -> str:
     columns = column_labels()
     bins = list(dict.fromkeys(c.split()[0] for c in columns))
+    interval = r"{value} {{\tiny [{low}, {high}]}}"
     lines = [
+        "% " + _caption(summary),
         r"\begin{tabular}{ll" + "r" * len(columns) + "}",
         r"\hline",
         " & & " + " & ".join(rf"\multicolumn{{2}}{{c}}{{({b.replace('-', ',')}]}}" for b in bins) + r" \\",
@@ -163,7 +325,9 @@ def to_latex(table) -> str:
     ]
     for r in table:
         cells_ = [
-            (rf"\textbf{{{_cell(r[c], r['decimals'])}}}" if c in r["best"] else _cell(r[c], r["decimals"]))
+            rf"\textbf{{{_cell(r[c], r['decimals'], interval)}}}"
+            if c in r["best"]
+            else _cell(r[c], r["decimals"], interval)
             for c in columns
         ]
         lines.append(f"{_latex_escape(r['metric'])} & {_latex_escape(r['method'])} & " + " & ".join(cells_) + r" \\")

@@ -521,12 +521,15 @@ def benchmark_merge(folders, out):
 @click.option("--format", "fmt", type=click.Choice(["csv", "latex", "markdown"]), default="markdown", show_default=True)
 @click.option("--with-paper", is_flag=True, help="Add the paper's Table 1 rows for l1, PSNR and SSIM.")
 @click.option("--out", type=click.Path(), default=None, help="Write to this file instead of printing.")
-def benchmark_table(results, fmt, with_paper, out):
-    """Table 1 from a results folder or file: rows metric x method, columns 6 bins x N/B; best in bold."""
+@click.option("--against", default=None, help="Add each method's paired difference to this method, with its interval.")
+def benchmark_table(results, fmt, with_paper, out, against):
+    """Table 1 from a results folder or file: rows metric x method, columns 6 bins x N/B; each cell its
+    mean and 95 % interval (bootstrap over photos); best in bold, ties bold together."""
     from pconvkit.benchmark.tables import FORMATS, summarise, table1
     from pconvkit.files import write_text_atomic
 
-    text = FORMATS[fmt](table1(summarise(results), with_paper))
+    summary = summarise(results, against)
+    text = FORMATS[fmt](table1(summary, with_paper), summary)
     if out:
         write_text_atomic(out, text)
         click.echo(out)

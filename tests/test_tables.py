@@ -1,72 +1,110 @@
+import io
 import re
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from pconvkit.benchmark.results import RESULT_FIELDS, read_results
 from pconvkit.benchmark.tables import PAPER_TABLE1, column_labels, summarise, table1, to_csv, to_latex, to_markdown
 
 
-@pytest.fixture
-def results(tmp_path):
-    rows = [",".join(RESULT_FIELDS)]
-    # two methods, two cells; 'a' wins l1 in 0.01-0.1 N, 'b' wins in 0.1-0.2 B
-    for method, mask, category, bin_, l1, psnr, ssim in [
-        ("a", "1", "N", "0.01-0.1", 1.0, 30.0, 0.9),
-        ("a", "2", "N", "0.01-0.1", 3.0, 28.0, 0.8),
-        ("b", "1", "N", "0.01-0.1", 4.0, 25.0, 0.7),
-        ("a", "3", "B", "0.1-0.2", 5.0, 20.0, 0.5),
-        ("b", "3", "B", "0.1-0.2", 2.0, 22.0, 0.6),
-    ]:
+def write_results(path, rows):
+    lines = [",".join(RESULT_FIELDS)]
+    for method, mask, image, category, bin_, l1 in rows:
         row = dict(
             method=method,
             method_id="m",
             mask=mask,
-            mask_hash="h",
-            image="img",
-            image_hash="i",
+            mask_hash="h" + mask,
+            image=image,
+            image_hash="i" + image,
             category=category,
             bin=bin_,
             l1=l1,
-            psnr=psnr,
-            ssim=ssim,
+            psnr=40 - l1,
+            ssim=1 - l1 / 10,
             l1_hole=2 * l1,
             seconds=0.1,
             device="cpu",
         )
-        rows.append(",".join(str(row[field]) for field in RESULT_FIELDS))
-    rows.append("b,m,9,h,img,i,N,0.01")  # a torn last line from an interrupted run
-    (tmp_path / "results.csv").write_text("\n".join(rows))
+        lines.append(",".join(str(row[field]) for field in RESULT_FIELDS))
+    path.write_text("\n".join(lines))
+
+
+@pytest.fixture
+def results(tmp_path):
+    """Two methods over 8 masks on 4 photos in two cells: in 0.01-0.1 N 'a' is clearly better (l1
+    about 1 against 3); in 0.1-0.2 B the two are level (a tie)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in range(8):
+        image = f"photo{k % 4}"
+        noise = rng.normal(0, 0.1)
+        rows += [("a", f"{k}", image, "N", "0.01-0.1", 1.0 + noise), ("b", f"{k}", image, "N", "0.01-0.1", 3.0 + noise)]
+        level, shift = rng.normal(2.0, 0.5), (0.3, -0.3, 0.1, -0.1)[k % 4]  # per photo; they cancel out
+        rows += [("a", f"1{k}", image, "B", "0.1-0.2", level), ("b", f"1{k}", image, "B", "0.1-0.2", level + shift)]
+    write_results(tmp_path / "results.csv", rows)
+    with open(tmp_path / "results.csv", "a") as handle:
+        handle.write("\nb,m,9,h,img,i,N,0.01")  # a torn last line from an interrupted run
     return tmp_path
 
 
 def test_torn_lines_are_skipped(results):
-    assert len(read_results(results / "results.csv")) == 5
+    assert len(read_results(results / "results.csv")) == 32
 
 
-def test_cells_and_bold_marks(results):
-    table = table1(summarise(results))
+def test_cells_carry_their_interval_and_bold_marks_only_significant_winners(results):
+    summary = summarise(results)
+    table = table1(summary)
     row = {(r["metric"], r["method"]): r for r in table}
-    assert row[("l1 (%)", "a")]["0.01-0.1 N"] == pytest.approx(2.0)
-    assert row[("l1 (%)", "a")]["best"] == {"0.01-0.1 N"} and row[("l1 (%)", "b")]["best"] == {"0.1-0.2 B"}
-    assert row[("PSNR", "a")]["best"] == {"0.01-0.1 N"}
-    markdown = to_markdown(table)
-    assert "| l1 (%) | a | **2.00** |" in markdown
-    assert "GL (not run)" in markdown
-    csv_text = to_csv(table)
-    assert csv_text.splitlines()[0].split(",")[2:] == column_labels()
+    value, low, high = row["l1 (%)", "a"]["0.01-0.1 N"]
+    frame = pd.read_csv(results / "results.csv").dropna()
+    expected = frame[(frame.method == "a") & (frame.category == "N")]["l1"].mean()
+    assert value == pytest.approx(expected) and low < value < high
+    assert row["l1 (%)", "a"]["best"] == {"0.01-0.1 N", "0.1-0.2 B"}  # the winner, and tied in 0.1-0.2 B
+    assert row["l1 (%)", "b"]["best"] == {"0.1-0.2 B"}  # tied only
+    markdown = to_markdown(table, summary)
+    assert f"| l1 (%) | a | **{value:.2f} [{low:.2f}, {high:.2f}]** |" in markdown
+    assert "GL (not run)" in markdown and "bootstrap over photos" in markdown and "4 images" in markdown
+    long = pd.read_csv(io.StringIO(to_csv(table, summary)))
+    picked = long[(long.metric == "l1 (%)") & (long.method == "a") & (long.column == "0.01-0.1 N")].iloc[0]
+    assert picked.value == pytest.approx(expected) and picked.best == 1 and picked.ci_low == pytest.approx(low)
+
+
+def test_paired_differences_against_a_method(results):
+    summary = summarise(results, against="a")
+    row = {(r["metric"], r["method"]): r for r in table1(summary)}
+    difference, low, high = row["l1 (%)", "b - a"]["0.01-0.1 N"]
+    assert difference == pytest.approx(2.0, abs=1e-9) and low == pytest.approx(2.0) and high == pytest.approx(2.0)
+    tie, low, high = row["l1 (%)", "b - a"]["0.1-0.2 B"]
+    assert low < tie < high and low < 0 < high
 
 
 def test_with_paper_rows_and_latex_structure(results):
-    table = table1(summarise(results), with_paper=True)
-    latex = to_latex(table)
+    summary = summarise(results)
+    table = table1(summary, with_paper=True)
+    latex = to_latex(table, summary)
     assert latex.count("{") == latex.count("}")
     body = [line for line in latex.splitlines() if line.endswith(r"\\") and " & " in line][2:]
     assert len(body) == len(table)  # one row per method x metric
     assert all(line.count("&") == 13 for line in body)
-    assert r"\textbf{2.00}" in latex
+    assert r"\textbf{" in latex and r"{\tiny [" in latex
     paper = [r for r in table if r["method"] == "PConv (paper)" and r["metric"] == "PSNR"][0]
-    assert [paper[c] for c in column_labels()] == PAPER_TABLE1["psnr"]["PConv"]
+    assert [paper[c][0] for c in column_labels()] == PAPER_TABLE1["psnr"]["PConv"]
     assert re.search(r"l1 \(\\%\) & PConv \(paper\) & 0\.49 & 0\.47", latex)
+
+
+def test_the_cluster_bootstrap_resamples_photos_not_pairs():
+    from pconvkit.benchmark.confidence import cluster_bootstrap
+
+    values, photos = [1.0, 2.0, 4.0, 7.0], ["a", "b", "c", "d"]
+    once = cluster_bootstrap(values, photos)
+    fourfold = cluster_bootstrap(values * 4, photos * 4)  # each photo's pair repeated: no new information
+    assert once == pytest.approx(fourfold)
+    assert cluster_bootstrap([3.0] * 6, list("aabbcc")) == (3.0, 3.0, 3.0)  # no spread, no interval
+    mean, low, high = cluster_bootstrap([5.0, 6.0], ["x", "x"])
+    assert mean == 5.5 and np.isnan(low) and np.isnan(high)  # one photo: the spread between photos is unknown
 
 
 def test_the_paper_table_is_transcribed_in_our_column_order():
