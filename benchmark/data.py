@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from pconvkit.errors import UserError
-from pconvkit.files import content_hash, list_images, read_image, read_mask
+from pconvkit.files import content_hash, image_size, list_images, read_image, read_mask
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, check_polarity, hole_ratio
 from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest
 from pconvkit.maskgen.survey import classify_folder
@@ -165,20 +165,9 @@ def read_pair(mask: MaskEntry, image: np.ndarray) -> np.ndarray:
 def check_mask_sizes(masks, size: int):
     """Fail before anything runs if a mask does not have the images' size (PNG headers only)."""
     for mask in masks:
-        width, height = _image_size(mask.path)
+        width, height = image_size(mask.path)
         if (width, height) != (size, size):
             raise UserError(f"mask {mask.path} is {width}x{height}, images are {size}x{size}")
-
-
-def _image_size(path) -> tuple[int, int]:
-    with open(path, "rb") as handle:
-        header = handle.read(24)
-    if header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR":
-        return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise UserError(f"cannot read mask {path}")
-    return image.shape[1], image.shape[0]
 
 
 def cells():

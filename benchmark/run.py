@@ -52,11 +52,11 @@ class _Worker:
                 f"{type(err).__name__}: {err}"
             ) from None
         seconds = time.perf_counter() - started
-        composited = _composited(self.method_name, output, image, valid, mask, image_name)
+        composited = checked_composite(self.method_name, output, image, valid, mask, image_name)
         return mask, image_name, valid, composited, seconds, "cpu"
 
 
-def _composited(method: str, output, image, valid, mask, image_name) -> np.ndarray:
+def checked_composite(method: str, output, image, valid, mask, image_name) -> np.ndarray:
     """A method's output composited with the known pixels, after checking it is an image of the
     input's shape with finite values in the holes."""
     output = np.asarray(output)
@@ -196,7 +196,7 @@ def _outputs(name, instance, todo, images, workers, batch_size, method_options):
                     mask,
                     image_name,
                     valid,
-                    _composited(name, output, image, valid, mask, image_name),
+                    checked_composite(name, output, image, valid, mask, image_name),
                     seconds,
                     device,
                 )

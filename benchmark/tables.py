@@ -227,7 +227,9 @@ def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN) -> list[
                 for m, values in PAPER_TABLE1[metric.name].items()
             ]
         block += [
-            dict(metric=metric.label, method=f"{m} (not run)", best=set(), **dict.fromkeys(columns)) for m in not_run
+            dict(metric=metric.label, method=f"{m} (not run)", best=set(), **dict.fromkeys(columns))
+            for m in not_run
+            if m not in set(summary.cells["method"])
         ]
         if summary.against is not None and not summary.against.empty:
             differences = summary.against[summary.against["metric"] == metric.name]

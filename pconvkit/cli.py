@@ -516,6 +516,56 @@ def benchmark_merge(folders, out):
     click.echo(str(merge_shards(folders, out)))
 
 
+def _run_images(images, results):
+    """The images of a run at its size (its masks' side): --images, or the held-out sample photos."""
+    from pconvkit import sampledata
+    from pconvkit.benchmark.data import load_images
+    from pconvkit.benchmark.results import read_pairing
+    from pconvkit.files import read_mask
+
+    pairs = read_pairing(results)
+    if not pairs:
+        raise UserError(f"{results} has an empty pairing")
+    if images is None:
+        sampledata.require_sample_data()
+        images = sampledata.photos_dir("test")
+    first = pairs[0][0]
+    return load_images(images, read_mask(first.path, first.hole_white, first.threshold).shape[0])
+
+
+@benchmark.command("export-pairs")
+@click.argument("results", type=click.Path())
+@click.option(
+    "--layout",
+    type=click.Choice(["lama", "mmagic", "plain"]),
+    default="plain",
+    show_default=True,
+    help="lama: NAME.png + NAME_mask001.png, white = hole; mmagic: images/, masks/ (white = hole), pairs.txt; "
+    "plain: images/, masks/ (white = valid).",
+)
+@click.option("--out", required=True, type=click.Path(), help="Folder to write the pairs into.")
+@click.option("--images", type=click.Path(), default=None, help="Image folder of the run (default: held-out photos).")
+def benchmark_export_pairs(results, layout, out, images):
+    """Write the exact inputs of a run's pairs for a method that runs in another tool."""
+    from pconvkit.benchmark.external import export_pairs
+
+    click.echo(str(export_pairs(results, _run_images(images, results), layout, out)))
+
+
+@benchmark.command("score")
+@click.argument("results", type=click.Path())
+@click.option("--method", required=True, help="The name its rows get (GL and GntIpt fill the paper's rows).")
+@click.option(
+    "--outputs", required=True, type=click.Path(), help="Folder of outputs named NAME.png or NAME_mask001.png."
+)
+@click.option("--images", type=click.Path(), default=None, help="Image folder of the run (default: held-out photos).")
+def benchmark_score(results, method, outputs, images):
+    """Score outputs made by any tool on a run's exported pairs, as rows of METHOD in its results."""
+    from pconvkit.benchmark.external import score_outputs
+
+    click.echo(str(score_outputs(results, _run_images(images, results), method, outputs, log=click.echo)))
+
+
 @benchmark.command("table")
 @click.argument("results", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["csv", "latex", "markdown"]), default="markdown", show_default=True)

@@ -156,6 +156,18 @@ def read_image(path, min_size: int = 16) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def image_size(path) -> tuple[int, int]:
+    """(width, height) of an image file, from a PNG's header without decoding it."""
+    with open(path, "rb") as handle:
+        header = handle.read(24)
+    if header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR":
+        return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise UserError(f"cannot read image {path}")
+    return image.shape[1], image.shape[0]
+
+
 def read_mask(path, hole_white: bool = False, threshold: float | None = None) -> np.ndarray:
     """Read a mask file as uint8 (H, W) in the paper's convention: 1 = valid, 0 = hole.
 

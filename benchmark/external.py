@@ -1,0 +1,145 @@
+"""Methods that run elsewhere: a run's exact inputs exported in another tool's layout, and that
+tool's outputs scored back into the run's results, with the same compositing, metrics and rows as
+a built-in method.
+
+Layouts of `export_pairs` (NAME is the pair's mask id):
+
+    lama    NAME.png and NAME_mask001.png, white = hole (what LaMa's predict.py reads; it writes
+            NAME_mask001.png into its output folder)
+    mmagic  images/NAME.png and masks/NAME.png, white = hole (mmagic's inpainting masks), and
+            pairs.txt with one NAME per line
+    plain   images/NAME.png and masks/NAME.png, white = valid (the paper's M)
+
+Every layout also gets pairs.csv (name, mask, image, category, bin) and protocol.txt (the pairing's
+hashes, as the tables print them).
+"""
+
+import math
+from pathlib import Path
+
+from pconvkit.benchmark.data import image_identity, mask_identity, read_pair
+from pconvkit.benchmark.metrics import image_metrics
+from pconvkit.benchmark.results import (
+    done_pairs,
+    open_results,
+    read_pairing,
+    read_results,
+    result_row,
+    results_lock,
+    results_path,
+)
+from pconvkit.benchmark.run import checked_composite
+from pconvkit.errors import UserError
+from pconvkit.files import (
+    IMAGE_SUFFIXES,
+    content_hash,
+    csv_text,
+    file_hash,
+    image_size,
+    mask_to_png,
+    read_image,
+    write_image,
+    write_png_atomic,
+    write_text_atomic,
+)
+
+LAYOUTS = ("lama", "mmagic", "plain")
+OUTPUT_SUFFIXES = ("", "_mask001", "_mask")  # LaMa names its outputs after the mask file
+
+
+def export_pairs(results_dir, images: dict, layout: str, out_dir) -> Path:
+    """Write the exact inputs of a run's pairs (512x512 image and mask files) in `layout`."""
+    if layout not in LAYOUTS:
+        raise UserError(f"unknown layout {layout!r}: {', '.join(LAYOUTS)}")
+    out_dir = Path(out_dir)
+    pairs = read_pairing(results_dir)
+    rows = []
+    for mask, image_name in pairs:
+        image = _image_of(images, image_name)
+        valid = read_pair(mask, image)
+        name = mask.mask_id
+        if layout == "lama":
+            image_path, mask_path, hole_white = out_dir / f"{name}.png", out_dir / f"{name}_mask001.png", True
+        else:
+            image_path, mask_path = out_dir / "images" / f"{name}.png", out_dir / "masks" / f"{name}.png"
+            hole_white = layout == "mmagic"
+        write_image(image_path, image)
+        write_png_atomic(mask_path, mask_to_png(valid, hole_white))
+        rows.append(dict(name=name, mask=mask.mask_id, image=image_name, category=mask.category, bin=mask.bin))
+    if layout == "mmagic":
+        write_text_atomic(out_dir / "pairs.txt", "".join(f"{row['name']}\n" for row in rows))
+    write_text_atomic(out_dir / "pairs.csv", csv_text(rows, ("name", "mask", "image", "category", "bin")))
+    write_text_atomic(
+        out_dir / "protocol.txt", f"{len(rows)} pairs; pairing {file_hash(Path(results_dir) / 'pairing.csv')}\n"
+    )
+    return out_dir
+
+
+def find_outputs(pairs, outputs_dir) -> dict:
+    """{mask id: output file} for every pair; a one-line error when any pair has none."""
+    outputs_dir = Path(outputs_dir)
+    if not outputs_dir.is_dir():
+        raise UserError(f"not a folder: {outputs_dir}")
+    files = {p.stem: p for p in outputs_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES}
+    found, missing = {}, []
+    for mask, _ in pairs:
+        path = next(
+            (files[mask.mask_id + suffix] for suffix in OUTPUT_SUFFIXES if mask.mask_id + suffix in files), None
+        )
+        if path is None:
+            missing.append(mask.mask_id)
+        else:
+            found[mask.mask_id] = path
+    if missing:
+        raise UserError(
+            f"{len(missing)} of {len(pairs)} pairs have no output in {outputs_dir} (first: "
+            f"{missing[0]}.png or {missing[0]}_mask001.png): score a complete set of outputs"
+        )
+    return found
+
+
+def score_outputs(results_dir, images: dict, method: str, outputs_dir, log=print) -> Path:
+    """Score a folder of outputs made by any tool on a run's pairs, as rows of `method` in the run's
+    results.csv. An output must have its pair's size; the holes are composited into the known pixels
+    and measured exactly as for a built-in method. The method's fingerprint is the hash of its output
+    files, so outputs that change later are refused, not mixed."""
+    results_dir = Path(results_dir)
+    pairs = read_pairing(results_dir)
+    outputs = find_outputs(pairs, outputs_dir)
+    method_id = content_hash("external", method, *(f"{k}:{file_hash(v)}" for k, v in sorted(outputs.items())))
+    identity = {
+        (method, mask.mask_id): dict(
+            method_id=method_id, mask_hash=mask_identity(mask), image_hash=image_identity(_image_of(images, image_name))
+        )
+        for mask, image_name in pairs
+    }
+    for mask, image_name in pairs:  # every output's size before any row is written
+        height, width = _image_of(images, image_name).shape[:2]
+        if image_size(outputs[mask.mask_id]) != (width, height):
+            found = "x".join(map(str, image_size(outputs[mask.mask_id])))
+            raise UserError(f"{outputs[mask.mask_id]} is {found}; its pair is {width}x{height}")
+    path = results_path(results_dir)
+    with results_lock(path):
+        handle, writer = open_results(path)
+        with handle:
+            done = done_pairs(read_results(path), identity)
+            for mask, image_name in pairs:
+                if (method, mask.mask_id) in done:
+                    continue
+                image = _image_of(images, image_name)
+                output = read_image(outputs[mask.mask_id])
+                valid = read_pair(mask, image)
+                composited = checked_composite(method, output, image, valid, mask, image_name)
+                metrics = image_metrics(composited, image, valid)
+                writer.writerow(
+                    result_row(method, identity[method, mask.mask_id], mask, image_name, metrics, math.nan, "external")
+                )
+                handle.flush()
+    log(f"{method}: {len(pairs) - len(done)} outputs scored, {len(done)} were already in {path.name}")
+    return path
+
+
+def _image_of(images: dict, name: str):
+    if name not in images:
+        raise UserError(f"the run's image {name!r} is not among the given images: give the run's --images")
+    return images[name]
