@@ -39,6 +39,7 @@ PER_IMAGE = (
     Metric("psnr", "PSNR", "max", 2),
     Metric("ssim", "SSIM", "max", 3),
     Metric("l1_hole", "l1 holes (%)", "min", 2),  # over the hole pixels only, as mmagic reports it
+    Metric("lpips", "LPIPS", "min", 3),  # with --lpips-weights (NaN without)
 )
 # Computed over the images of a cell, from the saved Inception-v3 probabilities.
 PER_SET = (Metric("is", "IS", "max", 3), Metric("is_drop", "IS drop", "min", 3))

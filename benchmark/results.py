@@ -16,6 +16,7 @@ binarisation of non-binary mask files, empty for none).
 import contextlib
 import csv
 import io
+import math
 import os
 import re
 import shutil
@@ -147,7 +148,7 @@ def result_row(
         **identity,
         category=mask.category,
         bin=mask.bin,
-        **{m.name: f"{metrics[m.name]:.6f}" for m in PER_IMAGE},
+        **{m.name: f"{metrics.get(m.name, math.nan):.6f}" for m in PER_IMAGE},  # nan: not computed
         seconds=f"{seconds:.6f}",
         device=device,
     )

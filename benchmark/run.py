@@ -6,7 +6,9 @@ OUT/inception/METHOD/MASK.npy holds the Inception-v3 class probabilities of each
 --inception-weights is given (the ground truth under 'gt').
 """
 
+import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from tqdm import tqdm
 from pconvkit.benchmark.data import image_identity, mask_identity, pair_masks, read_pair
 from pconvkit.benchmark.methods import METHODS, check_method_name, make_method, method_fingerprint
 from pconvkit.benchmark.metrics import InceptionClassifier, image_metrics
+from pconvkit.benchmark.perceptual import InceptionFeatures, Lpips
 from pconvkit.benchmark.results import (
     done_pairs,
     open_results,
@@ -76,6 +79,41 @@ def checked_composite(method: str, output, image, valid, mask, image_name) -> np
     return composite_numpy(output, image, valid)
 
 
+@dataclass(frozen=True)
+class MetricWeights:
+    """Weight files of the metrics that need a network; None leaves the metric out."""
+
+    inception: str | None = None  # torchvision inception_v3 (Inception score)
+    fid: str | None = None  # the TF-Inception port (FID and KID)
+    lpips: str | None = None  # an AlexNet or VGG16 backbone (LPIPS)
+
+
+class _Scorers:
+    """The metrics of a run: per image, and the networks' vectors that set metrics (IS, FID, KID) are
+    computed from later, saved as OUT/inception/METHOD/MASK.npy and OUT/fid/METHOD/MASK.npy."""
+
+    def __init__(self, weights: MetricWeights, out_dir: Path):
+        self.vectors = {}
+        if weights.inception:
+            self.vectors["inception"] = InceptionClassifier(weights.inception).probabilities
+        if weights.fid:
+            self.vectors["fid"] = InceptionFeatures(weights.fid).features
+        self.lpips = Lpips(weights.lpips) if weights.lpips else None
+        self.out_dir = out_dir
+
+    def save_truths(self, items):
+        for kind, function in self.vectors.items():
+            _save_vectors(function, self.out_dir / kind / "gt", items)
+
+    def score(self, method, mask, composited, image, valid) -> dict:
+        """The per-image metrics; the vectors are saved first (a resumed run skips pairs with a row)."""
+        for kind, function in self.vectors.items():
+            _save_vectors(function, self.out_dir / kind / method, [(mask, composited)])
+        metrics = image_metrics(composited, image, valid)
+        metrics["lpips"] = float(self.lpips.distance(composited[None], image[None])[0]) if self.lpips else math.nan
+        return metrics
+
+
 def run_benchmark(
     methods,
     images: dict,
@@ -85,7 +123,7 @@ def run_benchmark(
     workers: int = 1,
     batch_size: int = 8,
     method_options: dict | None = None,
-    inception_weights=None,
+    metric_weights: MetricWeights = MetricWeights(),
     log=print,
     shard: tuple[int, int] = (1, 1),
 ) -> Path:
@@ -102,78 +140,50 @@ def run_benchmark(
         check_method_name(name)
     results_path = out_dir / shard_file_name(*shard)
     with results_lock(results_path):
-        return _run_locked(
-            methods,
-            images,
-            masks,
-            out_dir,
-            seed,
-            workers,
-            batch_size,
-            method_options or {},
-            inception_weights,
-            log,
-            shard,
-            results_path,
-        )
+        pairs = pair_masks(masks, images.keys(), seed)
+        write_pairing(out_dir, pairs)  # the whole pairing, the same in every shard
+        index, count = shard
+        pairs = pairs[index - 1 :: count]
+        method_options = method_options or {}
+        identity = _identities(methods, pairs, images, method_options)
+        instances = {
+            name: make_method(name, **method_options.get(name, {}))
+            for name in methods
+            if getattr(METHODS.get(name), "neural", False)
+        }
+        scorers = _Scorers(metric_weights, out_dir)
+        handle, writer = open_results(results_path)  # repairs a torn last row before the done rows are counted
+        with handle:
+            done = done_pairs(read_results(results_path), identity)
+            scorers.save_truths([(m, images[i]) for m, i in pairs])
+            for name in methods:
+                todo = [(m, i) for m, i in pairs if (name, m.mask_id) not in done]
+                if not todo:
+                    log(f"{name}: all {len(pairs)} pairs already in {results_path.name}")
+                    continue
+                outputs = _outputs(name, instances.get(name), todo, images, workers, batch_size, method_options)
+                with tqdm(total=len(pairs), initial=len(pairs) - len(todo), desc=name, unit="img") as bar:
+                    for mask, image_name, valid, composited, seconds, device in outputs:
+                        metrics = scorers.score(name, mask, composited, images[image_name], valid)
+                        row = result_row(name, identity[name, mask.mask_id], mask, image_name, metrics, seconds, device)
+                        writer.writerow(row)
+                        handle.flush()
+                        bar.update()
+    return results_path
 
 
-def _run_locked(
-    methods,
-    images,
-    masks,
-    out_dir,
-    seed,
-    workers,
-    batch_size,
-    method_options,
-    inception_weights,
-    log,
-    shard,
-    results_path,
-):
-    pairs = pair_masks(masks, images.keys(), seed)
-    write_pairing(out_dir, pairs)  # the whole pairing, the same in every shard
-    index, count = shard
-    pairs = pairs[index - 1 :: count]
+def _identities(methods, pairs, images, method_options) -> dict:
+    """{(method, mask id): the identity its row must carry} (see `results.done_pairs`)."""
     method_ids = {name: method_fingerprint(name, **method_options.get(name, {})) for name in methods}
     mask_hashes = {m.mask_id: mask_identity(m) for m, _ in pairs}
     image_hashes = {name: image_identity(image) for name, image in images.items()}
-    identity = {
+    return {
         (name, m.mask_id): dict(
             method_id=method_ids[name], mask_hash=mask_hashes[m.mask_id], image_hash=image_hashes[i]
         )
         for name in methods
         for m, i in pairs
     }
-    instances = {
-        name: make_method(name, **method_options.get(name, {}))
-        for name in methods
-        if getattr(METHODS.get(name), "neural", False)
-    }
-    classifier = InceptionClassifier(inception_weights) if inception_weights else None
-    handle, writer = open_results(results_path)  # repairs a torn last row before the done rows are counted
-    with handle:
-        done = done_pairs(read_results(results_path), identity)
-        if classifier is not None:
-            _save_probabilities(classifier, out_dir / "inception" / "gt", [(m, images[i]) for m, i in pairs])
-        for name in methods:
-            todo = [(m, i) for m, i in pairs if (name, m.mask_id) not in done]
-            if not todo:
-                log(f"{name}: all {len(pairs)} pairs already in {results_path.name}")
-                continue
-            outputs = _outputs(name, instances.get(name), todo, images, workers, batch_size, method_options)
-            with tqdm(total=len(pairs), initial=len(pairs) - len(todo), desc=name, unit="img") as bar:
-                for mask, image_name, valid, composited, seconds, device in outputs:
-                    metrics = image_metrics(composited, images[image_name], valid)
-                    if classifier is not None:  # before the row: a resumed run skips pairs that have a row
-                        _save_probabilities(classifier, out_dir / "inception" / name, [(mask, composited)])
-                    writer.writerow(
-                        result_row(name, identity[name, mask.mask_id], mask, image_name, metrics, seconds, device)
-                    )
-                    handle.flush()
-                    bar.update()
-    return results_path
 
 
 def _run_pair(pair):
@@ -209,12 +219,13 @@ def _outputs(name, instance, todo, images, workers, batch_size, method_options):
         yield from map(worker, todo)
 
 
-def _save_probabilities(classifier, folder: Path, items, batch: int = 16):
+def _save_vectors(function, folder: Path, items, batch: int = 16):
+    """Save function(images) row by row as FOLDER/MASK.npy (float32), skipping those already saved."""
     folder.mkdir(parents=True, exist_ok=True)
     todo = [(m, im) for m, im in items if not (folder / f"{m.mask_id}.npy").exists()]
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]
-        probabilities = classifier.probabilities(np.stack([im for _, im in chunk]))
-        for (mask, _), p in zip(chunk, probabilities):
+        vectors = function(np.stack([im for _, im in chunk]))
+        for (mask, _), vector in zip(chunk, vectors):
             with atomic_path(folder / f"{mask.mask_id}.npy") as tmp, open(tmp, "wb") as handle:
-                np.save(handle, p.astype(np.float32))
+                np.save(handle, np.asarray(vector, np.float32))

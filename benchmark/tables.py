@@ -78,6 +78,8 @@ def summarise(results_dir, against: str | None = None) -> Summary:
     rows = []
     for (method, column), group in frame.groupby(["method", "column"]):
         for metric in names:
+            if group[metric].isna().all():  # not computed in this run (LPIPS without its weights)
+                continue
             mean, low, high = cluster_bootstrap(group[metric], group["image"])
             rows.append(
                 dict(

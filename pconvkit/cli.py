@@ -434,6 +434,19 @@ def benchmark_data_path(what):
     help="torchvision inception_v3 state-dict file; without it the Inception score is not computed.",
 )
 @click.option(
+    "--fid-weights",
+    type=click.Path(),
+    default=None,
+    help="The TF-Inception port's weights (pt_inception-2015-12-05-6726825d.pth or torch-fidelity's "
+    "weights-inception-2015-12-05-6726825d.pth) for FID and KID; without it they are not computed.",
+)
+@click.option(
+    "--lpips-weights",
+    type=click.Path(),
+    default=None,
+    help="A torchvision AlexNet or VGG16 ImageNet state dict, the backbone of LPIPS; without it LPIPS is not computed.",
+)
+@click.option(
     "--shard",
     default="1/1",
     show_default=True,
@@ -460,13 +473,15 @@ def benchmark_run(
     conv_checkpoint,
     device,
     inception_weights,
+    fid_weights,
+    lpips_weights,
     shard,
 ):
     """Run methods on image/mask pairs; results go to OUT/results.csv as they are computed (resumable)."""
     from pconvkit import sampledata
     from pconvkit.benchmark.data import check_mask_sizes, load_images, load_masks, select_masks
     from pconvkit.benchmark.methods import check_method_name
-    from pconvkit.benchmark.run import run_benchmark
+    from pconvkit.benchmark.run import MetricWeights, run_benchmark
     from pconvkit.files import ensure_writable_dir
 
     methods = tuple(dict.fromkeys(_csv_list(methods)))  # a method named twice runs once
@@ -479,8 +494,9 @@ def benchmark_run(
         images = sampledata.photos_dir("test")
     if not Path(masks).exists():
         raise UserError(f"mask folder not found: {masks} (build one with `maskgen build`)")
-    if inception_weights and not Path(inception_weights).is_file():
-        raise UserError(f"Inception-v3 weights not found: {inception_weights}")
+    for what, path in (("Inception-v3", inception_weights), ("FID Inception", fid_weights), ("LPIPS", lpips_weights)):
+        if path and not Path(path).is_file():
+            raise UserError(f"{what} weights not found: {path}")
     chosen = select_masks(
         load_masks(masks, hole_white, threshold=mask_threshold, mostly_hole=mostly_hole), split, bins, limit
     )
@@ -497,10 +513,25 @@ def benchmark_run(
             f"{len(chosen) / len(loaded):.1f} times, dealt in random permutations"
         )
     path = run_benchmark(
-        methods, loaded, chosen, out, seed, workers, batch_size, options, inception_weights, log=click.echo, shard=shard
+        methods,
+        loaded,
+        chosen,
+        out,
+        seed,
+        workers,
+        batch_size,
+        options,
+        MetricWeights(inception_weights, fid_weights, lpips_weights),
+        log=click.echo,
+        shard=shard,
     )
-    if not inception_weights:
-        click.echo("Inception score not computed: no --inception-weights (Inception-v3 cannot be downloaded here)")
+    for option, value, metrics in (
+        ("--inception-weights", inception_weights, "Inception score"),
+        ("--fid-weights", fid_weights, "FID and KID"),
+        ("--lpips-weights", lpips_weights, "LPIPS"),
+    ):
+        if not value:
+            click.echo(f"{metrics} not computed: no {option} (their networks' weights cannot be downloaded here)")
     click.echo(f"results in {path}")
 
 

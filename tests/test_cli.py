@@ -455,15 +455,19 @@ def test_every_result_row_has_its_inception_probabilities_even_after_an_interrup
     import pconvkit.benchmark.run
     from pconvkit.benchmark.data import load_images, load_masks
     from pconvkit.benchmark.results import read_results
-    from pconvkit.benchmark.run import run_benchmark
+    from pconvkit.benchmark.run import MetricWeights, run_benchmark
 
     monkeypatch.setattr(pconvkit.benchmark.run, "InceptionClassifier", _StubClassifier)
     images, masks = load_images(image_folder, 64), load_masks(mask_folder)
     _StubClassifier.calls, _StubClassifier.fail_on = 0, 3  # 1: ground truths; 2, 3: the first two outputs
     with pytest.raises(KeyboardInterrupt):
-        run_benchmark(["mean"], images, masks, tmp_path, inception_weights="stub", log=lambda *_: None)
+        run_benchmark(
+            ["mean"], images, masks, tmp_path, metric_weights=MetricWeights(inception="stub"), log=lambda *_: None
+        )
     _StubClassifier.fail_on = None
-    run_benchmark(["mean"], images, masks, tmp_path, inception_weights="stub", log=lambda *_: None)
+    run_benchmark(
+        ["mean"], images, masks, tmp_path, metric_weights=MetricWeights(inception="stub"), log=lambda *_: None
+    )
     rows = read_results(tmp_path / "results.csv")
     assert sorted(r["mask"] for r in rows) == sorted(m.mask_id for m in masks)  # each pair once
     for row in rows:
