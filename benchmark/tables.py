@@ -16,6 +16,7 @@ from pconvkit.benchmark.confidence import cluster_bootstrap, corrected_level
 from pconvkit.benchmark.data import cells
 from pconvkit.benchmark.methods import NOT_RUN
 from pconvkit.benchmark.metrics import METRICS, PER_IMAGE, PER_SET, inception_score
+from pconvkit.benchmark.perceptual import FID_MIN_IMAGES, fid, kid
 from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash, file_hash, read_csv_rows
@@ -66,6 +67,7 @@ class Summary:
     against: pd.DataFrame | None = None
     reference: str | None = None
     protocol: str = ""
+    distribution: pd.DataFrame | None = None  # method, bin, images, fid, kid (FID and KID per bin)
 
 
 def summarise(results_dir, against: str | None = None) -> Summary:
@@ -106,6 +108,7 @@ def summarise(results_dir, against: str | None = None) -> Summary:
         _paired_differences(frame, against) if against else None,
         against,
         _protocol(folder, frame),
+        _distribution(folder / "fid", frame),
     )
 
 
@@ -196,6 +199,45 @@ def _inception_rows(results_dir: Path, frame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _distribution(folder: Path, frame) -> pd.DataFrame | None:
+    """FID and KID per bin (both border categories) and method, from the saved Inception features;
+    FID left out (NaN) below FID_MIN_IMAGES images, where its bias dominates."""
+    if not (folder / "gt").is_dir():
+        return None
+    rows = []
+    for (method, bin_), group in frame.groupby(["method", "bin"]):
+        paths = [folder / method / f"{m}.npy" for m in group["mask"]]
+        truths = [folder / "gt" / f"{m}.npy" for m in group["mask"]]
+        if len(paths) < 2 or not all(p.exists() for p in paths + truths):
+            continue
+        outputs, real = np.stack([np.load(p) for p in paths]), np.stack([np.load(p) for p in truths])
+        value = fid(outputs, real) if len(paths) >= FID_MIN_IMAGES else float("nan")
+        rows.append(dict(method=method, bin=bin_, images=len(paths), fid=value, kid=kid(outputs, real)))
+    return pd.DataFrame(rows) if rows else None
+
+
+def distribution_rows(summary: Summary) -> list[dict]:
+    """Rows of the per-bin FID and KID table: metric, method, and per bin (value, images)."""
+    if summary.distribution is None:
+        return []
+    bins = list(dict.fromkeys(c.split()[0] for c in column_labels()))
+    rows = []
+    for metric, label in (("fid", "FID"), ("kid", "KID")):
+        for method, group in summary.distribution.groupby("method"):
+            by_bin = group.set_index("bin")
+            rows.append(
+                dict(
+                    metric=label,
+                    method=method,
+                    **{
+                        b: (by_bin.loc[b, metric], int(by_bin.loc[b, "images"])) if b in by_bin.index else None
+                        for b in bins
+                    },
+                )
+            )
+    return rows
+
+
 def timing(results_dir) -> pd.DataFrame:
     """Seconds per image and device, per method."""
     frame = _results_frame(Path(results_dir))
@@ -279,14 +321,28 @@ CAPTION = (
 
 def to_csv(table, summary: Summary | None = None) -> str:
     """Long CSV with the raw numbers: one line per metric, method and column."""
-    lines = ["metric,method,column,value,ci_low,ci_high,best"]
+    lines = ["metric,method,column,value,ci_low,ci_high,best,images"]
+    raw = lambda v: "" if v is None or pd.isna(v) else repr(float(v))
     for r in table:
         for column in column_labels():
             if r[column] is not None:
                 value, low, high = r[column]
-                raw = ["" if v is None or pd.isna(v) else repr(float(v)) for v in (value, low, high)]
-                lines.append(",".join([r["metric"], r["method"], column, *raw, str(int(column in r["best"]))]))
+                best = str(int(column in r["best"]))
+                lines.append(",".join([r["metric"], r["method"], column, raw(value), raw(low), raw(high), best, ""]))
+    for r in distribution_rows(summary) if summary is not None else []:
+        for bin_, entry in r.items():
+            if bin_ not in ("metric", "method") and entry is not None:
+                lines.append(
+                    ",".join([r["metric"], r["method"], f"{bin_} N+B", raw(entry[0]), "", "", "0", str(entry[1])])
+                )
     return "\n".join(lines) + "\n"
+
+
+def _distribution_cell(entry) -> str:
+    if entry is None:
+        return ""
+    value, images = entry
+    return f"{value:.4g} (n={images})" if pd.notna(value) else f"not reported (n={images})"
 
 
 def to_markdown(table, summary: Summary | None = None) -> str:
@@ -302,6 +358,20 @@ def to_markdown(table, summary: Summary | None = None) -> str:
             f"**{_cell(r[c], r['decimals'])}**" if c in r["best"] else _cell(r[c], r["decimals"]) for c in columns
         ]
         lines.append(f"| {r['metric']} | {r['method']} | " + " | ".join(cells_) + " |")
+    distribution = distribution_rows(summary) if summary is not None else []
+    if distribution:
+        bins = [key for key in distribution[0] if key not in ("metric", "method")]
+        lines += [
+            "",
+            f"FID and KID per bin, N and B together (n: images; FID needs at least {FID_MIN_IMAGES}):",
+            "",
+            "| metric | method | " + " | ".join(bins) + " |",
+            "|---|---|" + "---:|" * len(bins),
+        ]
+        lines += [
+            f"| {r['metric']} | {r['method']} | " + " | ".join(_distribution_cell(r[b]) for b in bins) + " |"
+            for r in distribution
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -336,6 +406,23 @@ def to_latex(table, summary: Summary | None = None) -> str:
         ]
         lines.append(f"{_latex_escape(r['metric'])} & {_latex_escape(r['method'])} & " + " & ".join(cells_) + r" \\")
     lines += [r"\hline", r"\end{tabular}"]
+    distribution = distribution_rows(summary) if summary is not None else []
+    if distribution:
+        lines += [
+            "",
+            f"% FID and KID per bin, N and B together (n: images; FID needs at least {FID_MIN_IMAGES})",
+            r"\begin{tabular}{ll" + "r" * len(bins) + "}",
+            r"\hline",
+            " & & " + " & ".join(f"({b.replace('-', ',')}]" for b in bins) + r" \\",
+            r"\hline",
+        ]
+        lines += [
+            f"{_latex_escape(r['metric'])} & {_latex_escape(r['method'])} & "
+            + " & ".join(_distribution_cell(r[b]) for b in bins)
+            + r" \\"
+            for r in distribution
+        ]
+        lines += [r"\hline", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 
 
