@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-v2
+STAMP := $(VENV)/.installed-v3
 DEMO := demo
 # torch 2.14.1 and torchvision 0.29.1 lie on this machine's disk (pip installs them without a download);
 # setup.cfg accepts any torch >= 2.1 for users elsewhere.
@@ -31,9 +31,10 @@ demo: $(STAMP)
 	$(BIN)/benchmark table $(DEMO)/results --format markdown --out $(DEMO)/table1.md
 	$(BIN)/benchmark timing $(DEMO)/results
 	$(BIN)/benchmark grid $(DEMO)/results --methods pconv,conv,patchmatch,telea,ns --out $(DEMO)/grid.png
+	$(BIN)/benchmark report $(DEMO)/results --out $(DEMO)/report
 	$(BIN)/pconv export-onnx  # the bundled model's ONNX graph, cached: `pconv inpaint` then starts in under a second
 	@cat $(DEMO)/table1.md
-	@echo "written: $(DEMO)/table1.{md,csv,tex}, $(DEMO)/grid.png, $(DEMO)/sheet_N.png, $(DEMO)/sheet_B.png"
+	@echo "written: $(DEMO)/table1.{md,csv,tex}, $(DEMO)/grid.png, $(DEMO)/report/index.html, $(DEMO)/sheet_N.png, $(DEMO)/sheet_B.png"
 
 test: $(STAMP)  # lint and format checks, then the suite (doctests included)
 	$(BIN)/ruff check .

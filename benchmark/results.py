@@ -16,6 +16,7 @@ binarisation of non-binary mask files, empty for none).
 import contextlib
 import csv
 import io
+import json
 import math
 import os
 import re
@@ -194,6 +195,11 @@ def _check_same_pairing(out_dir: Path, pairs):
             f"{out_dir} holds results of another mask-image pairing (mask {clash[0]}): "
             "use another --out, or the same --images, --masks and --seed"
         )
+
+
+def write_run_settings(out_dir, **settings):
+    """OUT/run.json: the run's settings a table cannot see in its rows (the pairing's seed, the size)."""
+    write_text_atomic(Path(out_dir) / "run.json", json.dumps(settings, indent=1, sort_keys=True) + "\n")
 
 
 def read_pairing(out_dir) -> list[tuple[MaskEntry, str]]:

@@ -26,6 +26,7 @@ from pconvkit.benchmark.results import (
     results_lock,
     shard_file_name,
     write_pairing,
+    write_run_settings,
 )
 from pconvkit.errors import UserError
 from pconvkit.files import atomic_path
@@ -142,6 +143,7 @@ def run_benchmark(
     with results_lock(results_path):
         pairs = pair_masks(masks, images.keys(), seed)
         write_pairing(out_dir, pairs)  # the whole pairing, the same in every shard
+        write_run_settings(out_dir, seed=seed, size=next(iter(images.values())).shape[0], pairs=len(pairs))
         index, count = shard
         pairs = pairs[index - 1 :: count]
         method_options = method_options or {}

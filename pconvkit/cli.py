@@ -597,6 +597,22 @@ def benchmark_score(results, method, outputs, images):
     click.echo(str(score_outputs(results, _run_images(images, results), method, outputs, log=click.echo)))
 
 
+@benchmark.command("report")
+@click.argument("results", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Folder for index.html and its pictures.")
+@click.option("--images", type=click.Path(), default=None, help="Image folder of the run (default: held-out photos).")
+@click.option("--checkpoint", type=click.Path(), default=None)
+@click.option("--conv-checkpoint", type=click.Path(), default=None)
+def benchmark_report(results, out, images, checkpoint, conv_checkpoint):
+    """One HTML page of a run: Table 1 with intervals, plots against hole size, comparison pictures,
+    worst pairs, timings and the protocol."""
+    from pconvkit.benchmark.report import require_matplotlib, write_report
+
+    require_matplotlib()
+    options = {"pconv": dict(checkpoint=checkpoint), "conv": dict(checkpoint=conv_checkpoint)}
+    click.echo(str(write_report(results, _run_images(images, results), out, options, log=click.echo)))
+
+
 @benchmark.command("table")
 @click.argument("results", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["csv", "latex", "markdown"]), default="markdown", show_default=True)

@@ -1,0 +1,185 @@
+"""One self-contained HTML page of a run (the optional extra `pconvkit[report]`, for matplotlib):
+Table 1 with intervals, each metric against the hole ratio per method (N and B, as the paper's
+Fig. 10 plots quality against hole size), the comparison picture (one pair per bin), each method's
+worst pairs, timings, and a protocol card that makes the table citable and reproducible. The
+pictures lie beside the page; no server is needed.
+"""
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+import pconvkit
+from pconvkit.benchmark import confidence, metrics
+from pconvkit.benchmark.grid import comparison_grid, grid_pairs
+from pconvkit.benchmark.methods import METHODS
+from pconvkit.benchmark.results import read_pairing, read_results, results_path
+from pconvkit.benchmark.tables import CAPTION, column_labels, distribution_rows, summarise, table1, timing
+from pconvkit.errors import UserError
+from pconvkit.files import ensure_writable_dir, write_text_atomic
+from pconvkit.maskgen.bins import BINS
+from pconvkit.maskgen.manifest import find_test_dir, read_settings
+
+WORST_PAIRS = 2
+
+
+def write_report(results_dir, images: dict, out_dir, method_options=None, log=print) -> Path:
+    """Write OUT/index.html and its pictures for the run in `results_dir`; returns the page."""
+    results_dir, out_dir = Path(results_dir), ensure_writable_dir(out_dir)
+    summary = summarise(results_dir)
+    rows = read_results(results_path(results_dir))
+    methods = list(dict.fromkeys(row["method"] for row in rows))
+    runnable = [m for m in methods if m in METHODS or ":" in m]  # outputs made elsewhere cannot be drawn again
+    plots = [
+        _plot_metric(summary, metric, out_dir)
+        for metric in metrics.PER_IMAGE
+        if (summary.cells["metric"] == metric.name).any()
+    ]
+    log("report: comparison picture")
+    grid = comparison_grid(grid_pairs(results_dir), images, runnable, out_dir / "grid.png", method_options)
+    worst = {}
+    pairs = {mask.mask_id: (mask, image) for mask, image in read_pairing(results_dir)}
+    for method in runnable:
+        ranked = sorted((row for row in rows if row["method"] == method), key=lambda row: -float(row["l1"]))
+        chosen = [pairs[row["mask"]] for row in ranked[:WORST_PAIRS] if row["mask"] in pairs]
+        if chosen:
+            log(f"report: the worst pairs of {method}")
+            worst[method] = comparison_grid(
+                chosen, images, [method], out_dir / f"worst_{_slug(method)}.png", method_options
+            )
+    page = _page(results_dir, summary, rows, methods, plots, grid, worst)
+    write_text_atomic(out_dir / "index.html", page)
+    return out_dir / "index.html"
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+def _plot_metric(summary, metric, out_dir: Path) -> Path:
+    """The metric against the hole ratio, per method: mean and 95 % interval per bin, N and B."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    centres = {f"{low:g}-{high:g}": (low + high) / 2 for low, high in BINS}
+    cells = summary.cells[summary.cells["metric"] == metric.name]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for axis, category in zip(axes, ("N", "B")):
+        for method, group in cells[cells["column"].str.endswith(f" {category}")].groupby("method"):
+            group = group.assign(x=group["column"].str.split().str[0].map(centres)).sort_values("x")
+            errors = np.vstack([group["value"] - group["low"], group["high"] - group["value"]])
+            axis.errorbar(group["x"], group["value"], yerr=np.nan_to_num(errors), marker="o", capsize=3, label=method)
+        axis.set_title(
+            f"{category}: " + ("no hole within 50 px of the border" if category == "N" else "holes may touch it")
+        )
+        axis.set_xlabel("hole-to-image ratio (bin centre)")
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel(metric.label)
+    axes[1].legend(fontsize=8)
+    figure.tight_layout()
+    path = out_dir / f"plot_{metric.name}.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def _table_html(table) -> str:
+    columns = column_labels()
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["metric", "method", *columns])
+    body = []
+    for row in table:
+        cells = []
+        for column in columns:
+            entry = row[column]
+            text = "" if entry is None else _cell_text(entry, row["decimals"])
+            cells.append(f"<td class='{'best' if column in row['best'] else ''}'>{text}</td>")
+        body.append(
+            f"<tr><td>{html.escape(row['metric'])}</td><td>{html.escape(row['method'])}</td>{''.join(cells)}</tr>"
+        )
+    return f"<table id='table1'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _cell_text(entry, decimals) -> str:
+    value, low, high = entry
+    text = f"{value:.{decimals}f}"
+    if low is not None and not np.isnan(low):
+        text += f"<br><small>[{low:.{decimals}f}, {high:.{decimals}f}]</small>"
+    return text
+
+
+def _protocol(results_dir: Path, summary, rows, methods) -> dict:
+    """What another lab needs to rebuild the pairs and compare numbers."""
+    card = {"pconvkit": pconvkit.__version__, "pairs": summary.protocol}
+    run = results_dir / "run.json"
+    if run.exists():
+        card["run"] = json.loads(run.read_text())
+    pairing = read_pairing(results_dir)
+    test_dir = find_test_dir(pairing[0][0].path.parents[2]) if pairing else None
+    if test_dir is not None:
+        card["mask set"] = {"folder": test_dir.name, "settings": read_settings(test_dir)}
+    card["methods"] = {m: sorted({r["method_id"] for r in rows if r["method"] == m}) for m in methods}
+    card["metrics"] = {
+        "l1": "mean |output - truth| over all pixels and channels, x 100 (images in [0, 1])",
+        "l1 holes": "the same over the hole pixels only",
+        "PSNR": "10 log10(1 / MSE), data range 1",
+        "SSIM": f"Gaussian window {metrics.SSIM_TAPS} taps, sigma {metrics.SSIM_SIGMA}, K1 {metrics.SSIM_K1}, "
+        f"K2 {metrics.SSIM_K2}, population covariances, channels averaged (scikit-image's)",
+        "intervals": f"{confidence.LEVEL:.0%} percentile cluster bootstrap over photos, {confidence.RESAMPLES} "
+        f"resamples, seed {confidence.SEED}; bold: Bonferroni over {confidence.COLUMNS_PER_METRIC} columns",
+    }
+    return card
+
+
+def _page(results_dir, summary, rows, methods, plots, grid, worst) -> str:
+    timings = timing(results_dir)
+    distribution = distribution_rows(summary)
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>pconvkit report</title><style>",
+        "body{font-family:sans-serif;margin:2em;max-width:1400px} table{border-collapse:collapse;font-size:12px}",
+        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right} td:nth-child(-n+2){text-align:left}",
+        ".best{font-weight:bold;background:#eef7ee} img{max-width:100%;border:1px solid #ddd}",
+        "pre{background:#f6f6f6;padding:1em}",
+        "</style></head><body>",
+        f"<h1>Benchmark report: {html.escape(results_dir.resolve().name)}</h1>",
+        f"<p>{html.escape(CAPTION)} {len(rows)} results rows, {len(methods)} methods.</p>",
+        "<h2>Table 1</h2>",
+        _table_html(table1(summary)),
+    ]
+    if distribution:
+        parts.append(
+            "<h2>FID and KID per bin</h2><ul>"
+            + "".join(
+                f"<li>{html.escape(r['metric'])} {html.escape(r['method'])}: "
+                + ", ".join(f"{b}: {v[0]:.4g} (n={v[1]})" for b, v in r.items() if b not in ("metric", "method") and v)
+                + "</li>"
+                for r in distribution
+            )
+            + "</ul>"
+        )
+    parts.append("<h2>Quality against hole size</h2>")
+    parts += [f"<p><img src='{p.name}' alt='{p.stem}'></p>" for p in plots]
+    parts += ["<h2>Comparison, one pair per bin</h2>", f"<p><img src='{grid.name}' alt='comparison grid'></p>"]
+    parts.append("<h2>Each method's worst pairs (by l1)</h2>")
+    parts += [
+        f"<h3>{html.escape(m)}</h3><p><img src='{p.name}' alt='worst pairs of {html.escape(m)}'></p>"
+        for m, p in worst.items()
+    ]
+    parts += [
+        "<h2>Timing</h2>",
+        timings.to_html(index=False, float_format=lambda v: f"{v:.4f}", table_id="timing"),
+        "<h2>Protocol</h2>",
+        f"<pre id='protocol'>{html.escape(json.dumps(_protocol(results_dir, summary, rows, methods), indent=1))}</pre>",
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def require_matplotlib():
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UserError("the report needs the report extra: pip install 'pconvkit[report]' (matplotlib)")

@@ -1,0 +1,99 @@
+"""The report page, loaded in a real browser (Debian's headless Chromium driven by selenium): the
+table and every picture are there, and the page is not blank. Under CI a missing browser fails."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pconvkit.cli import benchmark
+from pconvkit.files import mask_to_png, write_image, write_png_atomic
+
+pytest.importorskip("matplotlib")
+
+
+def browser():
+    """A headless Chromium, or a failure under CI (where .ci/run installs it), or a skip elsewhere."""
+    missing = [name for name in ("chromium", "chromedriver") if shutil.which(name) is None]
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing.append("selenium")
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"the browser test needs {', '.join(missing)} (.ci/run installs them)")
+        pytest.skip(f"no {', '.join(missing)} here (Debian's chromium and chromium-driver, and selenium)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+
+
+@pytest.fixture
+def report(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        y, x = np.mgrid[0:64, 0:64] / 63.0
+        write_image(tmp_path / "images" / f"p{i}.png", np.dstack([x, y, x * 0 + rng.random()]))
+    for i in range(12):
+        valid = np.ones((64, 64), np.uint8)
+        valid[2 : 8 + 3 * i, 2 : 10 + 3 * i] = 0  # ratios across the bins, touching the border (B)
+        write_png_atomic(tmp_path / "masks" / f"m{i:02d}.png", mask_to_png(valid))
+    runner = CliRunner()
+    common = ["--images", str(tmp_path / "images")]
+    result = runner.invoke(
+        benchmark,
+        [
+            "run",
+            "--methods",
+            "telea,mean",
+            "--masks",
+            str(tmp_path / "masks"),
+            "--size",
+            "64",
+            "--out",
+            str(tmp_path / "results"),
+            *common,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(benchmark, ["report", str(tmp_path / "results"), "--out", str(tmp_path / "report"), *common])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "report" / "index.html"
+
+
+def test_the_report_page_shows_its_table_and_every_picture_in_a_browser(report, tmp_path):
+    from PIL import Image
+
+    driver = browser()
+    try:
+        driver.get(report.as_uri())
+        rows = driver.find_elements("css selector", "#table1 tbody tr")
+        assert len(rows) >= 2 * 4  # two methods, four metrics at least
+        assert "telea" in driver.find_element("id", "table1").text
+        images = driver.find_elements("tag name", "img")
+        assert len(images) >= 4  # plots, the comparison picture, the worst pairs
+        for image in images:
+            assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", image), (
+                image.get_attribute("src")
+            )
+        assert "pconvkit" in driver.find_element("id", "protocol").text
+        driver.save_screenshot(str(tmp_path / "screenshot.png"))
+    finally:
+        driver.quit()
+    pixels = np.asarray(Image.open(tmp_path / "screenshot.png").convert("L"), np.float32)
+    assert pixels.std() > 10 and (pixels < 128).mean() > 0.01  # text and pictures, not a blank page
