@@ -127,12 +127,15 @@ def run_benchmark(
     metric_weights: MetricWeights = MetricWeights(),
     log=print,
     shard: tuple[int, int] = (1, 1),
+    pairs: list | None = None,
 ) -> Path:
     """Run every method on every (mask, paired image); returns the results file.
 
     `shard` (i, n) runs the i-th of n deterministic slices of the pairs (every n-th pair from the
     i-th) into a results file of its own, OUT/results-shard-I-of-N.csv; `results.merge_shards` joins
-    the n files into the results.csv that one unsharded run would have written.
+    the n files into the results.csv that one unsharded run would have written. `pairs`, a list of
+    (MaskEntry, image name), replaces the seeded pairing of `masks` (the dilation sweep pairs every
+    dilation of a mask with the same photo).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +144,7 @@ def run_benchmark(
         check_method_name(name)
     results_path = out_dir / shard_file_name(*shard)
     with results_lock(results_path):
-        pairs = pair_masks(masks, images.keys(), seed)
+        pairs = pairs if pairs is not None else pair_masks(masks, images.keys(), seed)
         write_pairing(out_dir, pairs)  # the whole pairing, the same in every shard
         write_run_settings(out_dir, seed=seed, size=next(iter(images.values())).shape[0], pairs=len(pairs))
         index, count = shard

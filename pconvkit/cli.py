@@ -613,6 +613,53 @@ def benchmark_report(results, out, images, checkpoint, conv_checkpoint):
     click.echo(str(write_report(results, _run_images(images, results), out, options, log=click.echo)))
 
 
+@benchmark.command("sweep")
+@click.option(
+    "--dilations", default="0,5,15,35,55,95", show_default=True, help="Hole dilations in px (Fig. 10 of the paper)."
+)
+@click.option("--masks", type=click.Path(), default="masks", show_default=True, help="A maskgen output or mask folder.")
+@click.option("--hole-white", is_flag=True, help="A plain mask folder is white = hole.")
+@click.option("--images", type=click.Path(), default=None, help="Image folder (default: the held-out sample photos).")
+@click.option("--methods", default="pconv,telea,ns", show_default=True)
+@click.option("--count", default=10, show_default=True, type=POSITIVE, help="Masks to dilate (fewest holes first).")
+@click.option("--out", default="sweep", show_default=True, type=click.Path())
+@click.option("--size", default=512, show_default=True, type=POSITIVE)
+@click.option("--seed", default=0, show_default=True, type=NON_NEGATIVE)
+@click.option("--workers", default=1, show_default=True, type=POSITIVE)
+@click.option("--shard", default="1/1", show_default=True, callback=_shard, help="I/N, as for `benchmark run`.")
+def benchmark_sweep(dilations, masks, hole_white, images, methods, count, out, size, seed, workers, shard):
+    """The dilation sweep of Fig. 10: the same pairs with the holes dilated by each amount; a table,
+    plots of l1, PSNR and SSIM against dilation, and a Fig. 10-like picture."""
+    from pconvkit import sampledata
+    from pconvkit.benchmark.data import load_images, load_masks
+    from pconvkit.benchmark.methods import check_method_name
+    from pconvkit.benchmark.report import require_matplotlib
+    from pconvkit.benchmark.sweep import run_sweep, write_outputs
+
+    try:
+        radii = tuple(dict.fromkeys(int(v) for v in _csv_list(dilations)))
+    except ValueError:
+        radii = ()
+    if not radii or min(radii) < 0:
+        raise UserError(f"--dilations {dilations!r}: give non-negative whole numbers of pixels, e.g. 0,5,15")
+    methods = tuple(dict.fromkeys(_csv_list(methods)))
+    for name in methods:
+        check_method_name(name)
+    require_matplotlib()
+    if images is None:
+        sampledata.require_sample_data()
+        images = sampledata.photos_dir("test")
+    loaded = load_images(images, size)
+    run_sweep(
+        methods, loaded, load_masks(masks, hole_white), out, radii, count, seed, workers, shard=shard, log=click.echo
+    )
+    if shard != (1, 1):
+        click.echo("a shard: `benchmark merge` the shards, then run this command without --shard for the table")
+        return
+    for path in write_outputs(out, loaded, methods):
+        click.echo(str(path))
+
+
 @benchmark.command("table")
 @click.argument("results", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["csv", "latex", "markdown"]), default="markdown", show_default=True)

@@ -1,0 +1,207 @@
+"""The dilation sweep of the paper's Fig. 10: the same image inpainted with its hole region dilated
+by 0, 5, 15, 35, 55 and 95 px, to show that quality does not deteriorate catastrophically as holes grow.
+
+Masks are chosen from the two smallest bins (a hole dilated by 95 px grows by over 10 % of a 512-px
+image, so larger starting holes would end near-full), fewest connected hole components first (a few
+compact holes grow into a few large ones, as in the paper's figure), ties broken by mask id. Each
+chosen mask's holes are dilated by a disk of radius D px (cv2.dilate with an elliptic kernel of
+2D + 1 px); an N mask keeps its 50-px frame valid, as maskgen's N masks do, a B mask grows up to the
+image border. All dilations of a mask are paired with the same photo, and run through the harness
+(`run_benchmark`): resumable, shardable, into a results folder of their own, whose rows carry the
+dilation (dD) where Table 1 has the bin.
+
+OUT/masks/dD/ID.png   the dilated masks (white = valid)
+OUT/results.csv       the harness's rows; OUT/sweep.csv, sweep.md, sweep_METRIC.png, figure10.png
+"""
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from pconvkit.benchmark.confidence import cluster_bootstrap
+from pconvkit.benchmark.data import MaskEntry, pair_masks, read_pair
+from pconvkit.benchmark.methods import make_method
+from pconvkit.benchmark.metrics import PER_IMAGE
+from pconvkit.benchmark.results import read_results
+from pconvkit.benchmark.run import run_benchmark
+from pconvkit.errors import UserError
+from pconvkit.files import (
+    encode_image,
+    mask_to_png,
+    read_mask,
+    to_uint8,
+    write_bytes_atomic,
+    write_png_atomic,
+    write_text_atomic,
+)
+from pconvkit.maskgen.bins import BORDER_MARGIN, bin_label, border_frame
+
+PAPER_DILATIONS = (0, 5, 15, 35, 55, 95)
+SMALLEST_BINS = (bin_label(0), bin_label(1))
+METRICS = ("l1", "psnr", "ssim")
+
+
+def dilate_holes(valid_mask: np.ndarray, radius: int, category: str = "B", margin: int = BORDER_MARGIN) -> np.ndarray:
+    """Holes grown by a disk of `radius` px (uint8, 1 = valid); an N mask's frame stays valid.
+
+    Examples
+    --------
+    >>> valid = np.ones((9, 9), np.uint8)
+    >>> valid[4, 4] = 0
+    >>> int((dilate_holes(valid, 2) == 0).sum())  # a disk of radius 2: 13 pixels
+    13
+    """
+    if radius == 0:
+        return np.asarray(valid_mask, np.uint8).copy()
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    holes = cv2.dilate((np.asarray(valid_mask) == 0).astype(np.uint8), disk)
+    if category == "N":
+        holes[border_frame(holes.shape, margin)] = 0
+    return (holes == 0).astype(np.uint8)
+
+
+def choose_masks(masks, count: int) -> list[MaskEntry]:
+    """`count` masks of the two smallest bins, fewest hole components first (see the module docstring)."""
+    small = [m for m in masks if m.bin in SMALLEST_BINS]
+    if not small:
+        raise UserError(f"no mask in the bins {', '.join(SMALLEST_BINS)} to dilate: give a mask set with small holes")
+
+    def components(mask):
+        holes = (read_mask(mask.path, mask.hole_white, mask.threshold) == 0).astype(np.uint8)
+        return cv2.connectedComponents(holes, connectivity=8)[0] - 1
+
+    return sorted(small, key=lambda m: (components(m), m.mask_id))[:count]
+
+
+def run_sweep(
+    methods,
+    images: dict,
+    masks,
+    out_dir,
+    dilations=PAPER_DILATIONS,
+    count: int = 10,
+    seed: int = 0,
+    workers: int = 1,
+    batch_size: int = 8,
+    method_options=None,
+    shard=(1, 1),
+    log=print,
+):
+    """Dilate the chosen masks, run the methods on every (dilated mask, photo) and write the results
+    table, plots and picture. Returns the results file."""
+    from pathlib import Path
+
+    out_dir = Path(out_dir)
+    chosen = choose_masks(masks, count)
+    log(
+        f"sweep: {len(chosen)} masks of {', '.join(SMALLEST_BINS)}, fewest components first: "
+        f"{', '.join(m.mask_id for m in chosen)}"
+    )
+    photos = dict(pair_masks(chosen, images.keys(), seed))
+    pairs = []
+    for mask in chosen:
+        valid = read_pair(mask, images[photos[mask]])
+        for radius in dilations:
+            path = out_dir / "masks" / f"d{radius}" / f"{mask.mask_id}.png"
+            if not path.exists():
+                write_png_atomic(path, mask_to_png(dilate_holes(valid, radius, mask.category)))
+            pairs.append((MaskEntry(f"{mask.mask_id}_d{radius}", path, mask.category, f"d{radius}"), photos[mask]))
+    results = run_benchmark(
+        methods, images, [], out_dir, seed, workers, batch_size, method_options, log=log, shard=shard, pairs=pairs
+    )
+    return results
+
+
+def sweep_table(results_dir) -> pd.DataFrame:
+    """method, dilation, metric, value, low, high (cluster bootstrap over photos), pairs."""
+    rows = read_results(f"{results_dir}/results.csv")
+    if not rows:
+        raise UserError(f"no results in {results_dir}")
+    frame = pd.DataFrame(rows)
+    frame["dilation"] = frame["bin"].str[1:].astype(int)
+    out = []
+    for (method, dilation), group in frame.groupby(["method", "dilation"]):
+        for metric in METRICS:
+            mean, low, high = cluster_bootstrap(group[metric].astype(float), group["image"])
+            out.append(
+                dict(method=method, dilation=dilation, metric=metric, value=mean, low=low, high=high, pairs=len(group))
+            )
+    return pd.DataFrame(out)
+
+
+def write_outputs(results_dir, images: dict, methods, method_options=None) -> list:
+    """sweep.csv, sweep.md, one plot per metric, and figure10.png (the first mask's pair)."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results_dir = Path(results_dir)
+    table = sweep_table(results_dir)
+    written = [results_dir / "sweep.csv", results_dir / "sweep.md"]
+    write_text_atomic(written[0], table.to_csv(index=False))
+    labels = {m.name: m for m in PER_IMAGE}
+    lines = []
+    for metric in METRICS:
+        wide = table[table["metric"] == metric].pivot(index="method", columns="dilation", values="value")
+        lines += [
+            f"{labels[metric].label} against dilation (px)",
+            "",
+            "| method | " + " | ".join(map(str, wide.columns)) + " |",
+            "|---|" + "---:|" * len(wide.columns),
+        ]
+        lines += [
+            f"| {m} | " + " | ".join(f"{v:.{labels[metric].decimals}f}" for v in wide.loc[m]) + " |" for m in wide.index
+        ] + [""]
+        figure, axis = plt.subplots(figsize=(5, 3.5))
+        for method, group in table[table["metric"] == metric].groupby("method"):
+            group = group.sort_values("dilation")
+            errors = np.nan_to_num(np.vstack([group["value"] - group["low"], group["high"] - group["value"]]))
+            axis.errorbar(group["dilation"], group["value"], yerr=errors, marker="o", capsize=3, label=method)
+        axis.set_xlabel("hole dilation (px)")
+        axis.set_ylabel(labels[metric].label)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+        figure.tight_layout()
+        path = results_dir / f"sweep_{metric}.png"
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+        written.append(path)
+    write_text_atomic(written[1], "\n".join(lines))
+    written.append(_figure10(results_dir, images, methods, method_options))
+    return written
+
+
+def _figure10(results_dir, images, methods, method_options, thumb: int = 192):
+    """Input row (holes white) and one output row per method, a column per dilation, for one pair."""
+    from pconvkit.benchmark.results import read_pairing
+    from pconvkit.models.preprocess import composite_numpy
+
+    pairs = read_pairing(results_dir)
+    first = pairs[0][0].mask_id.rsplit("_d", 1)[0]
+    columns = sorted(
+        [(m, i) for m, i in pairs if m.mask_id.rsplit("_d", 1)[0] == first], key=lambda pair: int(pair[0].bin[1:])
+    )
+    instances = {m: make_method(m, **(method_options or {}).get(m, {})) for m in methods}
+    rows = []
+    for label in ["input"] + list(methods):
+        tiles = []
+        for mask, image_name in columns:
+            image = images[image_name]
+            valid = read_pair(mask, image)
+            shown = (
+                np.where(valid[:, :, None] == 1, image, 1.0)
+                if label == "input"
+                else composite_numpy(instances[label](image, valid), image, valid)
+            )
+            tile = cv2.resize(to_uint8(shown), (thumb, thumb), interpolation=cv2.INTER_AREA)
+            cv2.putText(
+                tile, f"{label} {mask.bin[1:]}px", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 0, 0), 1, cv2.LINE_AA
+            )
+            tiles.append(tile)
+        rows.append(np.hstack(tiles))
+    path = results_dir / "figure10.png"
+    write_bytes_atomic(path, encode_image(path, cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR)))
+    return path

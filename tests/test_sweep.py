@@ -1,0 +1,82 @@
+"""The dilation sweep (Fig. 10): dilated masks grow by a disk, keep an N mask's frame, share their
+photo across dilations, and the table and pictures come out of one command."""
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from pconvkit.benchmark.data import MaskEntry
+from pconvkit.benchmark.sweep import choose_masks, dilate_holes
+from pconvkit.cli import benchmark
+from pconvkit.files import mask_to_png, write_image, write_png_atomic
+
+pytest.importorskip("matplotlib")
+
+
+def test_dilation_grows_holes_by_a_disk_and_keeps_an_n_masks_frame():
+    valid = np.ones((200, 200), np.uint8)
+    valid[100, 100] = 0
+    grown = dilate_holes(valid, 10)
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
+    assert (grown == 0).sum() == disk.sum() and grown[100, 110] == 0 and grown[100, 111] == 1
+    valid[60, 60] = 0
+    near_frame = dilate_holes(valid, 20, category="N", margin=50)
+    assert near_frame[:50].all() and near_frame[:, :50].all() and near_frame[55, 55] == 0
+    assert dilate_holes(valid, 20, category="B")[48, 48] == 0  # a B mask grows into the frame
+    assert np.array_equal(dilate_holes(valid, 0), valid)
+
+
+def test_masks_are_chosen_from_the_smallest_bins_fewest_holes_first(tmp_path):
+    entries = []
+    for name, holes, bin_ in (("a", 3, "0.01-0.1"), ("b", 1, "0.1-0.2"), ("c", 1, "0.3-0.4"), ("d", 2, "0.01-0.1")):
+        valid = np.ones((64, 64), np.uint8)
+        for k in range(holes):
+            valid[5 + 15 * k : 10 + 15 * k, 5:15] = 0
+        write_png_atomic(tmp_path / f"{name}.png", mask_to_png(valid))
+        entries.append(MaskEntry(name, tmp_path / f"{name}.png", "N", bin_))
+    assert [m.mask_id for m in choose_masks(entries, 3)] == ["b", "d", "a"]
+
+
+def test_one_command_gives_the_sweep_table_plots_and_picture(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        y, x = np.mgrid[0:64, 0:64] / 63.0
+        write_image(tmp_path / "images" / f"p{i}.png", np.dstack([x, y, x * 0 + rng.random()]))
+    for i in range(4):
+        valid = np.ones((64, 64), np.uint8)
+        valid[20 + i : 26 + i, 20:28] = 0  # small holes: bin 0.01-0.1
+        write_png_atomic(tmp_path / "masks" / f"m{i}.png", mask_to_png(valid))
+    arguments = [
+        "sweep",
+        "--dilations",
+        "0,2,4,8",
+        "--masks",
+        str(tmp_path / "masks"),
+        "--images",
+        str(tmp_path / "images"),
+        "--methods",
+        "telea,mean",
+        "--count",
+        "3",
+        "--size",
+        "64",
+        "--out",
+        str(tmp_path / "sweep"),
+    ]
+    result = CliRunner().invoke(benchmark, arguments)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "sweep" / "sweep.csv")
+    assert set(table["dilation"]) == {0, 2, 4, 8} and set(table["method"]) == {"telea", "mean"}
+    l1 = table[(table["metric"] == "l1") & (table["method"] == "mean")].sort_values("dilation")["value"]
+    assert l1.is_monotonic_increasing  # larger holes, larger error
+    rows = pd.read_csv(tmp_path / "sweep" / "results.csv")
+    photos = rows.assign(source=rows["mask"].str.rsplit("_d", n=1).str[0]).groupby("source")["image"].nunique()
+    assert (photos == 1).all()  # every dilation of a mask is paired with the same photo
+    for name in ("figure10.png", "sweep_l1.png", "sweep_psnr.png", "sweep_ssim.png", "sweep.md"):
+        assert (tmp_path / "sweep" / name).stat().st_size > 0
+    picture = cv2.imread(str(tmp_path / "sweep" / "figure10.png"))
+    assert picture.shape[:2] == (3 * 192, 4 * 192)  # input row and a row per method, a column per dilation
+    again = CliRunner().invoke(benchmark, arguments)  # resumed: nothing new to compute
+    assert again.exit_code == 0 and "already in results.csv" in again.output
