@@ -13,6 +13,8 @@ PUBLIC = (
     "pconvkit.maskgen.build",
     "pconvkit.benchmark.metrics",
     "pconvkit.benchmark.methods",
+    "pconvkit.benchmark.confidence",
+    "pconvkit.benchmark.sweep",
 )
 
 
