@@ -4,8 +4,8 @@ by 0, 5, 15, 35, 55 and 95 px, to show that quality does not deteriorate catastr
 Masks are chosen from the two smallest bins (a hole dilated by 95 px grows by over 10 % of a 512-px
 image, so larger starting holes would end near-full), fewest connected hole components first (a few
 compact holes grow into a few large ones, as in the paper's figure), ties broken by mask id. Each
-chosen mask's holes are dilated by a disk of radius D px (cv2.dilate with an elliptic kernel of
-2D + 1 px); an N mask keeps its 50-px frame valid, as maskgen's N masks do, a B mask grows up to the
+chosen mask's holes are dilated by a disk of radius D px (cv2.dilate with the pixels of
+x^2 + y^2 <= D^2); an N mask keeps its 50-px frame valid, as maskgen's N masks do, a B mask grows up to the
 image border. All dilations of a mask are paired with the same photo, and run through the harness
 (`run_benchmark`): resumable, shardable, into a results folder of their own, whose rows carry the
 dilation (dD) where Table 1 has the bin.
@@ -53,7 +53,8 @@ def dilate_holes(valid_mask: np.ndarray, radius: int, category: str = "B", margi
     """
     if radius == 0:
         return np.asarray(valid_mask, np.uint8).copy()
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
+    disk = (x * x + y * y <= radius * radius).astype(np.uint8)  # OpenCV's MORPH_ELLIPSE is not round at small sizes
     holes = cv2.dilate((np.asarray(valid_mask) == 0).astype(np.uint8), disk)
     if category == "N":
         holes[border_frame(holes.shape, margin)] = 0

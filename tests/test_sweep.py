@@ -19,8 +19,9 @@ def test_dilation_grows_holes_by_a_disk_and_keeps_an_n_masks_frame():
     valid = np.ones((200, 200), np.uint8)
     valid[100, 100] = 0
     grown = dilate_holes(valid, 10)
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
-    assert (grown == 0).sum() == disk.sum() and grown[100, 110] == 0 and grown[100, 111] == 1
+    within = sum(1 for dy in range(-10, 11) for dx in range(-10, 11) if dx * dx + dy * dy <= 100)
+    assert (grown == 0).sum() == within == 317 and grown[100, 110] == 0 and grown[100, 111] == 1
+    assert grown[107, 107] == 0 and grown[108, 108] == 1  # round: 7^2 + 7^2 <= 100 < 8^2 + 8^2
     valid[60, 60] = 0
     near_frame = dilate_holes(valid, 20, category="N", margin=50)
     assert near_frame[:50].all() and near_frame[:, :50].all() and near_frame[55, 55] == 0
