@@ -5,3 +5,4 @@ from pathlib import Path
 # The bundled models (models/weights/MODEL_CARD.md); named here so that finding them imports no torch.
 BUNDLED_WEIGHTS = Path(__file__).parent / "weights" / "pconv.pt"
 BUNDLED_CONV_WEIGHTS = BUNDLED_WEIGHTS.with_name("conv.pt")
+BUNDLED_SR_WEIGHTS = BUNDLED_WEIGHTS.with_name("sr4.pt")  # super-resolution x4 (Section 5.2)

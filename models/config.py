@@ -56,5 +56,9 @@ class TrainConfig:
     color_jitter: float = 0.0
     workers: int = 0  # processes preparing batches ahead (batches stay a function of the step)
     max_seconds: float | None = None  # stop after this much wall time, with a checkpoint
+    # 'inpaint' (masks from the pool) or 'sr': super-resolution by `factor` (Section 5.2), the mask
+    # being the fixed lattice of the low-resolution pixels
+    task: str = "inpaint"
+    factor: int = 4
     unet: dict = field(default_factory=lambda: UNetConfig().as_dict())
     loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())

@@ -26,6 +26,7 @@ from pconvkit.models.checkpoint import read_checkpoint, save_checkpoint
 from pconvkit.models.config import TrainConfig, UNetConfig
 from pconvkit.models.devices import pick_device
 from pconvkit.models.loss import InpaintingLoss, LossWeights, load_vgg16
+from pconvkit.models.superres import lattice_mask
 from pconvkit.models.unet import PConvUNet, composite
 
 PHASE_LR = {1: 2e-4, 2: 5e-5}
@@ -45,6 +46,16 @@ class _Batches(torch.utils.data.Dataset):
         return self.data.batch(self.config.seed, self.first_step + index, self.config.batch_size, self.rank, self.world)
 
 
+class _Fixed:
+    """The same mask for every item (super-resolution's lattice)."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def __getitem__(self, index):
+        return self.mask
+
+
 class TrainingData:
     """Images in memory and the raw training masks, giving batch k deterministically."""
 
@@ -53,6 +64,11 @@ class TrainingData:
         self.scale_jitter = config.scale_jitter
         self.color_jitter = config.color_jitter
         self.images = [read_image(p) for p in list_images(config.images)]
+        if config.task == "sr":
+            if config.size % config.factor:
+                raise UserError(f"--size {config.size} is not a multiple of --factor {config.factor}")
+            self.masks = _Fixed(lattice_mask(config.size, config.size, config.factor))
+            return
         masks = Path(config.masks)
         if (masks / "raw" / "train" / "pool.csv").exists():
             rows = load_pool(masks, "train")

@@ -660,6 +660,37 @@ def benchmark_sweep(dilations, masks, hole_white, images, methods, count, out, s
         click.echo(str(path))
 
 
+@benchmark.command("sr")
+@click.option(
+    "--methods",
+    default="pconv,bicubic,lanczos",
+    show_default=True,
+    help="pconv (a --task sr checkpoint), bicubic, lanczos, or module:function taking (low, factor).",
+)
+@click.option("--factor", default=4, show_default=True, type=click.IntRange(2, 16))
+@click.option("--images", type=click.Path(), default=None, help="Image folder (default: the held-out sample photos).")
+@click.option("--size", default=512, show_default=True, type=POSITIVE, help="Central square resized to this first.")
+@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the bundled x4 model.")
+@click.option("--out", default="sr", show_default=True, type=click.Path())
+def benchmark_sr(methods, factor, images, size, checkpoint, out):
+    """Super-resolution (Section 5.2): the SR network against bicubic and Lanczos, PSNR and SSIM on Y
+    and RGB, on lattice-sampled and area-downscaled inputs; a table and a comparison picture."""
+    from pconvkit import sampledata
+    from pconvkit.benchmark.data import load_images
+    from pconvkit.benchmark.superres import run_sr_benchmark
+    from pconvkit.files import ensure_writable_dir
+
+    names = tuple(dict.fromkeys(_csv_list(methods)))
+    if not names:
+        raise UserError("--methods is empty")
+    if images is None:
+        sampledata.require_sample_data()
+        images = sampledata.photos_dir("test")
+    ensure_writable_dir(out)
+    path = run_sr_benchmark(names, load_images(images, size), factor, out, checkpoint, log=click.echo)
+    click.echo(Path(path).read_text(), nl=False)
+
+
 @benchmark.command("table")
 @click.argument("results", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["csv", "latex", "markdown"]), default="markdown", show_default=True)
@@ -738,9 +769,10 @@ _UNET = UNetConfig()
 @click.option("--images", required=True, type=click.Path(), help="Training images (random crops are taken).")
 @click.option(
     "--masks",
-    required=True,
+    default=None,
     type=click.Path(),
-    help="A maskgen output folder (raw training pool, augmented on the fly) or a folder of mask PNGs.",
+    help="A maskgen output folder (raw training pool, augmented on the fly) or a folder of mask PNGs "
+    "(not used with --task sr).",
 )
 @click.option("--out", required=True, type=click.Path(), help="Folder for last.pt, loss_log.csv and sample grids.")
 @click.option("--size", default=_TRAIN.size, show_default=True, type=POSITIVE, help="Crop side (paper: 512).")
@@ -794,8 +826,19 @@ _UNET = UNetConfig()
     default=None,
     help="Stop after this much wall time, writing a checkpoint (resume later with --resume).",
 )
+@click.option(
+    "--task",
+    type=click.Choice(["inpaint", "sr"]),
+    default=_TRAIN.task,
+    show_default=True,
+    help="sr: super-resolution (Section 5.2), the mask being the lattice of the low-resolution pixels.",
+)
+@_option("--factor", _TRAIN.factor, click.IntRange(2, 16), "Super-resolution factor K (with --task sr).")
 def pconv_train(resume, layers, width, plain, no_amp, max_minutes, **options):
-    """Train the PConv U-Net (or the Conv baseline) with the loss of Eq. 7."""
+    """Train the PConv U-Net (or the Conv baseline) with the loss of Eq. 7; with --task sr, for
+    super-resolution by --factor (Section 5.2)."""
+    if options["task"] == "inpaint" and options["masks"] is None:
+        raise UserError("--masks is needed to train inpainting (a maskgen output or a folder of masks)")
     from pconvkit.models.checkpoint import read_checkpoint
     from pconvkit.models.train import train
 
@@ -840,6 +883,33 @@ def pconv_inpaint(image, mask, out, checkpoint, hole_white, mask_threshold, most
         click.echo(f"{mask} has no hole: the output is the input", err=True)
     result = make_inpainter(checkpoint, device, engine)(picture, valid)
     write_image(out, result)
+    click.echo(out)
+
+
+@pconv.command("upscale")
+@click.argument("image", type=click.Path())
+@click.option("-o", "--out", required=True, type=click.Path(), help="Output image (format from the suffix).")
+@click.option("--factor", default=4, show_default=True, type=click.IntRange(2, 16))
+@click.option("--checkpoint", type=click.Path(), default=None, help="Default: the bundled x4 model.")
+@click.option("--device", default="auto", show_default=True)
+def pconv_upscale(image, out, factor, checkpoint, device):
+    """Super-resolution of IMAGE by --factor with a network trained by `pconv train --task sr`."""
+    from pconvkit.files import image_format, read_image, write_image
+    from pconvkit.models import BUNDLED_SR_WEIGHTS
+    from pconvkit.models.checkpoint import load_model
+    from pconvkit.models.devices import pick_device
+    from pconvkit.models.superres import upscale
+
+    image_format(out)
+    low = read_image(image, min_size=4)
+    model, payload = load_model(checkpoint or BUNDLED_SR_WEIGHTS, pick_device(device))
+    trained = payload.get("config", {})
+    if trained.get("task") != "sr" or int(trained.get("factor", 0)) != factor:
+        raise UserError(
+            f"{checkpoint or BUNDLED_SR_WEIGHTS} is not a super-resolution model for --factor {factor} "
+            f"(task {trained.get('task', 'inpaint')}, factor {trained.get('factor')})"
+        )
+    write_image(out, upscale(model, low, factor))
     click.echo(out)
 
 

@@ -15,6 +15,7 @@ PUBLIC = (
     "pconvkit.benchmark.methods",
     "pconvkit.benchmark.confidence",
     "pconvkit.benchmark.sweep",
+    "pconvkit.models.superres",
 )
 
 
