@@ -17,20 +17,34 @@ from pconvkit.files import load_torch_file
 from pconvkit.models.config import LossWeights
 from pconvkit.models.unet import IMAGENET_MEAN, IMAGENET_STD, composite
 
-VGG_POOL_ENDS = (5, 10, 17)  # torchvision vgg16().features indices after pool1, pool2, pool3
+# torchvision `features` indices just after pool1, pool2 and pool3, and the convolutions before pool3
+VGG_LAYOUTS = {
+    "vgg16": dict(pool_ends=(5, 10, 17), convolutions=(0, 2, 5, 7, 10, 12, 14)),
+    "vgg19": dict(pool_ends=(5, 10, 19), convolutions=(0, 2, 5, 7, 10, 12, 14, 16)),  # conv3_4 before pool3
+}
 
 
-class VGG16Features(nn.Module):
-    """pool1, pool2, pool3 activations of torchvision's VGG16, frozen. Input in [0, 1]."""
+class VGGFeatures(nn.Module):
+    """pool1, pool2 and pool3 activations of torchvision's VGG16 (the paper's) or VGG19, frozen.
+    Input in [0, 1]; normalised inside with ImageNet statistics."""
 
-    def __init__(self, state_dict=None):
+    def __init__(self, state_dict=None, arch: str = "vgg16"):
         super().__init__()
-        from torchvision.models import vgg16
+        from torchvision import models
 
-        network = vgg16(weights=None)
+        network = getattr(models, arch)(weights=None)
+        ends = VGG_LAYOUTS[arch]["pool_ends"]
+        features = network.features[: ends[-1]]
         if state_dict is not None:
-            network.load_state_dict(state_dict)
-        self.slices = nn.ModuleList(network.features[a:b] for a, b in zip((0,) + VGG_POOL_ENDS, VGG_POOL_ENDS))
+            features.load_state_dict(
+                {
+                    k.removeprefix("features."): v
+                    for k, v in state_dict.items()
+                    if k.startswith("features.") and int(k.split(".")[1]) < ends[-1]
+                }
+            )
+        self.arch = arch
+        self.slices = nn.ModuleList(features[a:b] for a, b in zip((0,) + ends, ends))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
@@ -45,13 +59,28 @@ class VGG16Features(nn.Module):
         return features
 
 
-def load_vgg16(path) -> VGG16Features:
-    """VGG16 from a torchvision `vgg16` state-dict file (ImageNet weights: vgg16-397923af.pth)."""
-    state = load_torch_file(path, "VGG16 weights")
+def vgg_arch(state: dict) -> str:
+    """'vgg16' or 'vgg19' from a torchvision state dict's keys and shapes (full, or cut after pool3):
+    in VGG19 features.16 is conv3_4, in VGG16 it is pool3, which has no weights."""
+    if not isinstance(state, dict) or "features.0.weight" not in state:
+        raise UserError("not a torchvision VGG state dict (no features.0.weight)")
+    arch = "vgg19" if "features.16.weight" in state else "vgg16"
+    missing = [i for i in VGG_LAYOUTS[arch]["convolutions"] if f"features.{i}.weight" not in state]
+    if missing:
+        raise UserError(f"a {arch} state dict without the convolution features.{missing[0]} (needed up to pool3)")
+    return arch
+
+
+def load_vgg(path) -> VGGFeatures:
+    """VGG16 or VGG19 from a torchvision state-dict file, full or cut after pool3 (vgg16-397923af.pth,
+    vgg19-dcbb9e9d.pth, ...); the network is recognised by its keys and shapes."""
+    state = load_torch_file(path, "VGG weights")
     try:
-        return VGG16Features(state)
+        return VGGFeatures(state, vgg_arch(state))
+    except UserError as err:
+        raise UserError(f"{path}: {err}") from None
     except Exception as err:
-        raise UserError(f"{path} does not hold torchvision's vgg16 weights: {str(err).splitlines()[0][:200]}") from None
+        raise UserError(f"{path} does not hold torchvision VGG weights: {str(err).splitlines()[0][:200]}") from None
 
 
 def l1_hole_valid(output, target, mask):
@@ -92,8 +121,9 @@ class InpaintingLoss(nn.Module):
 
     Parameters
     ----------
-    vgg : VGG16Features, optional
-        ImageNet VGG16 up to pool3 for the perceptual and style terms; without it they are left out.
+    vgg : VGGFeatures, optional
+        ImageNet VGG16 (the paper's) or VGG19 up to pool3 for the perceptual and style terms; without it
+        they are left out.
     weights : LossWeights
         The weights of Eq. 7 (the defaults are the paper's).
 
@@ -120,7 +150,7 @@ class InpaintingLoss(nn.Module):
     True
     """
 
-    def __init__(self, vgg: VGG16Features | None = None, weights: LossWeights = LossWeights()):
+    def __init__(self, vgg: VGGFeatures | None = None, weights: LossWeights = LossWeights()):
         super().__init__()
         self.vgg = vgg
         self.weights = weights

@@ -25,7 +25,7 @@ from pconvkit.maskgen.pool import load_pool, load_raw_mask
 from pconvkit.models.checkpoint import read_checkpoint, save_checkpoint
 from pconvkit.models.config import TrainConfig, UNetConfig
 from pconvkit.models.devices import pick_device
-from pconvkit.models.loss import InpaintingLoss, LossWeights, load_vgg16
+from pconvkit.models.loss import InpaintingLoss, LossWeights, load_vgg
 from pconvkit.models.superres import lattice_mask
 from pconvkit.models.unet import PConvUNet, composite
 
@@ -139,11 +139,11 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
     optimizer = torch.optim.Adam(parameters, lr=config.lr or PHASE_LR[phase])
     if state is not None and state.get("phase") == phase and "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
-    vgg = load_vgg16(config.vgg_weights).to(device) if config.vgg_weights else None
+    vgg = load_vgg(config.vgg_weights).to(device) if config.vgg_weights else None
     if vgg is None and rank == 0:
         log(
             "warning: no --vgg-weights: training without the perceptual and style terms "
-            "(VGG16 ImageNet weights cannot be downloaded; pass a torchvision vgg16 state-dict file)"
+            "(VGG ImageNet weights cannot be downloaded; pass a torchvision vgg16 or vgg19 state-dict file)"
         )
     criterion = InpaintingLoss(vgg, LossWeights(**config.loss_weights))
     data = TrainingData(config)
@@ -152,8 +152,9 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     metadata = {
         "uses_vgg": vgg is not None,
+        "vgg": vgg.arch if vgg is not None else None,  # which network the perceptual and style terms used
         "loss_terms": "valid, hole, tv"
-        + (", perceptual, style" if vgg is not None else " (perceptual and style off: no VGG16 weights)"),
+        + (", perceptual, style" if vgg is not None else " (perceptual and style off: no VGG weights)"),
         "device": str(device),
         "world_size": world,
     }

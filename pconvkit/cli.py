@@ -794,7 +794,8 @@ _UNET = UNetConfig()
     "--vgg-weights",
     type=click.Path(),
     default=None,
-    help="torchvision vgg16 state dict (ImageNet) for the perceptual and style terms; without it they are off.",
+    help="torchvision vgg16 (the paper's) or vgg19 ImageNet state dict, full or cut after pool3, for the perceptual "
+    "and style terms (the checkpoint records which); without it they are off.",
 )
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")

@@ -1,10 +1,12 @@
+from pathlib import Path
+
 import pytest
 import torch
 
 from pconvkit.models.loss import (
     InpaintingLoss,
     LossWeights,
-    VGG16Features,
+    VGGFeatures,
     gram_matrix,
     l1_hole_valid,
     perceptual_loss,
@@ -87,7 +89,7 @@ def test_tv_touches_only_the_dilated_hole_region():
 def test_total_weights_follow_eq7():
     output, target, mask = example()
     torch.manual_seed(0)
-    loss = InpaintingLoss(VGG16Features())  # random VGG weights: checks the arithmetic only
+    loss = InpaintingLoss(VGGFeatures())  # random VGG weights: checks the arithmetic only
     terms = loss(output, target, mask)
     expected = (
         terms["valid"]
@@ -102,3 +104,50 @@ def test_total_weights_follow_eq7():
     assert without["total"].item() == pytest.approx(
         (terms["valid"] + 6 * terms["hole"] + 0.1 * terms["tv"]).item(), rel=1e-6
     )
+
+
+SHARED_VGG19 = Path(__file__).resolve().parents[2] / "shared" / "weights" / "vgg19_features_to_pool3.pth"
+
+
+def test_vgg16_and_vgg19_files_full_or_cut_after_pool3_are_recognised(tmp_path):
+    from torchvision.models import vgg16, vgg19
+
+    from pconvkit.errors import UserError
+    from pconvkit.models.loss import load_vgg
+
+    cut = {
+        k: v
+        for k, v in vgg19(weights=None).state_dict().items()
+        if k.startswith("features.") and int(k.split(".")[1]) < 19
+    }
+    torch.save(cut, tmp_path / "vgg19_to_pool3.pth")
+    torch.save(
+        {k: v for k, v in vgg16(weights=None).state_dict().items() if k.startswith("features.")},
+        tmp_path / "vgg16_features.pth",
+    )
+    nineteen, sixteen = load_vgg(tmp_path / "vgg19_to_pool3.pth"), load_vgg(tmp_path / "vgg16_features.pth")
+    assert (nineteen.arch, sixteen.arch) == ("vgg19", "vgg16")
+    image = torch.rand(1, 3, 32, 32)
+    assert (
+        [f.shape[1:] for f in nineteen(image)]
+        == [f.shape[1:] for f in sixteen(image)]
+        == [(64, 16, 16), (128, 8, 8), (256, 4, 4)]
+    )  # pool1, pool2, pool3 of both
+    assert torch.equal(nineteen.slices[2][-3].weight, cut["features.16.weight"])  # conv3_4, the extra layer
+    torch.save({k: v for k, v in cut.items() if "features.14" not in k}, tmp_path / "broken.pth")
+    with pytest.raises(UserError, match="features.14"):
+        load_vgg(tmp_path / "broken.pth")
+
+
+@pytest.mark.skipif(not SHARED_VGG19.exists(), reason="the shared VGG19 file (../shared/weights) is not here")
+def test_the_shared_imagenet_vgg19_file_gives_the_perceptual_and_style_terms():
+    from pconvkit.models.loss import InpaintingLoss, load_vgg
+
+    vgg = load_vgg(SHARED_VGG19)
+    assert vgg.arch == "vgg19"
+    target, mask = torch.rand(1, 3, 64, 64), torch.ones(1, 1, 64, 64)
+    mask[..., 16:48, 16:48] = 0
+    terms = InpaintingLoss(vgg)(torch.zeros_like(target), target, mask)
+    assert {"perceptual", "style_out", "style_comp"} <= set(terms) and float(terms["perceptual"]) > 0
+    same = InpaintingLoss(vgg)(target, target, mask)
+    assert float(same["perceptual"]) == 0 and float(same["style_out"]) == 0

@@ -99,7 +99,7 @@ def test_cli_errors_are_one_line(data, tmp_path):
             data, tmp_path, "--vgg-weights", str(tmp_path / "nope.pth"), "--steps", "1", "--size", "32", "--layers", "3"
         ),
     )
-    assert result.exit_code != 0 and "VGG16 weights not found" in result.output and result.output.count("\n") == 1
+    assert result.exit_code != 0 and "VGG weights not found" in result.output and result.output.count("\n") == 1
     result = runner.invoke(
         pconv,
         train_args(data, tmp_path, "--size", "40"),
