@@ -15,7 +15,7 @@ from pconvkit.files import (
     write_bytes_atomic,
 )
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, classify
-from pconvkit.maskgen.manifest import write_manifest
+from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, write_manifest
 
 
 def classify_folder(
@@ -39,37 +39,112 @@ def classify_folder(
 
 
 def mask_statistics(valid: np.ndarray) -> dict:
-    """Hole ratio, number of connected hole components, boundary length per sqrt(hole area)."""
+    """What tells masks apart: hole ratio, connected hole components (8-connectivity), compactness
+    (total contour length of the holes, OpenCV's findContours with RETR_LIST and CHAIN_APPROX_NONE and
+    closed arcLength, divided by the square root of the hole's pixel count: thin ragged streaks score
+    high, blobs low), the share of the hole in its largest component, and the median component area."""
     holes = (valid == 0).astype(np.uint8)
-    count, _ = cv2.connectedComponents(holes, connectivity=8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=8)
     contours, _ = cv2.findContours(holes, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
     boundary = sum(cv2.arcLength(c, True) for c in contours)
+    areas = stats[1:, cv2.CC_STAT_AREA]
     area = int(holes.sum())
     return dict(
         hole_ratio=area / holes.size,
         components=count - 1,
         boundary_per_sqrt_area=boundary / np.sqrt(area) if area else 0.0,
+        largest_share=float(areas.max() / area) if area else 0.0,
+        median_component_area=float(np.median(areas)) if area else 0.0,
     )
+
+
+STATISTICS = ("hole_ratio", "components", "boundary_per_sqrt_area", "largest_share", "median_component_area")
+
+
+def measured_masks(folder, hole_white: bool = False, margin: int = BORDER_MARGIN):
+    """Every mask of a folder, classified and measured from its pixels, as a pandas DataFrame. A
+    maskgen output (or its test folder) is read from its test set with its recorded polarity."""
+    import pandas as pd
+
+    test_dir = find_test_dir(folder)
+    if test_dir is not None:
+        folder, hole_white = test_dir, manifest_polarity(test_dir)
+    rows = []
+    for row in classify_folder(folder, hole_white, margin):
+        rows.append({**row, **mask_statistics(read_mask(Path(folder) / row["path"], hole_white))})
+    return pd.DataFrame(rows)
 
 
 def folder_statistics(folder, hole_white: bool = False, margin: int = BORDER_MARGIN):
     """Per (category, bin) counts and mean statistics, as a pandas DataFrame."""
-    import pandas as pd
-
-    rows = []
-    for row in classify_folder(folder, hole_white, margin):
-        rows.append({**row, **mask_statistics(read_mask(Path(folder) / row["path"], hole_white))})
-    frame = pd.DataFrame(rows)
+    frame = measured_masks(folder, hole_white, margin)
     return (
         frame.groupby(["category", "bin"])
-        .agg(
-            count=("path", "size"),
-            mean_hole_ratio=("hole_ratio", "mean"),
-            mean_components=("components", "mean"),
-            boundary_per_sqrt_area=("boundary_per_sqrt_area", "mean"),
-        )
+        .agg(count=("path", "size"), **{f"mean_{name}": (name, "mean") for name in STATISTICS})
         .reset_index()
     )
+
+
+def compare_folders(first, second, first_hole_white=False, second_hole_white=False, margin: int = BORDER_MARGIN):
+    """Two mask sets side by side per cell: count, mean and quartiles of the hole ratio, and the mean
+    of each statistic, with the relative difference second / first - 1."""
+    import pandas as pd
+
+    def per_cell(folder, hole_white):
+        frame = measured_masks(folder, hole_white, margin)
+        frame = frame[frame["bin"] != "outside"]
+        grouped = frame.groupby(["category", "bin"])
+        table = grouped.agg(count=("path", "size"), **{name: (name, "mean") for name in STATISTICS})
+        table["ratio_q1"] = grouped["hole_ratio"].quantile(0.25)
+        table["ratio_q3"] = grouped["hole_ratio"].quantile(0.75)
+        return table
+
+    a, b = per_cell(first, first_hole_white), per_cell(second, second_hole_white)
+    joined = a.join(b, how="outer", lsuffix="_a", rsuffix="_b")
+    for name in STATISTICS:
+        joined[f"{name}_change"] = joined[f"{name}_b"] / joined[f"{name}_a"] - 1
+    cells = [(c, bin_label(i)) for i in range(len(BINS)) for c in CATEGORIES]
+    return joined.reindex(pd.MultiIndex.from_tuples(cells, names=["category", "bin"])).reset_index()
+
+
+def comparison_lines(table, names=("A", "B")) -> list[str]:
+    """One summary line per cell."""
+    lines = []
+    for _, row in table.iterrows():
+        parts = [f"{row['bin']} {row['category']}: n {row['count_a']:.0f}/{row['count_b']:.0f}"]
+        for name, short in (
+            ("hole_ratio", "ratio"),
+            ("components", "components"),
+            ("boundary_per_sqrt_area", "compactness"),
+            ("largest_share", "largest"),
+        ):
+            parts.append(f"{short} {row[f'{name}_a']:.3g}/{row[f'{name}_b']:.3g} ({row[f'{name}_change']:+.0%})")
+        lines.append(", ".join(parts))
+    return [f"cell: {names[0]}/{names[1]} (relative change of {names[1]})"] + lines
+
+
+def comparison_picture(table, path, names=("A", "B")):
+    """The statistics per bin for both sets, N and B (matplotlib PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, 4, figsize=(16, 7))
+    for column, name in enumerate(("hole_ratio", "components", "boundary_per_sqrt_area", "largest_share")):
+        for line, category in enumerate(CATEGORIES):
+            axis = axes[line, column]
+            part = table[table["category"] == category]
+            x = np.arange(len(part))
+            axis.bar(x - 0.2, part[f"{name}_a"], 0.4, label=names[0])
+            axis.bar(x + 0.2, part[f"{name}_b"], 0.4, label=names[1])
+            axis.set_xticks(x, part["bin"], rotation=45, fontsize=7)
+            axis.set_title(f"{name.replace('_', ' ')}, {category}", fontsize=9)
+    axes[0, 0].legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
 
 
 def contact_sheets(

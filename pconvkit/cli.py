@@ -335,6 +335,28 @@ def maskgen_stats(folder, hole_white):
     click.echo(folder_statistics(folder, hole_white).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
+@maskgen.command("compare")
+@click.argument("first", type=click.Path())
+@click.argument("second", type=click.Path())
+@click.option("--first-hole-white", is_flag=True, help="FIRST is a plain folder of white = hole masks.")
+@click.option("--second-hole-white", is_flag=True, help="SECOND is a plain folder of white = hole masks (NVIDIA's).")
+@click.option("--out", type=click.Path(), default=None, help="Folder for compare.csv and compare.png.")
+def maskgen_compare(first, second, first_hole_white, second_hole_white, out):
+    """Two mask sets side by side per cell: counts, hole ratios, components, compactness, the largest
+    component's share; relative differences, one line per cell, and a picture."""
+    from pconvkit.files import ensure_writable_dir, write_text_atomic
+    from pconvkit.maskgen.survey import compare_folders, comparison_lines, comparison_picture
+
+    table = compare_folders(first, second, first_hole_white, second_hole_white)
+    names = (Path(first).name, Path(second).name)
+    for line in comparison_lines(table, names):
+        click.echo(line)
+    if out:
+        folder = ensure_writable_dir(out)
+        write_text_atomic(folder / "compare.csv", table.to_csv(index=False))
+        click.echo(str(comparison_picture(table, folder / "compare.png", names)))
+
+
 @maskgen.command("sheet")
 @click.argument("folder", type=click.Path())
 @click.option(

@@ -43,3 +43,49 @@ def test_sheet_and_stats_commands(tmp_path):
     assert result.exit_code == 0 and (tmp_path / "sheets" / "sheet_B.png").exists()
     result = CliRunner().invoke(maskgen, ["stats", str(tmp_path / "masks")])
     assert result.exit_code == 0 and "mean_hole_ratio" in result.output
+
+
+def test_statistics_of_masks_known_by_construction():
+    import cv2
+
+    disk = np.ones((200, 200), np.uint8)
+    cv2.circle(disk, (100, 100), 40, 0, -1)
+    stats = mask_statistics(disk)
+    area = int((disk == 0).sum())
+    assert stats["components"] == 1 and stats["largest_share"] == 1.0 and stats["median_component_area"] == area
+    assert abs(stats["boundary_per_sqrt_area"] - 2 * np.pi * 40 / np.sqrt(np.pi * 40**2)) < 0.2  # 2 sqrt(pi)
+    squares = np.ones((100, 100), np.uint8)
+    squares[10:20, 10:20] = 0
+    squares[50:80, 50:80] = 0
+    stats = mask_statistics(squares)
+    assert stats["components"] == 2 and stats["largest_share"] == 900 / 1000
+    assert stats["median_component_area"] == 500 and stats["hole_ratio"] == 0.1
+    ring = np.ones((100, 100), np.uint8)
+    cv2.circle(ring, (50, 50), 30, 0, 6)  # a ring: one component, two contours, far from compact
+    ring_stats = mask_statistics(ring)
+    assert ring_stats["components"] == 1 and ring_stats["boundary_per_sqrt_area"] > 3 * 2 * np.sqrt(np.pi)
+
+
+def test_compare_two_mask_sets_either_polarity(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        valid = np.ones((128, 128), np.uint8)
+        for _ in range(1 + i % 3):  # 1 to 3 holes
+            y, x = rng.integers(60, 100, 2)
+            valid[y - 5 : y + 5, x - 8 : x + 8] = 0
+        write_png_atomic(tmp_path / "ours" / f"{i}.png", valid * 255)
+        write_png_atomic(tmp_path / "theirs" / f"{i}.png", (1 - valid) * 255)  # the same masks, white = hole
+    result = CliRunner().invoke(
+        maskgen,
+        [
+            "compare",
+            str(tmp_path / "ours"),
+            str(tmp_path / "theirs"),
+            "--second-hole-white",
+            "--out",
+            str(tmp_path / "cmp"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "(+0%)" in result.output and "(-" not in result.output  # the same masks: no difference anywhere
+    assert (tmp_path / "cmp" / "compare.png").stat().st_size > 0 and (tmp_path / "cmp" / "compare.csv").exists()
