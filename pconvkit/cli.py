@@ -271,12 +271,30 @@ def maskgen_flow(videos, frames, out, suffix, **options):
     "--workers", default=1, show_default=True, type=POSITIVE, help="Processes; the output does not depend on it."
 )
 @_apply(_flow_options + _consistency_options)
+@click.option(
+    "--family",
+    type=click.Choice(["video", "rect", "strokes-thin", "strokes-medium", "strokes-thick"]),
+    default="video",
+    show_default=True,
+    help="video: occlusions from flow (Section 4.1). rect and strokes-*: other families binned into the "
+    "same 12 cells (no video needed).",
+)
 def maskgen_build(
-    flow_dir, videos, frames, out, preset, size, border_margin, hole_white, seed, max_tries, workers, **options
+    flow_dir, videos, frames, out, preset, size, border_margin, hole_white, seed, max_tries, workers, family, **options
 ):
-    """Raw training/testing pools and the binned 12,000-mask test benchmark with its manifest."""
+    """Raw training/testing pools and the binned 12,000-mask test benchmark with its manifest (or, with
+    --family, a test set of rectangles or brush strokes binned the same way)."""
     from pconvkit.files import ensure_writable_dir
     from pconvkit.maskgen.build import build_mask_set
+
+    if family != "video":
+        from pconvkit.maskgen.families import FamilySettings, build_family_set
+
+        ensure_writable_dir(out)
+        per_bin = options["per_bin"] or PRESETS[preset or "paper"]["per_bin"]
+        manifest = build_family_set(out, FamilySettings(family, per_bin, size, border_margin, seed, hole_white))
+        click.echo(f"test set: {12 * per_bin} {family} masks, manifest {manifest}")
+        return
 
     ctx = click.get_current_context()
     explicit = {
