@@ -10,7 +10,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 # Folder of each layer, lowest first; a module may import its own layer and those below it.
 LAYERS = {"core": "pconvkit", "maskgen": "maskgen", "models": "models", "benchmark": "benchmark"}
 ORDER = ["core", "maskgen", "models", "benchmark", "cli"]
-OPTIONAL = {"onnx", "onnxruntime", "patchmatch", "torch_fidelity", "lpips", "matplotlib"}
+OPTIONAL = {"onnx", "onnxruntime", "patchmatch", "torch_fidelity", "lpips", "matplotlib", "flask", "werkzeug"}
 
 
 def layer_of_module(name: str) -> str | None:

@@ -1,0 +1,386 @@
+"""The paper's user study (Section 4.4, Fig. 9) as a tool: trials drawn from a run, answers stored
+in SQLite, a crowd-sourcing bundle, and a tally with intervals.
+
+Designs:
+- unlimited: a person picks the more realistic of two methods' results for the same input
+  (preference rate of each method of a pair; Fig. 9a, N and B apart).
+- limited: one image is a method's result, the other the ground truth, shown for 250, 1000 or
+  4000 ms; the rate at which the ground truth is preferred (Fig. 9b; lower is better).
+
+Every session also gets CATCH_PER_SESSION catch trials: the ground truth against the same photo
+with its hole filled flat grey. Rule: a participant who prefers the damaged image in any catch
+trial is excluded from the tally (the tally says how many were).
+
+On disk (STUDY/): images/TOKEN.png (names reveal neither method nor truth), trials.csv (what a page
+may know: trial, left, right, duration_ms), key.csv (what it may not: what each side is, category,
+bin, photo), study.json (the design), answers.sqlite (the server's answers).
+"""
+
+import hashlib
+import json
+import sqlite3
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pconvkit.benchmark.data import read_pair
+from pconvkit.benchmark.methods import make_method
+from pconvkit.benchmark.results import read_pairing
+from pconvkit.errors import UserError
+from pconvkit.files import csv_text, read_csv_rows, write_image, write_text_atomic
+from pconvkit.models.preprocess import composite_numpy
+
+DESIGNS = ("unlimited", "limited")
+CATCH_PER_SESSION = 2
+SESSION_TRIALS = 20  # trials a participant answers, catch trials not counted
+BOOTSTRAP = 2000
+TRUTH, DAMAGED = "truth", "damaged"
+
+
+def create_study(
+    results_dir,
+    images: dict,
+    design: str,
+    methods,
+    out_dir,
+    per_method: int = 300,
+    repeats: int = 10,
+    times=(250, 1000, 4000),
+    seed: int = 0,
+    method_options=None,
+) -> Path:
+    """Draw the trials from a run's pairs (balanced over methods, bins and N/B; sides random;
+    seeded), render the images, and write the study folder."""
+    if design not in DESIGNS:
+        raise UserError(f"unknown design {design!r}: unlimited or limited")
+    methods = list(dict.fromkeys(methods))
+    if design == "unlimited" and len(methods) < 2:
+        raise UserError("an unlimited study compares methods in pairs: name at least two")
+    out_dir = Path(out_dir)
+    rng = np.random.default_rng(seed)
+    pairs = _balanced(read_pairing(results_dir), per_method, rng)
+    instances = {m: make_method(m, **(method_options or {}).get(m, {})) for m in methods}
+    files, trials, key = {}, [], []
+
+    def picture(kind, mask, image_name):
+        """The file of a method's output, the truth or the damaged truth for one pair (rendered once)."""
+        if (kind, mask.mask_id) not in files:
+            image = images[image_name]
+            valid = read_pair(mask, image)
+            if kind == TRUTH:
+                content = image
+            elif kind == DAMAGED:
+                content = np.where(valid[..., None] == 1, image, 0.5)
+            else:
+                content = composite_numpy(instances[kind](image, valid), image, valid)
+            token = hashlib.sha256(f"{seed}/{kind}/{mask.mask_id}".encode()).hexdigest()[:16]
+            write_image(out_dir / "images" / f"{token}.png", content)
+            files[kind, mask.mask_id] = f"{token}.png"
+        return files[kind, mask.mask_id]
+
+    def add(first, second, mask, image_name, duration, kind):
+        sides = [first, second] if rng.random() < 0.5 else [second, first]
+        trial = len(trials) + 1
+        trials.append(
+            dict(
+                trial=trial,
+                left=picture(sides[0], mask, image_name),
+                right=picture(sides[1], mask, image_name),
+                duration_ms=duration,
+            )
+        )
+        key.append(
+            dict(
+                trial=trial,
+                kind=kind,
+                left=sides[0],
+                right=sides[1],
+                category=mask.category,
+                bin=mask.bin,
+                image=image_name,
+                mask=mask.mask_id,
+                duration_ms=duration,
+            )
+        )
+
+    if design == "unlimited":
+        for a, b in combinations(methods, 2):
+            for mask, image_name in pairs:
+                add(a, b, mask, image_name, 0, "pair")
+    else:
+        for method in methods:
+            for mask, image_name in pairs:
+                for duration in times:
+                    add(method, TRUTH, mask, image_name, int(duration), "limited")
+    for mask, image_name in pairs[: max(CATCH_PER_SESSION * 4, 1)]:
+        add(TRUTH, DAMAGED, mask, image_name, 0 if design == "unlimited" else int(max(times)), "catch")
+    write_text_atomic(out_dir / "trials.csv", csv_text(trials, ("trial", "left", "right", "duration_ms")))
+    write_text_atomic(out_dir / "key.csv", csv_text(key, tuple(key[0])))
+    write_text_atomic(
+        out_dir / "study.json",
+        json.dumps(
+            dict(
+                design=design,
+                methods=methods,
+                repeats=repeats,
+                times=list(times),
+                seed=seed,
+                session_trials=SESSION_TRIALS,
+                catch_per_session=CATCH_PER_SESSION,
+            ),
+            indent=1,
+        ),
+    )
+    return out_dir
+
+
+def _balanced(pairs, count: int, rng):
+    """`count` pairs, taken round-robin over the run's (category, bin) cells, in a seeded order."""
+    cells = {}
+    for pair in pairs:
+        cells.setdefault((pair[0].category, pair[0].bin), []).append(pair)
+    queues = [list(np.array(group, dtype=object)[rng.permutation(len(group))]) for _, group in sorted(cells.items())]
+    chosen = []
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(tuple(queue.pop()))
+    return chosen
+
+
+def read_study(study_dir) -> tuple[dict, list[dict], list[dict]]:
+    study_dir = Path(study_dir)
+    if not (study_dir / "study.json").exists():
+        raise UserError(f"{study_dir} is not a study folder (make one with `benchmark study create`)")
+    return (
+        json.loads((study_dir / "study.json").read_text()),
+        read_csv_rows(study_dir / "trials.csv"),
+        read_csv_rows(study_dir / "key.csv"),
+    )
+
+
+# ------------------------------------------------------------------------------------------ answers
+
+
+def connect(study_dir) -> sqlite3.Connection:
+    """The answers database: every answer committed when it arrives (WAL journal), so a killed server
+    loses none."""
+    connection = sqlite3.connect(
+        Path(study_dir) / "answers.sqlite", timeout=10, isolation_level=None, check_same_thread=False
+    )
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.executescript("""
+        CREATE TABLE IF NOT EXISTS participants (id TEXT PRIMARY KEY, started REAL, source TEXT);
+        CREATE TABLE IF NOT EXISTS offered (participant TEXT, trial INTEGER, position INTEGER,
+                                            PRIMARY KEY (participant, trial));
+        CREATE TABLE IF NOT EXISTS answers (participant TEXT, trial INTEGER, choice TEXT, response_ms REAL,
+                                            shown_ms REAL, frames TEXT, created REAL,
+                                            PRIMARY KEY (participant, trial));
+    """)
+    return connection
+
+
+def completion_code(study: dict, participant: str) -> str:
+    return hashlib.sha256(f"{study['seed']}/{participant}/done".encode()).hexdigest()[:10].upper()
+
+
+def import_mturk(study_dir, batch_csv) -> int:
+    """Bring an MTurk batch-results CSV (Input.trial, Answer.choice, WorkerId) into the answers."""
+    _, trials, _ = read_study(study_dir)
+    known = {int(t["trial"]) for t in trials}
+    rows = read_csv_rows(batch_csv)
+    needed = {"Input.trial", "Answer.choice", "WorkerId"}
+    if not rows or not needed <= set(rows[0]):
+        raise UserError(
+            f"{batch_csv} is not an MTurk batch-results file of this study (needs {', '.join(sorted(needed))})"
+        )
+    connection, added = connect(study_dir), 0
+    for row in rows:
+        trial, choice = int(row["Input.trial"]), row["Answer.choice"]
+        if trial not in known or choice not in ("left", "right"):
+            raise UserError(f"{batch_csv}: trial {trial} or answer {choice!r} is not of this study")
+        worker = f"mturk:{row['WorkerId']}"
+        connection.execute("INSERT OR IGNORE INTO participants VALUES (?, strftime('%s','now'), 'mturk')", (worker,))
+        added += connection.execute(
+            "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, NULL, NULL, NULL, strftime('%s','now'))",
+            (worker, trial, choice),
+        ).rowcount
+    return added
+
+
+def export_mturk(study_dir, out_dir, base_url: str) -> Path:
+    """A HIT layout and its input CSV: each row a trial, the images under `base_url` by token name."""
+    import shutil
+
+    _, trials, _ = read_study(study_dir)
+    out_dir = Path(out_dir)
+    shutil.copytree(Path(study_dir) / "images", out_dir / "images", dirs_exist_ok=True)
+    base = base_url.rstrip("/")
+    rows = [
+        dict(
+            trial=t["trial"],
+            left_url=f"{base}/images/{t['left']}",
+            right_url=f"{base}/images/{t['right']}",
+            duration_ms=t["duration_ms"],
+        )
+        for t in trials
+    ]
+    write_text_atomic(out_dir / "input.csv", csv_text(rows, ("trial", "left_url", "right_url", "duration_ms")))
+    write_text_atomic(out_dir / "hit.html", MTURK_LAYOUT)
+    return out_dir
+
+
+MTURK_LAYOUT = """<!-- Amazon Mechanical Turk HIT layout: ${...} are the columns of input.csv -->
+<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
+<crowd-form>
+  <p>Which image looks more realistic? Look at both, then choose.</p>
+  <div style="display:flex;gap:12px">
+    <img src="${left_url}" style="width:45%"><img src="${right_url}" style="width:45%">
+  </div>
+  <input type="hidden" name="trial" value="${trial}">
+  <crowd-radio-group>
+    <crowd-radio-button name="choice" value="left">Left</crowd-radio-button>
+    <crowd-radio-button name="choice" value="right">Right</crowd-radio-button>
+  </crowd-radio-group>
+</crowd-form>
+"""
+
+
+# ------------------------------------------------------------------------------------------- tally
+
+
+def answers_frame(study_dir) -> pd.DataFrame:
+    """Every answer joined with what its two sides were; `chosen` is the side picked."""
+    _, _, key = read_study(study_dir)
+    connection = connect(study_dir)
+    answers = pd.read_sql_query("SELECT participant, trial, choice, response_ms, shown_ms FROM answers", connection)
+    key = pd.DataFrame(key).astype({"trial": int, "duration_ms": int})
+    frame = answers.merge(key, on="trial")
+    frame["chosen"] = np.where(frame["choice"] == "left", frame["left"], frame["right"])
+    frame["other"] = np.where(frame["choice"] == "left", frame["right"], frame["left"])
+    return frame
+
+
+def excluded_participants(frame) -> set:
+    """The catch rule: anyone who preferred the damaged image in a catch trial."""
+    catch = frame[frame["kind"] == "catch"]
+    return set(catch.loc[catch["chosen"] == DAMAGED, "participant"])
+
+
+def two_way_bootstrap(values, participants, images, rng, resamples: int = BOOTSTRAP) -> tuple[float, float, float]:
+    """Mean and 95 % interval of `values`, resampling participants and images independently (the
+    answers of one person, or about one photo, are not independent): an answer's weight is the
+    product of its participant's and its image's multiplicities in a resample."""
+    values = np.asarray(values, float)
+    _, person = np.unique(np.asarray(participants), return_inverse=True)
+    _, photo = np.unique(np.asarray(images), return_inverse=True)
+    mean = float(values.mean()) if values.size else float("nan")
+    if values.size < 2:
+        return mean, float("nan"), float("nan")
+    estimates = []
+    for _ in range(resamples):
+        weights = (
+            np.bincount(rng.integers(0, person.max() + 1, person.max() + 1), minlength=person.max() + 1)[person]
+            * np.bincount(rng.integers(0, photo.max() + 1, photo.max() + 1), minlength=photo.max() + 1)[photo]
+        )
+        if weights.sum():
+            estimates.append(np.sum(weights * values) / weights.sum())
+    low, high = np.quantile(estimates, [0.025, 0.975])
+    return mean, float(low), float(high)
+
+
+def tally(study_dir, seed: int = 0) -> pd.DataFrame:
+    """Preference rates with 95 % intervals: per method pair (rate of the first method) or, in the
+    limited design, per method and shown duration (rate of preferring the truth); by category (N, B)
+    and overall ('all')."""
+    study, _, _ = read_study(study_dir)
+    frame = answers_frame(study_dir)
+    dropped = excluded_participants(frame)
+    frame = frame[(frame["kind"] != "catch") & ~frame["participant"].isin(dropped)]
+    rng, rows = np.random.default_rng(seed), []
+    groups = []
+    if study["design"] == "unlimited":
+        for a, b in combinations(study["methods"], 2):
+            part = frame[frame["left"].isin([a, b]) & frame["right"].isin([a, b])]
+            groups.append((f"{a} over {b}", None, part, part["chosen"] == a))
+    else:
+        for method in study["methods"]:
+            for duration in study["times"]:
+                part = frame[
+                    (frame["left"].isin([method]) | frame["right"].isin([method])) & (frame["duration_ms"] == duration)
+                ]
+                groups.append((f"truth over {method}", duration, part, part["chosen"] == TRUTH))
+    for label, duration, part, wins in groups:
+        for category in ("all", "N", "B"):
+            selected = part["category"].isin(["N", "B"] if category == "all" else [category])
+            if not selected.any():
+                continue
+            mean, low, high = two_way_bootstrap(
+                wins[selected], part.loc[selected, "participant"], part.loc[selected, "image"], rng
+            )
+            rows.append(
+                dict(
+                    comparison=label,
+                    duration_ms=duration,
+                    category=category,
+                    rate=mean,
+                    low=low,
+                    high=high,
+                    answers=int(selected.sum()),
+                    participants=part.loc[selected, "participant"].nunique(),
+                    excluded=len(dropped),
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def write_tally(study_dir, out_dir) -> list[Path]:
+    """tally.csv, tally.tex and the Fig. 9-style plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = tally(study_dir)
+    if table.empty:
+        raise UserError(f"no answers in {study_dir} yet")
+    out_dir = Path(out_dir)
+    write_text_atomic(out_dir / "tally.csv", table.to_csv(index=False))
+    lines = [
+        r"\begin{tabular}{llrrr}",
+        r"\hline",
+        r"comparison & category & rate & 95\% interval & answers \\",
+        r"\hline",
+    ]
+    for _, r in table.iterrows():
+        label = r["comparison"] + (f" ({r['duration_ms']:.0f} ms)" if pd.notna(r["duration_ms"]) else "")
+        lines.append(
+            f"{label} & {r['category']} & {r['rate']:.3f} & [{r['low']:.3f}, {r['high']:.3f}] & {r['answers']} \\\\"
+        )
+    write_text_atomic(out_dir / "tally.tex", "\n".join(lines + [r"\hline", r"\end{tabular}"]) + "\n")
+    figure, axis = plt.subplots(figsize=(7, 3.8))
+    part = table[table["category"] != "all"]
+    labels = [
+        f"{r['comparison']}"
+        + (f"\n{r['duration_ms']:.0f} ms" if pd.notna(r["duration_ms"]) else "")
+        + f" {r['category']}"
+        for _, r in part.iterrows()
+    ]
+    errors = np.nan_to_num(np.vstack([part["rate"] - part["low"], part["high"] - part["rate"]]))
+    axis.bar(
+        range(len(part)),
+        part["rate"],
+        yerr=errors,
+        capsize=3,
+        color=["tab:blue" if c == "N" else "tab:orange" for c in part["category"]],
+    )
+    axis.axhline(0.5, color="grey", linewidth=0.8)
+    axis.set_xticks(range(len(part)), labels, rotation=60, ha="right", fontsize=7)
+    axis.set_ylabel("preference rate")
+    axis.set_ylim(0, 1)
+    figure.tight_layout()
+    figure.savefig(out_dir / "fig9.png", dpi=110)
+    plt.close(figure)
+    return [out_dir / "tally.csv", out_dir / "tally.tex", out_dir / "fig9.png"]

@@ -1,0 +1,223 @@
+"""The study's web application (the optional extra `pconvkit[study]`): Flask, chosen because the
+study is a handful of synchronous requests around one SQLite file, which Flask serves with its
+threaded server and no event loop to manage; behind a real deployment run it under a WSGI server
+such as waitress or gunicorn (`create_app(STUDY)` is the WSGI application).
+
+Pages: / (instructions, start), /trial (one trial at a time: click or the arrow keys; in the
+limited design the pair is shown for its duration, timed by the browser's frame clock, then
+hidden), /done (completion code), /admin (progress). The server refuses an answer to a trial it did
+not offer the participant, a second answer to a trial, and malformed values.
+"""
+
+import math
+import random
+import time
+import uuid
+from pathlib import Path
+
+from pconvkit.benchmark.study import CATCH_PER_SESSION, completion_code, connect, read_study
+
+
+def create_app(study_dir):
+    _require_flask()
+    from flask import Flask, abort, jsonify, redirect, request, send_from_directory
+
+    study_dir = Path(study_dir)
+    study, trials, key = read_study(study_dir)
+    by_id = {int(t["trial"]): t for t in trials}
+    catch = [int(k["trial"]) for k in key if k["kind"] == "catch"]
+    regular = [int(k["trial"]) for k in key if k["kind"] != "catch"]
+    connection = connect(study_dir)
+    app = Flask(__name__)
+
+    def next_trial(participant: str):
+        """The participant's next trial: offered in order; the first time, a session is drawn from the
+        regular trials with the fewest answers (up to `repeats` each) and the catch trials mixed in."""
+        offered = connection.execute(
+            "SELECT trial FROM offered WHERE participant=? ORDER BY position", (participant,)
+        ).fetchall()
+        if not offered:
+            counts = dict(connection.execute("SELECT trial, COUNT(*) FROM answers GROUP BY trial").fetchall())
+            order = random.Random(participant).sample(regular, len(regular))
+            order = [t for t in order if counts.get(t, 0) < study["repeats"]] or order
+            session = sorted(order, key=lambda t: counts.get(t, 0))[: study["session_trials"]]
+            chosen = random.Random(participant + "/catch").sample(catch, min(CATCH_PER_SESSION, len(catch)))
+            for position, trial in enumerate(chosen):
+                session.insert(random.Random(f"{participant}/{position}").randrange(len(session) + 1), trial)
+            connection.executemany(
+                "INSERT OR IGNORE INTO offered VALUES (?, ?, ?)", [(participant, t, i) for i, t in enumerate(session)]
+            )
+            offered = [(t,) for t in session]
+        answered = {
+            row[0] for row in connection.execute("SELECT trial FROM answers WHERE participant=?", (participant,))
+        }
+        pending = [t for (t,) in offered if t not in answered]
+        return pending[0] if pending else None, len(pending), len(offered)
+
+    def participant_or_404():
+        participant = request.values.get("p", "")
+        if not connection.execute("SELECT 1 FROM participants WHERE id=?", (participant,)).fetchone():
+            abort(404, "unknown participant")
+        return participant
+
+    @app.get("/")
+    def instructions():
+        return PAGE.replace(
+            "{body}", INSTRUCTIONS.replace("{limited}", LIMITED_NOTE if study["design"] == "limited" else "")
+        )
+
+    @app.post("/start")
+    def start():
+        participant = uuid.uuid4().hex
+        connection.execute("INSERT INTO participants VALUES (?, ?, 'web')", (participant, time.time()))
+        return redirect(f"/trial?p={participant}", code=303)
+
+    @app.get("/trial")
+    def trial_page():
+        participant_or_404()
+        return PAGE.replace("{body}", TRIAL)
+
+    @app.get("/api/next")
+    def api_next():
+        participant = participant_or_404()
+        trial, remaining, total = next_trial(participant)
+        if trial is None:
+            return jsonify(done=True, code=completion_code(study, participant))
+        entry = by_id[trial]
+        return jsonify(
+            done=False,
+            trial=trial,
+            left=f"/images/{entry['left']}",
+            right=f"/images/{entry['right']}",
+            duration_ms=int(entry["duration_ms"]),
+            remaining=remaining,
+            total=total,
+        )
+
+    @app.post("/api/answer")
+    def api_answer():
+        data = request.get_json(silent=True) or {}
+        participant = str(data.get("p", ""))
+        if not connection.execute("SELECT 1 FROM participants WHERE id=?", (participant,)).fetchone():
+            return jsonify(error="unknown participant"), 404
+        try:
+            trial, choice = int(data.get("trial")), data.get("choice")
+            response_ms, shown_ms = float(data.get("response_ms")), float(data.get("shown_ms", 0) or 0)
+            frames = [float(v) for v in data.get("frames", [])]
+        except (TypeError, ValueError):
+            return jsonify(error="malformed answer"), 400
+        if choice not in ("left", "right") or not all(math.isfinite(v) and v >= 0 for v in (response_ms, shown_ms)):
+            return jsonify(error="malformed answer"), 400
+        if not connection.execute(
+            "SELECT 1 FROM offered WHERE participant=? AND trial=?", (participant, trial)
+        ).fetchone():
+            return jsonify(error="this trial was not offered to this participant"), 409
+        inserted = connection.execute(
+            "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (participant, trial, choice, response_ms, shown_ms, ",".join(f"{f:.3f}" for f in frames), time.time()),
+        ).rowcount
+        if not inserted:
+            return jsonify(error="this trial was already answered"), 409
+        return jsonify(ok=True)
+
+    @app.get("/done")
+    def done():
+        participant = participant_or_404()
+        if next_trial(participant)[0] is not None:
+            return redirect(f"/trial?p={participant}")
+        code = completion_code(study, participant)
+        return PAGE.replace("{body}", f"<h1>Thank you</h1><p>Your completion code: <b id='code'>{code}</b></p>")
+
+    @app.get("/admin")
+    def admin():
+        people = connection.execute("SELECT COUNT(*) FROM participants").fetchone()[0]
+        answers = connection.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        target = len(regular) * study["repeats"]
+        rows = connection.execute("SELECT participant, COUNT(*) FROM answers GROUP BY participant").fetchall()
+        table = "".join(f"<tr><td>{p[:12]}</td><td>{n}</td></tr>" for p, n in rows)
+        return PAGE.replace(
+            "{body}",
+            f"<h1>Study progress</h1><p id='progress'>{answers} answers of {target} "
+            f"planned ({len(regular)} trials x {study['repeats']}), {people} participants</p>"
+            f"<table><tr><th>participant</th><th>answers</th></tr>{table}</table>",
+        )
+
+    @app.get("/images/<name>")
+    def image(name):
+        return send_from_directory(study_dir / "images", name, max_age=3600)
+
+    return app
+
+
+def _require_flask():
+    import importlib.util
+
+    from pconvkit.errors import UserError
+
+    if importlib.util.find_spec("flask") is None:
+        raise UserError("the study server needs the study extra: pip install 'pconvkit[study]' (flask)")
+
+
+def serve(study_dir, host: str = "127.0.0.1", port: int = 8000):
+    """Run the study's server until interrupted (Flask's threaded server)."""
+    create_app(study_dir).run(host=host, port=port, threaded=True)
+
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Image study</title><style>
+body{font-family:sans-serif;margin:2em;text-align:center} .pair{display:flex;gap:16px;justify-content:center}
+.pair img{width:45vw;max-width:512px;cursor:pointer;border:2px solid #ddd} #blank{height:40vh}
+button{font-size:1.2em;padding:.5em 2em}</style></head><body>{body}</body></html>"""
+
+INSTRUCTIONS = """<h1>Which image is more realistic?</h1>
+<p>You will see two images side by side. Pick the one that looks more real: click it, or press the
+left or right arrow key. There is no right answer to look for in one spot; judge the whole image.</p>
+{limited}<form method="post" action="/start"><button id="start" type="submit">Start</button></form>"""
+
+LIMITED_NOTE = "<p>Each pair is shown only briefly, then hidden: answer from what you saw.</p>"
+
+TRIAL = """<p id="status"></p><div class="pair" id="pair" style="visibility:hidden">
+<img id="left" alt="left image"><img id="right" alt="right image"></div>
+<p><button id="choose-left">&larr; Left</button> <button id="choose-right">Right &rarr;</button></p>
+<script>
+const participant = new URLSearchParams(location.search).get("p");
+let current = null, shownAt = 0, frames = [], shownMs = 0, answering = false;
+const pair = document.getElementById("pair"), left = document.getElementById("left"),
+      right = document.getElementById("right"), status = document.getElementById("status");
+function load(src) { return new Promise(done => { const i = new Image(); i.onload = () => done(i); i.src = src; }); }
+async function next() {
+  const reply = await (await fetch("/api/next?p=" + participant)).json();
+  if (reply.done) { location.href = "/done?p=" + participant; return; }
+  await Promise.all([load(reply.left), load(reply.right)]);  // preloaded: nothing loads while shown
+  left.src = reply.left; right.src = reply.right; current = reply; frames = []; shownMs = 0;
+  status.textContent = (reply.total - reply.remaining + 1) + " / " + reply.total;
+  requestAnimationFrame(show);
+}
+function show(t) {  // the browser's frame clock times what is on screen
+  if (frames.length === 0) { pair.style.visibility = "visible"; shownAt = t; }
+  frames.push(t);
+  if (current.duration_ms > 0) {
+    const half = frames.length > 1 ? (t - frames[frames.length - 2]) / 2 : 8;
+    if (t - shownAt >= current.duration_ms - half) {
+      pair.style.visibility = "hidden"; shownMs = t - shownAt; document.body.dataset.hidden = current.trial; return;
+    }
+    requestAnimationFrame(show);
+  }
+  document.body.dataset.shown = current.trial;
+}
+async function answer(choice) {
+  if (!current || answering || frames.length === 0) return;
+  answering = true;
+  const body = {p: participant, trial: current.trial, choice: choice, response_ms: performance.now() - shownAt,
+                shown_ms: current.duration_ms > 0 ? shownMs : performance.now() - shownAt,
+                frames: frames.map(f => f - shownAt)};
+  pair.style.visibility = "hidden"; current = null;
+  await fetch("/api/answer", {method: "POST", headers: {"Content-Type": "application/json"},
+                              body: JSON.stringify(body)});
+  answering = false; next();
+}
+left.onclick = () => answer("left"); right.onclick = () => answer("right");
+document.getElementById("choose-left").onclick = () => answer("left");
+document.getElementById("choose-right").onclick = () => answer("right");
+document.onkeydown = e => { if (e.key === "ArrowLeft") answer("left"); if (e.key === "ArrowRight") answer("right"); };
+next();
+</script>"""

@@ -1,0 +1,231 @@
+"""The user study end to end: trials drawn from a run, answered in a real browser (headless
+Chromium), stored in SQLite, refused when malformed or repeated, kept across a restart, exported for
+MTurk and tallied with the rates the answers imply."""
+
+import re
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from pconvkit.benchmark.study import answers_frame, connect, create_study, read_study, tally
+from pconvkit.cli import benchmark
+from pconvkit.files import mask_to_png, write_image, write_png_atomic
+
+pytest.importorskip("flask")
+pytest.importorskip("matplotlib")
+
+METHODS = ("telea", "ns", "mean")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study_run")
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        y, x = np.mgrid[0:64, 0:64] / 63.0
+        write_image(folder / "images" / f"p{i}.png", np.dstack([x, y, x * 0 + rng.random()]))
+    for i in range(20):
+        valid = np.ones((64, 64), np.uint8)
+        valid[2 : 8 + i, 2 : 10 + 2 * i] = 0  # hole ratios 0.01 to 0.32
+        write_png_atomic(folder / "masks" / f"m{i:02d}.png", mask_to_png(valid))
+    result = CliRunner().invoke(
+        benchmark,
+        [
+            "run",
+            "--methods",
+            ",".join(METHODS),
+            "--images",
+            str(folder / "images"),
+            "--masks",
+            str(folder / "masks"),
+            "--size",
+            "64",
+            "--out",
+            str(folder / "results"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def make_study(run, out, design="unlimited", per_method=20, times=(250, 1000, 4000)):
+    from pconvkit.benchmark.data import load_images
+
+    return create_study(
+        run / "results", load_images(run / "images", 64), design, METHODS, out, per_method, repeats=2, times=times
+    )
+
+
+class Server:
+    """The study's application on a loopback port, in a thread, stopped by the test."""
+
+    def __init__(self, study):
+        from werkzeug.serving import make_server
+
+        from pconvkit.benchmark.study_server import create_app
+
+        self.server = make_server("127.0.0.1", 0, create_app(study), threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+
+
+def answer_all_in_a_browser(url, choose, screenshots=None):
+    """Start a session and answer every trial; `choose(trial)` gives 'left' or 'right'. Returns the
+    answers given and the completion code."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_report import browser
+
+    driver, given = browser(), {}
+    wait = WebDriverWait(driver, 20, poll_frequency=0.02)
+    try:
+        driver.get(url + "/")
+        if screenshots:
+            driver.save_screenshot(str(screenshots / "instructions.png"))
+        driver.find_element(By.ID, "start").click()
+        while True:
+            wait.until(lambda d: "/done" in d.current_url or d.execute_script("return document.body.dataset.shown"))
+            if "/done" in driver.current_url:
+                break
+            trial = int(driver.execute_script("return document.body.dataset.shown"))
+            duration = driver.execute_script("return current.duration_ms")
+            if duration:
+                wait.until(lambda d, t=trial: d.execute_script("return document.body.dataset.hidden") == str(t))
+            elif screenshots and not given:
+                driver.save_screenshot(str(screenshots / "participant.png"))
+            given[trial] = choose(trial)
+            driver.execute_script("delete document.body.dataset.shown; delete document.body.dataset.hidden")
+            driver.find_element(By.ID, f"choose-{given[trial]}").click()
+        code = wait.until(lambda d: d.find_element(By.ID, "code")).text
+        if screenshots:
+            driver.get(url + "/admin")
+            driver.save_screenshot(str(screenshots / "admin.png"))
+    finally:
+        driver.quit()
+    return given, code
+
+
+def test_an_unlimited_study_answered_in_a_browser_is_stored_and_tallied(run, tmp_path):
+    study = make_study(run, tmp_path / "study")
+    _, trials, key = read_study(study)
+    assert len([k for k in key if k["kind"] == "pair"]) == 3 * 20  # 3 method pairs x 20 inputs
+    public = (study / "trials.csv").read_text()
+    assert not any(re.search(rf"\b{word}\b", public) for word in (*METHODS, "truth"))  # nothing reveals a side
+    sides = {int(k["trial"]): k for k in key}
+    # a participant who always prefers telea (and the truth in catch trials); left otherwise
+    choose = lambda t: (
+        "left" if sides[t]["left"] in ("telea", "truth") or sides[t]["right"] not in ("telea", "truth") else "right"
+    )
+    with Server(study) as server:
+        given, code = answer_all_in_a_browser(server.url, choose, screenshots=tmp_path)
+    assert len(given) == 20 + 2 and len(code) == 10  # a session: 20 trials and 2 catch trials
+    frame = answers_frame(study)
+    assert dict(zip(frame["trial"], frame["choice"])) == given
+    table = tally(study)
+    row = table[(table["comparison"] == "telea over ns") & (table["category"] == "all")].iloc[0]
+    answered = [t for t in given if {sides[t]["left"], sides[t]["right"]} == {"telea", "ns"}]
+    assert row["answers"] == len(answered) and row["rate"] == 1.0  # always telea
+    other = table[(table["comparison"] == "ns over mean") & (table["category"] == "all")]
+    expected = np.mean(
+        [
+            given[t] == ("left" if sides[t]["left"] == "ns" else "right")
+            for t in given
+            if {sides[t]["left"], sides[t]["right"]} == {"ns", "mean"}
+        ]
+    )
+    assert other.empty or other.iloc[0]["rate"] == pytest.approx(expected)
+    result = CliRunner().invoke(benchmark, ["study", "tally", str(study), "--out", str(tmp_path / "tally")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "tally" / "fig9.png").stat().st_size and (tmp_path / "participant.png").stat().st_size
+
+
+def test_a_limited_study_shows_each_pair_for_its_duration_within_a_frame(run, tmp_path):
+    study = make_study(run, tmp_path / "limited", design="limited", per_method=4, times=(100, 250))
+    sides = {int(k["trial"]): k for k in read_study(study)[2]}
+    # 'right', but the truth in catch trials (a participant who fails them is excluded from the tally)
+    choose = lambda t: ("left" if sides[t]["left"] == "truth" else "right") if sides[t]["kind"] == "catch" else "right"
+    with Server(study) as server:
+        given, _ = answer_all_in_a_browser(server.url, choose)
+    frame = answers_frame(study)
+    shown = frame[frame["kind"] == "limited"]
+    assert len(shown) >= 6
+    rows = connect(study).execute("SELECT trial, shown_ms, frames FROM answers").fetchall()
+    for trial, shown_ms, frames in rows:
+        duration = int(frame.loc[frame["trial"] == trial, "duration_ms"].iloc[0])
+        stamps = [float(f) for f in frames.split(",")]
+        frame_time = float(np.median(np.diff(stamps))) if len(stamps) > 2 else 1000 / 60
+        assert abs(shown_ms - duration) <= frame_time + 1, (trial, shown_ms, duration, frame_time)
+    truth_rate = tally(study)
+    assert set(truth_rate["duration_ms"].dropna()) == {100, 250} and (truth_rate["excluded"] == 0).all()
+    right_is_truth = np.mean([sides[t]["right"] == "truth" for t in given if sides[t]["kind"] == "limited"])
+    overall = truth_rate[truth_rate["category"] == "all"]
+    weights = overall["answers"] / overall["answers"].sum()
+    assert float((overall["rate"] * weights).sum()) == pytest.approx(right_is_truth)  # what 'always right' implies
+
+
+def test_the_server_refuses_bad_and_repeated_answers_and_survives_a_restart(run, tmp_path):
+    from pconvkit.benchmark.study_server import create_app
+
+    study = make_study(run, tmp_path / "s", per_method=6)
+    client = create_app(study).test_client()
+    participant = client.post("/start").headers["Location"].split("p=")[1]
+    trial = client.get(f"/api/next?p={participant}").get_json()["trial"]
+    good = dict(p=participant, trial=trial, choice="left", response_ms=812.0, shown_ms=800.0, frames=[0, 16.7])
+    assert client.post("/api/answer", json=dict(good, p="nobody")).status_code == 404
+    assert client.post("/api/answer", json=dict(good, choice="middle")).status_code == 400
+    assert client.post("/api/answer", json=dict(good, response_ms=-1)).status_code == 400
+    assert client.post("/api/answer", json=dict(good, trial="x")).status_code == 400
+    assert client.post("/api/answer", json=dict(good, trial=99999)).status_code == 409  # never offered
+    assert client.post("/api/answer", json=good).status_code == 200
+    assert client.post("/api/answer", json=dict(good, choice="right")).status_code == 409  # answered already
+    restarted = create_app(study).test_client()  # the server killed and started again: nothing lost
+    assert connect(study).execute("SELECT choice FROM answers WHERE trial=?", (trial,)).fetchone() == ("left",)
+    assert restarted.get(f"/api/next?p={participant}").get_json()["trial"] != trial  # the session goes on
+
+    others = [restarted.post("/start").headers["Location"].split("p=")[1] for _ in range(6)]
+    errors = []
+
+    def answer_one(person):
+        local = create_app(study).test_client()
+        offered = local.get(f"/api/next?p={person}").get_json()["trial"]
+        reply = local.post("/api/answer", json=dict(good, p=person, trial=offered))
+        errors.append(reply.status_code)
+
+    threads = [threading.Thread(target=answer_one, args=(p,)) for p in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [200] * 6 and connect(study).execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 7
+    assert "7 answers" in restarted.get("/admin").get_data(as_text=True)
+
+
+def test_mturk_export_reveals_nothing_and_its_results_come_back(run, tmp_path):
+    study = make_study(run, tmp_path / "s", per_method=6)
+    runner = CliRunner()
+    result = runner.invoke(
+        benchmark,
+        ["study", "export", str(study), "--out", str(tmp_path / "hit"), "--base-url", "https://example.org/study/"],
+    )
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "hit" / "input.csv").read_text() + (tmp_path / "hit" / "hit.html").read_text()
+    assert not any(re.search(rf"\b{word}\b", text) for word in (*METHODS, "truth", "damaged"))
+    trials = pd.read_csv(tmp_path / "hit" / "input.csv")["trial"].tolist()
+    batch = pd.DataFrame(
+        {"WorkerId": ["A1", "A2"] * 3, "Input.trial": trials[:6], "Answer.choice": ["left", "right"] * 3}
+    )
+    batch.to_csv(tmp_path / "batch.csv", index=False)
+    result = runner.invoke(benchmark, ["study", "import", str(study), str(tmp_path / "batch.csv")])
+    assert result.exit_code == 0 and "6 answers added" in result.output
+    assert len(answers_frame(study)) == 6
