@@ -77,6 +77,32 @@ def create_app(study_dir):
         participant_or_404()
         return PAGE.replace("{body}", TRIAL)
 
+    @app.get("/api/session")
+    def api_session():
+        """Every trial the participant has still to answer, in order, so the page can preload them all."""
+        participant = participant_or_404()
+        trial, _, total = next_trial(participant)
+        answered = {
+            row[0] for row in connection.execute("SELECT trial FROM answers WHERE participant=?", (participant,))
+        }
+        order = [
+            t
+            for (t,) in connection.execute(
+                "SELECT trial FROM offered WHERE participant=? ORDER BY position", (participant,)
+            )
+        ]
+        trials = [
+            dict(
+                trial=t,
+                left=f"/images/{by_id[t]['left']}",
+                right=f"/images/{by_id[t]['right']}",
+                duration_ms=int(by_id[t]["duration_ms"]),
+            )
+            for t in order
+            if t not in answered
+        ]
+        return jsonify(trials=trials, total=total)
+
     @app.get("/api/next")
     def api_next():
         participant = participant_or_404()
@@ -180,20 +206,28 @@ TRIAL = """<p id="status"></p><div class="pair" id="pair" style="visibility:hidd
 <p><button id="choose-left">&larr; Left</button> <button id="choose-right">Right &rarr;</button></p>
 <script>
 const participant = new URLSearchParams(location.search).get("p");
-let current = null, shownAt = 0, frames = [], shownMs = 0, answering = false;
+let queue = [], index = 0, total = 0, current = null, shownAt = 0, frames = [], shownMs = 0, clickedAt = null;
+const sent = [], latencies = [];  // click-to-next-pair times, for the record
 const pair = document.getElementById("pair"), left = document.getElementById("left"),
       right = document.getElementById("right"), status = document.getElementById("status");
-function load(src) { return new Promise(done => { const i = new Image(); i.onload = () => done(i); i.src = src; }); }
-async function next() {
-  const reply = await (await fetch("/api/next?p=" + participant)).json();
-  if (reply.done) { location.href = "/done?p=" + participant; return; }
-  await Promise.all([load(reply.left), load(reply.right)]);  // preloaded: nothing loads while shown
-  left.src = reply.left; right.src = reply.right; current = reply; frames = []; shownMs = 0;
-  status.textContent = (reply.total - reply.remaining + 1) + " / " + reply.total;
+async function load(src) { const image = new Image(); image.src = src; await image.decode(); return image; }
+async function begin() {
+  const reply = await (await fetch("/api/session?p=" + participant)).json();
+  queue = reply.trials; total = reply.total;
+  await Promise.all(queue.flatMap(t => [load(t.left), load(t.right)]));  // every image preloaded and decoded
+  present();
+}
+function present() {
+  if (index >= queue.length) { Promise.all(sent).then(() => { location.href = "/done?p=" + participant; }); return; }
+  current = queue[index++]; left.src = current.left; right.src = current.right; frames = []; shownMs = 0;
+  status.textContent = (total - queue.length + index) + " / " + total;
   requestAnimationFrame(show);
 }
 function show(t) {  // the browser's frame clock times what is on screen
-  if (frames.length === 0) { pair.style.visibility = "visible"; shownAt = t; }
+  if (frames.length === 0) {
+    pair.style.visibility = "visible"; shownAt = t;
+    if (clickedAt !== null) { latencies.push(t - clickedAt); document.body.dataset.latency = latencies.join(","); }
+  }
   frames.push(t);
   if (current.duration_ms > 0) {
     const half = frames.length > 1 ? (t - frames[frames.length - 2]) / 2 : 8;
@@ -204,20 +238,20 @@ function show(t) {  // the browser's frame clock times what is on screen
   }
   document.body.dataset.shown = current.trial;
 }
-async function answer(choice) {
-  if (!current || answering || frames.length === 0) return;
-  answering = true;
-  const body = {p: participant, trial: current.trial, choice: choice, response_ms: performance.now() - shownAt,
-                shown_ms: current.duration_ms > 0 ? shownMs : performance.now() - shownAt,
+function answer(choice) {
+  if (!current || frames.length === 0) return;
+  clickedAt = performance.now();
+  const body = {p: participant, trial: current.trial, choice: choice, response_ms: clickedAt - shownAt,
+                shown_ms: current.duration_ms > 0 ? shownMs : clickedAt - shownAt,
                 frames: frames.map(f => f - shownAt)};
+  sent.push(fetch("/api/answer", {method: "POST", headers: {"Content-Type": "application/json"},
+                                  body: JSON.stringify(body)}));  // the next pair does not wait for the server
   pair.style.visibility = "hidden"; current = null;
-  await fetch("/api/answer", {method: "POST", headers: {"Content-Type": "application/json"},
-                              body: JSON.stringify(body)});
-  answering = false; next();
+  present();
 }
 left.onclick = () => answer("left"); right.onclick = () => answer("right");
 document.getElementById("choose-left").onclick = () => answer("left");
 document.getElementById("choose-right").onclick = () => answer("right");
 document.onkeydown = e => { if (e.key === "ArrowLeft") answer("left"); if (e.key === "ArrowRight") answer("right"); };
-next();
+begin();
 </script>"""
