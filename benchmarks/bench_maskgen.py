@@ -1,7 +1,10 @@
 """maskgen speed: flow + occlusion frame pairs per second, and the time to build the 12,000-mask
 test set from a raw pool with 2 workers (target: under 5 minutes on these 2 cores).
 
-    python benchmarks/bench_maskgen.py [--pairs 20] [--per-bin 1000] [--pool masks] [--workers 2]
+    python benchmarks/bench_maskgen.py [--pairs 20] [--per-bin 1000] [--pool masks] [--workers 2] [--check-against REV]
+
+--check-against REV also times the consistency check of git revision REV (maskgen/occlusion.py as it
+was there) on the same flows, alternating with the current one, and prints the ratio.
 
 --pool names a maskgen output folder with a raw test pool (default: build the sample one first
 with `maskgen build --preset sample --out masks`). Needs the sample data (benchmark data fetch).
@@ -39,6 +42,33 @@ def bench_flow(pairs: int):
         )
 
 
+def bench_check_against(revision: str, pairs: int):
+    """The consistency check of `revision` and the current one on the same flows of vtest.avi, alternating."""
+    import subprocess
+    import types
+
+    source = subprocess.run(
+        ["git", "show", f"{revision}:maskgen/occlusion.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout
+    old = types.ModuleType("occlusion_then")
+    exec(compile(source, f"{revision}:maskgen/occlusion.py", "exec"), old.__dict__)
+    video = next(v for v in sampledata.sample_videos() if v.name == "vtest.avi")
+    frames = read_frames(video)[: pairs + 1]
+    flows = [(compute_flow(a, b), compute_flow(b, a)) for a, b in zip(frames, frames[1:])]
+    seconds = {"then": 0.0, "now": 0.0}
+    for forward, backward in flows:
+        for name, function in (("then", old.raw_mask_from_flows), ("now", raw_mask_from_flows)):
+            start = time.perf_counter()
+            function(forward, backward)
+            seconds[name] += time.perf_counter() - start
+    then, now = (seconds[k] / len(flows) * 1e3 for k in ("then", "now"))
+    print(f"consistency check on vtest.avi: {revision} {then:.1f} ms, now {now:.1f} ms per pair ({then / now:.2f}x)")
+
+
 def bench_test_set(pool_dir: Path, per_bin: int, workers: int):
     rows = load_pool(pool_dir, "test")
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,8 +88,11 @@ def main():
     parser.add_argument("--per-bin", type=int, default=1000)
     parser.add_argument("--pool", type=Path, default=Path("masks"))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--check-against", default=None)
     args = parser.parse_args()
     bench_flow(args.pairs)
+    if args.check_against:
+        bench_check_against(args.check_against, args.pairs)
     if not (args.pool / "raw" / "test" / "pool.csv").exists():
         raise SystemExit(f"no raw test pool in {args.pool}: run `maskgen build --preset sample --out {args.pool}`")
     bench_test_set(args.pool, args.per_bin, args.workers)

@@ -30,10 +30,14 @@ def warp_backward_flow(forward: np.ndarray, backward: np.ndarray) -> tuple[np.nd
     Returns (w_hat, inside): float32 (H, W, 2) and bool (H, W), inside False where x + w leaves the
     frame (there w_hat is 0 and carries no information).
     """
-    height, width = forward.shape[:2]
+    u, v = cv2.split(np.asarray(forward, np.float32))
+    return _warp(u, v, np.asarray(backward, np.float32))
+
+
+def _warp(u: np.ndarray, v: np.ndarray, backward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    height, width = u.shape
     grid_x, grid_y = _pixel_grid(height, width)
-    map_x = cv2.add(grid_x, forward[:, :, 0])
-    map_y = cv2.add(grid_y, forward[:, :, 1])
+    map_x, map_y = cv2.add(grid_x, u), cv2.add(grid_y, v)
     inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
     w_hat = cv2.remap(backward, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return w_hat, inside
@@ -71,9 +75,8 @@ def occluded_pixels(
     forward: flow from frame 1 to frame 2, backward: from frame 2 to frame 1, float32 (H, W, 2).
     Computed in float32 with OpenCV's element-wise operations (benchmarks/bench_maskgen.py).
     """
-    forward = np.ascontiguousarray(forward, np.float32)
-    w_hat, inside = warp_backward_flow(forward, np.ascontiguousarray(backward, np.float32))
-    u, v = cv2.split(forward)
+    u, v = cv2.split(np.asarray(forward, np.float32))  # planar: OpenCV copies strided channel views
+    w_hat, inside = _warp(u, v, np.asarray(backward, np.float32))
     u_hat, v_hat = cv2.split(w_hat)
     forward_norm = _squared_norm(u, v)
     round_trip = _squared_norm(cv2.add(u, u_hat), cv2.add(v, v_hat))
