@@ -326,11 +326,14 @@ BAD_NUMBERS = (
 @pytest.mark.parametrize(
     "group, arguments, option, value", BAD_NUMBERS, ids=[f"{a[0]} {o} {v}" for _, a, o, v in BAD_NUMBERS]
 )
-def test_numbers_out_of_range_are_refused_when_the_command_line_is_read(tmp_path, group, arguments, option, value):
-    # The paths do not exist: the range check must come first, before any file is looked at.
+def test_numbers_out_of_range_are_refused_when_the_command_line_is_read(
+    tmp_path, monkeypatch, group, arguments, option, value
+):
+    # The paths do not exist: the range check must come first, before any file is looked at or made.
+    monkeypatch.chdir(tmp_path)
     result = runner.invoke(group, arguments + [option, value])
     one_line_error(result, f"Invalid value for '{option}'")
-    assert result.exit_code == 2
+    assert result.exit_code == 2 and not any(tmp_path.iterdir())
 
 
 def test_an_output_image_name_that_opencv_cannot_write_is_refused_before_inpainting(tmp_path):
