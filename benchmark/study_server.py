@@ -157,14 +157,17 @@ def create_app(study_dir):
     @app.get("/admin")
     def admin():
         people = connection.execute("SELECT COUNT(*) FROM participants").fetchone()[0]
-        answers = connection.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        by_trial = dict(connection.execute("SELECT trial, COUNT(*) FROM answers GROUP BY trial").fetchall())
+        answers = sum(n for t, n in by_trial.items() if t not in catch)
+        catch_answers = sum(n for t, n in by_trial.items() if t in catch)
         target = len(regular) * study["repeats"]
         rows = connection.execute("SELECT participant, COUNT(*) FROM answers GROUP BY participant").fetchall()
         table = "".join(f"<tr><td>{p[:12]}</td><td>{n}</td></tr>" for p, n in rows)
         return PAGE.replace(
             "{body}",
             f"<h1>Study progress</h1><p id='progress'>{answers} answers of {target} "
-            f"planned ({len(regular)} trials x {study['repeats']}), {people} participants</p>"
+            f"planned ({len(regular)} trials x {study['repeats']}), {catch_answers} catch answers, "
+            f"{people} participants</p>"
             f"<table><tr><th>participant</th><th>answers</th></tr>{table}</table>",
         )
 
