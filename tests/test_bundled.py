@@ -49,3 +49,19 @@ def test_bundled_models_beat_mean_fill_in_the_holes(method):
     error = np.abs(filled - image)[holes].mean()
     floor = np.abs(mean_fill - image)[holes].mean()
     assert error < 0.8 * floor, (error, floor)
+
+
+def test_bundled_sr_model_upscales_by_four_keeping_the_lattice_and_is_no_worse_than_nearest():
+    from pconvkit.models import BUNDLED_SR_WEIGHTS
+    from pconvkit.models.superres import interpolate, sample_lattice, upscale
+
+    model, checkpoint = load_model(BUNDLED_SR_WEIGHTS)
+    assert BUNDLED_SR_WEIGHTS.stat().st_size < 10 * 2**20
+    assert checkpoint["config"]["task"] == "sr" and checkpoint["config"]["factor"] == 4
+    truth = held_out_photo(256)
+    low = sample_lattice(truth, 4)
+    high = upscale(model, low, 4)
+    assert high.shape == truth.shape and np.allclose(sample_lattice(high, 4), low)
+    nearest = np.kron(low, np.ones((4, 4, 1), np.float32))[: truth.shape[0], : truth.shape[1]]
+    error = lambda image: float(np.abs(image - truth)[4:-4, 4:-4].mean())
+    assert error(high) < error(nearest) and error(high) < 1.5 * error(interpolate(low, 4, "bicubic"))

@@ -46,6 +46,7 @@ def test_the_wheel_has_one_top_level_name_and_carries_the_bundled_models(wheel):
         "pconvkit/cli.py",
         "pconvkit/benchmark/paper_table1.csv",
         "pconvkit/models/weights/pconv.pt",
+        "pconvkit/models/weights/sr4.pt",
         "pconvkit/models/weights/MODEL_CARD.md",
     ):
         assert part in names
