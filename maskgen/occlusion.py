@@ -30,8 +30,14 @@ def warp_backward_flow(forward: np.ndarray, backward: np.ndarray) -> tuple[np.nd
     Returns (w_hat, inside): float32 (H, W, 2) and bool (H, W), inside False where x + w leaves the
     frame (there w_hat is 0 and carries no information).
     """
-    u, v = cv2.split(np.asarray(forward, np.float32))
+    u, v = _planes(forward)
     return _warp(u, v, np.asarray(backward, np.float32))
+
+
+def _planes(flow: np.ndarray) -> np.ndarray:
+    """The u and v planes of a flow (H, W, 2), each contiguous float32 (one transposing copy: several
+    times faster than cv2.split for two channels)."""
+    return np.ascontiguousarray(np.moveaxis(np.asarray(flow, np.float32), 2, 0))
 
 
 def _warp(u: np.ndarray, v: np.ndarray, backward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,9 +81,9 @@ def occluded_pixels(
     forward: flow from frame 1 to frame 2, backward: from frame 2 to frame 1, float32 (H, W, 2).
     Computed in float32 with OpenCV's element-wise operations (benchmarks/bench_maskgen.py).
     """
-    u, v = cv2.split(np.asarray(forward, np.float32))  # planar: OpenCV copies strided channel views
+    u, v = _planes(forward)  # planar: OpenCV copies strided channel views on every call
     w_hat, inside = _warp(u, v, np.asarray(backward, np.float32))
-    u_hat, v_hat = cv2.split(w_hat)
+    u_hat, v_hat = _planes(w_hat)
     forward_norm = _squared_norm(u, v)
     round_trip = _squared_norm(cv2.add(u, u_hat), cv2.add(v, v_hat))
     bound = cv2.add(forward_norm, _squared_norm(u_hat, v_hat))
