@@ -317,21 +317,13 @@ def tally(study_dir, seed: int = 0) -> pd.DataFrame:
             selected = part["category"].isin(["N", "B"] if category == "all" else [category])
             if not selected.any():
                 continue
-            mean, low, high = two_way_bootstrap(
-                wins[selected], part.loc[selected, "participant"], part.loc[selected, "image"], rng
-            )
+            people, photos = part.loc[selected, "participant"], part.loc[selected, "image"]
+            mean, low, high = two_way_bootstrap(wins[selected], people, photos, rng)
+            counts = dict(answers=int(selected.sum()), participants=people.nunique(), excluded=len(dropped))
             rows.append(
-                dict(
-                    comparison=label,
-                    duration_ms=duration,
-                    category=category,
-                    rate=mean,
-                    low=low,
-                    high=high,
-                    answers=int(selected.sum()),
-                    participants=part.loc[selected, "participant"].nunique(),
-                    excluded=len(dropped),
-                )
+                dict(comparison=label, duration_ms=duration, category=category)
+                | dict(rate=mean, low=low, high=high)
+                | counts
             )
     return pd.DataFrame(rows)
 

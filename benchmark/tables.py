@@ -82,19 +82,7 @@ def summarise(results_dir, against: str | None = None) -> Summary:
         for metric in names:
             if group[metric].isna().all():  # not computed in this run (LPIPS without its weights)
                 continue
-            mean, low, high = cluster_bootstrap(group[metric], group["image"])
-            rows.append(
-                dict(
-                    method=method,
-                    metric=metric,
-                    column=column,
-                    value=mean,
-                    low=low,
-                    high=high,
-                    pairs=len(group),
-                    photos=group["image"].nunique(),
-                )
-            )
+            rows.append(_estimate(method, metric, column, group[metric], group["image"]))
     folder = results_dir if results_dir.is_dir() else results_dir.parent
     inception = _inception_rows(folder, frame)
     cells_ = pd.concat([pd.DataFrame(rows), inception], ignore_index=True) if len(inception) else pd.DataFrame(rows)
@@ -146,6 +134,13 @@ def _best_marks(frame, cells_) -> dict:
     return marks
 
 
+def _estimate(method, metric, column, values, photos) -> dict:
+    """A summary cell: the mean of per-pair values with its interval (bootstrap over photos)."""
+    mean, low, high = cluster_bootstrap(values, photos)
+    cell = dict(method=method, metric=metric, column=column)
+    return cell | dict(value=mean, low=low, high=high, pairs=len(values), photos=len(set(photos)))
+
+
 def _paired_differences(frame, reference: str) -> pd.DataFrame:
     rows = []
     for method in sorted(set(frame["method"]) - {reference}):
@@ -153,19 +148,7 @@ def _paired_differences(frame, reference: str) -> pd.DataFrame:
             for metric in PER_IMAGE:
                 differences, photos = _paired(frame, method, reference, column, metric.name)
                 if differences.size:
-                    mean, low, high = cluster_bootstrap(differences, photos)
-                    rows.append(
-                        dict(
-                            method=method,
-                            metric=metric.name,
-                            column=column,
-                            value=mean,
-                            low=low,
-                            high=high,
-                            pairs=differences.size,
-                            photos=len(set(photos)),
-                        )
-                    )
+                    rows.append(_estimate(method, metric.name, column, differences, photos))
     return pd.DataFrame(rows)
 
 
@@ -186,17 +169,26 @@ def _inception_rows(results_dir: Path, frame) -> pd.DataFrame:
         return pd.DataFrame(columns=["method", "metric", "column", "value"])
     rows = []
     for (method, column), group in frame.groupby(["method", "column"]):
-        paths = [folder / method / f"{m}.npy" for m in group["mask"]]
-        gt_paths = [folder / "gt" / f"{m}.npy" for m in group["mask"]]
-        if len(paths) < 10 or not all(p.exists() for p in paths + gt_paths):
+        vectors = _saved_vectors(folder, method, group["mask"], minimum=10)
+        if vectors is None:
             continue
-        score, _ = inception_score(np.stack([np.load(p) for p in paths]))
-        gt_score, _ = inception_score(np.stack([np.load(p) for p in gt_paths]))
+        score, _ = inception_score(vectors[0])
+        gt_score, _ = inception_score(vectors[1])
         rows += [
             dict(method=method, metric="is", column=column, value=score),
             dict(method=method, metric="is_drop", column=column, value=gt_score - score),
         ]
     return pd.DataFrame(rows)
+
+
+def _saved_vectors(folder: Path, method: str, masks, minimum: int):
+    """(outputs, ground truths): a method's saved network vectors for `masks` and the truth's, or
+    None where fewer than `minimum` masks or any file is missing."""
+    paths = [folder / method / f"{m}.npy" for m in masks]
+    truths = [folder / "gt" / f"{m}.npy" for m in masks]
+    if len(paths) < minimum or not all(p.exists() for p in paths + truths):
+        return None
+    return np.stack([np.load(p) for p in paths]), np.stack([np.load(p) for p in truths])
 
 
 def _distribution(folder: Path, frame) -> pd.DataFrame | None:
@@ -206,13 +198,12 @@ def _distribution(folder: Path, frame) -> pd.DataFrame | None:
         return None
     rows = []
     for (method, bin_), group in frame.groupby(["method", "bin"]):
-        paths = [folder / method / f"{m}.npy" for m in group["mask"]]
-        truths = [folder / "gt" / f"{m}.npy" for m in group["mask"]]
-        if len(paths) < 2 or not all(p.exists() for p in paths + truths):
+        vectors = _saved_vectors(folder, method, group["mask"], minimum=2)
+        if vectors is None:
             continue
-        outputs, real = np.stack([np.load(p) for p in paths]), np.stack([np.load(p) for p in truths])
-        value = fid(outputs, real) if len(paths) >= FID_MIN_IMAGES else float("nan")
-        rows.append(dict(method=method, bin=bin_, images=len(paths), fid=value, kid=kid(outputs, real)))
+        outputs, real = vectors
+        value = fid(outputs, real) if len(outputs) >= FID_MIN_IMAGES else float("nan")
+        rows.append(dict(method=method, bin=bin_, images=len(outputs), fid=value, kid=kid(outputs, real)))
     return pd.DataFrame(rows) if rows else None
 
 

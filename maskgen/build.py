@@ -14,7 +14,6 @@ order: bin by bin, the N block before the B block, `per_bin` each.
 """
 
 import functools
-import hashlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pconvkit.errors import UserError
-from pconvkit.files import check_settings_file, encode_png, mask_to_png, write_bytes_atomic, write_text_atomic
+from pconvkit.files import check_settings_file, write_text_atomic
 from pconvkit.maskgen.augment import (
     KERNEL_RANGE,
     MAX_RADIUS,
@@ -32,8 +31,8 @@ from pconvkit.maskgen.augment import (
     half_pixel_steps,
     random_geometry,
 )
-from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, border_frame, hole_ratio
-from pconvkit.maskgen.manifest import SETTINGS_NAME, manifest_text, read_manifest, write_manifest
+from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_frame
+from pconvkit.maskgen.manifest import SETTINGS_NAME, manifest_text, read_manifest, write_cell_mask, write_manifest
 from pconvkit.maskgen.pool import (
     PAPER_TEST_COUNT,
     PAPER_TRAIN_COUNT,
@@ -167,19 +166,11 @@ class _Job:
             valid, source, params = sample_cell_mask(
                 self.load, candidates, category, bin_index, np.random.default_rng(seed), settings
             )
-            mask_id = (2 * bin_index + category_index) * settings.per_bin + index
-            relative = f"{category}/{bin_label(bin_index)}/{mask_id:05d}.png"
-            png = encode_png(mask_to_png(valid, settings.hole_white))
-            write_bytes_atomic(self.out_dir / "test" / relative, png)
             raw = self.pool_rows[source]
+            row = write_cell_mask(self.out_dir / "test", valid, category_index, bin_index, index, settings, seed)
             rows.append(
                 dict(
-                    id=mask_id,
-                    split="test",
-                    category=category,
-                    bin=bin_label(bin_index),
-                    hole_ratio=f"{hole_ratio(valid):.6f}",
-                    border_distance=border_distance(valid),
+                    row,
                     source_video=raw["video"],
                     frame_first=raw["first"],
                     frame_second=raw["second"],
@@ -188,11 +179,6 @@ class _Job:
                     angle=repr(params.angle),
                     crop_x=params.crop_x,
                     crop_y=params.crop_y,
-                    size=settings.size,
-                    margin=settings.margin,
-                    seed="-".join(map(str, seed)),
-                    sha256=hashlib.sha256(png).hexdigest(),
-                    path=relative,
                 )
             )
         write_text_atomic(_part_path(self.out_dir, task), manifest_text(rows))

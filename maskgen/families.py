@@ -15,7 +15,6 @@ shape across the border. Mask i of a cell uses the generator np.random.default_r
 category, bin, i]): the same seed gives the same bytes for any number of workers.
 """
 
-import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,9 +23,9 @@ import numpy as np
 from tqdm import tqdm
 
 from pconvkit.errors import UserError
-from pconvkit.files import check_settings_file, encode_png, mask_to_png, write_bytes_atomic
-from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, classify
-from pconvkit.maskgen.manifest import write_manifest
+from pconvkit.files import check_settings_file
+from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, classify
+from pconvkit.maskgen.manifest import write_cell_mask, write_manifest
 
 STROKE_WIDTHS = {"strokes-thin": (5, 15), "strokes-medium": (15, 35), "strokes-thick": (35, 70)}
 FAMILIES = ("rect", *STROKE_WIDTHS)
@@ -115,25 +114,7 @@ def build_family_set(out_dir, settings: FamilySettings) -> Path:
                 for index in range(settings.per_bin):
                     seed = [settings.seed, family_index, category_index, bin_index, index]
                     valid = family_mask(settings.family, category, bin_index, np.random.default_rng(seed), settings)
-                    mask_id = (2 * bin_index + category_index) * settings.per_bin + index
-                    relative = f"{category}/{bin_label(bin_index)}/{mask_id:05d}.png"
-                    png = encode_png(mask_to_png(valid, settings.hole_white))
-                    write_bytes_atomic(test_dir / relative, png)
-                    rows.append(
-                        dict(
-                            id=mask_id,
-                            split="test",
-                            category=category,
-                            bin=bin_label(bin_index),
-                            hole_ratio=f"{1 - valid.mean():.6f}",
-                            border_distance=border_distance(valid),
-                            source_video=settings.family,
-                            size=settings.size,
-                            margin=settings.margin,
-                            seed="-".join(map(str, seed)),
-                            sha256=hashlib.sha256(png).hexdigest(),
-                            path=relative,
-                        )
-                    )
+                    row = write_cell_mask(test_dir, valid, category_index, bin_index, index, settings, seed)
+                    rows.append(dict(row, source_video=settings.family))
                     bar.update()
     return write_manifest(test_dir, rows)

@@ -7,10 +7,11 @@ the PNG, and its path relative to the test folder. settings.json records the bui
 BenchmarkSettings, among them `hole_white`, the polarity of the PNGs.
 """
 
+import hashlib
 import json
 from pathlib import Path
 
-from pconvkit.files import csv_text, read_csv_rows, write_text_atomic
+from pconvkit.files import csv_text, encode_png, mask_to_png, read_csv_rows, write_bytes_atomic, write_text_atomic
 
 MANIFEST_FIELDS = (
     "id",
@@ -35,6 +36,31 @@ MANIFEST_FIELDS = (
 )
 MANIFEST_NAME = "manifest.csv"
 SETTINGS_NAME = "settings.json"
+
+
+def write_cell_mask(test_dir, valid, category_index: int, bin_index: int, index: int, settings, seed) -> dict:
+    """Write mask `index` of a cell as TEST/CATEGORY/BIN/ID.png (IDs in NVIDIA's order: bin by bin, N
+    before B, `settings.per_bin` each) and return the manifest fields every mask set shares."""
+    from pconvkit.maskgen.bins import CATEGORIES, bin_label, border_distance, hole_ratio
+
+    category = CATEGORIES[category_index]
+    mask_id = (2 * bin_index + category_index) * settings.per_bin + index
+    relative = f"{category}/{bin_label(bin_index)}/{mask_id:05d}.png"
+    png = encode_png(mask_to_png(valid, settings.hole_white))
+    write_bytes_atomic(Path(test_dir) / relative, png)
+    return dict(
+        id=mask_id,
+        split="test",
+        category=category,
+        bin=bin_label(bin_index),
+        hole_ratio=f"{hole_ratio(valid):.6f}",
+        border_distance=border_distance(valid),
+        size=settings.size,
+        margin=settings.margin,
+        seed="-".join(map(str, seed)),
+        sha256=hashlib.sha256(png).hexdigest(),
+        path=relative,
+    )
 
 
 def find_test_dir(folder) -> Path | None:

@@ -173,6 +173,11 @@ def _shard(ctx, param, value):
     return index, count
 
 
+def _weights_option(name: str, what: str, metric: str):
+    """An option naming a weights file; without it the metric is not computed."""
+    return click.option(name, type=click.Path(), default=None, help=f"{what}; without it {metric} not computed.")
+
+
 def _mask_reading_options(function):
     function = click.option(
         "--mostly-hole",
@@ -467,25 +472,14 @@ def benchmark_data_path(what):
 @click.option("--checkpoint", type=click.Path(), default=None, help="PConv checkpoint (default: the bundled model).")
 @click.option("--conv-checkpoint", type=click.Path(), default=None, help="Conv baseline checkpoint.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
-@click.option(
-    "--inception-weights",
-    type=click.Path(),
-    default=None,
-    help="torchvision inception_v3 state-dict file; without it the Inception score is not computed.",
-)
-@click.option(
+@_weights_option("--inception-weights", "torchvision inception_v3 state-dict file", "the Inception score is")
+@_weights_option(
     "--fid-weights",
-    type=click.Path(),
-    default=None,
-    help="The TF-Inception port's weights (pt_inception-2015-12-05-6726825d.pth or torch-fidelity's "
-    "weights-inception-2015-12-05-6726825d.pth) for FID and KID; without it they are not computed.",
+    "the TF-Inception port's weights (pt_inception-2015-12-05-6726825d.pth or torch-fidelity's "
+    "weights-inception-2015-12-05-6726825d.pth)",
+    "FID and KID are",
 )
-@click.option(
-    "--lpips-weights",
-    type=click.Path(),
-    default=None,
-    help="A torchvision AlexNet or VGG16 ImageNet state dict, the backbone of LPIPS; without it LPIPS is not computed.",
-)
+@_weights_option("--lpips-weights", "a torchvision AlexNet or VGG16 ImageNet state dict, LPIPS's backbone", "LPIPS is")
 @click.option(
     "--shard",
     default="1/1",
@@ -606,12 +600,11 @@ def _run_images(images, results):
 
 @benchmark.command("export-pairs")
 @click.argument("results", type=click.Path())
-@click.option(
+@_option(
     "--layout",
-    type=click.Choice(["lama", "mmagic", "plain"]),
-    default="plain",
-    show_default=True,
-    help="lama: NAME.png + NAME_mask001.png, white = hole; mmagic: images/, masks/ (white = hole), pairs.txt; "
+    "plain",
+    click.Choice(["lama", "mmagic", "plain"]),
+    "lama: NAME.png + NAME_mask001.png, white = hole; mmagic: images/, masks/ (white = hole), pairs.txt; "
     "plain: images/, masks/ (white = valid).",
 )
 @click.option("--out", required=True, type=click.Path(), help="Folder to write the pairs into.")
@@ -982,14 +975,12 @@ def pconv_train(resume, layers, width, plain, no_amp, max_minutes, **options):
 @click.option("--hole-white", is_flag=True, help="The mask is white = hole (NVIDIA's files). Default: white = valid.")
 @_mask_reading_options
 @click.option("--device", default="auto", show_default=True)
-@click.option(
+@_option(
     "--engine",
-    type=click.Choice(["auto", "onnx", "torch"]),
-    default="auto",
-    show_default=True,
-    help="onnx: ONNX Runtime on the CPU, which starts in a fraction of torch's import time (the "
-    "graph is exported once per checkpoint and cached); auto: onnx where it is installed, "
-    "unless --device names a GPU.",
+    "auto",
+    click.Choice(["auto", "onnx", "torch"]),
+    "onnx: ONNX Runtime on the CPU, which starts in a fraction of torch's import time (the graph is exported "
+    "once per checkpoint and cached); auto: onnx where it is installed, unless --device names a GPU.",
 )
 def pconv_inpaint(image, mask, out, checkpoint, hole_white, mask_threshold, mostly_hole, device, engine):
     """Fill the holes of IMAGE given by MASK (any size; RGB, grayscale or RGBA)."""

@@ -5,38 +5,21 @@ wrongly sized set of outputs is refused."""
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import box_masks, gradient_photos, run_arguments
 
 from pconvkit.benchmark.methods import make_method
 from pconvkit.benchmark.results import read_results
 from pconvkit.cli import benchmark
-from pconvkit.files import mask_to_png, read_image, read_mask, write_image, write_png_atomic
+from pconvkit.files import read_image, read_mask, write_image
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def run(tmp_path):
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        y, x = np.mgrid[0:64, 0:64] / 63.0
-        write_image(tmp_path / "images" / f"p{i}.png", np.dstack([x, y, rng.random() + 0 * x]).clip(0, 1))
-    for i in range(6):
-        valid = np.ones((64, 64), np.uint8)
-        valid[8 : 20 + 3 * i, 10:40] = 0
-        write_png_atomic(tmp_path / "masks" / f"m{i}.png", mask_to_png(valid))
-    args = [
-        "run",
-        "--methods",
-        "telea,mean",
-        "--images",
-        str(tmp_path / "images"),
-        "--masks",
-        str(tmp_path / "masks"),
-        "--size",
-        "64",
-        "--out",
-        str(tmp_path / "results"),
-    ]
+    gradient_photos(tmp_path / "images")
+    box_masks(tmp_path / "masks", [(8, 20 + 3 * i, 10, 40) for i in range(6)])
+    args = run_arguments(tmp_path, "telea,mean", "results")
     assert runner.invoke(benchmark, args).exit_code == 0
     return tmp_path
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import run_arguments
 
 from pconvkit.cli import benchmark, pconv
 from pconvkit.errors import UserError
@@ -30,19 +31,7 @@ def valid_mask(shape=(64, 64)):
 
 def run_args(tmp_path, methods="mean", out="out"):
     """`benchmark run` on TMP/images x TMP/masks at 64 px into TMP/OUT."""
-    return [
-        "run",
-        "--methods",
-        methods,
-        "--images",
-        str(tmp_path / "images"),
-        "--masks",
-        str(tmp_path / "masks"),
-        "--size",
-        "64",
-        "--out",
-        str(tmp_path / out),
-    ]
+    return run_arguments(tmp_path, methods, out)
 
 
 def inpaint_args(image, mask, out, *extra):

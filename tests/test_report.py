@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import box_masks, gradient_photos, run_arguments
 
 from pconvkit.cli import benchmark
-from pconvkit.files import mask_to_png, write_image, write_png_atomic
 
 pytest.importorskip("matplotlib")
 
@@ -45,31 +45,11 @@ def browser():
 
 @pytest.fixture
 def report(tmp_path):
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        y, x = np.mgrid[0:64, 0:64] / 63.0
-        write_image(tmp_path / "images" / f"p{i}.png", np.dstack([x, y, x * 0 + rng.random()]))
-    for i in range(12):
-        valid = np.ones((64, 64), np.uint8)
-        valid[2 : 8 + 3 * i, 2 : 10 + 3 * i] = 0  # ratios across the bins, touching the border (B)
-        write_png_atomic(tmp_path / "masks" / f"m{i:02d}.png", mask_to_png(valid))
+    gradient_photos(tmp_path / "images")
+    box_masks(tmp_path / "masks", [(2, 8 + 3 * i, 2, 10 + 3 * i) for i in range(12)])  # across the bins, B
     runner = CliRunner()
     common = ["--images", str(tmp_path / "images")]
-    result = runner.invoke(
-        benchmark,
-        [
-            "run",
-            "--methods",
-            "telea,mean",
-            "--masks",
-            str(tmp_path / "masks"),
-            "--size",
-            "64",
-            "--out",
-            str(tmp_path / "results"),
-            *common,
-        ],
-    )
+    result = runner.invoke(benchmark, run_arguments(tmp_path, "telea,mean", "results"))
     assert result.exit_code == 0, result.output
     result = runner.invoke(benchmark, ["report", str(tmp_path / "results"), "--out", str(tmp_path / "report"), *common])
     assert result.exit_code == 0, result.output

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from helpers import box_masks, gradient_photos, run_arguments
 
 from pconvkit.benchmark.study import answers_frame, connect, create_study, read_study, tally
 from pconvkit.cli import benchmark
-from pconvkit.files import mask_to_png, write_image, write_png_atomic
 
 pytest.importorskip("flask")
 pytest.importorskip("matplotlib")
@@ -23,30 +23,9 @@ METHODS = ("telea", "ns", "mean")
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("study_run")
-    rng = np.random.default_rng(0)
-    for i in range(4):
-        y, x = np.mgrid[0:64, 0:64] / 63.0
-        write_image(folder / "images" / f"p{i}.png", np.dstack([x, y, x * 0 + rng.random()]))
-    for i in range(20):
-        valid = np.ones((64, 64), np.uint8)
-        valid[2 : 8 + i, 2 : 10 + 2 * i] = 0  # hole ratios 0.01 to 0.32
-        write_png_atomic(folder / "masks" / f"m{i:02d}.png", mask_to_png(valid))
-    result = CliRunner().invoke(
-        benchmark,
-        [
-            "run",
-            "--methods",
-            ",".join(METHODS),
-            "--images",
-            str(folder / "images"),
-            "--masks",
-            str(folder / "masks"),
-            "--size",
-            "64",
-            "--out",
-            str(folder / "results"),
-        ],
-    )
+    gradient_photos(folder / "images", count=4)
+    box_masks(folder / "masks", [(2, 8 + i, 2, 10 + 2 * i) for i in range(20)])  # hole ratios 0.01 to 0.32
+    result = CliRunner().invoke(benchmark, run_arguments(folder, ",".join(METHODS), "results"))
     assert result.exit_code == 0, result.output
     return folder
 

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from helpers import box_masks, gradient_photos
 
 from pconvkit.benchmark.data import MaskEntry
 from pconvkit.benchmark.sweep import choose_masks, dilate_holes
 from pconvkit.cli import benchmark
-from pconvkit.files import mask_to_png, write_image, write_png_atomic
+from pconvkit.files import mask_to_png, write_png_atomic
 
 pytest.importorskip("matplotlib")
 
@@ -41,14 +42,8 @@ def test_masks_are_chosen_from_the_smallest_bins_fewest_holes_first(tmp_path):
 
 
 def test_one_command_gives_the_sweep_table_plots_and_picture(tmp_path):
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        y, x = np.mgrid[0:64, 0:64] / 63.0
-        write_image(tmp_path / "images" / f"p{i}.png", np.dstack([x, y, x * 0 + rng.random()]))
-    for i in range(4):
-        valid = np.ones((64, 64), np.uint8)
-        valid[20 + i : 26 + i, 20:28] = 0  # small holes: bin 0.01-0.1
-        write_png_atomic(tmp_path / "masks" / f"m{i}.png", mask_to_png(valid))
+    gradient_photos(tmp_path / "images")
+    box_masks(tmp_path / "masks", [(20 + i, 26 + i, 20, 28) for i in range(4)])  # small holes: bin 0.01-0.1
     arguments = [
         "sweep",
         "--dilations",
