@@ -18,7 +18,6 @@ import math
 from pathlib import Path
 
 from pconvkit.benchmark.data import image_identity, mask_identity, read_pair
-from pconvkit.benchmark.metrics import image_metrics
 from pconvkit.benchmark.results import (
     done_pairs,
     open_results,
@@ -28,7 +27,7 @@ from pconvkit.benchmark.results import (
     results_lock,
     results_path,
 )
-from pconvkit.benchmark.run import checked_composite
+from pconvkit.benchmark.run import MetricWeights, Scorers, checked_composite
 from pconvkit.errors import UserError
 from pconvkit.files import (
     IMAGE_SUFFIXES,
@@ -98,11 +97,14 @@ def find_outputs(pairs, outputs_dir) -> dict:
     return found
 
 
-def score_outputs(results_dir, images: dict, method: str, outputs_dir, log=print) -> Path:
+def score_outputs(
+    results_dir, images: dict, method: str, outputs_dir, log=print, metric_weights: MetricWeights = MetricWeights()
+) -> Path:
     """Score a folder of outputs made by any tool on a run's pairs, as rows of `method` in the run's
     results.csv. An output must have its pair's size; the holes are composited into the known pixels
     and measured exactly as for a built-in method. The method's fingerprint is the hash of its output
-    files, so outputs that change later are refused, not mixed."""
+    files, so outputs that change later are refused, not mixed. `metric_weights` adds LPIPS and the
+    network vectors of IS, FID and KID, as for a run."""
     results_dir = Path(results_dir)
     pairs = read_pairing(results_dir)
     outputs = find_outputs(pairs, outputs_dir)
@@ -119,10 +121,12 @@ def score_outputs(results_dir, images: dict, method: str, outputs_dir, log=print
             found = "x".join(map(str, image_size(outputs[mask.mask_id])))
             raise UserError(f"{outputs[mask.mask_id]} is {found}; its pair is {width}x{height}")
     path = results_path(results_dir)
+    scorers = Scorers(metric_weights, results_dir)
     with results_lock(path):
         handle, writer = open_results(path)
         with handle:
             done = done_pairs(read_results(path), identity)
+            scorers.save_truths([(m, _image_of(images, i)) for m, i in pairs])
             for mask, image_name in pairs:
                 if (method, mask.mask_id) in done:
                     continue
@@ -130,7 +134,7 @@ def score_outputs(results_dir, images: dict, method: str, outputs_dir, log=print
                 output = read_image(outputs[mask.mask_id])
                 valid = read_pair(mask, image)
                 composited = checked_composite(method, output, image, valid, mask, image_name)
-                metrics = image_metrics(composited, image, valid)
+                metrics = scorers.score(method, mask, composited, image, valid)
                 writer.writerow(
                     result_row(method, identity[method, mask.mask_id], mask, image_name, metrics, math.nan, "external")
                 )

@@ -89,7 +89,7 @@ class MetricWeights:
     lpips: str | None = None  # an AlexNet or VGG16 backbone (LPIPS)
 
 
-class _Scorers:
+class Scorers:
     """The metrics of a run: per image, and the networks' vectors that set metrics (IS, FID, KID) are
     computed from later, saved as OUT/inception/METHOD/MASK.npy and OUT/fid/METHOD/MASK.npy."""
 
@@ -156,7 +156,7 @@ def run_benchmark(
             for name in methods
             if getattr(METHODS.get(name), "neural", False)
         }
-        scorers = _Scorers(metric_weights, out_dir)
+        scorers = Scorers(metric_weights, out_dir)
         handle, writer = open_results(results_path)  # repairs a torn last row before the done rows are counted
         with handle:
             done = done_pairs(read_results(results_path), identity)

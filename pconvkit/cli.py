@@ -623,11 +623,16 @@ def benchmark_export_pairs(results, layout, out, images):
     "--outputs", required=True, type=click.Path(), help="Folder of outputs named NAME.png or NAME_mask001.png."
 )
 @click.option("--images", type=click.Path(), default=None, help="Image folder of the run (default: held-out photos).")
-def benchmark_score(results, method, outputs, images):
+@_weights_option("--inception-weights", "torchvision inception_v3 state-dict file", "the Inception score is")
+@_weights_option("--fid-weights", "the TF-Inception port's weights (as for `benchmark run`)", "FID and KID are")
+@_weights_option("--lpips-weights", "a torchvision AlexNet or VGG16 state dict, LPIPS's backbone", "LPIPS is")
+def benchmark_score(results, method, outputs, images, inception_weights, fid_weights, lpips_weights):
     """Score outputs made by any tool on a run's exported pairs, as rows of METHOD in its results."""
     from pconvkit.benchmark.external import score_outputs
+    from pconvkit.benchmark.run import MetricWeights
 
-    click.echo(str(score_outputs(results, _run_images(images, results), method, outputs, log=click.echo)))
+    weights = MetricWeights(inception_weights, fid_weights, lpips_weights)
+    click.echo(str(score_outputs(results, _run_images(images, results), method, outputs, click.echo, weights)))
 
 
 @benchmark.command("report")

@@ -149,3 +149,37 @@ def test_a_run_with_both_weight_files_reports_lpips_per_cell_and_kid_per_bin(fid
     assert len(list((tmp_path / "r" / "fid" / "gt").glob("*.npy"))) == 4
     table = runner.invoke(benchmark, ["table", str(tmp_path / "r")]).output
     assert "| LPIPS | telea |" in table and "| KID | mean |" in table and "not reported (n=" in table
+    # outputs made elsewhere get the same metrics: here telea's, saved from the exported pairs
+    from pconvkit.benchmark.methods import make_method
+    from pconvkit.files import read_image, read_mask, write_image
+
+    images = ["--images", str(tmp_path / "a")]
+    assert (
+        runner.invoke(benchmark, ["export-pairs", str(tmp_path / "r"), "--out", str(tmp_path / "x")] + images).exit_code
+        == 0
+    )
+    for name in [line.split(",")[0] for line in (tmp_path / "x" / "pairs.csv").read_text().splitlines()[1:]]:
+        image, valid = (
+            read_image(tmp_path / "x" / "images" / f"{name}.png"),
+            read_mask(tmp_path / "x" / "masks" / f"{name}.png"),
+        )
+        write_image(tmp_path / "outputs" / f"{name}.png", make_method("telea")(image, valid))
+    result = runner.invoke(
+        benchmark,
+        [
+            "score",
+            str(tmp_path / "r"),
+            "--method",
+            "elsewhere",
+            "--outputs",
+            str(tmp_path / "outputs"),
+            "--fid-weights",
+            str(fid_weights),
+            "--lpips-weights",
+            str(tmp_path / "alexnet.pth"),
+        ]
+        + images,
+    )
+    assert result.exit_code == 0, result.output
+    table = runner.invoke(benchmark, ["table", str(tmp_path / "r")]).output
+    assert "| LPIPS | elsewhere |" in table and "| KID | elsewhere |" in table
