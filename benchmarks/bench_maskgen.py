@@ -21,6 +21,7 @@ from pconvkit.maskgen.build import BenchmarkSettings, build_test_set
 from pconvkit.maskgen.flowcompute import compute_flow, read_frames
 from pconvkit.maskgen.occlusion import raw_mask_from_flows
 from pconvkit.maskgen.pool import load_pool
+from pconvkit.memory import reuse_freed_memory
 
 
 def bench_flow(pairs: int):
@@ -83,6 +84,7 @@ def bench_test_set(pool_dir: Path, per_bin: int, workers: int):
 
 
 def main():
+    reuse_freed_memory()  # as the command-line tools do
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--per-bin", type=int, default=1000)

@@ -16,6 +16,7 @@ from pconvkit import sampledata
 from pconvkit.benchmark.data import load_images
 from pconvkit.benchmark.methods import make_method
 from pconvkit.benchmark.metrics import image_metrics
+from pconvkit.memory import reuse_freed_memory
 from pconvkit.models.preprocess import composite_numpy
 
 
@@ -29,6 +30,7 @@ def holes(seed, size=512):
 
 
 def main():
+    reuse_freed_memory()  # as the command-line tools do
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=6)
     parser.add_argument("--methods", default="mean,telea,ns,biharmonic,patchmatch,pconv")

@@ -28,6 +28,9 @@ class _Group(click.Group):
     and exit status 1."""
 
     def invoke(self, ctx):
+        from pconvkit.memory import reuse_freed_memory
+
+        reuse_freed_memory()
         try:
             return super().invoke(ctx)
         except UserError as err:

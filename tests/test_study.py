@@ -143,7 +143,8 @@ def test_a_limited_study_shows_each_pair_for_its_duration_within_a_frame(run, tm
     for trial, shown_ms, frames in rows:
         duration = int(frame.loc[frame["trial"] == trial, "duration_ms"].iloc[0])
         stamps = [float(f) for f in frames.split(",")]
-        frame_time = float(np.median(np.diff(stamps))) if len(stamps) > 2 else 1000 / 60
+        # within one frame: the longest frame interval the browser actually drew in that trial
+        frame_time = float(np.max(np.diff(stamps))) if len(stamps) > 2 else 1000 / 60
         assert abs(shown_ms - duration) <= frame_time + 1, (trial, shown_ms, duration, frame_time)
     truth_rate = tally(study)
     assert set(truth_rate["duration_ms"].dropna()) == {100, 250} and (truth_rate["excluded"] == 0).all()
