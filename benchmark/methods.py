@@ -78,13 +78,20 @@ def method_fingerprint(name: str, **options) -> str:
         checkpoint = Path(options.get("checkpoint") or default)
         parts.append(file_hash(checkpoint) if checkpoint.is_file() else "no weights")
     elif name not in METHODS:
-        try:
-            module = importlib.import_module(name.partition(":")[0])
-        except ImportError as err:
-            raise UserError(f"cannot import method {name}: {err}") from None
+        import_callable(name)  # a one-line error for a name that does not import
+        module = importlib.import_module(name.partition(":")[0])
         source = getattr(module, "__file__", None)
         parts.append(getattr(module, "__version__", None) or (file_hash(source) if source else "no source"))
     return content_hash(*parts)
+
+
+def import_callable(name: str):
+    """The object `module:attribute` names; a one-line error where it cannot be imported."""
+    module_name, _, attribute = name.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as err:
+        raise UserError(f"cannot import method {name}: {err}") from None
 
 
 def make_method(name: str, **options):
@@ -105,11 +112,7 @@ def make_method(name: str, **options):
     check_method_name(name)
     if name in METHODS:
         return METHODS[name](**options)
-    module_name, _, attribute = name.partition(":")
-    try:
-        target = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as err:
-        raise UserError(f"cannot import method {name}: {err}") from None
+    target = import_callable(name)
     return target(**options) if getattr(target, "is_factory", False) else target
 
 

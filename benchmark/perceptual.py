@@ -17,7 +17,7 @@
 
 import numpy as np
 
-from pconvkit.errors import UserError
+from pconvkit.errors import UserError, require_extra
 from pconvkit.files import load_torch_file, to_uint8
 
 FID_MIN_IMAGES = 2048
@@ -26,18 +26,11 @@ KID_SUBSET_SIZE = 1000
 KID_SEED = 2020  # torch-fidelity's default
 
 
-def _require(module: str):
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise UserError(f"FID, KID and LPIPS need the perceptual extra: pip install 'pconvkit[perceptual]' ({module})")
-
-
 class InceptionFeatures:
     """Pool3 features (N, 2048) of the TF-Inception port, from a weights file of either port."""
 
     def __init__(self, weights_path, device: str = "cpu"):
-        _require("torch_fidelity")
+        require_extra("FID and KID", "perceptual", "torch_fidelity")
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
         load_torch_file(weights_path, "FID Inception weights")  # tensors only: torch-fidelity loads it again
@@ -91,7 +84,7 @@ class Lpips:
     """LPIPS distance of image pairs, the package's linear heads on the user's backbone file."""
 
     def __init__(self, backbone_path, device: str = "cpu"):
-        _require("lpips")
+        require_extra("LPIPS", "perceptual", "lpips")
         import lpips
 
         state = load_torch_file(backbone_path, "LPIPS backbone weights")

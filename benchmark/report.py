@@ -15,9 +15,9 @@ import pconvkit
 from pconvkit.benchmark import confidence, metrics
 from pconvkit.benchmark.grid import comparison_grid, grid_pairs
 from pconvkit.benchmark.methods import METHODS
-from pconvkit.benchmark.results import read_pairing, read_results, results_path
+from pconvkit.benchmark.results import read_pairing, read_results, read_run_settings, results_path
 from pconvkit.benchmark.tables import CAPTION, column_labels, distribution_rows, summarise, table1, timing
-from pconvkit.errors import UserError
+from pconvkit.errors import require_extra
 from pconvkit.files import ensure_writable_dir, write_text_atomic
 from pconvkit.maskgen.bins import BINS
 from pconvkit.maskgen.manifest import find_test_dir, read_settings
@@ -114,9 +114,7 @@ def _cell_text(entry, decimals) -> str:
 def _protocol(results_dir: Path, summary, rows, methods) -> dict:
     """What another lab needs to rebuild the pairs and compare numbers."""
     card = {"pconvkit": pconvkit.__version__, "pairs": summary.protocol}
-    run = results_dir / "run.json"
-    if run.exists():
-        card["run"] = json.loads(run.read_text())
+    card["run"] = read_run_settings(results_dir)
     pairing = read_pairing(results_dir)
     test_dir = find_test_dir(pairing[0][0].path.parents[2]) if pairing else None
     if test_dir is not None:
@@ -179,7 +177,4 @@ def _page(results_dir, summary, rows, methods, plots, grid, worst) -> str:
 
 
 def require_matplotlib():
-    import importlib.util
-
-    if importlib.util.find_spec("matplotlib") is None:
-        raise UserError("the report needs the report extra: pip install 'pconvkit[report]' (matplotlib)")
+    require_extra("the pictures", "report", "matplotlib")

@@ -202,6 +202,12 @@ def write_run_settings(out_dir, **settings):
     write_text_atomic(Path(out_dir) / "run.json", json.dumps(settings, indent=1, sort_keys=True) + "\n")
 
 
+def read_run_settings(out_dir) -> dict:
+    """OUT/run.json ({} for a run written before it existed)."""
+    path = Path(out_dir) / "run.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def read_pairing(out_dir) -> list[tuple[MaskEntry, str]]:
     """Every (mask, image name) pair of a run."""
     out_dir = Path(out_dir)

@@ -59,6 +59,8 @@ def create_study(
     if design == "unlimited" and len(methods) < 2:
         raise UserError("an unlimited study compares methods in pairs: name at least two")
     out_dir = Path(out_dir)
+    if (out_dir / "study.json").exists():  # its answers belong to its trials: never redraw them underneath
+        raise UserError(f"{out_dir} already holds a study: give another --out")
     rng = np.random.default_rng(seed)
     pairs = _balanced(read_pairing(results_dir), per_method, rng)
     instances = {m: make_method(m, **(method_options or {}).get(m, {})) for m in methods}
@@ -293,8 +295,8 @@ def two_way_bootstrap(values, participants, images, rng, resamples: int = BOOTST
 
 def tally(study_dir, seed: int = 0) -> pd.DataFrame:
     """Preference rates with 95 % intervals: per method pair (rate of the first method) or, in the
-    limited design, per method and shown duration (rate of preferring the truth); by category (N, B)
-    and overall ('all')."""
+    limited design, per method and shown duration (rate of preferring the truth); overall, per
+    category (N, B) and per cell (category and bin)."""
     study, _, _ = read_study(study_dir)
     frame = answers_frame(study_dir)
     dropped = excluded_participants(frame)
@@ -313,19 +315,34 @@ def tally(study_dir, seed: int = 0) -> pd.DataFrame:
                 ]
                 groups.append((f"truth over {method}", duration, part, part["chosen"] == TRUTH))
     for label, duration, part, wins in groups:
-        for category in ("all", "N", "B"):
+        for category, bin_ in [("all", "all"), ("N", "all"), ("B", "all"), *_cells(part)]:
             selected = part["category"].isin(["N", "B"] if category == "all" else [category])
+            selected &= (part["bin"] == bin_) if bin_ != "all" else True
             if not selected.any():
                 continue
             people, photos = part.loc[selected, "participant"], part.loc[selected, "image"]
             mean, low, high = two_way_bootstrap(wins[selected], people, photos, rng)
             counts = dict(answers=int(selected.sum()), participants=people.nunique(), excluded=len(dropped))
-            rows.append(
-                dict(comparison=label, duration_ms=duration, category=category)
-                | dict(rate=mean, low=low, high=high)
-                | counts
-            )
-    return pd.DataFrame(rows)
+            keys = dict(comparison=label, duration_ms=duration, category=category, bin=bin_)
+            rows.append(keys | dict(rate=mean, low=low, high=high) | counts)
+    columns = [
+        "comparison",
+        "duration_ms",
+        "category",
+        "bin",
+        "rate",
+        "low",
+        "high",
+        "answers",
+        "participants",
+        "excluded",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _cells(part) -> list[tuple[str, str]]:
+    """The (category, bin) cells the answers cover, in order."""
+    return sorted(set(zip(part["category"], part["bin"])), key=lambda cell: (cell[1], cell[0]))
 
 
 def write_tally(study_dir, out_dir) -> list[Path]:
@@ -348,12 +365,13 @@ def write_tally(study_dir, out_dir) -> list[Path]:
     ]
     for _, r in table.iterrows():
         label = r["comparison"] + (f" ({r['duration_ms']:.0f} ms)" if pd.notna(r["duration_ms"]) else "")
+        label += "" if r["bin"] == "all" else f", bin {r['bin']}"
         lines.append(
             f"{label} & {r['category']} & {r['rate']:.3f} & [{r['low']:.3f}, {r['high']:.3f}] & {r['answers']} \\\\"
         )
     write_text_atomic(out_dir / "tally.tex", "\n".join(lines + [r"\hline", r"\end{tabular}"]) + "\n")
     figure, axis = plt.subplots(figsize=(7, 3.8))
-    part = table[table["category"] != "all"]
+    part = table[(table["category"] != "all") & (table["bin"] == "all")]
     labels = [
         f"{r['comparison']}"
         + (f"\n{r['duration_ms']:.0f} ms" if pd.notna(r["duration_ms"]) else "")

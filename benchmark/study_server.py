@@ -16,10 +16,11 @@ import uuid
 from pathlib import Path
 
 from pconvkit.benchmark.study import CATCH_PER_SESSION, completion_code, connect, read_study
+from pconvkit.errors import require_extra
 
 
 def create_app(study_dir):
-    _require_flask()
+    require_extra("the study server", "study", "flask")
     from flask import Flask, abort, jsonify, redirect, request, send_from_directory
 
     study_dir = Path(study_dir)
@@ -176,15 +177,6 @@ def create_app(study_dir):
         return send_from_directory(study_dir / "images", name, max_age=3600)
 
     return app
-
-
-def _require_flask():
-    import importlib.util
-
-    from pconvkit.errors import UserError
-
-    if importlib.util.find_spec("flask") is None:
-        raise UserError("the study server needs the study extra: pip install 'pconvkit[study]' (flask)")
 
 
 def serve(study_dir, host: str = "127.0.0.1", port: int = 8000):

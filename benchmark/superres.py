@@ -10,7 +10,6 @@ assumption no longer holds exactly). PSNR and SSIM are measured on the Y channel
 on RGB, excluding a K-pixel border, as SR papers do.
 """
 
-import importlib
 from pathlib import Path
 
 import cv2
@@ -18,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from pconvkit.benchmark.confidence import cluster_bootstrap
+from pconvkit.benchmark.methods import import_callable
 from pconvkit.benchmark.metrics import psnr, ssim
 from pconvkit.errors import UserError
 from pconvkit.files import encode_image, to_uint8, write_bytes_atomic, write_text_atomic
-from pconvkit.models.superres import area_downscale, interpolate, luma, sample_lattice, upscale
+from pconvkit.models.superres import area_downscale, interpolate, load_sr_model, luma, sample_lattice, upscale
 
 INPUTS = ("lattice", "area")
 FIELDS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
@@ -33,22 +33,10 @@ def make_upscaler(name: str, factor: int, checkpoint=None, device: str = "auto")
     if name in ("bicubic", "lanczos"):
         return lambda low: interpolate(low, factor, name)
     if name == "pconv":
-        from pconvkit.models import BUNDLED_SR_WEIGHTS
-        from pconvkit.models.checkpoint import load_model
-        from pconvkit.models.devices import pick_device
-
-        path = checkpoint or BUNDLED_SR_WEIGHTS
-        model, payload = load_model(path, pick_device(device))
-        trained = payload.get("config", {})
-        if trained.get("task") != "sr" or int(trained.get("factor", 0)) != factor:
-            raise UserError(f"{path} is not a super-resolution model for factor {factor}")
+        model = load_sr_model(checkpoint, factor, device)
         return lambda low: upscale(model, low, factor)
     if ":" in name:
-        module, _, attribute = name.partition(":")
-        try:
-            function = getattr(importlib.import_module(module), attribute)
-        except (ImportError, AttributeError) as err:
-            raise UserError(f"cannot import method {name}: {err}") from None
+        function = import_callable(name)
         return lambda low: function(low, factor)
     raise UserError(f"unknown super-resolution method {name!r}: pconv, bicubic, lanczos or module:function")
 

@@ -103,9 +103,9 @@ def run_sweep(
     for mask in chosen:
         valid = read_pair(mask, images[photos[mask]])
         for radius in dilations:
+            # written every time: a mask left from another --masks would otherwise be reused under its id
             path = out_dir / "masks" / f"d{radius}" / f"{mask.mask_id}.png"
-            if not path.exists():
-                write_png_atomic(path, mask_to_png(dilate_holes(valid, radius, mask.category)))
+            write_png_atomic(path, mask_to_png(dilate_holes(valid, radius, mask.category)))
             pairs.append((MaskEntry(f"{mask.mask_id}_d{radius}", path, mask.category, f"d{radius}"), photos[mask]))
     results = run_benchmark(
         methods, images, [], out_dir, seed, workers, batch_size, method_options, log=log, shard=shard, pairs=pairs

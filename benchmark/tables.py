@@ -17,7 +17,7 @@ from pconvkit.benchmark.data import cells
 from pconvkit.benchmark.methods import NOT_RUN
 from pconvkit.benchmark.metrics import METRICS, PER_IMAGE, PER_SET, inception_score
 from pconvkit.benchmark.perceptual import FID_MIN_IMAGES, fid, kid
-from pconvkit.benchmark.results import read_results, results_path
+from pconvkit.benchmark.results import read_results, read_run_settings, results_path
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash, file_hash, read_csv_rows
 
@@ -157,6 +157,9 @@ def _protocol(folder: Path, frame) -> str:
     images = content_hash(*sorted(set(frame["image_hash"])))
     masks = content_hash(*sorted(set(frame["mask_hash"])))
     pairing = file_hash(folder / "pairing.csv") if (folder / "pairing.csv").exists() else "unknown"
+    run = read_run_settings(folder)
+    if "seed" in run:
+        pairing += f", seed {run['seed']}"
     return (
         f"{frame['image'].nunique()} images (set {images}) x {frame['mask'].nunique()} masks (set {masks}), "
         f"pairing {pairing}"

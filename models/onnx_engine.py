@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from pconvkit.errors import UserError
+from pconvkit.errors import require_extra
 from pconvkit.models.onnx_cache import cached_onnx_graph
 from pconvkit.models.preprocess import check_fits_in_memory, check_pair, composite_numpy, crop_output, pad_to_stride
 
@@ -15,8 +15,7 @@ def onnx_runtime_available() -> bool:
 
 
 def require_onnx_runtime():
-    if not onnx_runtime_available():
-        raise UserError("the ONNX engine needs the onnx extra: pip install 'pconvkit[onnx]' (or use --engine torch)")
+    require_extra("the ONNX engine (else --engine torch)", "onnx", "onnxruntime", "onnx")
 
 
 class OnnxInpainter:

@@ -81,6 +81,24 @@ def interpolate(low: np.ndarray, factor: int, method: str = "bicubic") -> np.nda
     return np.clip(high, 0, 1)
 
 
+def load_sr_model(checkpoint=None, factor: int = 4, device: str = "auto"):
+    """The network of a `pconv train --task sr` checkpoint (default: the bundled x4 model), refusing
+    one trained for inpainting or for another factor."""
+    from pconvkit.models import BUNDLED_SR_WEIGHTS
+    from pconvkit.models.checkpoint import load_model
+    from pconvkit.models.devices import pick_device
+
+    path = checkpoint or BUNDLED_SR_WEIGHTS
+    model, payload = load_model(path, pick_device(device))
+    trained = payload.get("config", {})
+    if trained.get("task") != "sr" or int(trained.get("factor", 0)) != factor:
+        raise UserError(
+            f"{path} is not a super-resolution model for --factor {factor} "
+            f"(task {trained.get('task', 'inpaint')}, factor {trained.get('factor')})"
+        )
+    return model
+
+
 def upscale(model, low: np.ndarray, factor: int) -> np.ndarray:
     """The network's super-resolution of `low` (H, W, 3) in [0, 1]: (K H, K W, 3)."""
     from pconvkit.models.inference import inpaint

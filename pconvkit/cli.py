@@ -1016,21 +1016,11 @@ def pconv_inpaint(image, mask, out, checkpoint, hole_white, mask_threshold, most
 def pconv_upscale(image, out, factor, checkpoint, device):
     """Super-resolution of IMAGE by --factor with a network trained by `pconv train --task sr`."""
     from pconvkit.files import image_format, read_image, write_image
-    from pconvkit.models import BUNDLED_SR_WEIGHTS
-    from pconvkit.models.checkpoint import load_model
-    from pconvkit.models.devices import pick_device
-    from pconvkit.models.superres import upscale
+    from pconvkit.models.superres import load_sr_model, upscale
 
     image_format(out)
     low = read_image(image, min_size=4)
-    model, payload = load_model(checkpoint or BUNDLED_SR_WEIGHTS, pick_device(device))
-    trained = payload.get("config", {})
-    if trained.get("task") != "sr" or int(trained.get("factor", 0)) != factor:
-        raise UserError(
-            f"{checkpoint or BUNDLED_SR_WEIGHTS} is not a super-resolution model for --factor {factor} "
-            f"(task {trained.get('task', 'inpaint')}, factor {trained.get('factor')})"
-        )
-    write_image(out, upscale(model, low, factor))
+    write_image(out, upscale(load_sr_model(checkpoint, factor, device), low, factor))
     click.echo(out)
 
 

@@ -115,6 +115,8 @@ def test_an_unlimited_study_answered_in_a_browser_is_stored_and_tallied(run, tmp
     row = table[(table["comparison"] == "telea over ns") & (table["category"] == "all")].iloc[0]
     answered = [t for t in given if {sides[t]["left"], sides[t]["right"]} == {"telea", "ns"}]
     assert row["answers"] == len(answered) and row["rate"] == 1.0  # always telea
+    cells = table[(table["comparison"] == "telea over ns") & (table["bin"] != "all")]
+    assert cells["answers"].sum() == row["answers"] and (cells["rate"] == 1.0).all()  # per bin, the same answers
     other = table[(table["comparison"] == "ns over mean") & (table["category"] == "all")]
     expected = np.mean(
         [
