@@ -13,6 +13,7 @@ from helpers import box_masks, gradient_photos, run_arguments
 
 from pconvkit.benchmark.study import answers_frame, connect, create_study, read_study, tally
 from pconvkit.cli import benchmark
+from pconvkit.errors import UserError
 
 pytest.importorskip("flask")
 pytest.importorskip("matplotlib")
@@ -210,4 +211,9 @@ def test_mturk_export_reveals_nothing_and_its_results_come_back(run, tmp_path):
     batch.to_csv(tmp_path / "batch.csv", index=False)
     result = runner.invoke(benchmark, ["study", "import", str(study), str(tmp_path / "batch.csv")])
     assert result.exit_code == 0 and "6 answers added" in result.output
+    (tmp_path / "wrong.csv").write_text("WorkerId,Answer.choice\nA1,left\n")
+    result = runner.invoke(benchmark, ["study", "import", str(study), str(tmp_path / "wrong.csv")])
+    assert result.exit_code == 1 and result.output.startswith("Error:") and len(answers_frame(study)) == 6
+    with pytest.raises(UserError, match="already holds a study"):
+        make_study(run, study, per_method=3)  # a new draw would change the trials under the answers
     assert len(answers_frame(study)) == 6

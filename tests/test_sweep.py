@@ -76,3 +76,20 @@ def test_one_command_gives_the_sweep_table_plots_and_picture(tmp_path):
     assert picture.shape[:2] == (3 * 192, 4 * 192)  # input row and a row per method, a column per dilation
     again = CliRunner().invoke(benchmark, arguments)  # resumed: nothing new to compute
     assert again.exit_code == 0 and "already in results.csv" in again.output
+
+
+def test_a_sweep_refuses_bad_dilations_and_other_masks_in_its_folder(tmp_path):
+    gradient_photos(tmp_path / "images")
+    box_masks(tmp_path / "masks", [(20 + i, 26 + i, 20, 28) for i in range(3)])
+    box_masks(tmp_path / "other", [(10 + i, 20 + i, 30, 40) for i in range(3)])
+    common = ["--images", str(tmp_path / "images"), "--methods", "mean", "--size", "64", "--out", str(tmp_path / "s")]
+    for bad in ("5,x", "-5", ","):
+        result = CliRunner().invoke(
+            benchmark, ["sweep", "--dilations", bad, "--masks", str(tmp_path / "masks"), *common]
+        )
+        assert result.exit_code != 0 and result.output.startswith("Error: --dilations")
+    assert not (tmp_path / "s").exists()
+    ok = CliRunner().invoke(benchmark, ["sweep", "--dilations", "0,2", "--masks", str(tmp_path / "masks"), *common])
+    assert ok.exit_code == 0, ok.output
+    other = CliRunner().invoke(benchmark, ["sweep", "--dilations", "0,2", "--masks", str(tmp_path / "other"), *common])
+    assert other.exit_code != 0 and "mask hash" in other.output  # not the old results under the same ids
