@@ -33,6 +33,22 @@ def register(name: str, neural: bool = False):
     1 = valid; the harness composites what it returns. `neural` methods are built once per run and
     may offer ``inpaint_batch(images, masks)``.
 
+    Parameters
+    ----------
+    name : str
+        The name `--methods` and the tables use.
+    neural : bool
+        Built once per run and batched (the network methods).
+
+    Returns
+    -------
+    callable
+        The decorator, which registers and returns the factory.
+
+    References
+    ----------
+    The baselines of Liu et al., ECCV 2018, Section 4.3 (PatchMatch, Telea, Navier-Stokes, Conv).
+
     Examples
     --------
     >>> import numpy as np
@@ -96,6 +112,22 @@ def import_callable(name: str):
 
 def make_method(name: str, **options):
     """The inpaint callable of a registered name or of 'module:function'.
+
+    Parameters
+    ----------
+    name : str
+        A registered name (`METHODS`) or 'module:function'.
+    **options
+        Passed to the method's factory (a checkpoint, a device, a radius).
+
+    Returns
+    -------
+    callable
+        inpaint(image, valid_mask) -> image, as `register` describes.
+
+    References
+    ----------
+    Liu et al., ECCV 2018, Section 4.3.
 
     Examples
     --------

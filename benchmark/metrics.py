@@ -53,6 +53,20 @@ SSIM_K1, SSIM_K2 = 0.01, 0.03
 def l1_error_percent(result, target) -> float:
     """Mean absolute error over all pixels and channels, in percent of the range [0, 1].
 
+    Parameters
+    ----------
+    result, target : array_like
+        Images (H, W, 3) float in [0, 1]; the result composited (known pixels from the input).
+
+    Returns
+    -------
+    float
+        The l1 error of Table 1, in %.
+
+    References
+    ----------
+    Liu et al., ECCV 2018, Section 4.3 and Table 1.
+
     Examples
     --------
     >>> import numpy as np
@@ -64,6 +78,20 @@ def l1_error_percent(result, target) -> float:
 
 def psnr(result, target) -> float:
     """Peak signal-to-noise ratio in dB, data range 1: 10 log10(1 / MSE).
+
+    Parameters
+    ----------
+    result, target : array_like
+        Images (H, W, 3) float in [0, 1].
+
+    Returns
+    -------
+    float
+        PSNR in dB (inf for identical images).
+
+    References
+    ----------
+    Liu et al., ECCV 2018, Section 4.3 and Table 1.
 
     Examples
     --------
@@ -82,6 +110,16 @@ def ssim(result, target) -> float:
     """Mean SSIM over channels (see the module docstring for the exact settings).
 
     Computed in float32 with OpenCV's separable Gaussian filter (within 1e-5 of float64).
+
+    Parameters
+    ----------
+    result, target : array_like
+        Images (H, W, 3) or (H, W) float in [0, 1].
+
+    Returns
+    -------
+    float
+        The mean SSIM of Table 1 (Liu et al., ECCV 2018, Section 4.3).
 
     References
     ----------
@@ -129,6 +167,22 @@ def _float32(image) -> np.ndarray:
 def image_metrics(result, target, valid_mask=None) -> dict:
     """l1 (%), PSNR and SSIM of one output against its ground truth, and, given the mask (1 = valid),
     the l1 over the hole pixels only (mmagic's l1): the keys of `PER_IMAGE`.
+
+    Parameters
+    ----------
+    result, target : array_like
+        The composited output and the ground truth, (H, W, 3) float in [0, 1].
+    valid_mask : array_like, optional
+        (H, W), 1 = valid, 0 = hole; gives the hole l1.
+
+    Returns
+    -------
+    dict
+        {'l1', 'psnr', 'ssim'} and, with the mask, 'l1_hole'.
+
+    References
+    ----------
+    Liu et al., ECCV 2018, Section 4.3 and Table 1.
 
     Examples
     --------
