@@ -2,10 +2,15 @@
 
 A raw mask (any size, 1 = valid, 0 = hole) is scaled up if its shorter side is under the output
 size, rotated by any angle about its centre (nearest neighbour, outside the source = valid),
-dilated by a disk of diameter `kernel` (5 to 47 px, the range of NVIDIA's dataset page) and cropped.
-The dilation is computed as a Euclidean distance threshold on the rotated mask, which equals a
-dilation by a disk and lets the sampler read the hole ratio of every kernel size from one
-distance map (see `crop_distance` and maskgen.build).
+dilated by a footprint of side `kernel` (5 to 47 px, the range of NVIDIA's dataset page) and cropped.
+
+The footprint is an axis-aligned square by default: NVIDIA's released test masks show the blocky
+steps and square corners of a square structuring element (OpenCV's and NumPy's default, a
+`np.ones((k, k))` kernel), dilated after the rotation since their squares are never tilted. A disk
+(`footprint="disk"`) is the isotropic alternative. The dilation is computed as a distance threshold
+on the rotated mask (Chebyshev distance for the square, Euclidean for the disk), which equals the
+dilation and lets the sampler read the hole ratio of every kernel size from one distance map (see
+`crop_distance` and maskgen.build).
 """
 
 from dataclasses import asdict, dataclass
@@ -15,14 +20,17 @@ import numpy as np
 
 KERNEL_RANGE = (5, 47)
 MAX_RADIUS = (KERNEL_RANGE[1] - 1) // 2 + 1
+FOOTPRINTS = ("square", "disk")
+_DISTANCE = {"square": (cv2.DIST_C, 3), "disk": (cv2.DIST_L2, cv2.DIST_MASK_PRECISE)}
 
 
 @dataclass(frozen=True)
 class AugmentParams:
-    kernel: int  # dilation disk diameter in pixels; hole grows by (kernel - 1) / 2
+    kernel: int  # dilation footprint side (square) or diameter (disk) in pixels; holes grow by (kernel - 1) / 2
     angle: float  # degrees, counter-clockwise
     crop_x: int  # top-left corner of the crop in the scaled, rotated source
     crop_y: int
+    footprint: str = "square"
 
     def as_dict(self):
         return asdict(self)
@@ -47,10 +55,13 @@ def random_geometry(rng: np.random.Generator, raw_shape, size: int) -> tuple[flo
     return angle, crop_x, crop_y
 
 
-def crop_distance(raw_valid: np.ndarray, angle: float, crop_x: int, crop_y: int, size: int) -> np.ndarray:
+def crop_distance(
+    raw_valid: np.ndarray, angle: float, crop_x: int, crop_y: int, size: int, footprint: str = "square"
+) -> np.ndarray:
     """Distance of each output pixel to the nearest hole, float32 (size, size); 0 on holes.
 
-    Holes outside the crop but within the largest dilation radius count too.
+    Chebyshev distance for a square footprint, Euclidean for a disk. Holes outside the crop but
+    within the largest dilation radius count too.
     """
     height, width = scaled_shape(raw_valid.shape, size)
     scale = source_scale(raw_valid.shape, size)
@@ -68,7 +79,7 @@ def crop_distance(raw_valid: np.ndarray, angle: float, crop_x: int, crop_y: int,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=1,
     )
-    distance = cv2.distanceTransform(rotated, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    distance = cv2.distanceTransform(rotated, *_DISTANCE[footprint])
     # A window with no hole gets OpenCV's "infinite" distance (about 1.8e19), which overflows any
     # integer cast downstream; every distance beyond the window's diagonal means the same: far.
     np.minimum(distance, 2.0 * window, out=distance)
@@ -76,7 +87,7 @@ def crop_distance(raw_valid: np.ndarray, angle: float, crop_x: int, crop_y: int,
 
 
 def holes_within(distance: np.ndarray, kernel: int) -> np.ndarray:
-    """bool: pixels within the dilation disk of diameter `kernel` of a hole.
+    """bool: pixels within the dilation footprint of side (diameter) `kernel` of a hole.
 
     Written as ceil(2 d) <= kernel - 1 so that the sampler's histogram and the mask agree exactly.
     """
@@ -89,17 +100,17 @@ def half_pixel_steps(distance: np.ndarray) -> np.ndarray:
 
 def augment(raw_valid: np.ndarray, params: AugmentParams, size: int = 512) -> np.ndarray:
     """The augmented mask, uint8 (size, size), 1 = valid, 0 = hole."""
-    distance = crop_distance(raw_valid, params.angle, params.crop_x, params.crop_y, size)
+    distance = crop_distance(raw_valid, params.angle, params.crop_x, params.crop_y, size, params.footprint)
     return (~holes_within(distance, params.kernel)).astype(np.uint8)
 
 
 def random_augment(
-    raw_valid: np.ndarray, rng: np.random.Generator, size: int = 512
+    raw_valid: np.ndarray, rng: np.random.Generator, size: int = 512, footprint: str = "square"
 ) -> tuple[np.ndarray, AugmentParams]:
     """A random augmentation (as used for training masks on the fly) and its parameters."""
     angle, crop_x, crop_y = random_geometry(rng, raw_valid.shape, size)
     kernel = int(rng.integers(KERNEL_RANGE[0], KERNEL_RANGE[1] + 1))
-    params = AugmentParams(kernel, angle, crop_x, crop_y)
+    params = AugmentParams(kernel, angle, crop_x, crop_y, footprint)
     return augment(raw_valid, params, size), params
 
 
@@ -110,15 +121,17 @@ class AugmentedMasks:
     Returns uint8 (size, size) masks, 1 = valid. Works with torch.utils.data.DataLoader.
     """
 
-    def __init__(self, raw_masks, size: int = 512, seed: int = 0, length: int = 10**9):
+    def __init__(self, raw_masks, size: int = 512, seed: int = 0, length: int = 10**9, footprint: str = "square"):
         if not raw_masks:
             raise ValueError("the raw mask pool is empty")
         self.raw_masks, self.size, self.seed, self.length = raw_masks, size, seed, length
+        self.footprint = footprint
 
     def __len__(self):
         return self.length
 
     def __getitem__(self, index: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, index])
-        mask, _ = random_augment(self.raw_masks[rng.integers(len(self.raw_masks))], rng, self.size)
+        raw = self.raw_masks[rng.integers(len(self.raw_masks))]
+        mask, _ = random_augment(raw, rng, self.size, self.footprint)
         return mask

@@ -1,10 +1,15 @@
 """The test benchmark: augmented test-pool masks binned by hole ratio and border category.
 
-Each of the 12 (category, bin) cells gets `per_bin` masks. A mask is drawn by picking a raw test
-mask, a random angle and crop, computing the crop's distance-to-hole map once, and reading from its
-histogram the hole ratio of every dilation kernel (5 to 47 px); a kernel is then drawn among those
-that land in the cell. This replaces blind rejection: only a (source, angle, crop) that no kernel
-can bring into the cell is rejected, and sources that cannot reach a bin are skipped up front.
+Each of the 12 (category, bin) cells gets `per_bin` masks. A mask first draws its hole ratio,
+uniformly within the bin (NVIDIA's in-bin means lie within 0.015 of the bins' centres; left to the
+videos, a bin fills from whichever end its sources reach most easily). It then picks a raw test mask,
+a random angle and crop, computes the crop's distance-to-hole map once, and reads from its histogram
+the hole ratio of every dilation kernel (5 to 47 px); the smallest kernel that comes within
+`ratio_tolerance` of the drawn ratio is used: the thinnest dilation that gives the hole its area, as
+in NVIDIA's masks, where small bins are thin outlines and only large ones thick bands (after half of
+NEAR_TRIES draws that miss the ratio, any ratio of the bin is taken). This replaces
+blind rejection: only a (source, angle, crop) that no kernel can bring there is rejected, and
+sources that cannot reach the ratio are skipped up front.
 
 Mask i of cell (c, b) uses the generator np.random.default_rng([seed, c, b, i]) and nothing else,
 so the output is the same whatever the number of workers and whether the build was resumed.
@@ -75,7 +80,13 @@ class BenchmarkSettings:
     hole_white: bool = False
     max_tries: int = 20_000  # per mask, before the cell is declared impossible
     chunk: int = 50
+    footprint: str = "square"  # of the dilation (maskgen.augment)
+    ratio_tolerance: float = 0.01  # a mask's hole ratio is within this of the ratio drawn for it
 
+
+# Draws of (source, angle, crop) that try for a mask's drawn hole ratio before any ratio of its bin is
+# taken (when no source seems to reach it, none): a few seconds at most for an unreachable ratio.
+NEAR_TRIES = 500
 
 # Arrays a worker holds per pixel of the crop window while drawing a mask: the rotated raw mask
 # (uint8), its distance transform (float32), the half-pixel steps (int32), the mask, the frame (bool).
@@ -91,57 +102,68 @@ def mask_seed(seed: int, category: int, bin_index: int, index: int) -> list[int]
     return [seed, category, bin_index, index]
 
 
-def reach(raw_valid: np.ndarray) -> tuple[float, float]:
+def reach(raw_valid: np.ndarray, footprint: str = "square") -> tuple[float, float]:
     """(smallest, largest) hole ratio a raw mask gives at the smallest and largest dilation.
 
     Estimated on the whole frame at a quarter of the resolution: a guide for choosing sources.
     """
-    small = cv2.resize(raw_valid, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_NEAREST)
-    distance = cv2.distanceTransform(small, cv2.DIST_L2, 3)
+    # a block is a hole where any of its pixels is (area averaging): one-pixel outlines stay visible
+    block_mean = cv2.resize(raw_valid.astype(np.float32), None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    small = (block_mean == 1.0).astype(np.uint8)
+    distance = cv2.distanceTransform(small, cv2.DIST_C if footprint == "square" else cv2.DIST_L2, 3)
     return (
         float(np.mean(distance <= (KERNEL_RANGE[0] - 1) / 8)),
         float(np.mean(distance <= (KERNEL_RANGE[1] - 1) / 8)),
     )
 
 
-def sample_cell_mask(load, candidates, category: str, bin_index: int, rng, settings: BenchmarkSettings):
+def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings: BenchmarkSettings):
     """One mask of cell (category, bin): (valid uint8 (size, size), source index, AugmentParams)."""
     low, high = BINS[bin_index]
+    target = float(rng.uniform(low, high))
+    near = (max(low, target - settings.ratio_tolerance), min(high, target + settings.ratio_tolerance))
+    candidates = ratio_candidates(reaches, *near)
+    near_tries = NEAR_TRIES if candidates.size else 0
     size = settings.size
     pixels = size * size
     frame = border_frame((size, size), settings.margin)
     kernels = np.arange(KERNEL_RANGE[0], KERNEL_RANGE[1] + 1)
-    for _ in range(settings.max_tries):
+    for attempt in range(settings.max_tries):
+        if attempt == near_tries:  # the sources do not reach the drawn ratio: take any ratio of the bin
+            near, candidates = (low, high), ratio_candidates(reaches, low, high)
+            candidates = candidates if candidates.size else np.arange(len(reaches))
         source = int(candidates[rng.integers(len(candidates))])
         raw_valid = load(source)
         angle, crop_x, crop_y = random_geometry(rng, raw_valid.shape, size)
-        steps = half_pixel_steps(crop_distance(raw_valid, angle, crop_x, crop_y, size))
+        distance = crop_distance(raw_valid, angle, crop_x, crop_y, size, settings.footprint)
+        steps = half_pixel_steps(distance)
         if category == "N":
             steps[frame] = KERNEL_RANGE[1] + 1  # NVIDIA's N masks: the margin frame is set valid
         holes_per_kernel = np.cumsum(
             np.bincount(np.minimum(steps, KERNEL_RANGE[1]).ravel(), minlength=KERNEL_RANGE[1] + 1)
         )[kernels - 1]
         ratios = holes_per_kernel / pixels
-        feasible = (ratios > low) & (ratios <= high)
+        feasible = (ratios > near[0]) & (ratios <= near[1])
         if category == "B":
             feasible &= steps[frame].min() <= kernels - 1
         if not feasible.any():
             continue
-        kernel = int(rng.choice(kernels[feasible]))
+        if attempt < near_tries:
+            kernel = int(kernels[feasible][0])  # the thinnest dilation that reaches the drawn ratio
+        else:
+            kernel = int(kernels[feasible][np.argmin(np.abs(ratios[feasible] - target))])
         valid = (steps > kernel - 1).astype(np.uint8)
-        return valid, source, AugmentParams(kernel, angle, crop_x, crop_y)
+        return valid, source, AugmentParams(kernel, angle, crop_x, crop_y, settings.footprint)
     raise UserError(
         f"cannot fill bin {category} {bin_label(bin_index)}: no augmented test mask landed in it "
         f"after {settings.max_tries} tries; add test videos with larger occlusions or lower --per-bin"
     )
 
 
-def cell_candidates(reaches, bin_index: int) -> np.ndarray:
-    """Sources whose dilation range can plausibly reach the bin (all of them if none seems to)."""
-    low, high = BINS[bin_index]
+def ratio_candidates(reaches, low: float, high: float) -> np.ndarray:
+    """Sources whose dilation range can plausibly reach hole ratios in (low, high] (maybe none)."""
     smallest, largest = np.asarray(reaches).T
-    chosen = np.flatnonzero((largest >= 0.6 * low) & (smallest <= 1.5 * high))
-    return chosen if chosen.size else np.arange(len(reaches))
+    return np.flatnonzero((largest >= 0.6 * low) & (smallest <= 1.5 * high))
 
 
 class _Job:
@@ -159,12 +181,11 @@ class _Job:
     def __call__(self, task):
         category_index, bin_index, start, stop = task
         settings, category = self.settings, CATEGORIES[category_index]
-        candidates = cell_candidates(self.reaches, bin_index)
         rows = []
         for index in range(start, stop):
             seed = mask_seed(settings.seed, category_index, bin_index, index)
             valid, source, params = sample_cell_mask(
-                self.load, candidates, category, bin_index, np.random.default_rng(seed), settings
+                self.load, self.reaches, category, bin_index, np.random.default_rng(seed), settings
             )
             raw = self.pool_rows[source]
             row = write_cell_mask(self.out_dir / "test", valid, category_index, bin_index, index, settings, seed)
@@ -179,6 +200,7 @@ class _Job:
                     angle=repr(params.angle),
                     crop_x=params.crop_x,
                     crop_y=params.crop_y,
+                    footprint=params.footprint,
                 )
             )
         write_text_atomic(_part_path(self.out_dir, task), manifest_text(rows))
@@ -244,7 +266,7 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
     out_dir = Path(out_dir)
     _check_settings(out_dir, settings)
     reaches = [
-        reach(load_raw_mask(out_dir, "test", row["raw_id"]))
+        reach(load_raw_mask(out_dir, "test", row["raw_id"]), settings.footprint)
         for row in tqdm(pool_rows, desc="test pool reach", unit="mask", leave=False)
     ]
     tasks = [
@@ -278,8 +300,9 @@ def regenerate(row: dict, out_dir) -> np.ndarray:
     """Recompute a manifest row's mask from its parameters (uint8, 1 = valid)."""
     raw_valid = load_raw_mask(out_dir, "test", row["raw_id"])
     size, margin = int(row["size"]), int(row["margin"])
+    footprint = row.get("footprint") or "disk"  # manifests from before the footprint was recorded
     steps = half_pixel_steps(
-        crop_distance(raw_valid, float(row["angle"]), int(row["crop_x"]), int(row["crop_y"]), size)
+        crop_distance(raw_valid, float(row["angle"]), int(row["crop_x"]), int(row["crop_y"]), size, footprint)
     )
     valid = steps > int(row["kernel"]) - 1
     if row["category"] == "N":

@@ -28,6 +28,7 @@ MANIFEST_FIELDS = (
     "angle",
     "crop_x",
     "crop_y",
+    "footprint",
     "size",
     "margin",
     "seed",

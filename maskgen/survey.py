@@ -100,7 +100,7 @@ def compare_folders(first, second, first_hole_white=False, second_hole_white=Fal
         return table
 
     a, b = per_cell(first, first_hole_white), per_cell(second, second_hole_white)
-    joined = a.join(b, how="outer", lsuffix="_a", rsuffix="_b")
+    joined = a.add_suffix("_a").join(b.add_suffix("_b"), how="outer")
     for name in STATISTICS:
         joined[f"{name}_change"] = joined[f"{name}_b"] / joined[f"{name}_a"] - 1
     cells = [(c, bin_label(i)) for i in range(len(BINS)) for c in CATEGORIES]

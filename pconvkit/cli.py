@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from pconvkit.errors import UserError
+from pconvkit.maskgen.augment import FOOTPRINTS
 from pconvkit.maskgen.bins import BINS, bin_label
 from pconvkit.maskgen.build import PRESETS, BenchmarkSettings
 from pconvkit.maskgen.flowcompute import FlowSettings
@@ -147,7 +148,12 @@ _consistency_options = [
         is_flag=True,
         help="Pixels whose flow leaves the frame become holes (default: valid; they are not occluded by the scene).",
     ),
-    _option("--min-area", _RAW.min_component_area, NON_NEGATIVE, "Hole components smaller than this (px) are dropped."),
+    _option(
+        "--min-area",
+        _RAW.min_component_area,
+        NON_NEGATIVE,
+        "Hole components smaller than this many px per 512x512 px of frame are dropped.",
+    ),
 ]
 
 
@@ -278,6 +284,13 @@ def maskgen_flow(videos, frames, out, suffix, **options):
 @click.option(
     "--workers", default=1, show_default=True, type=POSITIVE, help="Processes; the output does not depend on it."
 )
+@click.option(
+    "--footprint",
+    type=click.Choice(FOOTPRINTS),
+    default=_TEST.footprint,
+    show_default=True,
+    help="Shape of the dilation: an axis-aligned square (as NVIDIA's masks show) or a disk.",
+)
 @_apply(_flow_options + _consistency_options)
 @click.option(
     "--family",
@@ -288,7 +301,20 @@ def maskgen_flow(videos, frames, out, suffix, **options):
     "same 12 cells (no video needed).",
 )
 def maskgen_build(
-    flow_dir, videos, frames, out, preset, size, border_margin, hole_white, seed, max_tries, workers, family, **options
+    flow_dir,
+    videos,
+    frames,
+    out,
+    preset,
+    size,
+    border_margin,
+    hole_white,
+    seed,
+    max_tries,
+    workers,
+    footprint,
+    family,
+    **options,
 ):
     """Raw training/testing pools and the binned 12,000-mask test benchmark with its manifest (or, with
     --family, a test set of rectangles or brush strokes binned the same way)."""
@@ -327,7 +353,7 @@ def maskgen_build(
         thresholds=thresholds, min_component_area=options["min_area"], flow=_flow_settings(options)
     )
     test_settings = BenchmarkSettings(
-        size=size, margin=border_margin, seed=seed, hole_white=hole_white, max_tries=max_tries
+        size=size, margin=border_margin, seed=seed, hole_white=hole_white, max_tries=max_tries, footprint=footprint
     )
     pools, manifest = build_mask_set(
         out, videos, frames, flow_dir, preset, explicit, raw_settings, test_settings, workers

@@ -109,10 +109,10 @@ def test_other_settings_in_the_same_folder_are_refused(built):
 
 def test_impossible_bin_names_the_cell(tmp_path):
     valid = np.ones((120, 200), np.uint8)
-    valid[50:54, 90:94] = 0  # one tiny hole cannot reach 0.5
+    valid[50:54, 90:94] = 0  # one tiny hole, even dilated by 47 px, cannot reach 0.2
     write_png_atomic(tmp_path / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
     rows = [dict(raw_id="v/a", video="v", first=0, second=1, hole_ratio=0.0, height=120, width=200)]
-    with pytest.raises(UserError, match=r"cannot fill bin N 0.1-0.2"):
+    with pytest.raises(UserError, match=r"cannot fill bin N 0.2-0.3"):
         build_test_set(tmp_path, rows, small_settings(per_bin=1, max_tries=50))
 
 
@@ -124,8 +124,12 @@ def test_augmentation_is_reproducible_and_dilation_grows_holes():
     small = augment(valid, AugmentParams(5, 0.0, 72, 22), 256)
     large = augment(valid, AugmentParams(47, 0.0, 72, 22), 256)
     assert ((small == 0) <= (large == 0)).all() and (large == 0).sum() > (small == 0).sum()
-    # a disk of radius 30 dilated by (47 - 1) / 2 = 23 becomes a disk of radius about 53
-    assert (large == 0).sum() == pytest.approx(np.pi * 53**2, rel=0.03)
+    # a disk of radius 30 dilated by a 47-px square: the square, plus 4 side bands 47 x 30, plus the
+    # disk (the Minkowski sum of a disk and a square); by a 47-px disk, a disk of radius 30 + 23
+    assert (large == 0).sum() == pytest.approx(47**2 + 4 * 47 * 30 + np.pi * 30**2, rel=0.03)
+    disk = augment(valid, AugmentParams(47, 0.0, 72, 22, "disk"), 256)
+    assert (disk == 0).sum() == pytest.approx(np.pi * 53**2, rel=0.03)
+    assert ((disk == 0) <= (large == 0)).all()  # the disk fits in the square
 
 
 def write_square_flows(folder, video, pairs, shape=(64, 80)):
@@ -206,3 +210,23 @@ def test_explicit_options_override_a_preset():
     assert sample["per_bin"] == 3 and sample["frame_stride"] == PRESETS["sample"]["frame_stride"]
     assert sample["test_videos"] == ("Megamind",)
     assert preset_values("paper", {})["train_count"] == 55_116 and preset_values("paper", {})["per_bin"] == 1000
+
+
+def test_square_footprint_turns_a_hole_pixel_into_an_axis_aligned_square_at_any_angle():
+    valid = np.ones((256, 256), np.uint8)
+    valid[128, 128] = 0
+    for angle in (0.0, 30.0):
+        holes = augment(valid, AugmentParams(9, angle, 0, 0), 256) == 0
+        ys, xs = np.nonzero(holes)
+        assert holes.sum() == 81 and np.ptp(ys) == 8 and np.ptp(xs) == 8  # 9 x 9, never tilted
+
+
+def test_test_masks_spread_over_their_bins(tmp_path):
+    valid = np.ones((300, 300), np.uint8)
+    valid[10:300:40, 10:300:40] = 0  # a lattice of hole pixels: dilation reaches any ratio
+    write_png_atomic(tmp_path / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
+    rows = [dict(raw_id="v/a", video="v", first=0, second=1, hole_ratio=0.0, height=300, width=300)]
+    build_test_set(tmp_path, rows, small_settings(per_bin=12))
+    ratios = [float(r["hole_ratio"]) for r in read_manifest(tmp_path / "test") if r["bin"] == "0.01-0.1"]
+    # drawn uniformly in (0.01, 0.1]: both halves of the bin get masks, not only the end dilation favours
+    assert min(ratios) < 0.055 < max(ratios) and abs(np.mean(ratios) - 0.055) < 0.02

@@ -1,0 +1,133 @@
+"""How close a maskgen build's test masks (and its training masks) are to NVIDIA's released test set.
+
+NVIDIA's figures below were measured on their 12,000 test masks (`maskgen import-nvidia`, then
+`maskgen stats`): per cell, the mean number of hole components (8-connectivity), the mean
+compactness (contour length / sqrt(hole area), `pconvkit.maskgen.survey.mask_statistics`) and, for
+the N cells, the mean hole ratio. A user with NVIDIA's masks gets every statistic, per cell, with
+`maskgen compare BUILD NVIDIA_IMPORT`.
+
+    python benchmarks/mask_realism.py BUILD [BUILD ...]      # one table per build folder
+    python benchmarks/mask_realism.py BUILD --train 2400     # also augmented training-pool masks
+
+A figure passes when it is within 25 % of NVIDIA's (components, compactness) or within 0.02 (mean
+ratio, N and B against NVIDIA's N figures, the only ones published with the masks' statistics).
+"""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from pconvkit.maskgen.augment import AugmentedMasks
+from pconvkit.maskgen.bins import BINS, bin_label, classify
+from pconvkit.maskgen.pool import load_pool, load_raw_mask
+from pconvkit.maskgen.survey import folder_statistics, mask_statistics
+
+# (components, compactness) per (bin, category); mean hole ratio per bin (N)
+NVIDIA = {
+    ("0.01-0.1", "N"): (10.8, 16.7),
+    ("0.01-0.1", "B"): (12.2, 18.1),
+    ("0.1-0.2", "N"): (12.4, 19.7),
+    ("0.1-0.2", "B"): (16.0, 22.2),
+    ("0.2-0.3", "N"): (8.5, 18.2),
+    ("0.2-0.3", "B"): (14.3, 22.4),
+    ("0.3-0.4", "N"): (5.3, 15.6),
+    ("0.3-0.4", "B"): (10.4, 20.5),
+    ("0.4-0.5", "N"): (3.4, 13.7),
+    ("0.4-0.5", "B"): (7.8, 18.8),
+    ("0.5-0.6", "N"): (1.6, 8.3),
+    ("0.5-0.6", "B"): (4.1, 13.0),
+}
+NVIDIA_MEAN_RATIO = dict(zip([bin_label(i) for i in range(len(BINS))], (0.058, 0.145, 0.244, 0.339, 0.435, 0.538)))
+RELATIVE_TOLERANCE, RATIO_TOLERANCE = 0.25, 0.02
+
+
+def cell_table(cells: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """cells: category, bin, count, mean_components, mean_boundary_per_sqrt_area, mean_hole_ratio."""
+    rows = []
+    for (bin_name, category), (components, compactness) in NVIDIA.items():
+        ours = cells[(cells["bin"] == bin_name) & (cells["category"] == category)]
+        if ours.empty:
+            rows.append(dict(cell=f"{bin_name} {category}", n=0))
+            continue
+        ours = ours.iloc[0]
+        rows.append(
+            dict(
+                cell=f"{bin_name} {category}",
+                n=int(ours["count"]),
+                components_nvidia=components,
+                components=ours["mean_components"],
+                compactness_nvidia=compactness,
+                compactness=ours["mean_boundary_per_sqrt_area"],
+                ratio_nvidia=NVIDIA_MEAN_RATIO[bin_name],
+                ratio=ours["mean_hole_ratio"],
+            )
+        )
+    table = pd.DataFrame(rows)
+    within = ((table["components"] / table["components_nvidia"] - 1).abs() <= RELATIVE_TOLERANCE).sum() + (
+        (table["compactness"] / table["compactness_nvidia"] - 1).abs() <= RELATIVE_TOLERANCE
+    ).sum()
+    ratio_ok = ((table["ratio"] - table["ratio_nvidia"]).abs() <= RATIO_TOLERANCE).sum()
+    summary = f"{within} of 24 figures within 25 %, {ratio_ok} of 12 mean ratios within 0.02"
+    return table, summary
+
+
+def markdown(table: pd.DataFrame) -> str:
+    lines = [
+        "| cell | n | components: NVIDIA | ours | compactness: NVIDIA | ours | mean ratio: NVIDIA (N) | ours |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for _, r in table.iterrows():
+        if not r["n"]:
+            lines.append(f"| {r['cell']} | 0 | | | | | | |")
+            continue
+        mark = lambda ours, theirs: "" if abs(ours / theirs - 1) <= RELATIVE_TOLERANCE else " *"  # noqa: E731
+        ratio_mark = "" if abs(r["ratio"] - r["ratio_nvidia"]) <= RATIO_TOLERANCE else " *"
+        lines.append(
+            f"| {r['cell']} | {r['n']} | {r['components_nvidia']:.1f} | {r['components']:.1f}"
+            f"{mark(r['components'], r['components_nvidia'])} | {r['compactness_nvidia']:.1f} | "
+            f"{r['compactness']:.1f}{mark(r['compactness'], r['compactness_nvidia'])} | "
+            f"{r['ratio_nvidia']:.3f} | {r['ratio']:.3f}{ratio_mark} |"
+        )
+    return "\n".join(lines) + "\n(* outside the tolerance)"
+
+
+def training_cells(build: Path, count: int, seed: int = 0) -> pd.DataFrame:
+    """Augmented masks of the raw training pool as training draws them, binned and measured."""
+    rows = load_pool(build, "train")
+    raw = [load_raw_mask(build, "train", r["raw_id"]) for r in rows]
+    masks = AugmentedMasks(raw, seed=seed)
+    measured = []
+    for i in range(count):
+        valid = masks[i]
+        category, index, _ = classify(valid)
+        if index is not None:
+            measured.append(dict(category=category, bin=bin_label(index), **mask_statistics(valid)))
+    frame = pd.DataFrame(measured)
+    return (
+        frame.groupby(["category", "bin"])
+        .agg(
+            count=("hole_ratio", "size"),
+            mean_components=("components", "mean"),
+            mean_boundary_per_sqrt_area=("boundary_per_sqrt_area", "mean"),
+            mean_hole_ratio=("hole_ratio", "mean"),
+        )
+        .reset_index()
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("builds", nargs="+", type=Path, help="maskgen build folders")
+    parser.add_argument("--train", type=int, default=0, help="also measure this many augmented training masks")
+    args = parser.parse_args()
+    for build in args.builds:
+        table, summary = cell_table(folder_statistics(build))
+        print(f"## {build.name}: test set\n\n{markdown(table)}\n\n{summary}\n")
+        if args.train:
+            table, summary = cell_table(training_cells(build, args.train))
+            print(f"## {build.name}: {args.train} augmented training masks\n\n{markdown(table)}\n\n{summary}\n")
+
+
+if __name__ == "__main__":
+    main()
