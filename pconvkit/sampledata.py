@@ -1,4 +1,5 @@
-"""Real sample data, not written by us: Debian's opencv-doc examples and scikit-image's photos.
+"""Real sample data, not written by us: Debian's opencv-doc examples, scikit-image's photos, and
+the free-licensed photographs of four Debian wallpaper and puzzle packages (DEBIAN_PHOTOS).
 
 The cache folder is $PCONVKIT_CACHE, or ~/.cache/pconvkit. After `fetch()` it holds
 
@@ -6,6 +7,7 @@ The cache folder is $PCONVKIT_CACHE, or ~/.cache/pconvkit. After `fetch()` it ho
     photos/train/*.png       the training photos (TRAIN_PHOTOS), RGB
     photos/test/*.png        the held-out photos (TEST_PHOTOS), never used for training
     photos/validation/*.png  VALIDATION_PHOTOS, in neither split (written by models/weights/validate.py)
+    debian-photos/           DEBIAN_PHOTOS and CREDITS.csv (package, author, licence of each)
 
 The split is fixed here, by name, so that results are comparable between runs and machines.
 Photos of one scene (stereo pairs, two views of one building) stay in one split.
@@ -26,12 +28,71 @@ from pconvkit.files import ensure_writable_dir, write_png_atomic, write_text_ato
 SAMPLE_VIDEOS = ("vtest.avi", "Megamind.avi", "tree.avi")
 FRAME_PAIRS = (("rubberwhale1.png", "rubberwhale2.png"), ("basketball1.png", "basketball2.png"))
 
-# Held-out photos: the benchmark's default images. Never used for training.
+# Photographs of Debian packages: name -> (package, file in the package, author, licence as the
+# package's copyright file or the wallpaper's metadata states it). Abstract and painted wallpapers of
+# these packages (Fossa, Painting-Colors, umang, Autumn and the plasma ones without photo sets) are
+# left out. Stored with the shorter side at most PHOTO_SHORT_SIDE: large enough for 512-px crops
+# with scale jitter, small enough to decode quickly.
+_LOMIRI = "/usr/share/backgrounds/"
+_PLASMA = "/usr/share/wallpapers/{}/contents/images/2560x1600.jpg"
+_PALAPELI = "/usr/share/palapeli/collection/"
+DEBIAN_PHOTOS = {
+    "Bridge_by_Sander_Klootwijk": ("lomiri-wallpapers-16.04", _LOMIRI, "Sander Klootwijk", "CC-BY-SA-4.0"),
+    "Dragonfly_by_Bolly": ("lomiri-wallpapers-16.04", _LOMIRI, "Bolly", "CC-BY-SA-4.0"),
+    "Picture_0B_by_freespace": ("lomiri-wallpapers-16.04", _LOMIRI, "Trevor Freespace", "CC-BY-4.0"),
+    "Picture_1A_by_freespace": ("lomiri-wallpapers-16.04", _LOMIRI, "Trevor Freespace", "CC-BY-4.0"),
+    "Wine_by_Jakkub_Mede": ("lomiri-wallpapers-16.04", _LOMIRI, "Jakub Mede", "CC-BY-4.0"),
+    "aitzgorri_by_Aitzol_Berasategi": ("lomiri-wallpapers-16.04", _LOMIRI, "Aitzol Berasategi", "CC-BY-4.0"),
+    "analogpattern_by_Peter_Nerlich": ("lomiri-wallpapers-16.04", _LOMIRI, "Peter Nerlich", "CC-BY-SA-4.0"),
+    "free_by_Peter_Nerlich": ("lomiri-wallpapers-16.04", _LOMIRI, "Peter Nerlich", "CC-BY-SA-4.0"),
+    "friends_by_Aitzol_Berasategi": ("lomiri-wallpapers-16.04", _LOMIRI, "Aitzol Berasategi", "CC-BY-4.0"),
+    "greentock_by_Peter_Nerlich": ("lomiri-wallpapers-16.04", _LOMIRI, "Peter Nerlich", "CC-BY-SA-4.0"),
+    "life_by_Aitzol_Berasategi": ("lomiri-wallpapers-16.04", _LOMIRI, "Aitzol Berasategi", "CC-BY-4.0"),
+    "picosdeeuropa_by_Aitzol_Berasategi": ("lomiri-wallpapers-16.04", _LOMIRI, "Aitzol Berasategi", "CC-BY-4.0"),
+    "seeding_by_Clements_Engelhardt": ("lomiri-wallpapers-16.04", _LOMIRI, "Clemens Engelhardt", "CC0-1.0"),
+    "sunset_by_Aitzol_Berasategi": ("lomiri-wallpapers-16.04", _LOMIRI, "Aitzol Berasategi", "CC-BY-4.0"),
+    "Kleiber_by_Lukas_Baubkus": ("lomiri-wallpapers-20.04", _LOMIRI, "Lukas Baubkus", "CC-BY-SA-3.0"),
+    "Infinite-Sea_by_Aury88": ("lomiri-wallpapers-20.04", _LOMIRI, "Aury88", "CC-BY-SA-3.0"),
+    "BytheWater": ("plasma-workspace-wallpapers", _PLASMA, "Maciej Wiklo", "LGPL-3.0"),
+    "ColdRipple": ("plasma-workspace-wallpapers", _PLASMA, "Risto Saukonpaa", "LGPL-3.0"),
+    "ColorfulCups": ("plasma-workspace-wallpapers", _PLASMA, "Dmitri Popov", "LGPL-3.0"),
+    "DarkestHour": ("plasma-workspace-wallpapers", _PLASMA, "Risto Saukonpaa", "LGPL-3.0"),
+    "EveningGlow": ("plasma-workspace-wallpapers", _PLASMA, "Ian Hex", "LGPL-3.0"),
+    "FallenLeaf": ("plasma-workspace-wallpapers", _PLASMA, "Martin Klapetek", "LGPL-3.0"),
+    "Grey": ("plasma-workspace-wallpapers", _PLASMA, "Sigi Sagi", "LGPL-3.0"),
+    "Kite": ("plasma-workspace-wallpapers", _PLASMA, "Risto Saukonpaa", "LGPL-3.0"),
+    "OneStandsOut": ("plasma-workspace-wallpapers", _PLASMA, "Risto Saukonpaa", "LGPL-3.0"),
+    "Path": ("plasma-workspace-wallpapers", _PLASMA, "Risto Saukonpaa", "LGPL-3.0"),
+    "summer_1am": ("plasma-workspace-wallpapers", _PLASMA, "Risto Saukonpaa", "LGPL-3.0"),
+    "castle-maintenon": ("palapeli-data", _PALAPELI, "Eric Pouhier", "GFDL"),
+    "cincinnati-bridge": ("palapeli-data", _PALAPELI, "Derek Jensen", "public domain"),
+    "citrus-fruits": ("palapeli-data", _PALAPELI, "US Department of Agriculture", "public domain"),
+    "european-honey-bee": ("palapeli-data", _PALAPELI, "John Severns", "public domain"),
+    "panther-chameleon-female": ("palapeli-data", _PALAPELI, "B. Navez and others", "GFDL"),
+}
+PHOTO_PACKAGES = sorted({package for package, *_ in DEBIAN_PHOTOS.values()})
+PHOTO_SHORT_SIDE = 1024
+
+# Held-out photos: the benchmark's default images. Never used for training. Real photographs at
+# least 512 px on the shorter side (the evaluation size), from all four sources.
 TEST_PHOTOS = (
     "opencv:baboon.jpg",
-    "opencv:fruits.jpg",
     "opencv:apple.jpg",
     "opencv:orange.jpg",
+    "debian:Bridge_by_Sander_Klootwijk",
+    "debian:aitzgorri_by_Aitzol_Berasategi",
+    "debian:picosdeeuropa_by_Aitzol_Berasategi",
+    "debian:sunset_by_Aitzol_Berasategi",
+    "debian:EveningGlow",
+    "debian:Kite",
+    "debian:Path",
+    "debian:castle-maintenon",
+    "debian:cincinnati-bridge",
+    "debian:european-honey-bee",
+)
+TRAIN_PHOTOS = (
+    # held out until the Debian photographs came; smaller than 512 px or a painting
+    "opencv:fruits.jpg",
     "opencv:messi5.jpg",
     "opencv:butterfly.jpg",
     "opencv:home.jpg",
@@ -40,8 +101,6 @@ TEST_PHOTOS = (
     "skimage:coffee",
     "skimage:chelsea",
     "skimage:rocket",
-)
-TRAIN_PHOTOS = (
     "opencv:Blender_Suzanne1.jpg",
     "opencv:Blender_Suzanne2.jpg",
     "opencv:aero1.jpg",
@@ -68,11 +127,33 @@ TRAIN_PHOTOS = (
     "skimage:hubble_deep_field",
     "skimage:immunohistochemistry",
     "skimage:moon",
+    "debian:Dragonfly_by_Bolly",
+    "debian:Picture_0B_by_freespace",
+    "debian:Picture_1A_by_freespace",
+    "debian:Wine_by_Jakkub_Mede",
+    "debian:analogpattern_by_Peter_Nerlich",
+    "debian:free_by_Peter_Nerlich",
+    "debian:friends_by_Aitzol_Berasategi",
+    "debian:greentock_by_Peter_Nerlich",
+    "debian:life_by_Aitzol_Berasategi",
+    "debian:seeding_by_Clements_Engelhardt",
+    "debian:Kleiber_by_Lukas_Baubkus",
+    "debian:Infinite-Sea_by_Aury88",
+    "debian:BytheWater",
+    "debian:ColdRipple",
+    "debian:ColorfulCups",
+    "debian:DarkestHour",
+    "debian:FallenLeaf",
+    "debian:Grey",
+    "debian:OneStandsOut",
+    "debian:summer_1am",
+    "debian:citrus-fruits",
+    "debian:panther-chameleon-female",
 )
 # In neither split: trained checkpoints are compared on these, so that choosing one does not look at
 # the held-out photos (models/weights/validate.py).
 VALIDATION_PHOTOS = ("opencv:aloeL.jpg", "opencv:chicky_512.png", "opencv:rubberwhale1.png", "opencv:basketball1.png")
-_COMPLETE_MARKER = ".complete-v1"
+_COMPLETE_MARKER = ".complete-v2"  # v2: with the Debian photographs
 
 
 def cache_dir() -> Path:
@@ -141,11 +222,47 @@ def fetch(log=print) -> bool:
         data.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(found[0]), str(data))
     _decompress_gz(opencv_data_dir())
+    _fetch_debian_photos(log)
     for split, names in (("train", TRAIN_PHOTOS), ("test", TEST_PHOTOS)):
+        shutil.rmtree(photos_dir(split), ignore_errors=True)  # an older split leaves no photo behind
         write_photos(split, names, log)
     write_text_atomic(root / _COMPLETE_MARKER, "opencv-doc examples/data and scikit-image photos\n")
     log(f"sample data in {root}")
     return True
+
+
+def debian_photos_dir() -> Path:
+    return cache_dir() / "debian-photos"
+
+
+def _fetch_debian_photos(log):
+    """The photographs of DEBIAN_PHOTOS, scaled to PHOTO_SHORT_SIDE, into debian_photos_dir(), with
+    a CREDITS.csv naming each one's package, author and licence."""
+    folder = debian_photos_dir()
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        tmp = Path(tmp)
+        log(f"downloading the photographs of {', '.join(PHOTO_PACKAGES)} (about 125 MB) ...")
+        try:
+            _run(["apt-get", "download", *PHOTO_PACKAGES], cwd=tmp)
+        except UserError as err:
+            log(f"skipping the Debian photographs: {err}")
+            return
+        for deb in sorted(tmp.glob("*.deb")):
+            _run(["dpkg", "-x", str(deb), str(tmp / "x")])
+        folder.mkdir(parents=True, exist_ok=True)
+        credits = []
+        for name, (package, where, author, licence) in DEBIAN_PHOTOS.items():
+            source = tmp / "x" / (where.format(name) if "{}" in where else where + name + ".jpg").lstrip("/")
+            image = cv2.imread(str(source), cv2.IMREAD_COLOR)
+            if image is None:
+                log(f"skipping debian:{name}: not found in {package}")
+                continue
+            scale = PHOTO_SHORT_SIDE / min(image.shape[:2])
+            if scale < 1:
+                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            write_png_atomic(folder / f"{name}.png", image)
+            credits.append(f"{name},{package},{author},{licence}")
+        write_text_atomic(folder / "CREDITS.csv", "\n".join(["photo,package,author,licence", *credits]) + "\n")
 
 
 def _run(command, cwd=None):
@@ -167,7 +284,7 @@ def _decompress_gz(folder: Path):
 
 
 def write_photos(split: str, names, log=print) -> Path:
-    """Write the named photos ('opencv:FILE' or 'skimage:NAME') as PNGs into photos_dir(split)."""
+    """Write the named photos ('opencv:FILE', 'skimage:NAME' or 'debian:NAME') as PNGs into photos_dir(split)."""
     folder = photos_dir(split)
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
@@ -180,11 +297,12 @@ def write_photos(split: str, names, log=print) -> Path:
 
 
 def _load_photo(name: str):
-    """BGR uint8 array of a named photo ('opencv:FILE' or 'skimage:NAME'), None if unavailable."""
+    """BGR uint8 array of a named photo ('opencv:FILE', 'skimage:NAME' or 'debian:NAME'), None if unavailable."""
     source, key = name.split(":", 1)
     if source == "opencv":
-        image = cv2.imread(str(opencv_data_dir() / key), cv2.IMREAD_COLOR)
-        return image
+        return cv2.imread(str(opencv_data_dir() / key), cv2.IMREAD_COLOR)
+    if source == "debian":
+        return cv2.imread(str(debian_photos_dir() / f"{key}.png"), cv2.IMREAD_COLOR)
     import skimage.data
 
     try:

@@ -101,3 +101,17 @@ def test_validation_photos_are_in_neither_split():
     names = [set(sampledata.TRAIN_PHOTOS), set(sampledata.TEST_PHOTOS), set(sampledata.VALIDATION_PHOTOS)]
     assert all(not a & b for i, a in enumerate(names) for b in names[i + 1 :])
     assert len(names[2]) == len(sampledata.VALIDATION_PHOTOS) >= 4
+
+
+@pytest.mark.sampledata
+def test_held_out_photos_are_large_and_every_debian_photo_names_its_licence(sample_data):
+    for path in sample_data.photos_dir("test").iterdir():
+        assert min(cv2.imread(str(path)).shape[:2]) >= 512, path.name  # at least the evaluation size
+    credits = (sample_data.debian_photos_dir() / "CREDITS.csv").read_text().splitlines()[1:]
+    assert {line.split(",")[0] for line in credits} == set(sample_data.DEBIAN_PHOTOS)
+    assert all(line.split(",")[3] for line in credits)
+
+
+def test_debian_photos_are_in_exactly_one_split():
+    named = {n.split(":", 1)[1] for n in sampledata.TRAIN_PHOTOS + sampledata.TEST_PHOTOS if n.startswith("debian:")}
+    assert named == set(sampledata.DEBIAN_PHOTOS)
