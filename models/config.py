@@ -55,6 +55,9 @@ class TrainConfig:
     # colours as a prior instead of copying colours from around the hole.
     color_jitter: float = 0.0
     workers: int = 0  # processes preparing batches ahead (batches stay a function of the step)
+    # 'device': batches made on the training device (models/device_data.py); 'workers': on the CPU,
+    # in `workers` processes; 'auto': on the device where it is a GPU
+    data_pipeline: str = "auto"
     max_seconds: float | None = None  # stop after this much wall time, with a checkpoint
     # 'inpaint' (masks from the pool) or 'sr': super-resolution by `factor` (Section 5.2), the mask
     # being the fixed lattice of the low-resolution pixels

@@ -64,6 +64,7 @@ class TrainingData:
         self.scale_jitter = config.scale_jitter
         self.color_jitter = config.color_jitter
         self.images = [read_image(p) for p in list_images(config.images)]
+        self.raw_masks = None  # the raw pool, for the device pipeline
         if config.task == "sr":
             if config.size % config.factor:
                 raise UserError(f"--size {config.size} is not a multiple of --factor {config.factor}")
@@ -77,6 +78,7 @@ class TrainingData:
             raw_masks = [read_mask(p, config.hole_white) for p in list_images(masks)]
         if not raw_masks:
             raise UserError(f"no training masks in {masks}")
+        self.raw_masks = raw_masks
         self.masks = AugmentedMasks(raw_masks, config.size, config.seed)
 
     def batch(self, seed: int, step: int, batch_size: int, rank: int = 0, world: int = 1):
@@ -163,13 +165,8 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
         _truncate_log(log_path, step)  # rows after the checkpoint we resume from would repeat
     started, last, pending = time.time(), None, []
     bar = tqdm(total=config.steps, initial=step, desc=f"train phase {phase}", unit="step", disable=rank != 0)
-    batches = torch.utils.data.DataLoader(
-        _Batches(data, config, step, rank, world),
-        batch_size=None,
-        num_workers=config.workers,
-        pin_memory=device.type == "cuda",
-        prefetch_factor=4 if config.workers else None,
-    )
+    batches = _batch_source(data, config, step, rank, world, device)
+    metadata["data_pipeline"] = "device" if isinstance(batches, _DeviceSource) else "workers"
     model.train()
     stopping = False
     with _Interruption() as interruption:
@@ -214,6 +211,41 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
     if interrupted:
         raise KeyboardInterrupt
     return out / "last.pt"
+
+
+class _DeviceSource:
+    """Batches step, step + 1, ... made on the device (models/device_data.py)."""
+
+    def __init__(self, data, config, first_step, rank, world, device):
+        from pconvkit.models.device_data import DeviceBatches
+
+        self.config, self.first_step, self.rank, self.world = config, first_step, rank, world
+        self.batches = DeviceBatches(
+            data.images, data.raw_masks, config.size, device, config.scale_jitter, config.color_jitter
+        )
+
+    def __iter__(self):
+        c = self.config
+        for step in range(self.first_step, c.steps):
+            yield self.batches.batch(c.seed, step, c.batch_size, self.rank, self.world)
+
+
+def _batch_source(data, config, step, rank, world, device):
+    """The device pipeline or the worker processes, as config.data_pipeline says."""
+    pipeline = config.data_pipeline
+    if pipeline == "auto":
+        pipeline = "device" if device.type == "cuda" and data.raw_masks is not None else "workers"
+    if pipeline == "device":
+        if data.raw_masks is None:
+            raise UserError("--data-pipeline device makes inpainting batches; --task sr uses --data-pipeline workers")
+        return _DeviceSource(data, config, step, rank, world, device)
+    return torch.utils.data.DataLoader(
+        _Batches(data, config, step, rank, world),
+        batch_size=None,
+        num_workers=config.workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=4 if config.workers else None,
+    )
 
 
 def _decided_by_rank_0(flag: bool, device, world) -> bool:

@@ -970,6 +970,14 @@ _UNET = UNetConfig()
     "Processes preparing batches ahead (results do not depend on it).",
 )
 @click.option(
+    "--data-pipeline",
+    type=click.Choice(["auto", "device", "workers"]),
+    default=_TRAIN.data_pipeline,
+    show_default=True,
+    help="Where batches are made: on the training device as batched torch operations, or on the CPU in --workers "
+    "processes; auto: the device where it is a GPU.",
+)
+@click.option(
     "--max-minutes",
     type=FiniteFloatRange(min=0, min_open=True),
     default=None,

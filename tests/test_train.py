@@ -232,3 +232,20 @@ def test_a_phase_1_command_does_not_overwrite_a_phase_2_run(data, tmp_path):
             log=lambda *_: None,
         )
     assert (tmp_path / "last.pt").read_bytes() == before
+
+
+def test_device_pipeline_trains_and_resumes_exactly(data, tmp_path):
+    """The batched torch pipeline (here on the CPU) trains, and its batches are a function of the step."""
+    quiet = dict(log=lambda *_: None)
+    train(config(data, tmp_path / "straight", 30, data_pipeline="device", scale_jitter=1.5, color_jitter=0.3), **quiet)
+    log = pd.read_csv(tmp_path / "straight" / "loss_log.csv")
+    assert log["total"].iloc[-6:].mean() < log["total"].iloc[:6].mean()
+    assert read_checkpoint(tmp_path / "straight" / "last.pt")["metadata"]["data_pipeline"] == "device"
+    train(config(data, tmp_path / "split", 15, data_pipeline="device", scale_jitter=1.5, color_jitter=0.3), **quiet)
+    resume = str(tmp_path / "split" / "last.pt")
+    train(
+        config(data, tmp_path / "split", 30, data_pipeline="device", scale_jitter=1.5, color_jitter=0.3),
+        resume,
+        **quiet,
+    )
+    assert (tmp_path / "straight" / "loss_log.csv").read_text() == (tmp_path / "split" / "loss_log.csv").read_text()
