@@ -17,8 +17,8 @@ import torch
 
 from pconvkit import sampledata
 from pconvkit.models.config import TrainConfig, UNetConfig
-from pconvkit.models.devices import pick_device
 from pconvkit.models.device_data import DeviceBatches
+from pconvkit.models.devices import pick_device
 from pconvkit.models.loss import InpaintingLoss, LossWeights
 from pconvkit.models.train import TrainingData
 from pconvkit.models.unet import PConvUNet
