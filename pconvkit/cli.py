@@ -142,6 +142,12 @@ _consistency_options = [
         "Motion boundary where |grad u|^2 + |grad v|^2 > this |w|^2 + --boundary-absolute.",
     ),
     click.option("--boundary-absolute", default=_CHECK.boundary_absolute, show_default=True, type=NON_NEGATIVE_FLOAT),
+    _option(
+        "--boundary-noise",
+        _CHECK.boundary_noise,
+        NON_NEGATIVE_FLOAT,
+        "--boundary-absolute is raised to this times the frame's median flow-gradient energy (0: off).",
+    ),
     click.option("--no-motion-boundaries", is_flag=True, help="Holes from the consistency check only."),
     click.option(
         "--out-of-frame-holes",
@@ -348,6 +354,7 @@ def maskgen_build(
         options["boundary_absolute"],
         not options["no_motion_boundaries"],
         options["out_of_frame_holes"],
+        options["boundary_noise"],
     )
     raw_settings = RawMaskSettings(
         thresholds=thresholds, min_component_area=options["min_area"], flow=_flow_settings(options)
