@@ -8,6 +8,7 @@ the N cells, the mean hole ratio. A user with NVIDIA's masks gets every statisti
 
     python benchmarks/mask_realism.py BUILD [BUILD ...]      # one table per build folder
     python benchmarks/mask_realism.py BUILD --train 2400     # also augmented training-pool masks
+    python benchmarks/mask_realism.py A B --picture out.png  # the builds' figures beside NVIDIA's
 
 A figure passes when it is within 25 % of NVIDIA's (components, compactness) or within 0.02 (mean
 ratio, N and B against NVIDIA's N figures, the only ones published with the masks' statistics).
@@ -116,17 +117,50 @@ def training_cells(build: Path, count: int, seed: int = 0) -> pd.DataFrame:
     )
 
 
+def picture(tables: dict, path):
+    """Components, compactness and mean ratio per cell for each build, NVIDIA's as black marks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = (("components", "components"), ("compactness", "compactness"), ("ratio", "mean hole ratio"))
+    figure, axes = plt.subplots(2, 3, figsize=(15, 7))
+    for row, category in enumerate(("N", "B")):
+        for column, (name, title) in enumerate(columns):
+            axis = axes[row, column]
+            width = 0.8 / len(tables)
+            for k, (label, table) in enumerate(tables.items()):
+                cells = table[table["cell"].str.endswith(category)]
+                axis.bar([i + k * width for i in range(len(cells))], cells[name], width, label=label)
+            cells = next(iter(tables.values()))
+            cells = cells[cells["cell"].str.endswith(category)]
+            centres = [i + 0.4 - width / 2 for i in range(len(cells))]
+            axis.plot(centres, cells[f"{name}_nvidia"], "k_", markersize=22, mew=2.5, label="NVIDIA")
+            axis.set_xticks(centres, [c.split()[0] for c in cells["cell"]], fontsize=7)
+            axis.set_title(f"{title}, {category}", fontsize=9)
+    axes[0, 0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("builds", nargs="+", type=Path, help="maskgen build folders")
     parser.add_argument("--train", type=int, default=0, help="also measure this many augmented training masks")
+    parser.add_argument("--picture", type=Path, help="a PNG of the test sets' figures beside NVIDIA's")
     args = parser.parse_args()
+    tables = {}
     for build in args.builds:
         table, summary = cell_table(folder_statistics(build))
+        tables[build.name] = table
         print(f"## {build.name}: test set\n\n{markdown(table)}\n\n{summary}\n")
         if args.train:
             table, summary = cell_table(training_cells(build, args.train))
             print(f"## {build.name}: {args.train} augmented training masks\n\n{markdown(table)}\n\n{summary}\n")
+
+    if args.picture:
+        picture(tables, args.picture)
 
 
 if __name__ == "__main__":
