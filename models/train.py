@@ -164,9 +164,9 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
     if rank == 0:
         _truncate_log(log_path, step)  # rows after the checkpoint we resume from would repeat
     started, last, pending = time.time(), None, []
-    bar = tqdm(total=config.steps, initial=step, desc=f"train phase {phase}", unit="step", disable=rank != 0)
     batches = _batch_source(data, config, step, rank, world, device)
     metadata["data_pipeline"] = "device" if isinstance(batches, _DeviceSource) else "workers"
+    bar = tqdm(total=config.steps, initial=step, desc=f"train phase {phase}", unit="step", disable=rank != 0)
     model.train()
     stopping = False
     with _Interruption() as interruption:
