@@ -249,3 +249,10 @@ def test_device_pipeline_trains_and_resumes_exactly(data, tmp_path):
         **quiet,
     )
     assert (tmp_path / "straight" / "loss_log.csv").read_text() == (tmp_path / "split" / "loss_log.csv").read_text()
+
+
+def test_device_pipeline_refuses_super_resolution_in_one_line(data, tmp_path):
+    from pconvkit.errors import UserError
+
+    with pytest.raises(UserError, match="--task sr uses --data-pipeline workers"):
+        train(config(data, tmp_path, 2, task="sr", masks=None, data_pipeline="device"), log=lambda *_: None)
