@@ -17,7 +17,9 @@ Suspects, each measured on the same scenes:
   is largest where a window barely touches the valid region);
 - colour jitter: whether the error is a brightness offset (all channels one sign) or a hue shift;
 - compositing: the network's raw output on the valid pixels around the holes (the composite
-  discards it; an offset there that the holes share would be the network's, not the composite's).
+  discards it; an offset there that the holes share would be the network's, not the composite's);
+- the partial convolution's renormalisation: run it again with `--checkpoint models/weights/conv.pt`,
+  the same network with plain convolutions, which has none.
 """
 
 import argparse
