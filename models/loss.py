@@ -24,9 +24,21 @@ VGG_LAYOUTS = {
 }
 
 
+# Weights converted from Caffe or Keras with the input convention folded into conv1_1 (0-255 pixel
+# levels, BGR, mean subtracted -> torchvision's normalised RGB) compute the original network, whose
+# activations are in pixel levels: about 255 x 0.226 (the mean ImageNet std) times those of a network
+# trained on normalised input, as torchvision's own are. Dividing its features by that factor puts
+# them in torchvision's units, where the paper's weights (0.05, 120) balance the terms as NVIDIA's
+# torchvision VGG16 did (the style term, a Gram matrix, would otherwise be 3,300 times too strong).
+# Such a first layer is recognised by its size: mean |weight| above 1 (torchvision's: about 0.2).
+PIXEL_LEVEL_SCALE = 255.0 * sum(IMAGENET_STD) / 3
+PIXEL_LEVEL_FIRST_LAYER = 1.0
+
+
 class VGGFeatures(nn.Module):
     """pool1, pool2 and pool3 activations of torchvision's VGG16 (the paper's) or VGG19, frozen.
-    Input in [0, 1]; normalised inside with ImageNet statistics."""
+    Input in [0, 1]; normalised inside with ImageNet statistics. Features of weights converted from
+    pixel-level (Caffe, Keras) networks are divided by PIXEL_LEVEL_SCALE (`feature_scale`)."""
 
     def __init__(self, state_dict=None, arch: str = "vgg16"):
         super().__init__()
@@ -44,6 +56,8 @@ class VGGFeatures(nn.Module):
                 }
             )
         self.arch = arch
+        first = float(features[0].weight.detach().abs().mean())
+        self.feature_scale = PIXEL_LEVEL_SCALE if first > PIXEL_LEVEL_FIRST_LAYER else 1.0
         self.slices = nn.ModuleList(features[a:b] for a, b in zip((0,) + ends, ends))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -55,7 +69,7 @@ class VGGFeatures(nn.Module):
         features = []
         for block in self.slices:
             x = block(x)
-            features.append(x)
+            features.append(x / self.feature_scale if self.feature_scale != 1.0 else x)
         return features
 
 

@@ -155,6 +155,7 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
     metadata = {
         "uses_vgg": vgg is not None,
         "vgg": vgg.arch if vgg is not None else None,  # which network the perceptual and style terms used
+        "vgg_feature_scale": vgg.feature_scale if vgg is not None else None,  # 1, or pixel-level weights' factor
         "loss_terms": "valid, hole, tv"
         + (", perceptual, style" if vgg is not None else " (perceptual and style off: no VGG weights)"),
         "device": str(device),

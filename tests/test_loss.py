@@ -151,3 +151,32 @@ def test_the_shared_imagenet_vgg19_file_gives_the_perceptual_and_style_terms():
     assert {"perceptual", "style_out", "style_comp"} <= set(terms) and float(terms["perceptual"]) > 0
     same = InpaintingLoss(vgg)(target, target, mask)
     assert float(same["perceptual"]) == 0 and float(same["style_out"]) == 0
+
+
+def test_pixel_level_vgg_weights_give_torchvision_scale_features():
+    """A network converted from Caffe or Keras (input in pixel levels folded into conv1_1) computes the
+    same function times the input scale: with every bias and the first weights scaled by it, ReLU
+    networks scale exactly. Its features, divided by that factor, equal the original's."""
+    from pconvkit.models.loss import PIXEL_LEVEL_SCALE
+
+    torch.manual_seed(0)
+    original = VGGFeatures(None, "vgg16")
+    state = {f"features.{i}.{name}": v for i, name, v in _numbered(original)}
+    pixel_level = {
+        k: v * PIXEL_LEVEL_SCALE if k == "features.0.weight" or k.endswith("bias") else v for k, v in state.items()
+    }
+    converted = VGGFeatures(pixel_level, "vgg16")
+    assert original.feature_scale == 1.0 and converted.feature_scale == PIXEL_LEVEL_SCALE
+    image = torch.rand(1, 3, 32, 32)
+    for a, b in zip(original(image), converted(image)):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _numbered(features: VGGFeatures):
+    """(index in torchvision's `features`, parameter name, tensor) of a VGGFeatures' layers."""
+    index = 0
+    for block in features.slices:
+        for layer in block:
+            for name, value in layer.state_dict().items():
+                yield index, name, value.clone()
+            index += 1
