@@ -20,7 +20,7 @@ from pconvkit.models.config import TrainConfig, UNetConfig
 from pconvkit.models.device_data import DeviceBatches
 from pconvkit.models.devices import pick_device
 from pconvkit.models.loss import InpaintingLoss, LossWeights
-from pconvkit.models.train import TrainingData
+from pconvkit.models.train import TrainingData, training_step
 from pconvkit.models.unet import PConvUNet
 
 
@@ -67,13 +67,7 @@ def main():
     images, masks = on_device.batch(0, 0, config.batch_size)
 
     def step():
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            output = model(images, masks)
-        terms = criterion(output.float(), images, masks)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(terms["total"]).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        training_step(model, criterion, optimizer, scaler, images, masks, amp)
 
     counter = iter(range(10**9))
     cpu = timed(lambda: data.batch(0, next(counter), config.batch_size), args.batches, torch.device("cpu"))

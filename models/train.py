@@ -173,13 +173,7 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
     with _Interruption() as interruption:
         for images, masks in batches:
             images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                output = network(images, masks)
-            terms = criterion(output.float(), images, masks)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(terms["total"]).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            output, terms = training_step(network, criterion, optimizer, scaler, images, masks, use_amp)
             step += 1
             late = config.max_seconds is not None and time.time() - started > config.max_seconds
             stopping = _decided_by_rank_0(late or interruption.requested, device, world)
@@ -212,6 +206,18 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
     if interrupted:
         raise KeyboardInterrupt
     return out / "last.pt"
+
+
+def training_step(network, criterion, optimizer, scaler, images, masks, use_amp: bool):
+    """One optimisation step (mixed precision where use_amp); returns (output, loss terms)."""
+    with torch.autocast(images.device.type, dtype=torch.float16, enabled=use_amp):
+        output = network(images, masks)
+    terms = criterion(output.float(), images, masks)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(terms["total"]).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return output, terms
 
 
 class _DeviceSource:
