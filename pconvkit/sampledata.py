@@ -7,7 +7,7 @@ The cache folder is $PCONVKIT_CACHE, or ~/.cache/pconvkit. After `fetch()` it ho
     photos/train/*.png       the training photos (TRAIN_PHOTOS), RGB
     photos/test/*.png        the held-out photos (TEST_PHOTOS), never used for training
     photos/validation/*.png  VALIDATION_PHOTOS, in neither split (written by models/weights/validate.py)
-    debian-photos/           DEBIAN_PHOTOS and CREDITS.csv (package, author, licence of each)
+    debian-photos/           DEBIAN_PHOTOS as shipped, and CREDITS.csv (package, author, licence of each)
 
 The split is fixed here, by name, so that results are comparable between runs and machines.
 Photos of one scene (stereo pairs, two views of one building) stay in one split.
@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from pconvkit.errors import UserError
-from pconvkit.files import ensure_writable_dir, write_png_atomic, write_text_atomic
+from pconvkit.files import ensure_writable_dir, write_bytes_atomic, write_png_atomic, write_text_atomic
 
 SAMPLE_VIDEOS = ("vtest.avi", "Megamind.avi", "tree.avi")
 FRAME_PAIRS = (("rubberwhale1.png", "rubberwhale2.png"), ("basketball1.png", "basketball2.png"))
@@ -236,31 +236,23 @@ def debian_photos_dir() -> Path:
 
 
 def _fetch_debian_photos(log):
-    """The photographs of DEBIAN_PHOTOS, scaled to PHOTO_SHORT_SIDE, into debian_photos_dir(), with
-    a CREDITS.csv naming each one's package, author and licence."""
+    """The photographs of DEBIAN_PHOTOS, as the packages ship them, into debian_photos_dir(), with a
+    CREDITS.csv naming each one's package, author and licence. A download that fails is an error
+    (nothing is marked fetched); a photograph a newer package no longer ships is skipped, saying so."""
     folder = debian_photos_dir()
     with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
         tmp = Path(tmp)
         log(f"downloading the photographs of {', '.join(PHOTO_PACKAGES)} (about 125 MB) ...")
-        try:
-            _run(["apt-get", "download", *PHOTO_PACKAGES], cwd=tmp)
-        except UserError as err:
-            log(f"skipping the Debian photographs: {err}")
-            return
+        _run(["apt-get", "download", *PHOTO_PACKAGES], cwd=tmp)
         for deb in sorted(tmp.glob("*.deb")):
             _run(["dpkg", "-x", str(deb), str(tmp / "x")])
-        folder.mkdir(parents=True, exist_ok=True)
         credits = []
         for name, (package, where, author, licence) in DEBIAN_PHOTOS.items():
             source = tmp / "x" / (where.format(name) if "{}" in where else where + name + ".jpg").lstrip("/")
-            image = cv2.imread(str(source), cv2.IMREAD_COLOR)
-            if image is None:
+            if cv2.imread(str(source), cv2.IMREAD_REDUCED_COLOR_8) is None:
                 log(f"skipping debian:{name}: not found in {package}")
                 continue
-            scale = PHOTO_SHORT_SIDE / min(image.shape[:2])
-            if scale < 1:
-                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            write_png_atomic(folder / f"{name}.png", image)
+            write_bytes_atomic(folder / f"{name}.jpg", source.read_bytes())
             credits.append(f"{name},{package},{author},{licence}")
         write_text_atomic(folder / "CREDITS.csv", "\n".join(["photo,package,author,licence", *credits]) + "\n")
 
@@ -301,8 +293,10 @@ def _load_photo(name: str):
     source, key = name.split(":", 1)
     if source == "opencv":
         return cv2.imread(str(opencv_data_dir() / key), cv2.IMREAD_COLOR)
-    if source == "debian":
-        return cv2.imread(str(debian_photos_dir() / f"{key}.png"), cv2.IMREAD_COLOR)
+    if source == "debian":  # scaled to PHOTO_SHORT_SIDE: up to 6,000 px wide as shipped
+        image = cv2.imread(str(debian_photos_dir() / f"{key}.jpg"), cv2.IMREAD_COLOR)
+        scale = PHOTO_SHORT_SIDE / min(image.shape[:2]) if image is not None else 1
+        return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
     import skimage.data
 
     try:

@@ -115,3 +115,29 @@ def test_held_out_photos_are_large_and_every_debian_photo_names_its_licence(samp
 def test_debian_photos_are_in_exactly_one_split():
     named = {n.split(":", 1)[1] for n in sampledata.TRAIN_PHOTOS + sampledata.TEST_PHOTOS if n.startswith("debian:")}
     assert named == set(sampledata.DEBIAN_PHOTOS)
+
+
+def test_a_failed_photo_download_is_one_error_line_and_marks_nothing_fetched(tmp_path, monkeypatch):
+    import shutil
+
+    if shutil.which("dpkg") is None or shutil.which("dpkg-deb") is None:
+        pytest.skip("needs dpkg and dpkg-deb")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "apt-get"
+    fake.write_text(f"""#!/bin/sh
+if [ "$2" != opencv-doc ]; then echo "E: Unable to locate package $2" >&2; exit 100; fi
+package={tmp_path}/package
+mkdir -p $package/DEBIAN $package/usr/share/doc/opencv-doc/examples/data
+printf 'Package: opencv-doc\\nVersion: 0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: t\\n' \\
+    > $package/DEBIAN/control
+dpkg-deb --build $package opencv-doc_0_all.deb > /dev/null
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path / "cache"))
+    result = CliRunner().invoke(benchmark, ["data", "fetch"])
+    assert result.exit_code != 0 and not sampledata.is_fetched()
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "apt-get download lomiri-wallpapers-16.04" in errors[0]
+    assert not (tmp_path / "cache" / "debian-photos" / "CREDITS.csv").exists()
