@@ -21,6 +21,7 @@ import pandas as pd
 
 from pconvkit.maskgen.augment import AugmentedMasks
 from pconvkit.maskgen.bins import BINS, bin_label, classify
+from pconvkit.maskgen.manifest import find_test_dir
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
 from pconvkit.maskgen.survey import folder_statistics, mask_statistics
 
@@ -152,6 +153,8 @@ def main():
     args = parser.parse_args()
     tables = {}
     for build in args.builds:
+        if find_test_dir(build) is None:  # a build still running, or one that failed, has no manifest
+            raise SystemExit(f"Error: {build} holds no finished test set (test/manifest.csv)")
         table, summary = cell_table(folder_statistics(build))
         tables[build.name] = table
         print(f"## {build.name}: test set\n\n{markdown(table)}\n\n{summary}\n")

@@ -108,10 +108,16 @@ def random_augment(
     raw_valid: np.ndarray, rng: np.random.Generator, size: int = 512, footprint: str = "square"
 ) -> tuple[np.ndarray, AugmentParams]:
     """A random augmentation (as used for training masks on the fly) and its parameters."""
-    angle, crop_x, crop_y = random_geometry(rng, raw_valid.shape, size)
-    kernel = int(rng.integers(KERNEL_RANGE[0], KERNEL_RANGE[1] + 1))
-    params = AugmentParams(kernel, angle, crop_x, crop_y, footprint)
+    params = random_params(rng, raw_valid.shape, size, footprint)
     return augment(raw_valid, params, size), params
+
+
+def random_params(rng: np.random.Generator, raw_shape, size: int = 512, footprint: str = "square") -> AugmentParams:
+    """Random augmentation parameters for a raw mask of `raw_shape`: any angle, any crop, a kernel
+    drawn uniformly from KERNEL_RANGE."""
+    angle, crop_x, crop_y = random_geometry(rng, raw_shape, size)
+    kernel = int(rng.integers(KERNEL_RANGE[0], KERNEL_RANGE[1] + 1))
+    return AugmentParams(kernel, angle, crop_x, crop_y, footprint)
 
 
 class AugmentedMasks:

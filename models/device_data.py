@@ -12,11 +12,13 @@ cropped, resized and flipped as `TrainingData` does, and their colours jittered 
 (`rgb_to_hsv`, `hsv_to_rgb`, the formulas of OpenCV's `cvtColor`).
 """
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pconvkit.maskgen.augment import KERNEL_RANGE, MAX_RADIUS, random_geometry, scaled_shape, source_scale
+from pconvkit.maskgen.augment import MAX_RADIUS, random_params, scaled_shape, source_scale
+from pconvkit.models.train import draw_crop
 
 
 class DeviceBatches:
@@ -55,39 +57,29 @@ class DeviceBatches:
 
     def _crop_parameters(self, rng):
         index = int(rng.integers(len(self.images)))
-        height, width = self.image_shapes[index]
-        if self.scale_jitter > 1:
-            short_side = self.size * rng.uniform(1.0, self.scale_jitter)
-        else:
-            short_side = max(self.size, min(height, width))
-        side = min(height, width, max(1, round(self.size * min(height, width) / short_side)))
-        y, x = int(rng.integers(height - side + 1)), int(rng.integers(width - side + 1))
-        flip = bool(rng.random() < 0.5)
-        hue = float(rng.uniform(-180, 180) * self.color_jitter) if self.color_jitter > 0 else 0.0
-        saturation = float(rng.uniform(1 - self.color_jitter, 1 + self.color_jitter)) if self.color_jitter > 0 else 1.0
-        return index, y, x, side, flip, hue, saturation
+        shape = self.image_shapes[index]
+        return index, draw_crop(rng, shape, self.size, self.scale_jitter, self.color_jitter)
 
     def _mask_parameters(self, rng):
         source = int(rng.integers(len(self.mask_shapes)))
-        angle, crop_x, crop_y = random_geometry(rng, tuple(self.mask_shapes[source]), self.size)
-        kernel = int(rng.integers(KERNEL_RANGE[0], KERNEL_RANGE[1] + 1))
-        return source, angle, crop_x, crop_y, kernel
+        params = random_params(rng, tuple(self.mask_shapes[source]), self.size)
+        return source, params.angle, params.crop_x, params.crop_y, params.kernel
 
     # -- the arrays: computed on the device
 
     def render_images(self, crops) -> torch.Tensor:
         out = []
-        for index, y, x, side, flip, _, _ in crops:
-            crop = self.images[index][:, y : y + side, x : x + side][None].float() / 255
-            if side < self.size:
+        for index, d in crops:
+            crop = self.images[index][:, d.y : d.y + d.side, d.x : d.x + d.side][None].float() / 255
+            if d.side < self.size:
                 crop = F.interpolate(crop, size=(self.size,) * 2, mode="bicubic", align_corners=False)
-            elif side > self.size:
+            elif d.side > self.size:
                 crop = F.interpolate(crop, size=(self.size,) * 2, mode="area")
-            out.append(crop.flip(-1) if flip else crop)
+            out.append(crop.flip(-1) if d.flip else crop)
         images = torch.cat(out).clamp_(0, 1)
         if self.color_jitter > 0:
-            hue = torch.tensor([c[5] for c in crops], device=self.device)[:, None, None]
-            saturation = torch.tensor([c[6] for c in crops], device=self.device)[:, None, None]
+            hue = torch.tensor([d.hue for _, d in crops], device=self.device)[:, None, None]
+            saturation = torch.tensor([d.saturation for _, d in crops], device=self.device)[:, None, None]
             h, s, v = rgb_to_hsv(images).unbind(1)
             images = hsv_to_rgb(torch.stack([(h + hue) % 360, (s * saturation).clamp(0, 1), v], 1)).clamp(0, 1)
         return images
@@ -126,8 +118,6 @@ class DeviceBatches:
 
     def _inverse_map(self, parameters) -> np.ndarray:
         """Window pixel -> source pixel, the inverse of maskgen.augment.crop_distance's affine map."""
-        import cv2
-
         source, angle, crop_x, crop_y, _ = parameters
         shape = tuple(self.mask_shapes[source])
         height, width = scaled_shape(shape, self.size)

@@ -10,7 +10,7 @@ import csv
 import os
 import signal
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -92,28 +92,50 @@ class TrainingData:
         return images, masks
 
     def _random_crop(self, image, rng):
-        height, width = image.shape[:2]
-        if self.scale_jitter > 1:
-            short_side = self.size * rng.uniform(1.0, self.scale_jitter)
-        else:  # native resolution; images smaller than the crop are scaled up
-            short_side = max(self.size, min(height, width))
-        # The crop's square in the source image, then resized: the same as cropping the resized
-        # image, without resizing all of it for every crop.
-        side = min(height, width, max(1, round(self.size * min(height, width) / short_side)))
-        y = int(rng.integers(height - side + 1))
-        x = int(rng.integers(width - side + 1))
-        crop = image[y : y + side, x : x + side]
-        if side != self.size:
-            interpolation = cv2.INTER_CUBIC if side < self.size else cv2.INTER_AREA
+        draw = draw_crop(rng, image.shape[:2], self.size, self.scale_jitter, self.color_jitter)
+        crop = image[draw.y : draw.y + draw.side, draw.x : draw.x + draw.side]
+        if draw.side != self.size:
+            interpolation = cv2.INTER_CUBIC if draw.side < self.size else cv2.INTER_AREA
             crop = cv2.resize(crop, (self.size, self.size), interpolation=interpolation).clip(0, 1)
-        crop = np.ascontiguousarray(crop[:, ::-1] if rng.random() < 0.5 else crop)
-        return self._jitter_colours(crop, rng) if self.color_jitter > 0 else crop
+        crop = np.ascontiguousarray(crop[:, ::-1] if draw.flip else crop)
+        return _jitter_colours(crop, draw) if self.color_jitter > 0 else crop
 
-    def _jitter_colours(self, crop, rng):
-        hsv = cv2.cvtColor(crop.astype(np.float32), cv2.COLOR_RGB2HSV)  # H in degrees, S and V in [0, 1]
-        hsv[..., 0] = (hsv[..., 0] + rng.uniform(-180, 180) * self.color_jitter) % 360
-        hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(1 - self.color_jitter, 1 + self.color_jitter), 0, 1)
-        return np.clip(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), 0, 1)
+
+@dataclass(frozen=True)
+class CropDraw:
+    """Where a training crop comes from and how it is changed (both batch pipelines apply it)."""
+
+    y: int
+    x: int
+    side: int  # of the square in the source image, resized to the crop size
+    flip: bool
+    hue: float  # degrees added
+    saturation: float  # factor
+
+
+def draw_crop(rng, shape, size: int, scale_jitter: float, color_jitter: float) -> CropDraw:
+    """A random crop of an image of `shape` (H, W): its square in the source (the same as cropping
+    the image resized to a random short side, without resizing all of it), flip and colour jitter."""
+    height, width = shape
+    if scale_jitter > 1:
+        short_side = size * rng.uniform(1.0, scale_jitter)
+    else:  # native resolution; images smaller than the crop are scaled up
+        short_side = max(size, min(height, width))
+    side = min(height, width, max(1, round(size * min(height, width) / short_side)))
+    y, x = int(rng.integers(height - side + 1)), int(rng.integers(width - side + 1))
+    flip = bool(rng.random() < 0.5)
+    hue, saturation = 0.0, 1.0
+    if color_jitter > 0:
+        hue = float(rng.uniform(-180, 180) * color_jitter)
+        saturation = float(rng.uniform(1 - color_jitter, 1 + color_jitter))
+    return CropDraw(y, x, side, flip, hue, saturation)
+
+
+def _jitter_colours(crop, draw: CropDraw):
+    hsv = cv2.cvtColor(crop.astype(np.float32), cv2.COLOR_RGB2HSV)  # H in degrees, S and V in [0, 1]
+    hsv[..., 0] = (hsv[..., 0] + draw.hue) % 360
+    hsv[..., 1] = np.clip(hsv[..., 1] * draw.saturation, 0, 1)
+    return np.clip(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), 0, 1)
 
 
 def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
