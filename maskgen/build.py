@@ -6,8 +6,8 @@ videos, a bin fills from whichever end its sources reach most easily). It then p
 a random angle and crop, computes the crop's distance-to-hole map once, and reads from its histogram
 the hole ratio of every dilation kernel (5 to 47 px); the smallest kernel that comes within
 `ratio_tolerance` of the drawn ratio is used: the thinnest dilation that gives the hole its area, as
-in NVIDIA's masks, where small bins are thin outlines and only large ones thick bands (after half of
-NEAR_TRIES draws that miss the ratio, any ratio of the bin is taken). This replaces
+in NVIDIA's masks, where small bins are thin outlines and only large ones thick bands (after
+NEAR_TRIES draws that miss the ratio, any ratio of the bin is taken, the nearest to the drawn one). This replaces
 blind rejection: only a (source, angle, crop) that no kernel can bring there is rejected, and
 sources that cannot reach the ratio are skipped up front.
 
