@@ -7,9 +7,9 @@ a random angle and crop, computes the crop's distance-to-hole map once, and read
 the hole ratio of every dilation kernel (5 to 47 px); the smallest kernel that comes within
 `ratio_tolerance` of the drawn ratio is used: the thinnest dilation that gives the hole its area, as
 in NVIDIA's masks, where small bins are thin outlines and only large ones thick bands (after
-NEAR_TRIES draws that miss the ratio, any ratio of the bin is taken, the nearest to the drawn one). This replaces
-blind rejection: only a (source, angle, crop) that no kernel can bring there is rejected, and
-sources that cannot reach the ratio are skipped up front.
+NEAR_TRIES draws that miss the ratio, any ratio of the bin is taken, the nearest to the drawn one).
+This replaces blind rejection: only a (source, angle, crop) that no kernel can bring there is
+rejected, and sources that cannot reach the ratio are skipped up front.
 
 Mask i of cell (c, b) uses the generator np.random.default_rng([seed, c, b, i]) and nothing else,
 so the output is the same whatever the number of workers and whether the build was resumed.
