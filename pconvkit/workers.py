@@ -3,12 +3,20 @@
 multiprocessing.Pool waits forever for the results of a worker that was killed (the out-of-memory
 killer's SIGKILL); concurrent.futures notices and raises BrokenProcessPool, which becomes a one-line
 error here. Results already written stay, and the same command resumes.
+
+The workers are forked with OpenCV set to one thread. A child forked while the parent's OpenCV
+thread pool exists inherits the pool's bookkeeping but not its threads, and changing the thread
+count there waits forever for threads that are not there (`maskgen build --workers 2` hung so, now
+and then, at the start of its second video). One thread per worker is what the workers want
+anyway; the parent's setting comes back when the pool closes.
 """
 
 import contextlib
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+
+import cv2
 
 from pconvkit.errors import UserError
 
@@ -32,13 +40,18 @@ def process_pool(workers: int, what: str, state: dict | None = None):
     if state:
         ((name, value),) = state.items()
         initializer, initargs = _install, (name, value)
-    with ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("fork"), initializer=initializer, initargs=initargs
-    ) as pool:
-        try:
-            yield pool
-        except BrokenProcessPool:
-            raise UserError(
-                f"a worker process of {what} died (killed by the system, perhaps for lack of memory): what was "
-                "written so far is kept; run the same command again to resume"
-            ) from None
+    parent_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # before any fork: the children inherit a pool without threads to wait for
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=initializer, initargs=initargs
+        ) as pool:
+            try:
+                yield pool
+            except BrokenProcessPool:
+                raise UserError(
+                    f"a worker process of {what} died (killed by the system, perhaps for lack of memory): what "
+                    "was written so far is kept; run the same command again to resume"
+                ) from None
+    finally:
+        cv2.setNumThreads(parent_threads)

@@ -258,6 +258,27 @@ def test_a_killed_mask_builder_ends_the_build_with_an_error(tmp_path, monkeypatc
         signal.alarm(0)
 
 
+def _opencv_threads_and_set_one(_):
+    inherited = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # what maskgen's flow workers do first; it waited forever in a child forked
+    return inherited  # while the parent's OpenCV pool had threads
+
+
+def test_workers_start_with_one_opencv_thread_and_the_parent_keeps_its_own():
+    from pconvkit.workers import process_pool
+
+    cv2.setNumThreads(2)
+    cv2.GaussianBlur(np.ones((1500, 1500), np.float32), (15, 15), 3)  # the parent's pool now has threads
+    signal.alarm(120)
+    try:
+        with process_pool(2, "a test") as pool:
+            inherited = list(pool.map(_opencv_threads_and_set_one, range(4)))
+    finally:
+        signal.alarm(0)
+    assert inherited == [1, 1, 1, 1]  # the children have no thread count to change, so none to wait for
+    assert cv2.getNumThreads() == 2
+
+
 def test_a_row_torn_inside_its_last_field_is_computed_again_not_lost(tmp_path):
     rng = np.random.default_rng(4)
     for i in range(3):
