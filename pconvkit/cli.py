@@ -105,7 +105,8 @@ _flow_options = [
         default=",".join(map(str, _FLOW.frame_gaps)),
         show_default=True,
         callback=_positive_int_list,
-        help="Comma-separated frame gaps: each gives pairs (i, i+gap); more gaps, more distinct masks.",
+        help="Comma-separated frame gaps: each gives pairs (i, i+gap); more gaps, more distinct masks, "
+        "but pairs further apart than 1 (the paper's) can turn a moving object into a filled silhouette.",
     ),
     _option("--frame-stride", _FLOW.frame_stride, POSITIVE, "Step between first frames of pairs."),
     click.option(
@@ -256,7 +257,7 @@ def maskgen_flow(videos, frames, out, suffix, **options):
     type=click.Choice(sorted(PRESETS)),
     default=None,
     help="paper: the paper's counts (the default). sample: the small build on the opencv-doc sample "
-    "videos used by `make demo` (gaps 1,4,16, stride 6, every raw mask kept, 25 per bin, "
+    "videos used by `make demo` (consecutive frames, every 2nd frame, every raw mask kept, 25 per bin, "
     "Megamind as the test video). With no inputs, the sample videos are used with this preset.",
 )
 @click.option("--train-count", type=NON_NEGATIVE, default=None, help="Raw training masks (paper: 55,116; 0 = all).")
