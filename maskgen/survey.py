@@ -42,23 +42,58 @@ def mask_statistics(valid: np.ndarray) -> dict:
     """What tells masks apart: hole ratio, connected hole components (8-connectivity), compactness
     (total contour length of the holes, OpenCV's findContours with RETR_LIST and CHAIN_APPROX_NONE and
     closed arcLength, divided by the square root of the hole's pixel count: thin ragged streaks score
-    high, blobs low), the share of the hole in its largest component, and the median component area."""
+    high, blobs low), the share of the hole in its largest component, the median component area, and
+    the holes seen as bands: their width and the length of their centre line (`hole_bands`)."""
     holes = (valid == 0).astype(np.uint8)
     count, _, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=8)
-    contours, _ = cv2.findContours(holes, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    boundary = sum(cv2.arcLength(c, True) for c in contours)
+    boundary = _contour_length(holes)
     areas = stats[1:, cv2.CC_STAT_AREA]
     area = int(holes.sum())
+    band_width, centre_line = hole_bands(holes)
     return dict(
         hole_ratio=area / holes.size,
         components=count - 1,
         boundary_per_sqrt_area=boundary / np.sqrt(area) if area else 0.0,
         largest_share=float(areas.max() / area) if area else 0.0,
         median_component_area=float(np.median(areas)) if area else 0.0,
+        band_width=band_width,
+        centre_line=centre_line,
     )
 
 
-STATISTICS = ("hole_ratio", "components", "boundary_per_sqrt_area", "largest_share", "median_component_area")
+def hole_bands(holes: np.ndarray) -> tuple[float, float]:
+    """(width, centre-line length) of the holes (uint8, 1 = hole), in pixels.
+
+    The centre line is the holes' skeleton (scikit-image); its length is half the length of its
+    contours (both sides of a one-pixel line). The width is twice the median distance from the centre
+    line to the valid region, less one: a straight band w px across gives w (w - 1 for an even w,
+    whose centre falls between pixels). Two masks of one hole ratio can differ in either: thin bands
+    along long outlines, or thick ones along short outlines.
+    """
+    from skimage.morphology import skeletonize
+
+    if not holes.any():
+        return 0.0, 0.0
+    skeleton = skeletonize(holes.astype(bool))
+    to_valid = cv2.distanceTransform(holes, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    width = 2.0 * float(np.median(to_valid[skeleton])) - 1.0
+    return width, _contour_length(skeleton.view(np.uint8)) / 2.0
+
+
+def _contour_length(binary: np.ndarray) -> float:
+    contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    return float(sum(cv2.arcLength(c, True) for c in contours))
+
+
+STATISTICS = (
+    "hole_ratio",
+    "components",
+    "boundary_per_sqrt_area",
+    "largest_share",
+    "median_component_area",
+    "band_width",
+    "centre_line",
+)
 
 
 def measured_masks(folder, hole_white: bool = False, margin: int = BORDER_MARGIN):
@@ -117,10 +152,18 @@ def comparison_lines(table, names=("A", "B")) -> list[str]:
             ("components", "components"),
             ("boundary_per_sqrt_area", "compactness"),
             ("largest_share", "largest"),
+            ("band_width", "band width"),
+            ("centre_line", "centre line"),
         ):
-            parts.append(f"{short} {row[f'{name}_a']:.3g}/{row[f'{name}_b']:.3g} ({row[f'{name}_change']:+.0%})")
+            parts.append(
+                f"{short} {_figure(row[f'{name}_a'])}/{_figure(row[f'{name}_b'])} ({row[f'{name}_change']:+.0%})"
+            )
         lines.append(", ".join(parts))
     return [f"cell: {names[0]}/{names[1]} (relative change of {names[1]})"] + lines
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def comparison_picture(table, path, names=("A", "B")):
@@ -130,8 +173,9 @@ def comparison_picture(table, path, names=("A", "B")):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 4, figsize=(16, 7))
-    for column, name in enumerate(("hole_ratio", "components", "boundary_per_sqrt_area", "largest_share")):
+    shown = ("hole_ratio", "components", "boundary_per_sqrt_area", "largest_share", "band_width", "centre_line")
+    figure, axes = plt.subplots(2, len(shown), figsize=(4 * len(shown), 7))
+    for column, name in enumerate(shown):
         for line, category in enumerate(CATEGORIES):
             axis = axes[line, column]
             part = table[table["category"] == category]

@@ -389,7 +389,7 @@ def maskgen_classify(folder, hole_white, border_margin):
 @click.argument("folder", type=click.Path())
 @click.option("--hole-white", is_flag=True, help="The folder's masks are white = hole.")
 def maskgen_stats(folder, hole_white):
-    """Per-category counts, mean hole ratio, connected components and boundary length per sqrt(area)."""
+    """Per-category counts and means: hole ratio, components, compactness, band width, centre line."""
     from pconvkit.maskgen.survey import folder_statistics
 
     click.echo(folder_statistics(folder, hole_white).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
@@ -403,7 +403,7 @@ def maskgen_stats(folder, hole_white):
 @click.option("--out", type=click.Path(), default=None, help="Folder for compare.csv and compare.png.")
 def maskgen_compare(first, second, first_hole_white, second_hole_white, out):
     """Two mask sets side by side per cell: counts, hole ratios, components, compactness, the largest
-    component's share; relative differences, one line per cell, and a picture."""
+    component's share, band width and centre line; relative differences, one line per cell, and a picture."""
     from pconvkit.files import ensure_writable_dir, write_text_atomic
     from pconvkit.maskgen.survey import compare_folders, comparison_lines, comparison_picture
 

@@ -66,6 +66,34 @@ def test_statistics_of_masks_known_by_construction():
     assert ring_stats["components"] == 1 and ring_stats["boundary_per_sqrt_area"] > 3 * 2 * np.sqrt(np.pi)
 
 
+def test_band_width_and_centre_line_of_bands_known_by_construction():
+    import cv2
+
+    band = np.ones((300, 400), np.uint8)
+    band[100:121, 50:350] = 0  # 21 px across, 300 px long
+    stats = mask_statistics(band)
+    assert stats["band_width"] == 21.0
+    assert 300 - 21 <= stats["centre_line"] <= 300  # the skeleton stops short of the ends by about half the width
+    diagonal = np.ones((500, 500), np.uint8)
+    cv2.line(diagonal, (50, 50), (450, 450), 0, 11)
+    stats = mask_statistics(diagonal)
+    assert abs(stats["centre_line"] - 400 * np.sqrt(2)) < 0.03 * 400 * np.sqrt(2)  # diagonal steps count sqrt(2)
+    assert abs(stats["band_width"] - 11) <= 1.5
+    ring = np.ones((400, 400), np.uint8)
+    cv2.circle(ring, (200, 200), 150, 0, 15)
+    stats = mask_statistics(ring)
+    assert abs(stats["centre_line"] - 2 * np.pi * 150) < 0.08 * 2 * np.pi * 150
+    assert abs(stats["band_width"] - 15) <= 1.5
+    # one hole ratio, two characters: one thick band against three thin ones of the same area
+    thick, thin = np.ones((300, 300), np.uint8), np.ones((300, 300), np.uint8)
+    thick[90:123, 30:270] = 0
+    for y in (60, 140, 220):
+        thin[y : y + 11, 30:270] = 0
+    a, b = mask_statistics(thick), mask_statistics(thin)
+    assert a["hole_ratio"] == b["hole_ratio"]
+    assert a["band_width"] == 3 * b["band_width"] == 33 and b["centre_line"] > 2.5 * a["centre_line"]
+
+
 def test_compare_two_mask_sets_either_polarity(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(6):
