@@ -22,6 +22,7 @@ KERNEL_RANGE = (5, 47)
 MAX_RADIUS = (KERNEL_RANGE[1] - 1) // 2 + 1
 FOOTPRINTS = ("square", "disk")
 _DISTANCE = {"square": (cv2.DIST_C, 3), "disk": (cv2.DIST_L2, cv2.DIST_MASK_PRECISE)}
+_BLOCK = np.ones((4, 4), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ def crop_distance(
     Chebyshev distance for a square footprint, Euclidean for a disk. Holes outside the crop but
     within the largest dilation radius count too.
     """
+    return window_distance(rotated_window(raw_valid, angle, crop_x, crop_y, size), size, footprint)
+
+
+def rotated_window(raw_valid: np.ndarray, angle: float, crop_x: int, crop_y: int, size: int) -> np.ndarray:
+    """The scaled and rotated raw mask over the crop and a border as wide as the largest dilation,
+    uint8 (size + 2 MAX_RADIUS) square, 1 = valid (also outside the source)."""
     height, width = scaled_shape(raw_valid.shape, size)
     scale = source_scale(raw_valid.shape, size)
     centre = ((raw_valid.shape[1] - 1) / 2.0, (raw_valid.shape[0] - 1) / 2.0)
@@ -71,7 +78,7 @@ def crop_distance(
     # Render only the crop plus a border as wide as the largest dilation.
     matrix[:, 2] -= (crop_x - MAX_RADIUS, crop_y - MAX_RADIUS)
     window = size + 2 * MAX_RADIUS
-    rotated = cv2.warpAffine(
+    return cv2.warpAffine(
         raw_valid.astype(np.uint8),
         matrix,
         (window, window),
@@ -79,11 +86,36 @@ def crop_distance(
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=1,
     )
-    distance = cv2.distanceTransform(rotated, *_DISTANCE[footprint])
+
+
+def window_distance(window: np.ndarray, size: int, footprint: str = "square") -> np.ndarray:
+    """`crop_distance` of a `rotated_window`: float32 (size, size)."""
+    distance = cv2.distanceTransform(window, *_DISTANCE[footprint])
     # A window with no hole gets OpenCV's "infinite" distance (about 1.8e19), which overflows any
     # integer cast downstream; every distance beyond the window's diagonal means the same: far.
-    np.minimum(distance, 2.0 * window, out=distance)
+    np.minimum(distance, 2.0 * window.shape[0], out=distance)
     return distance[MAX_RADIUS : MAX_RADIUS + size, MAX_RADIUS : MAX_RADIUS + size]
+
+
+def largest_ratio_bound(window: np.ndarray, size: int, margin: int = 0) -> float:
+    """An upper bound of the crop's hole ratio at the largest kernel, for a sixteenth of the pixels.
+
+    Blocks of 4 x 4 pixels of the `rotated_window` that hold a hole are grown by the largest
+    dilation radius in blocks, rounded up (a pixel within r of a hole lies in a block within
+    floor((r + 3) / 4) blocks of that hole's block, for either footprint); the grown blocks that
+    overlap the crop (or, with `margin`, its interior) count whole. A sampler that needs more hole
+    than this can skip the full-resolution distance map.
+    """
+    # a block is valid where all its pixels are: the erosion's minimum at each block's corner (past
+    # the window's edge the erosion reads valid)
+    valid_blocks = cv2.erode(window, _BLOCK, anchor=(0, 0))[::4, ::4]
+    if valid_blocks.all():
+        return 0.0
+    block_distance = cv2.distanceTransform(valid_blocks, cv2.DIST_C, 3)
+    reach = (KERNEL_RANGE[1] - 1) / 2
+    start, stop = (MAX_RADIUS + margin) // 4, -(-(MAX_RADIUS + size - margin) // 4)
+    grown = block_distance[start:stop, start:stop] <= (reach + 3) // 4
+    return float(np.count_nonzero(grown) * 16 / size**2)
 
 
 def holes_within(distance: np.ndarray, kernel: int) -> np.ndarray:

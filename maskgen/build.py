@@ -34,7 +34,10 @@ from pconvkit.maskgen.augment import (
     AugmentParams,
     crop_distance,
     half_pixel_steps,
+    largest_ratio_bound,
     random_geometry,
+    rotated_window,
+    window_distance,
 )
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_frame
 from pconvkit.maskgen.manifest import SETTINGS_NAME, manifest_text, read_manifest, write_cell_mask, write_manifest
@@ -135,8 +138,10 @@ def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings
         source = int(candidates[rng.integers(len(candidates))])
         raw_valid = load(source)
         angle, crop_x, crop_y = random_geometry(rng, raw_valid.shape, size)
-        distance = crop_distance(raw_valid, angle, crop_x, crop_y, size, settings.footprint)
-        steps = half_pixel_steps(distance)
+        window = rotated_window(raw_valid, angle, crop_x, crop_y, size)
+        if largest_ratio_bound(window, size, settings.margin if category == "N" else 0) <= near[0]:
+            continue  # not even the largest dilation brings this crop into the wanted ratios
+        steps = half_pixel_steps(window_distance(window, size, settings.footprint))
         if category == "N":
             steps[frame] = KERNEL_RANGE[1] + 1  # NVIDIA's N masks: the margin frame is set valid
         holes_per_kernel = np.cumsum(

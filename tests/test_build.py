@@ -230,3 +230,34 @@ def test_test_masks_spread_over_their_bins(tmp_path):
     ratios = [float(r["hole_ratio"]) for r in read_manifest(tmp_path / "test") if r["bin"] == "0.01-0.1"]
     # drawn uniformly in (0.01, 0.1]: both halves of the bin get masks, not only the end dilation favours
     assert min(ratios) < 0.055 < max(ratios) and abs(np.mean(ratios) - 0.055) < 0.02
+
+
+@pytest.mark.parametrize("size", [512, 250])  # a window that 4-px blocks tile, and one they do not
+def test_the_cheap_bound_never_falls_below_the_largest_dilations_ratio(size):
+    from pconvkit.maskgen.augment import (
+        KERNEL_RANGE,
+        half_pixel_steps,
+        largest_ratio_bound,
+        random_geometry,
+        rotated_window,
+        window_distance,
+    )
+
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(60):
+        valid = np.ones((300, 420), np.uint8)
+        for _ in range(int(rng.integers(1, 40))):  # specks and strokes, as raw masks have
+            x, y = rng.integers(0, 420), rng.integers(0, 300)
+            cv2.line(valid, (int(x), int(y)), (int(x + rng.integers(-60, 60)), int(y + rng.integers(-60, 60))), 0, 1)
+        angle, crop_x, crop_y = random_geometry(rng, valid.shape, size)
+        window = rotated_window(valid, angle, crop_x, crop_y, size)
+        for footprint in ("square", "disk"):
+            holes = half_pixel_steps(window_distance(window, size, footprint)) <= KERNEL_RANGE[1] - 1
+            for margin in (0, 50):
+                interior = holes[margin : size - margin, margin : size - margin]
+                true_ratio = interior.sum() / size**2
+                bound = largest_ratio_bound(window, size, margin)
+                assert true_ratio <= bound <= true_ratio + 0.3  # never below; loose, not useless
+                checked += true_ratio < 0.6
+    assert checked > 100  # mostly crops below the top bin, where skipping them matters
