@@ -12,7 +12,6 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -99,8 +98,7 @@ def assign_splits(names, test_videos=None, test_fraction=PAPER_TEST_COUNT / (PAP
 
 
 def _mask_from_frames(job):
-    first, second, settings = job
-    cv2.setNumThreads(1)
+    first, second, settings = job  # in a worker process OpenCV has one thread (pconvkit.workers)
     forward = compute_flow(first, second, settings.flow.method, settings.flow.dis_preset)
     backward = compute_flow(second, first, settings.flow.method, settings.flow.dis_preset)
     return _raw_mask(forward, backward, settings)

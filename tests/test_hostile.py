@@ -260,7 +260,7 @@ def test_a_killed_mask_builder_ends_the_build_with_an_error(tmp_path, monkeypatc
 
 def _opencv_threads_and_set_one(_):
     inherited = cv2.getNumThreads()
-    cv2.setNumThreads(1)  # what maskgen's flow workers do first; it waited forever in a child forked
+    cv2.setNumThreads(1)  # maskgen's flow workers did this first; it waited forever in a child forked
     return inherited  # while the parent's OpenCV pool had threads
 
 
