@@ -1,5 +1,6 @@
-"""maskgen speed: flow + occlusion frame pairs per second, and the time to build the 12,000-mask
-test set from a raw pool with 2 workers (target: under 5 minutes on these 2 cores).
+"""maskgen speed: flow + occlusion frame pairs per second, DIS against Farneback flow, the test set's
+cheap bound against none, and the time to build the 12,000-mask test set from a raw pool with 2
+workers (target: under 5 minutes on these 2 cores).
 
     python benchmarks/bench_maskgen.py [--pairs 20] [--per-bin 1000] [--pool masks] [--workers 2] [--check-against REV]
 
@@ -16,11 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from pconvkit import sampledata
+from pconvkit.maskgen import build
+from pconvkit.maskgen.bins import BINS
 from pconvkit.maskgen.build import BenchmarkSettings, build_test_set
 from pconvkit.maskgen.flowcompute import compute_flow, read_frames
 from pconvkit.maskgen.occlusion import raw_mask_from_flows
-from pconvkit.maskgen.pool import load_pool
+from pconvkit.maskgen.pool import load_pool, load_raw_mask
 from pconvkit.memory import reuse_freed_memory
 
 
@@ -77,6 +82,44 @@ def bench_check_against(revision: str, pairs: int):
     print(f"consistency check on vtest.avi: {revision} {then:.1f} ms, now {now:.1f} ms per pair ({then / now:.2f}x)")
 
 
+def bench_flow_methods(pairs: int):
+    """Two flows per pair of vtest.avi with DIS and with Farneback, alternating."""
+    video = next(v for v in sampledata.sample_videos() if v.name == "vtest.avi")
+    frames = read_frames(video)[: pairs + 1]
+    seconds = {"dis": 0.0, "farneback": 0.0}
+    for first, second in zip(frames, frames[1:]):
+        for method in seconds:
+            start = time.perf_counter()
+            compute_flow(first, second, method), compute_flow(second, first, method)
+            seconds[method] += time.perf_counter() - start
+    dis, farneback = (seconds[m] / (len(frames) - 1) * 1e3 for m in ("dis", "farneback"))
+    print(f"two flows per vtest pair: DIS {dis:.0f} ms, Farneback {farneback:.0f} ms ({farneback / dis:.1f}x)")
+
+
+def bench_ratio_bound(pool_dir: Path, masks: int = 30):
+    """Masks of the hardest cell (0.5-0.6 N) with the sampler's cheap bound and without it, alternating;
+    the masks must be the same."""
+    rows = load_pool(pool_dir, "test")
+    raws = [load_raw_mask(pool_dir, "test", row["raw_id"]) for row in rows]
+    reaches = [build.reach(raw) for raw in raws]
+    settings, bound = BenchmarkSettings(per_bin=masks), build.largest_ratio_bound
+    seconds, made = {"with": 0.0, "without": 0.0}, {}
+    for index in range(masks):
+        for name in seconds:
+            build.largest_ratio_bound = bound if name == "with" else (lambda *args: 1.0)
+            start = time.perf_counter()
+            rng = np.random.default_rng(build.mask_seed(0, 0, len(BINS) - 1, index))
+            made[name] = build.sample_cell_mask(raws.__getitem__, reaches, "N", len(BINS) - 1, rng, settings)[0]
+            seconds[name] += time.perf_counter() - start
+        build.largest_ratio_bound = bound
+        assert np.array_equal(made["with"], made["without"]), "the bound changed a mask"
+    with_bound, without = (seconds[k] / masks * 1e3 for k in ("with", "without"))
+    print(
+        f"0.5-0.6 N masks from {len(rows)} raw test masks: {without:.1f} ms without the cheap bound, "
+        f"{with_bound:.1f} ms with it ({without / with_bound:.1f}x), the same masks"
+    )
+
+
 def bench_test_set(pool_dir: Path, per_bin: int, workers: int):
     rows = load_pool(pool_dir, "test")
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,10 +143,12 @@ def main():
     parser.add_argument("--check-against", default=None)
     args = parser.parse_args()
     bench_flow(args.pairs)
+    bench_flow_methods(args.pairs)
     if args.check_against:
         bench_check_against(args.check_against, args.pairs)
     if not (args.pool / "raw" / "test" / "pool.csv").exists():
         raise SystemExit(f"no raw test pool in {args.pool}: run `maskgen build --preset sample --out {args.pool}`")
+    bench_ratio_bound(args.pool)
     bench_test_set(args.pool, args.per_bin, args.workers)
 
 

@@ -9,6 +9,8 @@ the N cells, the mean hole ratio. A user with NVIDIA's masks gets every statisti
     python benchmarks/mask_realism.py BUILD [BUILD ...]      # one table per build folder
     python benchmarks/mask_realism.py BUILD --train 2400     # also augmented training-pool masks
     python benchmarks/mask_realism.py A B --picture out.png  # the builds' figures beside NVIDIA's
+    python benchmarks/mask_realism.py BUILD --reference-picture ../shared/reference/nvidia_test_masks.png
+                                  # band width and centre line: the picture's masks against the build's
 
 A figure passes when it is within 25 % of NVIDIA's (components, compactness) or within 0.02 (mean
 ratio, N and B against NVIDIA's N figures, the only ones published with the masks' statistics).
@@ -17,11 +19,14 @@ ratio, N and B against NVIDIA's N figures, the only ones published with the mask
 import argparse
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pandas as pd
 
+from pconvkit.files import read_mask
 from pconvkit.maskgen.augment import AugmentedMasks
 from pconvkit.maskgen.bins import BINS, bin_label, classify
-from pconvkit.maskgen.manifest import find_test_dir
+from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
 from pconvkit.maskgen.survey import folder_statistics, mask_statistics
 
@@ -118,6 +123,55 @@ def training_cells(build: Path, count: int, seed: int = 0) -> pd.DataFrame:
     )
 
 
+def reference_tiles(path: Path) -> list[tuple[str, str, np.ndarray]]:
+    """(bin, category, valid) of each mask in a picture laid out as ../shared/reference's: six rows of
+    tiles, one per bin, three N tiles then three B tiles, framed by grey lines; white = valid."""
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise SystemExit(f"Error: cannot read {path} as a picture")
+    grey = (image > 100) & (image < 160)
+
+    def runs(lines: np.ndarray) -> list[tuple[int, int]]:  # stretches between grey lines, tile-sized
+        edges = np.flatnonzero(np.diff(np.r_[1, lines.astype(np.int8), 1]))
+        return [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= 64]
+
+    rows, columns = runs(grey.mean(axis=1) > 0.5), runs(grey.mean(axis=0) > 0.5)
+    if len(rows) != len(BINS) or len(columns) != 6:
+        raise SystemExit(f"Error: {path} is not laid out as 6 rows of 6 mask tiles ({len(rows)} x {len(columns)})")
+    return [
+        (bin_label(b), "N" if c < 3 else "B", (image[y0:y1, x0:x1] >= 128).astype(np.uint8))
+        for b, (y0, y1) in enumerate(rows)
+        for c, (x0, x1) in enumerate(columns)
+    ]
+
+
+def band_table(reference: Path, build: Path, per_cell: int = 40) -> pd.DataFrame:
+    """Band width and centre line (512-px units) of the reference picture's masks and of the build's,
+    the build's scaled to the picture's tile size first, as the picture's were."""
+    tiles = reference_tiles(reference)
+    tile = tiles[0][2].shape[0]
+    measured = [
+        dict(who="NVIDIA", bin=bin_name, category=category, **_bands(mask_statistics(valid), 512 / tile))
+        for bin_name, category, valid in tiles
+    ]
+    test_dir = find_test_dir(build)
+    hole_white = manifest_polarity(test_dir)
+    manifest = pd.read_csv(test_dir / "manifest.csv")
+    for (bin_name, category), cell in manifest.groupby(["bin", "category"]):
+        for relative in cell["path"][:per_cell]:
+            valid = read_mask(test_dir / relative, hole_white)
+            small = (cv2.resize(valid * 255, (tile, tile), interpolation=cv2.INTER_AREA) >= 128).astype(np.uint8)
+            measured.append(
+                dict(who=build.name, bin=bin_name, category=category, **_bands(mask_statistics(small), 512 / tile))
+            )
+    table = pd.DataFrame(measured).groupby(["bin", "category", "who"]).mean().unstack("who")
+    return table.round(0)
+
+
+def _bands(stats: dict, scale: float) -> dict:
+    return dict(band_width=stats["band_width"] * scale, centre_line=stats["centre_line"] * scale)
+
+
 def picture(tables: dict, path):
     """Components, compactness and mean ratio per cell for each build, NVIDIA's as black marks."""
     import matplotlib
@@ -150,6 +204,7 @@ def main():
     parser.add_argument("builds", nargs="+", type=Path, help="maskgen build folders")
     parser.add_argument("--train", type=int, default=0, help="also measure this many augmented training masks")
     parser.add_argument("--picture", type=Path, help="a PNG of the test sets' figures beside NVIDIA's")
+    parser.add_argument("--reference-picture", type=Path, help="a picture of NVIDIA's masks (../shared/reference)")
     args = parser.parse_args()
     tables = {}
     for build in args.builds:
@@ -161,6 +216,9 @@ def main():
         if args.train:
             table, summary = cell_table(training_cells(build, args.train))
             print(f"## {build.name}: {args.train} augmented training masks\n\n{markdown(table)}\n\n{summary}\n")
+        if args.reference_picture:
+            print(f"## {build.name}: band width and centre line (px at 512) against the reference picture\n")
+            print(band_table(args.reference_picture, build).to_string(), "\n")
 
     if args.picture:
         picture(tables, args.picture)
