@@ -75,7 +75,9 @@ def hole_bands(holes: np.ndarray) -> tuple[float, float]:
     if not holes.any():
         return 0.0, 0.0
     skeleton = skeletonize(holes.astype(bool))
-    to_valid = cv2.distanceTransform(holes, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    # outside the image counts as valid, as it does for the skeleton (and a mask all hole has a width)
+    framed = cv2.copyMakeBorder(holes, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    to_valid = cv2.distanceTransform(framed, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
     width = 2.0 * float(np.median(to_valid[skeleton])) - 1.0
     return width, _contour_length(skeleton.view(np.uint8)) / 2.0
 

@@ -89,6 +89,8 @@ def test_band_width_and_centre_line_of_bands_known_by_construction():
     thick[90:123, 30:270] = 0
     for y in (60, 140, 220):
         thin[y : y + 11, 30:270] = 0
+    strip = mask_statistics(np.zeros((21, 200), np.uint8))  # all hole: the image's edges bound the band
+    assert strip["band_width"] == 21.0
     a, b = mask_statistics(thick), mask_statistics(thin)
     assert a["hole_ratio"] == b["hole_ratio"]
     assert a["band_width"] == 3 * b["band_width"] == 33 and b["centre_line"] > 2.5 * a["centre_line"]
