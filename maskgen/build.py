@@ -161,8 +161,25 @@ def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings
         return valid, source, AugmentParams(kernel, angle, crop_x, crop_y, settings.footprint)
     raise UserError(
         f"cannot fill bin {category} {bin_label(bin_index)}: no augmented test mask landed in it "
-        f"after {settings.max_tries} tries; add test videos with larger occlusions or lower --per-bin"
+        f"after {settings.max_tries} tries; {_unfillable_advice(reaches, low, high)}"
     )
+
+
+def _unfillable_advice(reaches, low: float, high: float) -> str:
+    """What would fill a bin no draw reached: the pool's raw masks are too dense for it, too sparse,
+    or neither clearly (then fewer masks per bin, or more videos, may do)."""
+    smallest, largest = np.asarray(reaches).T
+    if np.median(smallest) > high:
+        return (
+            f"half the test pool's raw masks hold {np.median(smallest):.2f} or more hole at the thinnest "
+            "dilation: add test videos with sparser occlusions (a static camera, smaller moving objects)"
+        )
+    if largest.max() < low:
+        return (
+            f"even the widest dilation brings the test pool's raw masks to at most {largest.max():.2f} hole: "
+            "add test videos with larger occlusions"
+        )
+    return "add test videos (sparser occlusions for the small bins, larger ones for the large) or lower --per-bin"
 
 
 def ratio_candidates(reaches, low: float, high: float) -> np.ndarray:

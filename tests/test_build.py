@@ -112,8 +112,9 @@ def test_impossible_bin_names_the_cell(tmp_path):
     valid[50:54, 90:94] = 0  # one tiny hole, even dilated by 47 px, cannot reach 0.2
     write_png_atomic(tmp_path / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
     rows = [dict(raw_id="v/a", video="v", first=0, second=1, hole_ratio=0.0, height=120, width=200)]
-    with pytest.raises(UserError, match=r"cannot fill bin N 0.2-0.3"):
+    with pytest.raises(UserError, match=r"cannot fill bin N 0.2-0.3") as error:
         build_test_set(tmp_path, rows, small_settings(per_bin=1, max_tries=50))
+    assert "larger occlusions" in str(error.value) and "sparser" not in str(error.value)
 
 
 def test_augmentation_is_reproducible_and_dilation_grows_holes():

@@ -69,8 +69,9 @@ def test_maskgen_build_from_a_flow_folder(tmp_path):
     ]
     result = runner.invoke(maskgen, arguments)
     # the 8x20 strips of the moving square dilated by at least 5 px already cover over 10 % of a
-    # 64x64 crop, so the first bin cannot be filled: the message names it
+    # 64x64 crop, so the first bin cannot be filled: the message names it, and asks for sparser videos
     one_line_error(result, "cannot fill bin N 0.01-0.1")
+    assert "sparser occlusions" in result.output and "larger occlusions" not in result.output
     assert not (tmp_path / "out" / "test" / "manifest.csv").exists()
     result = runner.invoke(
         maskgen,
