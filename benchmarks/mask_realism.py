@@ -11,6 +11,8 @@ the N cells, the mean hole ratio. A user with NVIDIA's masks gets every statisti
     python benchmarks/mask_realism.py A B --picture out.png  # the builds' figures beside NVIDIA's
     python benchmarks/mask_realism.py BUILD --reference-picture ../shared/reference/nvidia_test_masks.png
                                   # band width and centre line: the picture's masks against the build's
+    python benchmarks/mask_realism.py BUILD --by-video   # each test video's masks per cell, and for two
+                                  # videos the shares of the first that would match NVIDIA's figures
 
 A figure passes when it is within 25 % of NVIDIA's (components, compactness) or within 0.02 (mean
 ratio, N and B against NVIDIA's N figures, the only ones published with the masks' statistics).
@@ -26,9 +28,9 @@ import pandas as pd
 from pconvkit.files import read_mask
 from pconvkit.maskgen.augment import AugmentedMasks
 from pconvkit.maskgen.bins import BINS, bin_label, classify
-from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity
+from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
-from pconvkit.maskgen.survey import folder_statistics, mask_statistics
+from pconvkit.maskgen.survey import cell_statistics, mask_statistics, measured_masks
 
 # (components, compactness) per (bin, category); mean hole ratio per bin (N)
 NVIDIA = {
@@ -123,6 +125,48 @@ def training_cells(build: Path, count: int, seed: int = 0) -> pd.DataFrame:
     )
 
 
+def video_table(build: Path, measured: pd.DataFrame) -> pd.DataFrame:
+    """Per cell and test video (`measured`: the build's `measured_masks`): masks, their share of the
+    cell, mean components and compactness. With
+    two test videos, also the shares of the first (by name) for which the cell's means, a blend of
+    the two videos' means, would put both figures within the tolerance of NVIDIA's (steps of 0.01)."""
+    test_dir = find_test_dir(build)
+    measured = measured.copy()
+    videos = {row["path"]: row["source_video"] for row in read_manifest(test_dir / "manifest.csv")}
+    measured["video"] = measured["path"].map(videos)
+    names = sorted(measured["video"].unique())
+    rows = []
+    for (bin_name, category), nvidia in NVIDIA.items():
+        cell = measured[(measured["bin"] == bin_name) & (measured["category"] == category)]
+        means = cell.groupby("video")[["components", "boundary_per_sqrt_area"]].mean()
+        for video in names:
+            if video in means.index:
+                rows.append(
+                    dict(
+                        cell=f"{bin_name} {category}",
+                        video=video,
+                        n=int((cell["video"] == video).sum()),
+                        share=float((cell["video"] == video).mean()),
+                        components=means.loc[video, "components"],
+                        compactness=means.loc[video, "boundary_per_sqrt_area"],
+                        matching_shares=_matching_shares(means, names, nvidia) if video == names[0] else "",
+                    )
+                )
+    return pd.DataFrame(rows)
+
+
+def _matching_shares(means: pd.DataFrame, names: list, nvidia: tuple) -> str:
+    if len(names) != 2 or len(means) != 2:
+        return "-"
+    shares = np.linspace(0.0, 1.0, 101)
+    first, second = means.loc[names[0]].to_numpy(), means.loc[names[1]].to_numpy()
+    blend = shares[:, None] * first + (1 - shares[:, None]) * second
+    fits = (np.abs(blend / np.asarray(nvidia) - 1) <= RELATIVE_TOLERANCE).all(axis=1)
+    if not fits.any():
+        return "none"
+    return f"{shares[fits].min():.2f}-{shares[fits].max():.2f}"
+
+
 def reference_tiles(path: Path) -> list[tuple[str, str, np.ndarray]]:
     """(bin, category, valid) of each mask in a picture laid out as ../shared/reference's: six rows of
     tiles, one per bin, three N tiles then three B tiles, framed by grey lines; white = valid."""
@@ -205,12 +249,14 @@ def main():
     parser.add_argument("--train", type=int, default=0, help="also measure this many augmented training masks")
     parser.add_argument("--picture", type=Path, help="a PNG of the test sets' figures beside NVIDIA's")
     parser.add_argument("--reference-picture", type=Path, help="a picture of NVIDIA's masks (../shared/reference)")
+    parser.add_argument("--by-video", action="store_true", help="each test video's masks per cell")
     args = parser.parse_args()
     tables = {}
     for build in args.builds:
         if find_test_dir(build) is None:  # a build still running, or one that failed, has no manifest
             raise SystemExit(f"Error: {build} holds no finished test set (test/manifest.csv)")
-        table, summary = cell_table(folder_statistics(build))
+        measured = measured_masks(build)
+        table, summary = cell_table(cell_statistics(measured))
         tables[build.name] = table
         print(f"## {build.name}: test set\n\n{markdown(table)}\n\n{summary}\n")
         if args.train:
@@ -219,6 +265,9 @@ def main():
         if args.reference_picture:
             print(f"## {build.name}: band width and centre line (px at 512) against the reference picture\n")
             print(band_table(args.reference_picture, build).to_string(), "\n")
+        if args.by_video:
+            print(f"## {build.name}: test masks by source video\n")
+            print(video_table(build, measured).to_string(index=False, float_format="%.2f"), "\n")
 
     if args.picture:
         picture(tables, args.picture)

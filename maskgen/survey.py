@@ -114,7 +114,11 @@ def measured_masks(folder, hole_white: bool = False, margin: int = BORDER_MARGIN
 
 def folder_statistics(folder, hole_white: bool = False, margin: int = BORDER_MARGIN):
     """Per (category, bin) counts and mean statistics, as a pandas DataFrame."""
-    frame = measured_masks(folder, hole_white, margin)
+    return cell_statistics(measured_masks(folder, hole_white, margin))
+
+
+def cell_statistics(frame):
+    """Per (category, bin) counts and mean statistics of `measured_masks` rows."""
     return (
         frame.groupby(["category", "bin"])
         .agg(count=("path", "size"), **{f"mean_{name}": (name, "mean") for name in STATISTICS})
