@@ -127,9 +127,9 @@ def training_cells(build: Path, count: int, seed: int = 0) -> pd.DataFrame:
 
 def video_table(build: Path, measured: pd.DataFrame) -> pd.DataFrame:
     """Per cell and test video (`measured`: the build's `measured_masks`): masks, their share of the
-    cell, mean components and compactness. With
-    two test videos, also the shares of the first (by name) for which the cell's means, a blend of
-    the two videos' means, would put both figures within the tolerance of NVIDIA's (steps of 0.01)."""
+    cell, mean components and compactness. With two test videos, also the shares of the first (by
+    name) for which the cell's means, a blend of the two videos' means, would put both figures within
+    the tolerance of NVIDIA's (steps of 0.01)."""
     test_dir = find_test_dir(build)
     measured = measured.copy()
     videos = {row["path"]: row["source_video"] for row in read_manifest(test_dir / "manifest.csv")}
