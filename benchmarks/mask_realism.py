@@ -30,7 +30,7 @@ from pconvkit.maskgen.augment import AugmentedMasks
 from pconvkit.maskgen.bins import BINS, bin_label, classify
 from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
-from pconvkit.maskgen.survey import cell_statistics, mask_statistics, measured_masks
+from pconvkit.maskgen.survey import cell_statistics, hole_bands, mask_statistics, measured_masks
 
 # (components, compactness) per (bin, category); mean hole ratio per bin (N)
 NVIDIA = {
@@ -133,25 +133,24 @@ def video_table(build: Path, measured: pd.DataFrame) -> pd.DataFrame:
     test_dir = find_test_dir(build)
     measured = measured.copy()
     videos = {row["path"]: row["source_video"] for row in read_manifest(test_dir / "manifest.csv")}
-    measured["video"] = measured["path"].map(videos)
+    measured["video"] = measured["path"].map(videos).fillna("(not in the manifest)")
     names = sorted(measured["video"].unique())
     rows = []
     for (bin_name, category), nvidia in NVIDIA.items():
         cell = measured[(measured["bin"] == bin_name) & (measured["category"] == category)]
         means = cell.groupby("video")[["components", "boundary_per_sqrt_area"]].mean()
-        for video in names:
-            if video in means.index:
-                rows.append(
-                    dict(
-                        cell=f"{bin_name} {category}",
-                        video=video,
-                        n=int((cell["video"] == video).sum()),
-                        share=float((cell["video"] == video).mean()),
-                        components=means.loc[video, "components"],
-                        compactness=means.loc[video, "boundary_per_sqrt_area"],
-                        matching_shares=_matching_shares(means, names, nvidia) if video == names[0] else "",
-                    )
+        for video in means.index:
+            rows.append(
+                dict(
+                    cell=f"{bin_name} {category}",
+                    video=video,
+                    n=int((cell["video"] == video).sum()),
+                    share=float((cell["video"] == video).mean()),
+                    components=means.loc[video, "components"],
+                    compactness=means.loc[video, "boundary_per_sqrt_area"],
+                    matching_shares=_matching_shares(means, names, nvidia) if video == means.index[0] else "",
                 )
+            )
     return pd.DataFrame(rows)
 
 
@@ -189,15 +188,19 @@ def reference_tiles(path: Path) -> list[tuple[str, str, np.ndarray]]:
     ]
 
 
-def band_table(reference: Path, build: Path, per_cell: int = 40) -> pd.DataFrame:
-    """Band width and centre line (512-px units) of the reference picture's masks and of the build's,
-    the build's scaled to the picture's tile size first, as the picture's were."""
+def reference_bands(reference: Path) -> tuple[int, list[dict]]:
+    """The reference picture's tile size, and the band width and centre line (512-px units) of each
+    of its masks."""
     tiles = reference_tiles(reference)
     tile = tiles[0][2].shape[0]
-    measured = [
-        dict(who="NVIDIA", bin=bin_name, category=category, **_bands(mask_statistics(valid), 512 / tile))
-        for bin_name, category, valid in tiles
-    ]
+    rows = [dict(who="NVIDIA", bin=b, category=c, **_bands(valid, 512 / tile)) for b, c, valid in tiles]
+    return tile, rows
+
+
+def band_table(reference: tuple[int, list[dict]], build: Path, per_cell: int = 40) -> pd.DataFrame:
+    """`reference_bands` beside the same figures of the build's masks, scaled to the picture's tile
+    size first, as the picture's were."""
+    tile, measured = reference[0], list(reference[1])
     test_dir = find_test_dir(build)
     hole_white = manifest_polarity(test_dir)
     manifest = pd.read_csv(test_dir / "manifest.csv")
@@ -205,15 +208,14 @@ def band_table(reference: Path, build: Path, per_cell: int = 40) -> pd.DataFrame
         for relative in cell["path"][:per_cell]:
             valid = read_mask(test_dir / relative, hole_white)
             small = (cv2.resize(valid * 255, (tile, tile), interpolation=cv2.INTER_AREA) >= 128).astype(np.uint8)
-            measured.append(
-                dict(who=build.name, bin=bin_name, category=category, **_bands(mask_statistics(small), 512 / tile))
-            )
+            measured.append(dict(who=build.name, bin=bin_name, category=category, **_bands(small, 512 / tile)))
     table = pd.DataFrame(measured).groupby(["bin", "category", "who"]).mean().unstack("who")
     return table.round(0)
 
 
-def _bands(stats: dict, scale: float) -> dict:
-    return dict(band_width=stats["band_width"] * scale, centre_line=stats["centre_line"] * scale)
+def _bands(valid: np.ndarray, scale: float) -> dict:
+    width, centre_line = hole_bands((valid == 0).astype(np.uint8))
+    return dict(band_width=width * scale, centre_line=centre_line * scale)
 
 
 def picture(tables: dict, path):
@@ -252,6 +254,7 @@ def main():
     parser.add_argument("--by-video", action="store_true", help="each test video's masks per cell")
     args = parser.parse_args()
     tables = {}
+    reference = reference_bands(args.reference_picture) if args.reference_picture else None
     for build in args.builds:
         if find_test_dir(build) is None:  # a build still running, or one that failed, has no manifest
             raise SystemExit(f"Error: {build} holds no finished test set (test/manifest.csv)")
@@ -264,7 +267,7 @@ def main():
             print(f"## {build.name}: {args.train} augmented training masks\n\n{markdown(table)}\n\n{summary}\n")
         if args.reference_picture:
             print(f"## {build.name}: band width and centre line (px at 512) against the reference picture\n")
-            print(band_table(args.reference_picture, build).to_string(), "\n")
+            print(band_table(reference, build).to_string(), "\n")
         if args.by_video:
             print(f"## {build.name}: test masks by source video\n")
             print(video_table(build, measured).to_string(index=False, float_format="%.2f"), "\n")
