@@ -1,3 +1,3 @@
-"""The command line lives in pconvkit/cli.py (installed as pconvkit.cli, entry points maskgen, benchmark, pconv)."""
+"""The command line lives in pconvkit/cli/ (installed as pconvkit.cli, entry points maskgen, benchmark, pconv)."""
 
 from pconvkit.cli import benchmark, maskgen, pconv  # noqa: F401

@@ -20,7 +20,7 @@ def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:
     else:
         pairs = list({mask.bin: (mask, image) for mask, image in pairs if mask.category == "B"}.values())
     if not pairs:
-        raise UserError("no pair of the run matches --masks")
+        raise UserError("no pair of the run matches --mask-ids")
     return pairs
 
 

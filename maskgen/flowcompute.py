@@ -29,6 +29,7 @@ DIS_PRESETS = {
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
+FLOW_METHODS = ("dis", "farneback")
 
 
 @dataclass(frozen=True)

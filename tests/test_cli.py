@@ -308,7 +308,7 @@ BAD_NUMBERS = (
     )
     + _cases(maskgen, ["flow", "--frames", "f", "--out", "o"], "--frame-gaps abc")
     + _cases(maskgen, ["classify", "f"], "--border-margin -3")
-    + _cases(benchmark, ["grid", "r"], "--size 0")
+    + _cases(benchmark, ["sweep", "--masks", "m"], "--size 0; --count 0; --mask-threshold 2")
     + _cases(
         benchmark,
         ["run", "--masks", "m", "--out", "o"],
@@ -424,16 +424,43 @@ def test_a_run_can_be_drawn_from_another_directory(tmp_path, mask_folder, image_
             str(tmp_path / "r"),
             "--methods",
             "mean",
-            "--masks",
+            "--mask-ids",
             "0",
             "--images",
             str(image_folder),
-            "--size",
-            "64",
         ],
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "r" / "grid.png").is_file()
+
+
+def test_grid_names_its_mask_ids_option_when_given_the_old_spelling(tmp_path):
+    one_line_error(runner.invoke(benchmark, ["grid", str(tmp_path), "--masks", "0"]), "as --mask-ids")
+
+
+def test_the_sweep_reads_masks_with_the_same_options_as_a_run():
+    from pconvkit.cli.benchmark_commands import benchmark_run, benchmark_sweep
+
+    def mask_options(command):
+        return {p.name for p in command.params if p.name in ("masks", "hole_white", "mask_threshold", "mostly_hole")}
+
+    assert mask_options(benchmark_sweep) == mask_options(benchmark_run) == {
+        "masks",
+        "hole_white",
+        "mask_threshold",
+        "mostly_hole",
+    }
+
+
+def test_each_entry_point_loads_only_its_own_group():
+    import subprocess
+    import sys
+
+    for group, others in (("pconv", ("benchmark", "maskgen")), ("maskgen", ("benchmark", "pconv"))):
+        code = f"import sys; from pconvkit.cli import {group}; print(sorted(sys.modules))"
+        loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        for other in others:
+            assert f"pconvkit.cli.{other}_commands" not in loaded
 
 
 class _StubClassifier:

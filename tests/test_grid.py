@@ -17,7 +17,7 @@ def test_grid_pairs_one_border_mask_per_bin_or_the_named_ones(tmp_path):
     assert pairs[0][0].path == tmp_path / "masks/test/B/0.01-0.1/00002.png"
     assert all(mask.category == "B" for mask, _ in pairs)
     assert [(mask.mask_id, image) for mask, image in grid_pairs(tmp_path, ["00000"])] == [("00000", "photo0")]
-    with pytest.raises(UserError, match="matches --masks"):
+    with pytest.raises(UserError, match="matches --mask-ids"):
         grid_pairs(tmp_path, ["99999"])
     with pytest.raises(UserError, match="no pairing.csv"):
         grid_pairs(tmp_path / "elsewhere")

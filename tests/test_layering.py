@@ -25,7 +25,8 @@ def layer_of_module(name: str) -> str | None:
 def modules():
     for layer, folder in LAYERS.items():
         for path in sorted((REPOSITORY / folder).rglob("*.py")):
-            yield (("cli" if path.name == "cli.py" and layer == "core" else layer), path)
+            in_cli = layer == "core" and path.relative_to(REPOSITORY / folder).parts[0] == "cli"
+            yield ("cli" if in_cli else layer), path
 
 
 def imports(tree):

@@ -1,0 +1,68 @@
+"""How the benchmark commands turn their shared options into the library's inputs: checked method
+names, the image folder (or the sample photos), a run's images at its size, the networks' options,
+masks read by the one mask rule, and the metric networks' weight files."""
+
+from pathlib import Path
+
+from pconvkit.cli.options import unique_names
+from pconvkit.errors import UserError
+
+
+def method_names(value) -> tuple:
+    """--methods as a tuple of checked names, each once; a one-line error for an empty or unknown one."""
+    from pconvkit.benchmark.methods import check_method_name
+
+    names = unique_names(value)
+    if not names:
+        raise UserError("--methods is empty: name at least one method")
+    for name in names:
+        check_method_name(name)
+    return names
+
+
+def image_folder(images):
+    """--images, or the held-out sample photos (which must have been fetched)."""
+    from pconvkit import sampledata
+
+    if images is None:
+        sampledata.require_sample_data()
+        images = sampledata.photos_dir("test")
+    return images
+
+
+def run_images(images, results):
+    """The images of a run at its size (its masks' side): --images, or the held-out sample photos."""
+    from pconvkit.benchmark.data import load_images
+    from pconvkit.benchmark.results import read_pairing
+    from pconvkit.files import read_mask
+
+    pairs = read_pairing(results)
+    if not pairs:
+        raise UserError(f"{results} has an empty pairing")
+    first = pairs[0][0]
+    return load_images(image_folder(images), read_mask(first.path, first.hole_white, first.threshold).shape[0])
+
+
+def network_options(checkpoint, conv_checkpoint, device=None) -> dict:
+    """The options of the two networks, by method name."""
+    extra = {} if device is None else dict(device=device)
+    return {"pconv": dict(checkpoint=checkpoint, **extra), "conv": dict(checkpoint=conv_checkpoint, **extra)}
+
+
+def read_masks(masks, hole_white, mask_threshold, mostly_hole):
+    """The masks of --masks, read as every mask-reading command reads them."""
+    from pconvkit.benchmark.data import load_masks
+
+    if not Path(masks).exists():
+        raise UserError(f"mask folder not found: {masks} (build one with `maskgen build`)")
+    return load_masks(masks, hole_white, threshold=mask_threshold, mostly_hole=mostly_hole)
+
+
+def metric_weights(inception_weights, fid_weights, lpips_weights):
+    """The metric networks' weight files, each checked to exist before any work starts."""
+    from pconvkit.benchmark.run import MetricWeights
+
+    for what, path in (("Inception-v3", inception_weights), ("FID Inception", fid_weights), ("LPIPS", lpips_weights)):
+        if path and not Path(path).is_file():
+            raise UserError(f"{what} weights not found: {path}")
+    return MetricWeights(inception_weights, fid_weights, lpips_weights)
