@@ -18,15 +18,7 @@ import math
 from pathlib import Path
 
 from pconvkit.benchmark.data import image_identity, mask_identity, read_pair
-from pconvkit.benchmark.results import (
-    done_pairs,
-    open_results,
-    read_pairing,
-    read_results,
-    result_row,
-    results_lock,
-    results_path,
-)
+from pconvkit.benchmark.results import appending, pairing_hash, read_pairing, result_row, results_path
 from pconvkit.benchmark.run import MetricWeights, Scorers, checked_composite
 from pconvkit.errors import UserError
 from pconvkit.files import (
@@ -68,9 +60,7 @@ def export_pairs(results_dir, images: dict, layout: str, out_dir) -> Path:
     if layout == "mmagic":
         write_text_atomic(out_dir / "pairs.txt", "".join(f"{row['name']}\n" for row in rows))
     write_text_atomic(out_dir / "pairs.csv", csv_text(rows, ("name", "mask", "image", "category", "bin")))
-    write_text_atomic(
-        out_dir / "protocol.txt", f"{len(rows)} pairs; pairing {file_hash(Path(results_dir) / 'pairing.csv')}\n"
-    )
+    write_text_atomic(out_dir / "protocol.txt", f"{len(rows)} pairs; pairing {pairing_hash(results_dir)}\n")
     return out_dir
 
 
@@ -121,24 +111,20 @@ def score_outputs(
             found = "x".join(map(str, image_size(outputs[mask.mask_id])))
             raise UserError(f"{outputs[mask.mask_id]} is {found}; its pair is {width}x{height}")
     path = results_path(results_dir)
-    scorers = Scorers(metric_weights, results_dir)
-    with results_lock(path):
-        handle, writer = open_results(path)
-        with handle:
-            done = done_pairs(read_results(path), identity)
-            scorers.save_truths([(m, _image_of(images, i)) for m, i in pairs])
-            for mask, image_name in pairs:
-                if (method, mask.mask_id) in done:
-                    continue
-                image = _image_of(images, image_name)
-                output = read_image(outputs[mask.mask_id])
-                valid = read_pair(mask, image)
-                composited = checked_composite(method, output, image, valid, mask, image_name)
-                metrics = scorers.score(method, mask, composited, image, valid)
-                writer.writerow(
-                    result_row(method, identity[method, mask.mask_id], mask, image_name, metrics, math.nan, "external")
-                )
-                handle.flush()
+    with appending(path, identity) as session:
+        scorers = Scorers(metric_weights, results_dir)
+        scorers.save_truths([(m, _image_of(images, i)) for m, i in pairs])
+        for mask, image_name in pairs:
+            if (method, mask.mask_id) in session.done:
+                continue
+            image = _image_of(images, image_name)
+            output = read_image(outputs[mask.mask_id])
+            valid = read_pair(mask, image)
+            composited = checked_composite(method, output, image, valid, mask, image_name)
+            metrics = scorers.score(method, mask, composited, image, valid)
+            row = result_row(method, identity[method, mask.mask_id], mask, image_name, metrics, math.nan, "external")
+            session.write(row)
+    done = session.done
     log(f"{method}: {len(pairs) - len(done)} outputs scored, {len(done)} were already in {path.name}")
     return path
 

@@ -1,5 +1,14 @@
-"""A run's files: OUT/results.csv (one row per method and mask) and OUT/pairing.csv (which image
-each mask was paired with). This module is the only reader and writer of both.
+"""A run's folder, and the only module that knows its layout:
+
+    OUT/results.csv                  one row per method and mask (or, for shard I of N,
+                                     OUT/results-shard-I-of-N.csv, joined by `merge_shards`)
+    OUT/results.csv.lock             held while a run or a scoring appends rows
+    OUT/pairing.csv                  which image each mask was paired with
+    OUT/run.json                     the run's settings a table cannot see in its rows
+    OUT/KIND/METHOD/MASK.npy         a network's vector of each output, KIND one of VECTOR_KINDS
+                                     (the ground truth's under METHOD 'gt')
+
+Everyone else reads and writes these through the functions here.
 
 results.csv: method, method_id, mask, mask_hash, image, image_hash, category, bin, the per-image
 metrics of `metrics.PER_IMAGE`, seconds, device. A row is identified by what produced it: the
@@ -23,12 +32,22 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from pconvkit.benchmark.data import MaskEntry
 from pconvkit.benchmark.metrics import PER_IMAGE
 from pconvkit.errors import UserError
-from pconvkit.files import csv_text, read_csv_rows, write_text_atomic
+from pconvkit.files import atomic_path, csv_text, file_hash, read_csv_rows, write_text_atomic
+
+RESULTS_FILE = "results.csv"
+PAIRING_FILE = "pairing.csv"
+SETTINGS_FILE = "run.json"
+SHARD_NAME = re.compile(r"^results-shard-(\d+)-of-(\d+)\.csv$")
+# The vectors set metrics are computed from: Inception-v3 class probabilities (IS) and the
+# TF-Inception port's pool features (FID, KID).
+VECTOR_KINDS = ("inception", "fid")
+TRUTH = "gt"  # the method name under which the ground truth's vectors are kept
 
 RESULT_FIELDS = ("method", "method_id", "mask", "mask_hash", "image", "image_hash", "category", "bin",
                  *(m.name for m in PER_IMAGE), "seconds", "device")  # fmt: skip
@@ -38,7 +57,57 @@ PAIRING_FIELDS = ("mask", "image", "category", "bin", "path", "hole_white", "thr
 def results_path(results) -> Path:
     """The results file of a results folder (or the file itself)."""
     results = Path(results)
-    return results / "results.csv" if results.is_dir() or not results.suffix else results
+    return results / RESULTS_FILE if results.is_dir() or not results.suffix else results
+
+
+def run_folder(results) -> Path:
+    """The folder of a run, given the folder or its results file."""
+    return results_path(results).parent
+
+
+def shard_files(folder) -> list[Path]:
+    """The shard results files of a folder, by name."""
+    return sorted(p for p in Path(folder).glob("results-shard-*-of-*.csv") if SHARD_NAME.match(p.name))
+
+
+def pairing_hash(folder) -> str:
+    """The hash of a run's pairing file, as the tables and exports print it ('unknown' without one)."""
+    path = Path(folder) / PAIRING_FILE
+    return file_hash(path) if path.exists() else "unknown"
+
+
+def vector_folder(folder, kind: str, method: str) -> Path:
+    """Where a run keeps the `kind` vectors (VECTOR_KINDS) of a method's outputs (or of the truth, TRUTH)."""
+    return Path(folder) / kind / method
+
+
+def has_vectors(folder, kind: str) -> bool:
+    """Whether a run saved the ground truth's `kind` vectors (it did where that metric's weights were given)."""
+    return vector_folder(folder, kind, TRUTH).is_dir()
+
+
+def saved_vectors(folder, kind: str, method: str, masks, minimum: int):
+    """(outputs, ground truths): a method's saved `kind` vectors for `masks` and the truth's, or
+    None where fewer than `minimum` masks or any file is missing."""
+    paths = [vector_folder(folder, kind, method) / f"{m}.npy" for m in masks]
+    truths = [vector_folder(folder, kind, TRUTH) / f"{m}.npy" for m in masks]
+    if len(paths) < minimum or not all(p.exists() for p in paths + truths):
+        return None
+    return np.stack([np.load(p) for p in paths]), np.stack([np.load(p) for p in truths])
+
+
+def save_vectors(function, folder, kind: str, method: str, items, batch: int = 16):
+    """Save function(images) row by row as the `kind` vectors of `method` (float32), one file per
+    mask, skipping those already saved; `items` are (MaskEntry, image)."""
+    target = vector_folder(folder, kind, method)
+    target.mkdir(parents=True, exist_ok=True)
+    todo = [(m, im) for m, im in items if not (target / f"{m.mask_id}.npy").exists()]
+    for start in range(0, len(todo), batch):
+        chunk = todo[start : start + batch]
+        vectors = function(np.stack([im for _, im in chunk]))
+        for (mask, _), vector in zip(chunk, vectors):
+            with atomic_path(target / f"{mask.mask_id}.npy") as tmp, open(tmp, "wb") as handle:
+                np.save(handle, np.asarray(vector, np.float32))
 
 
 def read_results(path) -> list[dict]:
@@ -118,7 +187,33 @@ def done_pairs(rows, expected: dict) -> set:
 
 def shard_file_name(index: int = 1, count: int = 1) -> str:
     """results.csv, or results-shard-I-of-N.csv for shard I of N."""
-    return "results.csv" if count == 1 else f"results-shard-{index}-of-{count}.csv"
+    return RESULTS_FILE if count == 1 else f"results-shard-{index}-of-{count}.csv"
+
+
+class AppendSession:
+    """Rows appended to one results file: `done` holds the (method, mask) pairs already there (each
+    checked against the identity this run expects), `write` appends and flushes one row."""
+
+    def __init__(self, handle, writer, done: set):
+        self._handle, self._writer, self.done = handle, writer, done
+
+    def write(self, row: dict):
+        self._writer.writerow(row)
+        self._handle.flush()
+
+
+@contextlib.contextmanager
+def appending(path, expected: dict, prepare=None):
+    """Hold the results file's lock, call `prepare()` (what must be written under the same lock, as
+    the pairing), repair a torn last row, count the rows done (`done_pairs` with `expected`) and
+    yield an AppendSession; the file is closed and the lock released on leaving."""
+    path = Path(path)
+    with results_lock(path):
+        if prepare is not None:
+            prepare()
+        handle, writer = open_results(path)  # repairs a torn last row before the done rows are counted
+        with handle:
+            yield AppendSession(handle, writer, done_pairs(read_results(path), expected))
 
 
 @contextlib.contextmanager
@@ -180,15 +275,15 @@ def write_pairing(out_dir, pairs):
     out_dir = Path(out_dir)
     text = pairing_text(pairs, out_dir)
     _check_same_pairing(out_dir, pairs)
-    write_text_atomic(out_dir / "pairing.csv", text)
+    write_text_atomic(out_dir / PAIRING_FILE, text)
 
 
 def _check_same_pairing(out_dir: Path, pairs):
     """Results of one folder must come from one pairing: a resumed run may not change the images,
     masks or seed under the rows already there (a subset of the same pairing is fine)."""
-    if not (out_dir / "pairing.csv").exists() or not (out_dir / "results.csv").exists():
+    if not (out_dir / PAIRING_FILE).exists() or not (out_dir / RESULTS_FILE).exists():
         return
-    old_images = {row["mask"]: row["image"] for row in read_csv_rows(out_dir / "pairing.csv")}
+    old_images = {row["mask"]: row["image"] for row in read_csv_rows(out_dir / PAIRING_FILE)}
     clash = [m.mask_id for m, image in pairs if m.mask_id in old_images and old_images[m.mask_id] != image]
     if clash:
         raise UserError(
@@ -199,19 +294,19 @@ def _check_same_pairing(out_dir: Path, pairs):
 
 def write_run_settings(out_dir, **settings):
     """OUT/run.json: the run's settings a table cannot see in its rows (the pairing's seed, the size)."""
-    write_text_atomic(Path(out_dir) / "run.json", json.dumps(settings, indent=1, sort_keys=True) + "\n")
+    write_text_atomic(Path(out_dir) / SETTINGS_FILE, json.dumps(settings, indent=1, sort_keys=True) + "\n")
 
 
 def read_run_settings(out_dir) -> dict:
     """OUT/run.json ({} for a run written before it existed)."""
-    path = Path(out_dir) / "run.json"
+    path = Path(out_dir) / SETTINGS_FILE
     return json.loads(path.read_text()) if path.exists() else {}
 
 
 def read_pairing(out_dir) -> list[tuple[MaskEntry, str]]:
     """Every (mask, image name) pair of a run."""
     out_dir = Path(out_dir)
-    path = out_dir / "pairing.csv"
+    path = out_dir / PAIRING_FILE
     if not path.exists():
         raise UserError(f"no pairing.csv in {out_dir}: run `benchmark run --out {out_dir}` first")
     rows = read_csv_rows(path)
@@ -236,19 +331,16 @@ def read_pairing(out_dir) -> list[tuple[MaskEntry, str]]:
     ]
 
 
-SHARD_NAME = re.compile(r"^results-shard-(\d+)-of-(\d+)\.csv$")
-
-
 def merge_shards(folders, out_dir) -> Path:
     """Join the shard files of one run, from one folder or several, into OUT/results.csv: the rows
     one unsharded run would have written, in its order (method by method, pairs in pairing order).
     A missing, duplicated or foreign shard (another shard count or pairing) is refused."""
     shards, pairings = {}, {}
     for folder in map(Path, folders):
-        if not (folder / "pairing.csv").exists():
+        if not (folder / PAIRING_FILE).exists():
             raise UserError(f"no pairing.csv in {folder}: not a benchmark results folder")
-        pairings[folder] = (folder / "pairing.csv").read_text()
-        for path in sorted(folder.glob("results-shard-*-of-*.csv")):
+        pairings[folder] = (folder / PAIRING_FILE).read_text()
+        for path in shard_files(folder):
             index, count = map(int, SHARD_NAME.match(path.name).groups())
             if index in shards:
                 raise UserError(f"shard {index} is there twice: {shards[index][1]} and {path}")
@@ -264,7 +356,7 @@ def merge_shards(folders, out_dir) -> Path:
         raise UserError(f"shard {missing[0]} of {count} is missing ({len(missing)} missing in all)")
     if len(set(pairings.values())) > 1:
         raise UserError("the shard folders hold different pairings (other images, masks or seed): not one run")
-    order = {row["mask"]: i for i, row in enumerate(read_csv_rows(next(iter(pairings)) / "pairing.csv"))}
+    order = {row["mask"]: i for i, row in enumerate(read_csv_rows(next(iter(pairings)) / PAIRING_FILE))}
     rows, seen, methods = [], set(), {}
     for index in sorted(shards):
         for row in read_results(shards[index][1]):
@@ -276,11 +368,15 @@ def merge_shards(folders, out_dir) -> Path:
             rows.append(row)
     rows.sort(key=lambda row: (methods[row["method"]], order[row["mask"]]))
     out_dir = Path(out_dir)
-    if (out_dir / "results.csv").exists():
+    if (out_dir / RESULTS_FILE).exists():
         raise UserError(f"{out_dir} already has a results.csv: merge into another --out")
-    write_text_atomic(out_dir / "pairing.csv", next(iter(pairings.values())))
-    for folder in pairings:  # the Inception probabilities of each output, where the shards saved them
-        if (folder / "inception").is_dir() and folder.resolve() != out_dir.resolve():
-            shutil.copytree(folder / "inception", out_dir / "inception", dirs_exist_ok=True)
-    write_text_atomic(out_dir / "results.csv", csv_text(rows, RESULT_FIELDS))
-    return out_dir / "results.csv"
+    write_text_atomic(out_dir / PAIRING_FILE, next(iter(pairings.values())))
+    for folder in pairings:  # the network vectors of every output, of every kind the shards saved
+        for kind in VECTOR_KINDS:
+            if (folder / kind).is_dir() and folder.resolve() != out_dir.resolve():
+                shutil.copytree(folder / kind, out_dir / kind, dirs_exist_ok=True)
+    settings = next(iter(pairings)) / SETTINGS_FILE  # the same in every shard, as the pairing
+    if settings.exists() and settings.resolve() != (out_dir / SETTINGS_FILE).resolve():
+        write_text_atomic(out_dir / SETTINGS_FILE, settings.read_text())
+    write_text_atomic(out_dir / RESULTS_FILE, csv_text(rows, RESULT_FIELDS))
+    return out_dir / RESULTS_FILE

@@ -19,17 +19,15 @@ from pconvkit.benchmark.methods import METHODS, check_method_name, make_method, 
 from pconvkit.benchmark.metrics import InceptionClassifier, image_metrics
 from pconvkit.benchmark.perceptual import InceptionFeatures, Lpips
 from pconvkit.benchmark.results import (
-    done_pairs,
-    open_results,
-    read_results,
+    TRUTH,
+    appending,
     result_row,
-    results_lock,
+    save_vectors,
     shard_file_name,
     write_pairing,
     write_run_settings,
 )
 from pconvkit.errors import UserError
-from pconvkit.files import atomic_path
 from pconvkit.models.preprocess import composite_numpy
 from pconvkit.workers import process_pool, worker_state
 
@@ -104,12 +102,12 @@ class Scorers:
 
     def save_truths(self, items):
         for kind, function in self.vectors.items():
-            _save_vectors(function, self.out_dir / kind / "gt", items)
+            save_vectors(function, self.out_dir, kind, TRUTH, items)
 
     def score(self, method, mask, composited, image, valid) -> dict:
         """The per-image metrics; the vectors are saved first (a resumed run skips pairs with a row)."""
         for kind, function in self.vectors.items():
-            _save_vectors(function, self.out_dir / kind / method, [(mask, composited)])
+            save_vectors(function, self.out_dir, kind, method, [(mask, composited)])
         metrics = image_metrics(composited, image, valid)
         metrics["lpips"] = float(self.lpips.distance(composited[None], image[None])[0]) if self.lpips else math.nan
         return metrics
@@ -143,37 +141,37 @@ def run_benchmark(
     for name in methods:  # fail on unknown methods before anything runs
         check_method_name(name)
     results_path = out_dir / shard_file_name(*shard)
-    with results_lock(results_path):
-        pairs = pairs if pairs is not None else pair_masks(masks, images.keys(), seed)
-        write_pairing(out_dir, pairs)  # the whole pairing, the same in every shard
-        write_run_settings(out_dir, seed=seed, size=next(iter(images.values())).shape[0], pairs=len(pairs))
-        index, count = shard
-        pairs = pairs[index - 1 :: count]
-        method_options = method_options or {}
-        identity = _identities(methods, pairs, images, method_options)
+    all_pairs = pairs if pairs is not None else pair_masks(masks, images.keys(), seed)
+    index, count = shard
+    pairs = all_pairs[index - 1 :: count]
+    method_options = method_options or {}
+    identity = _identities(methods, pairs, images, method_options)
+
+    def record_the_pairing():  # the whole pairing, the same in every shard, under the rows' lock
+        write_pairing(out_dir, all_pairs)
+        write_run_settings(out_dir, seed=seed, size=next(iter(images.values())).shape[0], pairs=len(all_pairs))
+
+    with appending(results_path, identity, record_the_pairing) as session:
         instances = {
             name: make_method(name, **method_options.get(name, {}))
             for name in methods
             if getattr(METHODS.get(name), "neural", False)
         }
         scorers = Scorers(metric_weights, out_dir)
-        handle, writer = open_results(results_path)  # repairs a torn last row before the done rows are counted
-        with handle:
-            done = done_pairs(read_results(results_path), identity)
-            scorers.save_truths([(m, images[i]) for m, i in pairs])
-            for name in methods:
-                todo = [(m, i) for m, i in pairs if (name, m.mask_id) not in done]
-                if not todo:
-                    log(f"{name}: all {len(pairs)} pairs already in {results_path.name}")
-                    continue
-                outputs = _outputs(name, instances.get(name), todo, images, workers, batch_size, method_options)
-                with tqdm(total=len(pairs), initial=len(pairs) - len(todo), desc=name, unit="img") as bar:
-                    for mask, image_name, valid, composited, seconds, device in outputs:
-                        metrics = scorers.score(name, mask, composited, images[image_name], valid)
-                        row = result_row(name, identity[name, mask.mask_id], mask, image_name, metrics, seconds, device)
-                        writer.writerow(row)
-                        handle.flush()
-                        bar.update()
+        scorers.save_truths([(m, images[i]) for m, i in pairs])
+        for name in methods:
+            todo = [(m, i) for m, i in pairs if (name, m.mask_id) not in session.done]
+            if not todo:
+                log(f"{name}: all {len(pairs)} pairs already in {results_path.name}")
+                continue
+            outputs = _outputs(name, instances.get(name), todo, images, workers, batch_size, method_options)
+            with tqdm(total=len(pairs), initial=len(pairs) - len(todo), desc=name, unit="img") as bar:
+                for mask, image_name, valid, composited, seconds, device in outputs:
+                    metrics = scorers.score(name, mask, composited, images[image_name], valid)
+                    session.write(
+                        result_row(name, identity[name, mask.mask_id], mask, image_name, metrics, seconds, device)
+                    )
+                    bar.update()
     return results_path
 
 
@@ -222,15 +220,3 @@ def _outputs(name, instance, todo, images, workers, batch_size, method_options):
             yield from pool.map(_run_pair, todo, chunksize=2)
     else:
         yield from map(worker, todo)
-
-
-def _save_vectors(function, folder: Path, items, batch: int = 16):
-    """Save function(images) row by row as FOLDER/MASK.npy (float32), skipping those already saved."""
-    folder.mkdir(parents=True, exist_ok=True)
-    todo = [(m, im) for m, im in items if not (folder / f"{m.mask_id}.npy").exists()]
-    for start in range(0, len(todo), batch):
-        chunk = todo[start : start + batch]
-        vectors = function(np.stack([im for _, im in chunk]))
-        for (mask, _), vector in zip(chunk, vectors):
-            with atomic_path(folder / f"{mask.mask_id}.npy") as tmp, open(tmp, "wb") as handle:
-                np.save(handle, np.asarray(vector, np.float32))

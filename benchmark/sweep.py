@@ -22,7 +22,7 @@ from pconvkit.benchmark.confidence import cluster_bootstrap
 from pconvkit.benchmark.data import MaskEntry, pair_masks, read_pair
 from pconvkit.benchmark.methods import make_method
 from pconvkit.benchmark.metrics import PER_IMAGE
-from pconvkit.benchmark.results import read_results
+from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.benchmark.run import run_benchmark
 from pconvkit.errors import UserError
 from pconvkit.files import (
@@ -115,7 +115,7 @@ def run_sweep(
 
 def sweep_table(results_dir) -> pd.DataFrame:
     """method, dilation, metric, value, low, high (cluster bootstrap over photos), pairs."""
-    rows = read_results(f"{results_dir}/results.csv")
+    rows = read_results(results_path(results_dir))
     if not rows:
         raise UserError(f"no results in {results_dir}")
     frame = pd.DataFrame(rows)

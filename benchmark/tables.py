@@ -9,7 +9,6 @@ truth images to the outputs. We report the raw score of the outputs ('IS'), and 
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pconvkit.benchmark.confidence import cluster_bootstrap, corrected_level
@@ -17,9 +16,18 @@ from pconvkit.benchmark.data import cells
 from pconvkit.benchmark.methods import NOT_RUN
 from pconvkit.benchmark.metrics import METRICS, PER_IMAGE, PER_SET, inception_score
 from pconvkit.benchmark.perceptual import FID_MIN_IMAGES, fid, kid
-from pconvkit.benchmark.results import read_results, read_run_settings, results_path
+from pconvkit.benchmark.results import (
+    has_vectors,
+    pairing_hash,
+    read_results,
+    read_run_settings,
+    results_path,
+    run_folder,
+    saved_vectors,
+    shard_files,
+)
 from pconvkit.errors import UserError
-from pconvkit.files import content_hash, file_hash, read_csv_rows
+from pconvkit.files import content_hash, read_csv_rows
 
 
 def _paper_table1() -> dict:
@@ -42,7 +50,7 @@ def column_labels():
 def _results_frame(results_dir: Path) -> pd.DataFrame:
     """The rows of a results folder or file, metrics as floats; a one-line error where there are none."""
     rows = read_results(results_path(results_dir))
-    if not rows and any(Path(results_dir).glob("results-shard-*-of-*.csv")):
+    if not rows and shard_files(results_dir):
         raise UserError(f"{results_dir} holds the shard files of a run: join them with `benchmark merge` first")
     if not rows:
         raise UserError(f"no results in {results_dir}")
@@ -83,7 +91,7 @@ def summarise(results_dir, against: str | None = None) -> Summary:
             if group[metric].isna().all():  # not computed in this run (LPIPS without its weights)
                 continue
             rows.append(_estimate(method, metric, column, group[metric], group["image"]))
-    folder = results_dir if results_dir.is_dir() else results_dir.parent
+    folder = run_folder(results_dir)
     inception = _inception_rows(folder, frame)
     cells_ = pd.concat([pd.DataFrame(rows), inception], ignore_index=True) if len(inception) else pd.DataFrame(rows)
     if against is not None and against not in set(frame["method"]):
@@ -96,7 +104,7 @@ def summarise(results_dir, against: str | None = None) -> Summary:
         _paired_differences(frame, against) if against else None,
         against,
         _protocol(folder, frame),
-        _distribution(folder / "fid", frame),
+        _distribution(folder, frame),
     )
 
 
@@ -156,7 +164,7 @@ def _protocol(folder: Path, frame) -> str:
     """The pairing behind a table: hashes of its image and mask sets, and the pairing file's."""
     images = content_hash(*sorted(set(frame["image_hash"])))
     masks = content_hash(*sorted(set(frame["mask_hash"])))
-    pairing = file_hash(folder / "pairing.csv") if (folder / "pairing.csv").exists() else "unknown"
+    pairing = pairing_hash(folder)
     run = read_run_settings(folder)
     if "seed" in run:
         pairing += f", seed {run['seed']}"
@@ -166,13 +174,12 @@ def _protocol(folder: Path, frame) -> str:
     )
 
 
-def _inception_rows(results_dir: Path, frame) -> pd.DataFrame:
-    folder = results_dir / "inception"
-    if not (folder / "gt").is_dir():
+def _inception_rows(folder: Path, frame) -> pd.DataFrame:
+    if not has_vectors(folder, "inception"):
         return pd.DataFrame(columns=["method", "metric", "column", "value"])
     rows = []
     for (method, column), group in frame.groupby(["method", "column"]):
-        vectors = _saved_vectors(folder, method, group["mask"], minimum=10)
+        vectors = saved_vectors(folder, "inception", method, group["mask"], minimum=10)
         if vectors is None:
             continue
         score, _ = inception_score(vectors[0])
@@ -184,24 +191,14 @@ def _inception_rows(results_dir: Path, frame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _saved_vectors(folder: Path, method: str, masks, minimum: int):
-    """(outputs, ground truths): a method's saved network vectors for `masks` and the truth's, or
-    None where fewer than `minimum` masks or any file is missing."""
-    paths = [folder / method / f"{m}.npy" for m in masks]
-    truths = [folder / "gt" / f"{m}.npy" for m in masks]
-    if len(paths) < minimum or not all(p.exists() for p in paths + truths):
-        return None
-    return np.stack([np.load(p) for p in paths]), np.stack([np.load(p) for p in truths])
-
-
 def _distribution(folder: Path, frame) -> pd.DataFrame | None:
     """FID and KID per bin (both border categories) and method, from the saved Inception features;
     FID left out (NaN) below FID_MIN_IMAGES images, where its bias dominates."""
-    if not (folder / "gt").is_dir():
+    if not has_vectors(folder, "fid"):
         return None
     rows = []
     for (method, bin_), group in frame.groupby(["method", "bin"]):
-        vectors = _saved_vectors(folder, method, group["mask"], minimum=2)
+        vectors = saved_vectors(folder, "fid", method, group["mask"], minimum=2)
         if vectors is None:
             continue
         outputs, real = vectors

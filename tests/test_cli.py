@@ -444,12 +444,8 @@ def test_the_sweep_reads_masks_with_the_same_options_as_a_run():
     def mask_options(command):
         return {p.name for p in command.params if p.name in ("masks", "hole_white", "mask_threshold", "mostly_hole")}
 
-    assert mask_options(benchmark_sweep) == mask_options(benchmark_run) == {
-        "masks",
-        "hole_white",
-        "mask_threshold",
-        "mostly_hole",
-    }
+    wanted = {"masks", "hole_white", "mask_threshold", "mostly_hole"}
+    assert mask_options(benchmark_sweep) == mask_options(benchmark_run) == wanted
 
 
 def test_each_entry_point_loads_only_its_own_group():

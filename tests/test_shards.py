@@ -100,3 +100,58 @@ def test_missing_duplicated_or_foreign_shards_are_refused(inputs):
 def test_a_shard_outside_its_run_is_refused_when_the_command_line_is_read(value):
     result = runner.invoke(benchmark, ["run", "--masks", "missing", "--shard", value])
     assert result.exit_code == 2 and "--shard" in result.output
+
+
+class _StubNetworks:
+    """Stands in for Inception-v3 and the TF-Inception port (their weights cannot be downloaded):
+    class probabilities and features that are functions of the image's colours."""
+
+    def __init__(self, weights_path, device="cpu"):
+        pass
+
+    def probabilities(self, images):
+        logits = np.asarray(images).mean(axis=(1, 2)) * 4
+        return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+    def features(self, images):
+        images = np.asarray(images)
+        return np.concatenate(
+            [images.mean(axis=(1, 2)), images.std(axis=(1, 2)), images[:, ::16, ::16, 0].reshape(len(images), -1)],
+            axis=1,
+        )
+
+
+def test_shards_in_separate_folders_merge_with_every_metric_vector(tmp_path, monkeypatch):
+    import pconvkit.benchmark.run
+    import pconvkit.benchmark.tables
+    from pconvkit.benchmark.data import load_images, load_masks
+    from pconvkit.benchmark.run import MetricWeights, run_benchmark
+    from pconvkit.benchmark.tables import summarise
+
+    monkeypatch.setattr(pconvkit.benchmark.run, "InceptionClassifier", _StubNetworks)
+    monkeypatch.setattr(pconvkit.benchmark.run, "InceptionFeatures", _StubNetworks)
+    monkeypatch.setattr(pconvkit.benchmark.tables, "FID_MIN_IMAGES", 2)  # FID from a few images, for the test
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
+    for i in range(12):  # one cell (0.01-0.1 B) with enough masks for the Inception score
+        valid = np.ones((64, 64), np.uint8)
+        valid[0 : 4 + i % 3, 10 + i : 30 + i] = 0
+        write_png_atomic(tmp_path / "masks" / f"m{i:02d}.png", mask_to_png(valid))
+    images, masks = load_images(tmp_path / "images", 64), load_masks(tmp_path / "masks")
+    weights = MetricWeights(inception="stub", fid="stub")
+    quiet = dict(metric_weights=weights, log=lambda *_: None)
+    run_benchmark(["mean", "telea"], images, masks, tmp_path / "whole", **quiet)
+    for i in (1, 2, 3):
+        run_benchmark(["mean", "telea"], images, masks, tmp_path / f"shard{i}", shard=(i, 3), **quiet)
+    merge_shards([tmp_path / f"shard{i}" for i in (1, 2, 3)], tmp_path / "merged")
+    whole, merged = summarise(tmp_path / "whole"), summarise(tmp_path / "merged")
+    assert {"is", "is_drop"} <= set(whole.cells["metric"])
+    assert (
+        merged.cells.sort_values(["method", "metric", "column"])
+        .reset_index(drop=True)
+        .equals(whole.cells.sort_values(["method", "metric", "column"]).reset_index(drop=True))
+    )
+    assert whole.distribution is not None and whole.distribution["fid"].notna().all()
+    assert merged.distribution is not None
+    assert merged.distribution.reset_index(drop=True).equals(whole.distribution.reset_index(drop=True))
