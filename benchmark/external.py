@@ -111,8 +111,8 @@ def score_outputs(
             found = "x".join(map(str, image_size(outputs[mask.mask_id])))
             raise UserError(f"{outputs[mask.mask_id]} is {found}; its pair is {width}x{height}")
     path = results_path(results_dir)
+    scorers = Scorers(metric_weights, results_dir)
     with appending(path, identity) as session:
-        scorers = Scorers(metric_weights, results_dir)
         scorers.save_truths([(m, _image_of(images, i)) for m, i in pairs])
         for mask, image_name in pairs:
             if (method, mask.mask_id) in session.done:

@@ -151,13 +151,14 @@ def run_benchmark(
         write_pairing(out_dir, all_pairs)
         write_run_settings(out_dir, seed=seed, size=next(iter(images.values())).shape[0], pairs=len(all_pairs))
 
+    # networks are loaded before anything is written, so that a bad checkpoint leaves no file behind
+    instances = {
+        name: make_method(name, **method_options.get(name, {}))
+        for name in methods
+        if getattr(METHODS.get(name), "neural", False)
+    }
+    scorers = Scorers(metric_weights, out_dir)
     with appending(results_path, identity, record_the_pairing) as session:
-        instances = {
-            name: make_method(name, **method_options.get(name, {}))
-            for name in methods
-            if getattr(METHODS.get(name), "neural", False)
-        }
-        scorers = Scorers(metric_weights, out_dir)
         scorers.save_truths([(m, images[i]) for m, i in pairs])
         for name in methods:
             todo = [(m, i) for m, i in pairs if (name, m.mask_id) not in session.done]
