@@ -15,18 +15,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-import pconvkit
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash, file_hash
 
 METHODS = {}
+# The version of what the harness hands a plug-in (`module:function`) and does with its output: it
+# enters every plug-in's fingerprint beside the plug-in's own version. Rule: bumped when that changes.
+PLUGIN_INTERFACE_VERSION = "0.2.0"
 NOT_RUN = {
     "GL": "Iizuka et al. 2017: needs its released model; plug it in with --methods module:function",
     "GntIpt": "Yu et al. 2018: needs its released TensorFlow model; plug it in with --methods module:function",
 }
 
 
-def register(name: str, neural: bool = False):
+def register(name: str, neural: bool = False, output_version: str = "0.2.0"):
     """Decorator: register a factory ``f(**options) -> inpaint`` under `name`.
 
     ``inpaint(image, valid_mask) -> image`` takes float32 (H, W, 3) in [0, 1] and uint8 (H, W) with
@@ -39,6 +41,9 @@ def register(name: str, neural: bool = False):
         The name `--methods` and the tables use.
     neural : bool
         Built once per run and batched (the network methods).
+    output_version : str
+        The version of the method's outputs, part of every row's fingerprint: bump it when a change
+        alters what the method returns (and only then), so that rows made before are refused, not mixed.
 
     Returns
     -------
@@ -64,6 +69,7 @@ def register(name: str, neural: bool = False):
 
     def decorate(factory):
         factory.neural = neural
+        factory.output_version = output_version
         METHODS[name] = factory
         return factory
 
@@ -79,14 +85,17 @@ def check_method_name(name: str):
 def method_fingerprint(name: str, **options) -> str:
     """What produced a results row: the method, its version, its options and its weights' hash.
 
-    Built-in methods are versioned by pconvkit's version; a neural method adds its checkpoint's
-    hash (the bundled model's by default); a plug-in `module:function` adds its module's
-    `__version__` or, without one, the hash of the module's source file.
+    A built-in method is versioned by its `output_version` (not pconvkit's version, so that a
+    release that leaves a method's numbers alone keeps its rows valid); a neural method adds its
+    checkpoint's hash (the bundled model's by default); a plug-in `module:function` is versioned by
+    PLUGIN_INTERFACE_VERSION and its module's `__version__` or, without one, the hash of the
+    module's source file.
     """
     check_method_name(name)
     # the device is where a method runs, not what it computes
     settings = sorted((k, str(v)) for k, v in options.items() if v is not None and k != "device")
-    parts = [name, pconvkit.__version__, settings]
+    version = METHODS[name].output_version if name in METHODS else PLUGIN_INTERFACE_VERSION
+    parts = [name, version, settings]
     if getattr(METHODS.get(name), "neural", False):
         from pconvkit.models import BUNDLED_CONV_WEIGHTS, BUNDLED_WEIGHTS
 

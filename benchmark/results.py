@@ -51,6 +51,18 @@ TRUTH = "gt"  # the method name under which the ground truth's vectors are kept
 
 RESULT_FIELDS = ("method", "method_id", "mask", "mask_hash", "image", "image_hash", "category", "bin",
                  *(m.name for m in PER_IMAGE), "seconds", "device")  # fmt: skip
+# Every header results.csv has had, by format version (the version is recorded in run.json, and a
+# file without one is known by its header). Version 0 rows carry no hashes and cannot be resumed or
+# trusted; versions 1 and 2 lack metric columns added since, read as not computed (NaN). Rule: a
+# change of the columns is a new version here, with a line in CHANGELOG.md.
+_IDENTIFIED = ("method", "method_id", "mask", "mask_hash", "image", "image_hash", "category", "bin")
+RESULT_FORMATS = {
+    0: ("method", "mask", "image", "category", "bin", "l1", "psnr", "ssim", "seconds", "device"),
+    1: (*_IDENTIFIED, "l1", "psnr", "ssim", "seconds", "device"),
+    2: (*_IDENTIFIED, "l1", "psnr", "ssim", "l1_hole", "seconds", "device"),
+    3: RESULT_FIELDS,
+}
+RESULTS_FORMAT = max(RESULT_FORMATS)
 PAIRING_FIELDS = ("mask", "image", "category", "bin", "path", "hole_white", "threshold")
 
 
@@ -122,17 +134,18 @@ def read_results(path) -> list[dict]:
         raise UserError(f"{path}, line {line}: a NUL byte: the file is damaged")
     text = data[: data.rfind(b"\n") + 1].decode("utf-8", errors="replace")
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None or tuple(reader.fieldnames) != RESULT_FIELDS:
-        if reader.fieldnames and "method_id" not in reader.fieldnames and "l1" in reader.fieldnames:
-            raise UserError(
-                f"{path} was written by an older pconvkit, without the hashes that identify its "
-                "rows: run into a new --out"
-            )
-        raise UserError(f"{path} is not a benchmark results file")
+    version = results_format(path, reader.fieldnames)
+    if version == 0:
+        raise UserError(
+            f"{path} is in results format 0 (pconvkit before 0.2.0), without the hashes that identify its "
+            "rows: it cannot be upgraded; run into a new --out"
+        )
+    missing = [field for field in RESULT_FIELDS if field not in reader.fieldnames]  # read as not computed
     rows = []
     for row in reader:
         if None in row.values() or None in row:
-            raise UserError(f"{path}, line {reader.line_num}: {len(row)} fields where {len(RESULT_FIELDS)} belong")
+            raise UserError(f"{path}, line {reader.line_num}: {len(row)} fields where {len(reader.fieldnames)} belong")
+        row = {field: row.get(field, "nan") for field in RESULT_FIELDS} if missing else row
         for field in [m.name for m in PER_IMAGE] + ["seconds"]:
             try:
                 float(row[field])
@@ -144,8 +157,43 @@ def read_results(path) -> list[dict]:
     return rows
 
 
+def results_format(path, fieldnames) -> int:
+    """The format version of a results file, from its header; a one-line error for a file this
+    toolkit did not write (or that a newer one did)."""
+    for version, fields in RESULT_FORMATS.items():
+        if fieldnames is not None and tuple(fieldnames) == fields:
+            return version
+    if fieldnames and {"method", "mask", "image"} <= set(fieldnames):
+        raise UserError(
+            f"{path} has columns of no results format this pconvkit knows (1 to {RESULTS_FORMAT}): "
+            "written by a newer pconvkit? upgrade pconvkit to read it"
+        )
+    raise UserError(f"{path} is not a benchmark results file")
+
+
+def upgrade_results(path) -> int:
+    """Rewrite a results file of an earlier format in the current one (columns added since are NaN,
+    not computed); returns the version it had. The rows keep their identity, so a run resumes on them."""
+    path = Path(path)
+    with results_lock(path):
+        with open(path, newline="") as handle:
+            version = results_format(path, next(csv.reader(handle), None))
+        if version != RESULTS_FORMAT:
+            write_text_atomic(path, csv_text(read_results(path), RESULT_FIELDS))
+    return version
+
+
 def open_results(path: Path):
-    """An append-mode handle and a csv.DictWriter; writes the header when new, repairs a torn last line first."""
+    """An append-mode handle and a csv.DictWriter; writes the header when new, repairs a torn last
+    line first. A file of an earlier format is refused with the command that upgrades it."""
+    if path.exists() and path.stat().st_size:
+        with open(path, newline="") as handle:
+            version = results_format(path, next(csv.reader(handle), None))
+        if version != RESULTS_FORMAT:
+            raise UserError(
+                f"{path} is in results format {version} (this pconvkit writes {RESULTS_FORMAT}): "
+                f"`benchmark upgrade {path.parent}` rewrites it, then run again"
+            )
     if path.exists():
         data = path.read_bytes()
         if data and not data.endswith(b"\n"):
@@ -293,8 +341,10 @@ def _check_same_pairing(out_dir: Path, pairs):
 
 
 def write_run_settings(out_dir, **settings):
-    """OUT/run.json: the run's settings a table cannot see in its rows (the pairing's seed, the size)."""
-    write_text_atomic(Path(out_dir) / SETTINGS_FILE, json.dumps(settings, indent=1, sort_keys=True) + "\n")
+    """OUT/run.json: the run's settings a table cannot see in its rows (the pairing's seed, the size),
+    and the format version of its results files."""
+    record = dict(settings, results_format=RESULTS_FORMAT)
+    write_text_atomic(Path(out_dir) / SETTINGS_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def read_run_settings(out_dir) -> dict:

@@ -2,5 +2,5 @@
 
 from pconvkit.errors import UserError
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["UserError", "__version__"]

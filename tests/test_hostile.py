@@ -345,7 +345,7 @@ def test_a_second_run_on_the_same_results_folder_is_refused_while_the_first_runs
 def test_a_results_file_of_an_older_version_is_named_as_such(tmp_path):
     (tmp_path / "results.csv").write_text("method,mask,image,category,bin,l1,psnr,ssim,seconds,device\n")
     line = one_error_line(runner.invoke(benchmark, ["table", str(tmp_path)]))
-    assert "older pconvkit" in line
+    assert "results format 0 (pconvkit before 0.2.0)" in line
 
 
 # 6. stale outputs ----------------------------------------------------------------------------------------------

@@ -140,6 +140,18 @@ def benchmark_merge(folders, out):
     click.echo(str(merge_shards(folders, out)))
 
 
+@benchmark.command("upgrade")
+@click.argument("results", type=click.Path(exists=True))
+def benchmark_upgrade(results):
+    """Rewrite a results file written by an earlier pconvkit in today's format (columns added since
+    are left not computed), so that runs can append to it again."""
+    from pconvkit.benchmark.results import RESULTS_FORMAT, results_path, upgrade_results
+
+    path = results_path(results)
+    version = upgrade_results(path)
+    click.echo(f"{path}: format {version}" + (" (current)" if version == RESULTS_FORMAT else f" -> {RESULTS_FORMAT}"))
+
+
 @benchmark.command("export-pairs")
 @click.argument("results", type=click.Path())
 @opt.option(
