@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 
 from pconvkit.errors import UserError
-from pconvkit.files import content_hash, image_size, list_images, read_image, read_mask
+from pconvkit.files import content_hash
+from pconvkit.images import image_size, list_images, read_image, read_mask
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, check_polarity, hole_ratio
 from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest
 from pconvkit.maskgen.survey import classify_folder

@@ -21,18 +21,8 @@ from pconvkit.benchmark.data import image_identity, mask_identity, read_pair
 from pconvkit.benchmark.results import appending, pairing_hash, read_pairing, result_row, results_path
 from pconvkit.benchmark.run import MetricWeights, Scorers, checked_composite
 from pconvkit.errors import UserError
-from pconvkit.files import (
-    IMAGE_SUFFIXES,
-    content_hash,
-    csv_text,
-    file_hash,
-    image_size,
-    mask_to_png,
-    read_image,
-    write_image,
-    write_png_atomic,
-    write_text_atomic,
-)
+from pconvkit.files import content_hash, csv_text, file_hash, write_image, write_png_atomic, write_text_atomic
+from pconvkit.images import IMAGE_SUFFIXES, image_size, mask_to_png, read_image
 
 LAYOUTS = ("lama", "mmagic", "plain")
 OUTPUT_SUFFIXES = ("", "_mask001", "_mask")  # LaMa names its outputs after the mask file

@@ -18,7 +18,8 @@
 import numpy as np
 
 from pconvkit.errors import UserError, require_extra
-from pconvkit.files import load_torch_file, to_uint8
+from pconvkit.files import load_torch_file
+from pconvkit.images import to_uint8
 
 FID_MIN_IMAGES = 2048
 KID_SUBSETS = 100

@@ -28,7 +28,7 @@ from pconvkit.benchmark.results import (
     write_run_settings,
 )
 from pconvkit.errors import UserError
-from pconvkit.models.preprocess import composite_numpy
+from pconvkit.images import composite
 from pconvkit.workers import process_pool, worker_state
 
 
@@ -75,7 +75,7 @@ def checked_composite(method: str, output, image, valid, mask, image_name) -> np
             f"method {method} returned values in [{filled.min():g}, {filled.max():g}] on mask {mask.mask_id}, image "
             f"{image_name}: a method returns floats in [0, 1] (not 0-255)"
         )
-    return composite_numpy(output, image, valid)
+    return composite(output, image, valid)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from pconvkit.benchmark.confidence import cluster_bootstrap
 from pconvkit.benchmark.methods import import_callable
 from pconvkit.benchmark.metrics import psnr, ssim
 from pconvkit.errors import UserError
-from pconvkit.files import encode_image, to_uint8, write_bytes_atomic, write_text_atomic
+from pconvkit.files import encode_image, write_bytes_atomic, write_text_atomic
+from pconvkit.images import to_uint8
 from pconvkit.models.superres import area_downscale, interpolate, load_sr_model, luma, sample_lattice, upscale
 
 INPUTS = ("lattice", "area")

@@ -25,15 +25,8 @@ from pconvkit.benchmark.metrics import PER_IMAGE
 from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.benchmark.run import run_benchmark
 from pconvkit.errors import UserError
-from pconvkit.files import (
-    encode_image,
-    mask_to_png,
-    read_mask,
-    to_uint8,
-    write_bytes_atomic,
-    write_png_atomic,
-    write_text_atomic,
-)
+from pconvkit.files import encode_image, write_bytes_atomic, write_png_atomic, write_text_atomic
+from pconvkit.images import mask_to_png, read_mask, to_uint8
 from pconvkit.maskgen.bins import BORDER_MARGIN, bin_label, border_frame
 
 PAPER_DILATIONS = (0, 5, 15, 35, 55, 95)
@@ -178,7 +171,7 @@ def write_outputs(results_dir, images: dict, methods, method_options=None) -> li
 def _figure10(results_dir, images, methods, method_options, thumb: int = 192):
     """Input row (holes white) and one output row per method, a column per dilation, for one pair."""
     from pconvkit.benchmark.results import read_pairing
-    from pconvkit.models.preprocess import composite_numpy
+    from pconvkit.images import composite, show_holes
 
     pairs = read_pairing(results_dir)
     first = pairs[0][0].mask_id.rsplit("_d", 1)[0]
@@ -193,9 +186,9 @@ def _figure10(results_dir, images, methods, method_options, thumb: int = 192):
             image = images[image_name]
             valid = read_pair(mask, image)
             shown = (
-                np.where(valid[:, :, None] == 1, image, 1.0)
+                show_holes(image, valid)
                 if label == "input"
-                else composite_numpy(instances[label](image, valid), image, valid)
+                else composite(instances[label](image, valid), image, valid)
             )
             tile = cv2.resize(to_uint8(shown), (thumb, thumb), interpolation=cv2.INTER_AREA)
             cv2.putText(

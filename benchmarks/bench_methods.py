@@ -16,8 +16,8 @@ from pconvkit import sampledata
 from pconvkit.benchmark.data import load_images
 from pconvkit.benchmark.methods import make_method
 from pconvkit.benchmark.metrics import image_metrics
+from pconvkit.images import composite
 from pconvkit.memory import reuse_freed_memory
-from pconvkit.models.preprocess import composite_numpy
 
 
 def holes(seed, size=512):
@@ -39,7 +39,7 @@ def main():
     masks = [holes(i) for i in range(len(images))]
     start = time.perf_counter()
     for image, valid in zip(images, masks):
-        image_metrics(composite_numpy(image, image, valid), image, valid)
+        image_metrics(composite(image, image, valid), image, valid)
     metrics = (time.perf_counter() - start) / len(images)
     print(f"metrics (l1, PSNR, SSIM, l1 over holes): {metrics * 1e3:.1f} ms per image")
     print(f"{'method':12} {'images/s':>9} {'s/image':>8} {'metrics share':>14}")

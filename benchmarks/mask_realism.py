@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from pconvkit.files import read_mask
+from pconvkit.images import read_mask
 from pconvkit.maskgen.augment import AugmentedMasks
 from pconvkit.maskgen.bins import BINS, bin_label, classify
 from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest

@@ -266,7 +266,8 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
     Examples
     --------
     >>> import tempfile, numpy as np
-    >>> from pconvkit.files import mask_to_png, write_png_atomic
+    >>> from pconvkit.files import write_png_atomic
+    >>> from pconvkit.images import mask_to_png
     >>> out = tempfile.mkdtemp()
     >>> valid = np.ones((300, 300), np.uint8)
     >>> for y in range(40, 260, 40):  # a lattice of small holes, which dilation can bring to any ratio

@@ -20,7 +20,8 @@ import numpy as np
 from tqdm import tqdm
 
 from pconvkit.errors import UserError
-from pconvkit.files import IMAGE_SUFFIXES, check_settings_file, ensure_writable_dir, source_identity
+from pconvkit.files import check_settings_file, ensure_writable_dir, source_identity
+from pconvkit.images import IMAGE_SUFFIXES
 from pconvkit.maskgen.flowio import FLOW_SUFFIXES, write_flow
 
 FORWARD_NAME = re.compile(r"^forward_(\d+)_(\d+)$")

@@ -11,7 +11,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from pconvkit.files import csv_text, encode_png, mask_to_png, read_csv_rows, write_bytes_atomic, write_text_atomic
+from pconvkit.files import csv_text, encode_png, read_csv_rows, write_bytes_atomic, write_text_atomic
+from pconvkit.images import mask_to_png
 
 MANIFEST_FIELDS = (
     "id",

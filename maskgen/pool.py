@@ -19,13 +19,12 @@ from pconvkit.errors import UserError
 from pconvkit.files import (
     check_settings_file,
     csv_text,
-    mask_to_png,
     read_csv_rows,
-    read_mask,
     source_identity,
     write_png_atomic,
     write_text_atomic,
 )
+from pconvkit.images import mask_to_png, read_mask
 from pconvkit.maskgen.bins import hole_ratio
 from pconvkit.maskgen.flowcompute import FlowSettings, compute_flow, frame_pairs, list_flow_pairs, read_frames
 from pconvkit.maskgen.flowio import read_flow

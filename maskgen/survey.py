@@ -7,13 +7,8 @@ import cv2
 import numpy as np
 
 from pconvkit.errors import UserError
-from pconvkit.files import (
-    encode_png,
-    list_images,
-    mask_to_png,
-    read_mask,
-    write_bytes_atomic,
-)
+from pconvkit.files import encode_png, write_bytes_atomic
+from pconvkit.images import list_images, mask_to_png, read_mask
 from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, classify
 from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, write_manifest
 

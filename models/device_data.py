@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from pconvkit.maskgen.augment import MAX_RADIUS, random_params, scaled_shape, source_scale
-from pconvkit.models.train import draw_crop
+from pconvkit.models.crops import draw_crop
 
 
 class DeviceBatches:

@@ -9,8 +9,9 @@ is installed. This module imports torch only where a function needs it.
 import numpy as np
 
 from pconvkit.errors import UserError
+from pconvkit.images import composite
 from pconvkit.models.devices import pick_device
-from pconvkit.models.preprocess import check_fits_in_memory, check_pair, composite_numpy, crop_output, pad_to_stride
+from pconvkit.models.preprocess import check_fits_in_memory, check_pair, crop_output, pad_to_stride
 
 
 def inpaint_batch(model, images: np.ndarray, valid_masks: np.ndarray) -> np.ndarray:
@@ -21,7 +22,7 @@ def inpaint_batch(model, images: np.ndarray, valid_masks: np.ndarray) -> np.ndar
     padded, masks = pad_to_stride(images, valid_masks, model.stride)
     with torch.no_grad():
         output = model(torch.from_numpy(padded).to(device), torch.from_numpy(masks).to(device)).float().cpu().numpy()
-    return composite_numpy(crop_output(output, *valid_masks.shape[1:]), images, valid_masks)
+    return composite(crop_output(output, *valid_masks.shape[1:]), images, valid_masks)
 
 
 def inpaint(model, image: np.ndarray, valid_mask: np.ndarray) -> np.ndarray:

@@ -6,8 +6,9 @@ import json
 import numpy as np
 
 from pconvkit.errors import require_extra
+from pconvkit.images import composite
 from pconvkit.models.onnx_cache import cached_onnx_graph
-from pconvkit.models.preprocess import check_fits_in_memory, check_pair, composite_numpy, crop_output, pad_to_stride
+from pconvkit.models.preprocess import check_fits_in_memory, check_pair, crop_output, pad_to_stride
 
 
 def onnx_runtime_available() -> bool:
@@ -38,4 +39,4 @@ class OnnxInpainter:
         check_fits_in_memory(*valid_mask.shape, self.channel_width)
         padded, masks = pad_to_stride(image[None], valid_mask[None], self.stride)
         output = self.session.run(["output"], {"image": padded, "mask": masks})[0]
-        return composite_numpy(crop_output(output, *valid_mask.shape)[0], image, valid_mask)
+        return composite(crop_output(output, *valid_mask.shape)[0], image, valid_mask)

@@ -1,5 +1,5 @@
 """NumPy pre- and post-processing around the network: checks, padding to the network's stride,
-cropping back, and compositing (I_comp of Section 3.3: known pixels from the input).
+and cropping back (compositing, I_comp, is `pconvkit.images.composite`).
 
 Images are float (..., H, W, 3) in [0, 1]; masks (..., H, W), 1 = valid, 0 = hole.
 """
@@ -41,12 +41,6 @@ def pad_to_stride(images: np.ndarray, valid_masks: np.ndarray, stride: int):
     images = np.pad(np.asarray(images, np.float32), ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode=mode)
     masks = np.pad(np.asarray(valid_masks, np.float32), ((0, 0), (0, pad_h), (0, pad_w)))
     return np.ascontiguousarray(images.transpose(0, 3, 1, 2)), masks[:, None]
-
-
-def composite_numpy(output: np.ndarray, image: np.ndarray, valid_mask: np.ndarray) -> np.ndarray:
-    """I_comp: known pixels from `image`, holes from `output` clipped to [0, 1]. Images (..., H, W, 3)
-    float, masks (..., H, W) with 1 = valid; float32 out."""
-    return np.where(valid_mask[..., None].astype(bool), image, np.clip(output, 0, 1)).astype(np.float32)
 
 
 def crop_output(output: np.ndarray, height: int, width: int) -> np.ndarray:

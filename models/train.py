@@ -10,7 +10,7 @@ import csv
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -19,11 +19,13 @@ import torch
 from tqdm import tqdm
 
 from pconvkit.errors import UserError
-from pconvkit.files import list_images, read_image, read_mask, to_uint8, write_png_atomic
+from pconvkit.files import write_png_atomic
+from pconvkit.images import list_images, read_image, read_mask, to_uint8
 from pconvkit.maskgen.augment import AugmentedMasks
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
 from pconvkit.models.checkpoint import read_checkpoint, save_checkpoint
 from pconvkit.models.config import TrainConfig, UNetConfig
+from pconvkit.models.crops import draw_crop, jitter_colours
 from pconvkit.models.devices import pick_device
 from pconvkit.models.loss import InpaintingLoss, LossWeights, load_vgg
 from pconvkit.models.superres import lattice_mask
@@ -98,44 +100,7 @@ class TrainingData:
             interpolation = cv2.INTER_CUBIC if draw.side < self.size else cv2.INTER_AREA
             crop = cv2.resize(crop, (self.size, self.size), interpolation=interpolation).clip(0, 1)
         crop = np.ascontiguousarray(crop[:, ::-1] if draw.flip else crop)
-        return _jitter_colours(crop, draw) if self.color_jitter > 0 else crop
-
-
-@dataclass(frozen=True)
-class CropDraw:
-    """Where a training crop comes from and how it is changed (both batch pipelines apply it)."""
-
-    y: int
-    x: int
-    side: int  # of the square in the source image, resized to the crop size
-    flip: bool
-    hue: float  # degrees added
-    saturation: float  # factor
-
-
-def draw_crop(rng, shape, size: int, scale_jitter: float, color_jitter: float) -> CropDraw:
-    """A random crop of an image of `shape` (H, W): its square in the source (the same as cropping
-    the image resized to a random short side, without resizing all of it), flip and colour jitter."""
-    height, width = shape
-    if scale_jitter > 1:
-        short_side = size * rng.uniform(1.0, scale_jitter)
-    else:  # native resolution; images smaller than the crop are scaled up
-        short_side = max(size, min(height, width))
-    side = min(height, width, max(1, round(size * min(height, width) / short_side)))
-    y, x = int(rng.integers(height - side + 1)), int(rng.integers(width - side + 1))
-    flip = bool(rng.random() < 0.5)
-    hue, saturation = 0.0, 1.0
-    if color_jitter > 0:
-        hue = float(rng.uniform(-180, 180) * color_jitter)
-        saturation = float(rng.uniform(1 - color_jitter, 1 + color_jitter))
-    return CropDraw(y, x, side, flip, hue, saturation)
-
-
-def _jitter_colours(crop, draw: CropDraw):
-    hsv = cv2.cvtColor(crop.astype(np.float32), cv2.COLOR_RGB2HSV)  # H in degrees, S and V in [0, 1]
-    hsv[..., 0] = (hsv[..., 0] + draw.hue) % 360
-    hsv[..., 1] = np.clip(hsv[..., 1] * draw.saturation, 0, 1)
-    return np.clip(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), 0, 1)
+        return jitter_colours(crop, draw) if self.color_jitter > 0 else crop
 
 
 def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:

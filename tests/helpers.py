@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from pconvkit.files import mask_to_png, write_image, write_png_atomic
+from pconvkit.files import write_image, write_png_atomic
+from pconvkit.images import mask_to_png
 
 
 def gradient_photos(folder, count: int = 3, side: int = 64, seed: int = 0):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from pconvkit.errors import UserError
-from pconvkit.files import mask_to_png, read_mask, write_png_atomic
+from pconvkit.files import write_png_atomic
+from pconvkit.images import mask_to_png, read_mask
 from pconvkit.maskgen.augment import AugmentParams, augment, random_augment
 from pconvkit.maskgen.bins import BINS, bin_index, border_category, border_distance, hole_ratio
 from pconvkit.maskgen.build import BenchmarkSettings, build_test_set, regenerate

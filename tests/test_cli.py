@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from test_build import write_square_flows
 
 from pconvkit.cli import benchmark, maskgen, pconv
-from pconvkit.files import mask_to_png, write_png_atomic
+from pconvkit.files import write_png_atomic
+from pconvkit.images import mask_to_png
 from pconvkit.maskgen.flowio import write_flow
 
 runner = CliRunner()

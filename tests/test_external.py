@@ -10,7 +10,8 @@ from helpers import box_masks, gradient_photos, run_arguments
 from pconvkit.benchmark.methods import make_method
 from pconvkit.benchmark.results import read_results
 from pconvkit.cli import benchmark
-from pconvkit.files import read_image, read_mask, write_image
+from pconvkit.files import write_image
+from pconvkit.images import read_image, read_mask
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from pconvkit.cli import maskgen
-from pconvkit.files import read_mask
+from pconvkit.images import read_mask
 from pconvkit.maskgen.bins import bin_label, classify
 from pconvkit.maskgen.manifest import read_manifest
 

@@ -32,7 +32,8 @@ def test_comparison_grid_has_a_tile_per_method_and_the_format_of_its_name(tmp_pa
 
     from pconvkit.benchmark.data import MaskEntry
     from pconvkit.benchmark.grid import comparison_grid
-    from pconvkit.files import mask_to_png, write_png_atomic
+    from pconvkit.files import write_png_atomic
+    from pconvkit.images import mask_to_png
 
     y, x = np.mgrid[0:64, 0:64] / 63.0
     image = np.stack([x, y, 0.5 + 0.4 * np.sin(6 * x)], axis=-1).astype(np.float32)  # smooth: JPEG keeps it

@@ -17,7 +17,8 @@ from helpers import run_arguments
 
 from pconvkit.cli import benchmark, pconv
 from pconvkit.errors import UserError
-from pconvkit.files import mask_to_png, read_image, read_mask, write_image, write_png_atomic
+from pconvkit.files import write_image, write_png_atomic
+from pconvkit.images import mask_to_png, read_image, read_mask
 
 runner = CliRunner()
 HOLE = (slice(8, 24), slice(8, 40))

@@ -49,3 +49,58 @@ def test_no_import_runs_upwards_and_extras_load_where_used(layer, path):
         if name.split(".")[0] in OPTIONAL:
             assert not at_module_level, f"{path.name} imports the optional {name} at module level"
         assert name.split(".")[0] not in ("maskgen", "models", "benchmark", "cli"), f"{path.name}: bare {name}"
+
+
+def module_name(layer: str, path: Path) -> str:
+    """The import name of a source file: pconvkit.maskgen.build, pconvkit.cli.options ..."""
+    folder = LAYERS.get(layer, "pconvkit")  # the command line is a folder of the core's
+    relative = path.relative_to(REPOSITORY / folder).with_suffix("")
+    parts = [p for p in relative.parts if p != "__init__"]
+    prefix = ["pconvkit"] if folder == "pconvkit" else ["pconvkit", layer]
+    return ".".join(prefix + parts)
+
+
+def import_graph() -> dict:
+    """{module: the pconvkit modules it imports, at module level or inside a function}."""
+    sources = {module_name(layer, path): path for layer, path in modules()}
+    graph = {}
+    for name, path in sources.items():
+        tree = ast.parse(path.read_text())
+        targets = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pconvkit"):
+                for alias in node.names:  # `from pconvkit.models import unet` imports the module unet
+                    candidate = f"{node.module}.{alias.name}"
+                    targets.add(candidate if candidate in sources else node.module)
+            elif isinstance(node, ast.Import):
+                targets.update(a.name for a in node.names if a.name.startswith("pconvkit"))
+        graph[name] = {t for t in targets if t in sources and t != name}
+    return graph
+
+
+def test_no_module_imports_itself_through_others():
+    graph = import_graph()
+    assert "pconvkit.models.train" in graph and "pconvkit.cli.options" in graph
+    state = {}
+
+    def visit(name, trail):
+        state[name] = "open"
+        for target in sorted(graph[name]):
+            if state.get(target) == "open":
+                cycle = trail[trail.index(target) :] + [target]
+                pytest.fail("import circle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target, trail + [target])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+
+
+def test_the_harness_needs_no_network_code_for_images():
+    """Compositing and the hole tile live in pconvkit.images: benchmark/ imports models/ only where it
+    runs a network (the neural methods, super-resolution, the trained models' paths)."""
+    graph = import_graph()
+    for name in ("pconvkit.benchmark.run", "pconvkit.benchmark.grid", "pconvkit.benchmark.study"):
+        assert not any(t.startswith("pconvkit.models") for t in graph[name]), name

@@ -3,7 +3,7 @@ import pytest
 
 from pconvkit.benchmark.methods import make_method, register
 from pconvkit.errors import UserError
-from pconvkit.models.preprocess import composite_numpy
+from pconvkit.images import composite
 
 
 @pytest.mark.parametrize("name", ["telea", "ns", "biharmonic", "mean", "patchmatch"])
@@ -14,7 +14,7 @@ def test_methods_leave_known_pixels_and_fill_holes_plausibly(name):
     valid[20:36, 24:40] = 0
     output = make_method(name)(image, valid)
     assert output.shape == image.shape
-    result = composite_numpy(output, image, valid)
+    result = composite(output, image, valid)
     assert np.array_equal(result[valid == 1], image[valid == 1])
     hole_error = np.abs(result - image)[valid == 0].mean()
     assert hole_error < 0.2

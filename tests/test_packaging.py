@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pconvkit.files import mask_to_png, write_image, write_png_atomic
+from pconvkit.files import write_image, write_png_atomic
+from pconvkit.images import mask_to_png
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 DECOYS = ("models", "benchmark", "maskgen", "cli")

@@ -116,7 +116,8 @@ def test_a_run_with_both_weight_files_reports_lpips_per_cell_and_kid_per_bin(fid
     from torchvision.models import alexnet
 
     from pconvkit.cli import benchmark
-    from pconvkit.files import mask_to_png, write_png_atomic
+    from pconvkit.files import write_png_atomic
+    from pconvkit.images import mask_to_png
 
     torch.save(alexnet(weights=None).state_dict(), tmp_path / "alexnet.pth")
     image_sets(tmp_path, count=3)
@@ -151,7 +152,8 @@ def test_a_run_with_both_weight_files_reports_lpips_per_cell_and_kid_per_bin(fid
     assert "| LPIPS | telea |" in table and "| KID | mean |" in table and "not reported (n=" in table
     # outputs made elsewhere get the same metrics: here telea's, saved from the exported pairs
     from pconvkit.benchmark.methods import make_method
-    from pconvkit.files import read_image, read_mask, write_image
+    from pconvkit.files import write_image
+    from pconvkit.images import read_image, read_mask
 
     images = ["--images", str(tmp_path / "a")]
     assert (

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from pconvkit.benchmark.results import merge_shards, read_results
 from pconvkit.cli import benchmark
 from pconvkit.errors import UserError
-from pconvkit.files import mask_to_png, write_image, write_png_atomic
+from pconvkit.files import write_image, write_png_atomic
+from pconvkit.images import mask_to_png
 
 runner = CliRunner()
 

@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from pconvkit.cli import benchmark, pconv
-from pconvkit.files import read_image, write_image
+from pconvkit.files import write_image
+from pconvkit.images import read_image
 from pconvkit.models.superres import interpolate, lattice_mask, sample_lattice, sr_input
 
 LOW = np.arange(1, 10, dtype=np.float32).reshape(3, 3) / 10  # a 3x3 image, values 0.1 ... 0.9

@@ -4,7 +4,8 @@ import numpy as np
 from click.testing import CliRunner
 
 from pconvkit.cli import maskgen
-from pconvkit.files import read_mask, write_png_atomic
+from pconvkit.files import write_png_atomic
+from pconvkit.images import read_mask
 from pconvkit.maskgen.survey import import_nvidia, mask_statistics
 
 

@@ -11,7 +11,8 @@ from helpers import box_masks, gradient_photos
 from pconvkit.benchmark.data import MaskEntry
 from pconvkit.benchmark.sweep import choose_masks, dilate_holes
 from pconvkit.cli import benchmark
-from pconvkit.files import mask_to_png, write_png_atomic
+from pconvkit.files import write_png_atomic
+from pconvkit.images import mask_to_png
 
 pytest.importorskip("matplotlib")
 

@@ -5,7 +5,8 @@ import torch
 from click.testing import CliRunner
 
 from pconvkit.cli import pconv
-from pconvkit.files import mask_to_png, write_png_atomic
+from pconvkit.files import write_png_atomic
+from pconvkit.images import mask_to_png
 from pconvkit.models.checkpoint import read_checkpoint
 from pconvkit.models.train import TrainConfig, train
 

@@ -34,7 +34,7 @@ def run_images(images, results):
     """The images of a run at its size (its masks' side): --images, or the held-out sample photos."""
     from pconvkit.benchmark.data import load_images
     from pconvkit.benchmark.results import read_pairing
-    from pconvkit.files import read_mask
+    from pconvkit.images import read_mask
 
     pairs = read_pairing(results)
     if not pairs:

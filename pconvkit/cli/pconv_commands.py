@@ -143,7 +143,8 @@ def pconv_train(resume, layers, width, plain, no_amp, max_minutes, **options):
 )
 def pconv_inpaint(image, mask, out, checkpoint, hole_white, mask_threshold, mostly_hole, device, engine):
     """Fill the holes of IMAGE given by MASK (any size; RGB, grayscale or RGBA)."""
-    from pconvkit.files import image_format, read_image, read_mask, write_image
+    from pconvkit.files import image_format, write_image
+    from pconvkit.images import read_image, read_mask
     from pconvkit.maskgen.bins import check_polarity, hole_ratio
     from pconvkit.models.inference import make_inpainter
 
@@ -166,7 +167,8 @@ def pconv_inpaint(image, mask, out, checkpoint, hole_white, mask_threshold, most
 @device
 def pconv_upscale(image, out, factor, checkpoint, device):
     """Super-resolution of IMAGE by --factor with a network trained by `pconv train --task sr`."""
-    from pconvkit.files import image_format, read_image, write_image
+    from pconvkit.files import image_format, write_image
+    from pconvkit.images import read_image
     from pconvkit.models.superres import load_sr_model, upscale
 
     image_format(out)
