@@ -8,7 +8,7 @@ DEMO := demo
 # setup.cfg accepts any torch >= 2.1 for users elsewhere.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test benchmarks clean
+.PHONY: install demo test test-fast benchmarks clean
 
 install: $(STAMP)
 
@@ -36,10 +36,14 @@ demo: $(STAMP)
 	@cat $(DEMO)/table1.md
 	@echo "written: $(DEMO)/table1.{md,csv,tex}, $(DEMO)/grid.png, $(DEMO)/report/index.html, $(DEMO)/sheet_N.png, $(DEMO)/sheet_B.png"
 
-test: $(STAMP)  # lint and format checks, then the suite (doctests included)
+test: $(STAMP)  # lint and format checks, then the whole suite (doctests included): what CI runs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  # lint, then every test not marked slow (networks, wheels, subprocesses)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow"
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_partialconv.py

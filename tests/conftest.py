@@ -1,6 +1,5 @@
 import shutil
 
-import numpy as np
 import pytest
 
 
@@ -22,12 +21,3 @@ def own_cache_folder(request, tmp_path_factory, monkeypatch):
     temporary models stay out of the user's cache."""
     if "sample_data" not in request.fixturenames:
         monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-
-
-def textured(shape, seed=0):
-    """A smooth random texture in [0, 1] (flow can track it)."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    noise = rng.random(shape).astype(np.float32)
-    return cv2.GaussianBlur(noise, (0, 0), 2.0)

@@ -33,6 +33,7 @@ def wheel(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_the_wheel_has_one_top_level_name_and_carries_the_bundled_models(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
@@ -55,6 +56,7 @@ def test_the_wheel_has_one_top_level_name_and_carries_the_bundled_models(wheel):
     assert not any(name.startswith(("tools/", "tests/", "benchmarks/")) or "/tools/" in name for name in names)
 
 
+@pytest.mark.slow
 def test_installed_commands_ignore_decoy_packages_on_pythonpath(wheel, tmp_path):
     # A fresh virtualenv with the wheel alone; its dependencies come from this interpreter's
     # site-packages through a path line (which does not run the editable install's finder).

@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_build import write_square_flows
+from helpers import write_square_flows
 
 from pconvkit.cli import benchmark, maskgen, pconv
 from pconvkit.files import write_png_atomic
@@ -190,6 +190,7 @@ def test_maskgen_bad_inputs(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_pconv_inpaint_any_image(tmp_path):
     import torch
 
@@ -264,7 +265,7 @@ def test_pconv_inpaint_rejects_tiny_and_missing_inputs(tmp_path):
 
 
 def test_maskgen_flow_writes_a_folder_that_flow_dir_reads_back(tmp_path):
-    from conftest import textured
+    from helpers import textured
 
     from pconvkit.maskgen.flowcompute import list_flow_pairs
     from pconvkit.maskgen.flowio import read_flow

@@ -10,6 +10,7 @@ from pconvkit.cli import benchmark
 EXPECTED_VIDEOS = {"vtest.avi": (768, 576, 795), "Megamind.avi": (720, 528, 270), "tree.avi": (320, 240, None)}
 
 
+@pytest.mark.slow
 @pytest.mark.sampledata
 def test_videos_decode_with_opencv(sample_data):
     for path in sample_data.sample_videos():

@@ -86,6 +86,7 @@ def test_tv_touches_only_the_dilated_hole_region():
     assert base.item() == pytest.approx(direct.item() / target.numel(), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_total_weights_follow_eq7():
     output, target, mask = example()
     torch.manual_seed(0)
@@ -106,9 +107,10 @@ def test_total_weights_follow_eq7():
     )
 
 
-SHARED_VGG19 = Path(__file__).resolve().parents[2] / "shared" / "weights" / "vgg19_features_to_pool3.pth"
+SHARED_VGG19 = Path(__file__).resolve().parents[3] / "shared" / "weights" / "vgg19_features_to_pool3.pth"
 
 
+@pytest.mark.slow
 def test_vgg16_and_vgg19_files_full_or_cut_after_pool3_are_recognised(tmp_path):
     from torchvision.models import vgg16, vgg19
 
@@ -139,6 +141,7 @@ def test_vgg16_and_vgg19_files_full_or_cut_after_pool3_are_recognised(tmp_path):
         load_vgg(tmp_path / "broken.pth")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED_VGG19.exists(), reason="the shared VGG19 file (../shared/weights) is not here")
 def test_the_shared_imagenet_vgg19_file_gives_the_perceptual_and_style_terms():
     from pconvkit.models.loss import InpaintingLoss, load_vgg
@@ -153,6 +156,7 @@ def test_the_shared_imagenet_vgg19_file_gives_the_perceptual_and_style_terms():
     assert float(same["perceptual"]) == 0 and float(same["style_out"]) == 0
 
 
+@pytest.mark.slow
 def test_pixel_level_vgg_weights_give_torchvision_scale_features():
     """A network converted from Caffe or Keras (input in pixel levels folded into conv1_1) computes the
     same function times the input scale: with every bias and the first weights scaled by it, ReLU

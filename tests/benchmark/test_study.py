@@ -63,9 +63,9 @@ class Server:
 def answer_all_in_a_browser(url, choose, screenshots=None):
     """Start a session and answer every trial; `choose(trial)` gives 'left' or 'right'. Returns the
     answers given and the completion code."""
+    from helpers import browser
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    from test_report import browser
 
     driver, given = browser(), {}
     wait = WebDriverWait(driver, 20, poll_frequency=0.02)
@@ -96,6 +96,7 @@ def answer_all_in_a_browser(url, choose, screenshots=None):
     return given, code
 
 
+@pytest.mark.browser
 def test_an_unlimited_study_answered_in_a_browser_is_stored_and_tallied(run, tmp_path):
     study = make_study(run, tmp_path / "study")
     _, trials, key = read_study(study)

@@ -1,6 +1,7 @@
 import csv
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from pconvkit.cli import maskgen
@@ -97,6 +98,7 @@ def test_band_width_and_centre_line_of_bands_known_by_construction():
     assert a["band_width"] == 3 * b["band_width"] == 33 and b["centre_line"] > 2.5 * a["centre_line"]
 
 
+@pytest.mark.slow
 def test_compare_two_mask_sets_either_polarity(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(6):

@@ -319,6 +319,7 @@ def test_rows_of_other_masks_under_the_same_ids_are_refused_not_reused(tmp_path)
     assert mask_identity(read_as[0]) != mask_identity(read_as[1])  # the same file read with the other polarity
 
 
+@pytest.mark.slow
 def test_a_second_run_on_the_same_results_folder_is_refused_while_the_first_runs(tmp_path):
     (tmp_path / "slow.py").write_text("import time\ndef inpaint(image, mask):\n    time.sleep(0.5)\n    return image\n")
     rng = np.random.default_rng(6)
@@ -353,7 +354,7 @@ def test_a_results_file_of_an_older_version_is_named_as_such(tmp_path):
 
 
 def write_clip(folder, frames=4):
-    from conftest import textured
+    from helpers import textured
 
     background = (textured((64, 96), seed=1) * 255).astype(np.uint8)
     for t in range(frames):
@@ -384,7 +385,7 @@ def test_flows_of_other_settings_or_inputs_are_not_mixed_into_a_flow_folder(tmp_
 
 
 def test_raw_pools_of_other_settings_are_not_reused(tmp_path):
-    from test_build import write_square_flows
+    from helpers import write_square_flows
 
     from pconvkit.maskgen.pool import RawMaskSettings, build_raw_pools, videos_from_inputs
 
@@ -486,6 +487,7 @@ def test_a_damaged_results_file_is_named_with_its_line(tmp_path, damage):
         assert "line 2" in one_error_line(runner.invoke(benchmark, command))
 
 
+@pytest.mark.slow
 def test_jobs_that_cannot_fit_in_memory_are_refused_before_they_start(tmp_path, monkeypatch):
     import pconvkit.memory
     from pconvkit.cli import maskgen
@@ -544,6 +546,7 @@ def test_a_truncated_video_says_how_many_frames_it_gave_and_drops_the_damaged_on
 # 7. checkpoints ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_damaged_checkpoints_and_partial_conversions_end_in_one_line(tmp_path):
     import torch
 

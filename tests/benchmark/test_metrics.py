@@ -44,6 +44,7 @@ def test_image_metrics_agree_with_the_single_metrics():
     assert values["ssim"] == pytest.approx(ssim(x, y))
 
 
+@pytest.mark.slow
 def test_inception_classifier_reads_a_torchvision_state_dict_file(tmp_path):
     """ImageNet weights cannot be downloaded here; randomly initialised weights in the same file
     format exercise the loading, the 299-px resize and the normalisation all the same."""

@@ -1,46 +1,14 @@
 """The report page, loaded in a real browser (Debian's headless Chromium driven by selenium): the
 table and every picture are there, and the page is not blank. Under CI a missing browser fails."""
 
-import os
-import shutil
-
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import box_masks, gradient_photos, run_arguments
+from helpers import box_masks, browser, gradient_photos, run_arguments
 
 from pconvkit.cli import benchmark
 
 pytest.importorskip("matplotlib")
-
-
-def browser():
-    """A headless Chromium, or a failure under CI (where .ci/run installs it), or a skip elsewhere."""
-    missing = [name for name in ("chromium", "chromedriver") if shutil.which(name) is None]
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        missing.append("selenium")
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser test needs {', '.join(missing)} (.ci/run installs them)")
-        pytest.skip(f"no {', '.join(missing)} here (Debian's chromium and chromium-driver, and selenium)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
 
 
 @pytest.fixture
@@ -56,6 +24,7 @@ def report(tmp_path):
     return tmp_path / "report" / "index.html"
 
 
+@pytest.mark.browser
 def test_the_report_page_shows_its_table_and_every_picture_in_a_browser(report, tmp_path):
     from PIL import Image
 

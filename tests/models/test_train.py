@@ -235,6 +235,7 @@ def test_a_phase_1_command_does_not_overwrite_a_phase_2_run(data, tmp_path):
     assert (tmp_path / "last.pt").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_device_pipeline_trains_and_resumes_exactly(data, tmp_path):
     """The batched torch pipeline (here on the CPU) trains, and its batches are a function of the step."""
     quiet = dict(log=lambda *_: None)

@@ -5,6 +5,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from helpers import write_square_flows
 
 from pconvkit.errors import UserError
 from pconvkit.files import write_png_atomic
@@ -134,18 +135,6 @@ def test_augmentation_is_reproducible_and_dilation_grows_holes():
     assert ((disk == 0) <= (large == 0)).all()  # the disk fits in the square
 
 
-def write_square_flows(folder, video, pairs, shape=(64, 80)):
-    from test_occlusion import SHIFT
-
-    for first, second in pairs:
-        forward = np.zeros(shape + (2,), np.float32)
-        backward = np.zeros(shape + (2,), np.float32)
-        forward[20:40, 20 + first : 40 + first, 0] = SHIFT
-        backward[20:40, 20 + first + SHIFT : 40 + first + SHIFT, 0] = -SHIFT
-        write_flow(folder / video / f"forward_{first}_{second}.flo", forward)
-        write_flow(folder / video / f"backward_{second}_{first}.flo", backward)
-
-
 def test_flow_folder_pools_split_by_video_and_refuse_padding(tmp_path):
     flows = tmp_path / "flows"
     write_square_flows(flows, "alpha", [(0, 1), (10, 11)])
@@ -184,7 +173,7 @@ def test_bad_flow_folders(tmp_path, problem, message):
 
 def test_raw_pool_from_frames_is_the_same_for_any_number_of_workers(tmp_path):
     """A textured square moving over a textured background, as a folder of frames, through DIS flow."""
-    from conftest import textured
+    from helpers import textured
 
     background = (textured((96, 128), seed=1) * 255).astype(np.uint8)
     square = (textured((32, 32), seed=2) * 255).astype(np.uint8)

@@ -3,6 +3,7 @@ OpenCV's HSV conversion."""
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from pconvkit.maskgen.augment import AugmentedMasks, AugmentParams, augment
@@ -40,6 +41,7 @@ def test_masks_equal_maskgen_augment_for_the_same_parameters():
         assert (holes & expected_holes).sum() / (holes | expected_holes).sum() > 0.98
 
 
+@pytest.mark.slow
 def test_masks_have_the_statistics_of_maskgen_augment_for_one_seed():
     masks = raw_pool()
     data = batches(masks)

@@ -50,6 +50,7 @@ def image_sets(folder, count=12):
     return sets
 
 
+@pytest.mark.slow
 def test_fid_and_kid_agree_with_torch_fidelity_end_to_end(fid_weights, tmp_path):
     import torch_fidelity
 
@@ -77,6 +78,7 @@ def test_fid_and_kid_agree_with_torch_fidelity_end_to_end(fid_weights, tmp_path)
     )
 
 
+@pytest.mark.slow
 def test_a_file_of_another_network_is_a_one_line_error(tmp_path):
     from torchvision.models import alexnet
 
@@ -90,6 +92,7 @@ def test_a_file_of_another_network_is_a_one_line_error(tmp_path):
         Lpips(tmp_path / "other.pth")
 
 
+@pytest.mark.slow
 def test_lpips_agrees_with_the_lpips_package_on_the_same_backbone(tmp_path, monkeypatch):
     import lpips
     import lpips.pretrained_networks as networks
@@ -111,6 +114,7 @@ def test_lpips_agrees_with_the_lpips_package_on_the_same_backbone(tmp_path, monk
     assert np.allclose(ours.distance(a, a), 0, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_a_run_with_both_weight_files_reports_lpips_per_cell_and_kid_per_bin(fid_weights, tmp_path):
     from click.testing import CliRunner
     from torchvision.models import alexnet
