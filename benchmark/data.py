@@ -14,7 +14,12 @@ import numpy as np
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash
 from pconvkit.images import image_size, list_images, read_image, read_mask
-from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, check_polarity, hole_ratio
+from pconvkit.maskgen.bins import (
+    BIN_LABELS,
+    BORDER_MARGIN,
+    check_polarity,
+    hole_ratio,
+)
 from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest
 from pconvkit.maskgen.survey import classify_folder
 
@@ -115,7 +120,7 @@ def select_masks(masks, split: str = "all", bins=None, limit: int | None = None)
     """Masks of category `split` ('N', 'B' or 'all'), of the chosen bins, at most `limit` per cell."""
     if split not in ("N", "B", "all"):
         raise UserError(f"--split must be N, B or all, not {split!r}")
-    labels = [bin_label(i) for i in range(len(BINS))]
+    labels = BIN_LABELS
     wanted_bins = set(labels if not bins else bins)
     unknown = wanted_bins - set(labels)
     if unknown:
@@ -169,7 +174,3 @@ def check_mask_sizes(masks, size: int):
         width, height = image_size(mask.path)
         if (width, height) != (size, size):
             raise UserError(f"mask {mask.path} is {width}x{height}, images are {size}x{size}")
-
-
-def cells():
-    return [(c, bin_label(i)) for i in range(len(BINS)) for c in CATEGORIES]

@@ -19,7 +19,7 @@ from pconvkit.benchmark.results import read_pairing, read_results, read_run_sett
 from pconvkit.benchmark.tables import CAPTION, column_labels, distribution_rows, summarise, table1, timing
 from pconvkit.errors import require_extra
 from pconvkit.files import ensure_writable_dir, write_text_atomic
-from pconvkit.maskgen.bins import BINS
+from pconvkit.maskgen.bins import BINS, CATEGORIES
 from pconvkit.maskgen.manifest import find_test_dir, read_settings
 
 WORST_PAIRS = 2
@@ -68,7 +68,7 @@ def _plot_metric(summary, metric, out_dir: Path) -> Path:
     centres = {f"{low:g}-{high:g}": (low + high) / 2 for low, high in BINS}
     cells = summary.cells[summary.cells["metric"] == metric.name]
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    for axis, category in zip(axes, ("N", "B")):
+    for axis, category in zip(axes, CATEGORIES):
         for method, group in cells[cells["column"].str.endswith(f" {category}")].groupby("method"):
             group = group.assign(x=group["column"].str.split().str[0].map(centres)).sort_values("x")
             errors = np.vstack([group["value"] - group["low"], group["high"] - group["value"]])

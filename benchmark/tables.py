@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 
 from pconvkit.benchmark.confidence import cluster_bootstrap, corrected_level
-from pconvkit.benchmark.data import cells
 from pconvkit.benchmark.methods import NOT_RUN
 from pconvkit.benchmark.metrics import METRICS, PER_IMAGE, PER_SET, inception_score
 from pconvkit.benchmark.perceptual import FID_MIN_IMAGES, fid, kid
@@ -28,6 +27,7 @@ from pconvkit.benchmark.results import (
 )
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash, read_csv_rows
+from pconvkit.maskgen.bins import CELLS
 
 
 def _paper_table1() -> dict:
@@ -44,7 +44,7 @@ PAPER_TABLE1 = _paper_table1()
 
 
 def column_labels():
-    return [f"{b} {c}" for c, b in cells()]
+    return [f"{b} {c}" for c, b in CELLS]
 
 
 def _results_frame(results_dir: Path) -> pd.DataFrame:

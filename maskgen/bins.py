@@ -19,6 +19,11 @@ def bin_label(index: int) -> str:
     return f"{low:g}-{high:g}"
 
 
+BIN_LABELS = tuple(bin_label(i) for i in range(len(BINS)))
+# The 12 cells (category, bin label) in NVIDIA's order: bin by bin, N before B. The one list of them.
+CELLS = tuple((category, label) for label in BIN_LABELS for category in CATEGORIES)
+
+
 def hole_ratio(valid_mask: np.ndarray) -> float:
     """Share of hole pixels, in [0, 1]."""
     return float(np.count_nonzero(np.asarray(valid_mask) == 0)) / valid_mask.size

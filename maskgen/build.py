@@ -70,8 +70,17 @@ PRESETS = {
 
 
 def preset_values(preset: str, explicit: dict) -> dict:
-    """A preset's settings with the explicitly given options (same keys) taking precedence."""
-    return {**PRESETS[preset], **{k: v for k, v in explicit.items() if v is not None}}
+    """A preset's settings with the explicitly given options taking precedence: `explicit` may hold
+    any options (only the preset's keys are read); list settings may come as comma-separated text."""
+    values = dict(PRESETS[preset])
+    for key, value in explicit.items():
+        if key not in values or value is None:
+            continue
+        if isinstance(value, str) and isinstance(values[key], tuple):  # "1,4" -> (1, 4); "a,b" -> ("a", "b")
+            items = tuple(v.strip() for v in value.split(",") if v.strip())
+            value = tuple(int(v) for v in items) if key == "frame_gaps" else items
+        values[key] = value
+    return values
 
 
 @dataclass(frozen=True)

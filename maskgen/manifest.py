@@ -65,6 +65,40 @@ def write_cell_mask(test_dir, valid, category_index: int, bin_index: int, index:
     )
 
 
+def write_imported_mask(test_dir, valid, mask_id: str, margin: int, source: str, hole_white: bool = False) -> dict:
+    """Write a mask imported from another set (NVIDIA's) as TEST/CATEGORY/BIN/ID.png, in the cell its
+    pixels measure ('outside' for a ratio outside (0.01, 0.6]), and return its manifest row."""
+    from pconvkit.maskgen.bins import bin_label, border_distance, classify
+
+    category, index, ratio = classify(valid, margin)
+    label = bin_label(index) if index is not None else "outside"
+    relative = f"{category}/{label}/{mask_id}.png"
+    png = encode_png(mask_to_png(valid, hole_white))
+    write_bytes_atomic(Path(test_dir) / relative, png)
+    return dict(
+        id=mask_id,
+        split="test",
+        category=category,
+        bin=label,
+        hole_ratio=f"{ratio:.6f}",
+        border_distance=border_distance(valid),
+        source_video=source,
+        size=valid.shape[0],
+        margin=margin,
+        sha256=hashlib.sha256(png).hexdigest(),
+        path=relative,
+    )
+
+
+def write_import_settings(test_dir, source: str, source_hole_white: bool, hole_white: bool, margin: int) -> Path:
+    """settings.json of an imported set: where it came from, the source files' polarity, and the
+    polarity of the PNGs written (what `manifest_polarity` reads)."""
+    record = dict(imported_from=source, source_hole_white=source_hole_white, hole_white=hole_white, margin=margin)
+    path = Path(test_dir) / SETTINGS_NAME
+    write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return path
+
+
 def find_test_dir(folder) -> Path | None:
     """The test folder of a maskgen output (FOLDER/test) or FOLDER itself, where a manifest is; else None."""
     folder = Path(folder)

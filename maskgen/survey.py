@@ -1,6 +1,5 @@
 """Looking at mask folders: classify, statistics, contact sheets, and NVIDIA's released masks."""
 
-import hashlib
 from pathlib import Path
 
 import cv2
@@ -9,8 +8,14 @@ import numpy as np
 from pconvkit.errors import UserError
 from pconvkit.files import encode_png, write_bytes_atomic
 from pconvkit.images import list_images, mask_to_png, read_mask
-from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_distance, classify
-from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, write_manifest
+from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, CELLS, bin_label, border_distance, classify
+from pconvkit.maskgen.manifest import (
+    find_test_dir,
+    manifest_polarity,
+    write_import_settings,
+    write_imported_mask,
+    write_manifest,
+)
 
 
 def classify_folder(
@@ -139,8 +144,7 @@ def compare_folders(first, second, first_hole_white=False, second_hole_white=Fal
     joined = a.add_suffix("_a").join(b.add_suffix("_b"), how="outer")
     for name in STATISTICS:
         joined[f"{name}_change"] = joined[f"{name}_b"] / joined[f"{name}_a"] - 1
-    cells = [(c, bin_label(i)) for i in range(len(BINS)) for c in CATEGORIES]
-    return joined.reindex(pd.MultiIndex.from_tuples(cells, names=["category", "bin"])).reset_index()
+    return joined.reindex(pd.MultiIndex.from_tuples(CELLS, names=["category", "bin"])).reset_index()
 
 
 def comparison_lines(table, names=("A", "B")) -> list[str]:
@@ -242,28 +246,10 @@ def import_nvidia(source, out_dir, margin: int = BORDER_MARGIN, hole_white_out: 
     The file order (12 blocks of 1,000 in bin order, N before B) is not trusted: every mask goes to
     the cell its pixels say. Masks outside (0.01, 0.6] are listed with bin 'outside'.
     """
-    out_dir = Path(out_dir)
-    rows = []
-    for path in list_images(source):
-        valid = read_mask(path, hole_white=True)
-        category, index, ratio = classify(valid, margin)
-        label = bin_label(index) if index is not None else "outside"
-        relative = f"{category}/{label}/{path.stem}.png"
-        png = encode_png(mask_to_png(valid, hole_white_out))
-        write_bytes_atomic(out_dir / "test" / relative, png)
-        rows.append(
-            dict(
-                id=path.stem,
-                split="test",
-                category=category,
-                bin=label,
-                hole_ratio=f"{ratio:.6f}",
-                border_distance=border_distance(valid),
-                source_video="nvidia",
-                size=valid.shape[0],
-                margin=margin,
-                sha256=hashlib.sha256(png).hexdigest(),
-                path=relative,
-            )
-        )
-    return write_manifest(out_dir / "test", rows)
+    test_dir = Path(out_dir) / "test"
+    rows = [
+        write_imported_mask(test_dir, read_mask(path, hole_white=True), path.stem, margin, "nvidia", hole_white_out)
+        for path in list_images(source)
+    ]
+    write_import_settings(test_dir, "nvidia", True, hole_white_out, margin)
+    return write_manifest(test_dir, rows)

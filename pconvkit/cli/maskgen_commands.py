@@ -19,7 +19,7 @@ from pconvkit.cli.options import (
     workers,
 )
 from pconvkit.maskgen.augment import FOOTPRINTS
-from pconvkit.maskgen.build import PRESETS, BenchmarkSettings
+from pconvkit.maskgen.build import PRESETS, BenchmarkSettings, preset_values
 from pconvkit.maskgen.families import FAMILIES
 from pconvkit.maskgen.flowcompute import DIS_PRESETS, FLOW_METHODS, FlowSettings
 from pconvkit.maskgen.flowio import FLOW_SUFFIXES
@@ -220,21 +220,15 @@ def maskgen_build(
         from pconvkit.maskgen.families import FamilySettings, build_family_set
 
         ensure_writable_dir(out)
-        per_bin = options["per_bin"] or PRESETS[preset or "paper"]["per_bin"]
+        per_bin = preset_values(preset or "paper", {"per_bin": options["per_bin"]})["per_bin"]
         manifest = build_family_set(out, FamilySettings(family, per_bin, size, border_margin, seed, hole_white))
         click.echo(f"test set: {12 * per_bin} {family} masks, manifest {manifest}")
         return
 
-    ctx = click.get_current_context()
+    ctx = click.get_current_context()  # what the user typed overrides the preset; maskgen resolves the rest
     explicit = {
-        key: ctx.params[key]
-        for key in PRESETS["paper"]
-        if ctx.get_parameter_source(key).name in ("COMMANDLINE", "ENVIRONMENT")
+        k: v for k, v in ctx.params.items() if ctx.get_parameter_source(k).name in ("COMMANDLINE", "ENVIRONMENT")
     }
-    if "frame_gaps" in explicit:
-        explicit["frame_gaps"] = csv_list(explicit["frame_gaps"], int)
-    if "test_videos" in explicit:
-        explicit["test_videos"] = csv_list(explicit["test_videos"])
     ensure_writable_dir(out)
     thresholds = ConsistencyThresholds(
         options["occlusion_relative"],

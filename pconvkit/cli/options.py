@@ -11,7 +11,7 @@ import sys
 import click
 
 from pconvkit.errors import UserError
-from pconvkit.maskgen.bins import BINS, bin_label
+from pconvkit.maskgen.bins import BIN_LABELS
 from pconvkit.models.config import TrainConfig
 
 
@@ -98,7 +98,7 @@ def _bin_list(ctx, param, value):
     """Click callback: comma-separated bin labels, each one of the six; None for all."""
     if value is None:
         return None
-    labels = [bin_label(i) for i in range(len(BINS))]
+    labels = BIN_LABELS
     chosen = csv_list(value)
     if not chosen:
         raise click.BadParameter(f"{value!r} names no bin: give e.g. 0.3-0.4,0.4-0.5 or leave --bins out for all")

@@ -1,4 +1,5 @@
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -33,6 +34,11 @@ def test_import_nvidia_remeasures_instead_of_trusting_the_order(tmp_path):
     assert [(r["category"], r["bin"]) for r in rows] == [("N", "0.1-0.2"), ("B", "0.2-0.3")]
     valid = read_mask(tmp_path / "out" / "test" / rows[0]["path"])
     assert valid[200, 200] == 0 and valid[0, 0] == 1  # stored in our convention, white = valid
+    settings = json.loads((tmp_path / "out" / "test" / "settings.json").read_text())
+    assert settings["source_hole_white"] is True and settings["hole_white"] is False  # both polarities recorded
+    from pconvkit.maskgen.manifest import MANIFEST_FIELDS
+
+    assert tuple(rows[0]) == MANIFEST_FIELDS  # the manifest module's rows, every column
 
 
 def test_sheet_and_stats_commands(tmp_path):
