@@ -19,45 +19,118 @@ from pconvkit.benchmark.study import CATCH_PER_SESSION, completion_code, connect
 from pconvkit.errors import require_extra
 
 
+class StudySessions:
+    """What the server knows of a study, apart from HTTP: its participants, the trials each is
+    offered (drawn once, the first time, from the trials with the fewest answers), and the answers,
+    all in the study's SQLite database."""
+
+    def __init__(self, study_dir):
+        self.study, trials, key = read_study(study_dir)
+        self.by_id = {int(t["trial"]): t for t in trials}
+        self.catch = [int(k["trial"]) for k in key if k["kind"] == "catch"]
+        self.regular = [int(k["trial"]) for k in key if k["kind"] != "catch"]
+        self.connection = connect(study_dir)
+
+    def is_participant(self, participant: str) -> bool:
+        return self.connection.execute("SELECT 1 FROM participants WHERE id=?", (participant,)).fetchone() is not None
+
+    def new_participant(self) -> str:
+        participant = uuid.uuid4().hex
+        self.connection.execute("INSERT INTO participants VALUES (?, ?, 'web')", (participant, time.time()))
+        return participant
+
+    def offered(self, participant: str) -> list[int]:
+        """The participant's trials in the order offered; the first time, a session is drawn from the
+        regular trials with the fewest answers (up to `repeats` each) and the catch trials mixed in."""
+        rows = self.connection.execute(
+            "SELECT trial FROM offered WHERE participant=? ORDER BY position", (participant,)
+        ).fetchall()
+        if rows:
+            return [t for (t,) in rows]
+        counts = dict(self.connection.execute("SELECT trial, COUNT(*) FROM answers GROUP BY trial").fetchall())
+        order = random.Random(participant).sample(self.regular, len(self.regular))
+        order = [t for t in order if counts.get(t, 0) < self.study["repeats"]] or order
+        session = sorted(order, key=lambda t: counts.get(t, 0))[: self.study["session_trials"]]
+        chosen = random.Random(participant + "/catch").sample(self.catch, min(CATCH_PER_SESSION, len(self.catch)))
+        for position, trial in enumerate(chosen):
+            session.insert(random.Random(f"{participant}/{position}").randrange(len(session) + 1), trial)
+        self.connection.executemany(
+            "INSERT OR IGNORE INTO offered VALUES (?, ?, ?)", [(participant, t, i) for i, t in enumerate(session)]
+        )
+        return session
+
+    def pending(self, participant: str) -> tuple[list[int], int]:
+        """(the trials still to answer, in order; how many were offered)."""
+        offered = self.offered(participant)
+        answered = {
+            row[0] for row in self.connection.execute("SELECT trial FROM answers WHERE participant=?", (participant,))
+        }
+        return [t for t in offered if t not in answered], len(offered)
+
+    def trial_view(self, trial: int) -> dict:
+        entry = self.by_id[trial]
+        return dict(
+            trial=trial,
+            left=f"/images/{entry['left']}",
+            right=f"/images/{entry['right']}",
+            duration_ms=int(entry["duration_ms"]),
+        )
+
+    def record(self, data: dict) -> tuple[dict, int]:
+        """Store one answer (the JSON body of /api/answer); (reply, HTTP status)."""
+        participant = str(data.get("p", ""))
+        if not self.is_participant(participant):
+            return dict(error="unknown participant"), 404
+        try:
+            trial, choice = int(data.get("trial")), data.get("choice")
+            response_ms, shown_ms = float(data.get("response_ms")), float(data.get("shown_ms", 0) or 0)
+            frames = [float(v) for v in data.get("frames", [])]
+        except (TypeError, ValueError):
+            return dict(error="malformed answer"), 400
+        if choice not in ("left", "right") or not all(math.isfinite(v) and v >= 0 for v in (response_ms, shown_ms)):
+            return dict(error="malformed answer"), 400
+        if not self.connection.execute(
+            "SELECT 1 FROM offered WHERE participant=? AND trial=?", (participant, trial)
+        ).fetchone():
+            return dict(error="this trial was not offered to this participant"), 409
+        inserted = self.connection.execute(
+            "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (participant, trial, choice, response_ms, shown_ms, ",".join(f"{f:.3f}" for f in frames), time.time()),
+        ).rowcount
+        if not inserted:
+            return dict(error="this trial was already answered"), 409
+        return dict(ok=True), 200
+
+    def progress(self) -> str:
+        """The admin page's body: answers against the plan, catch answers, participants."""
+        people = self.connection.execute("SELECT COUNT(*) FROM participants").fetchone()[0]
+        by_trial = dict(self.connection.execute("SELECT trial, COUNT(*) FROM answers GROUP BY trial").fetchall())
+        answers = sum(n for t, n in by_trial.items() if t not in self.catch)
+        catch_answers = sum(n for t, n in by_trial.items() if t in self.catch)
+        target = len(self.regular) * self.study["repeats"]
+        rows = self.connection.execute("SELECT participant, COUNT(*) FROM answers GROUP BY participant").fetchall()
+        table = "".join(f"<tr><td>{p[:12]}</td><td>{n}</td></tr>" for p, n in rows)
+        return (
+            f"<h1>Study progress</h1><p id='progress'>{answers} answers of {target} "
+            f"planned ({len(self.regular)} trials x {self.study['repeats']}), {catch_answers} catch answers, "
+            f"{people} participants</p>"
+            f"<table><tr><th>participant</th><th>answers</th></tr>{table}</table>"
+        )
+
+
 def create_app(study_dir):
+    """The WSGI application: the study's routes over its StudySessions."""
     require_extra("the study server", "study", "flask")
     from flask import Flask, abort, jsonify, redirect, request, send_from_directory
 
     study_dir = Path(study_dir)
-    study, trials, key = read_study(study_dir)
-    by_id = {int(t["trial"]): t for t in trials}
-    catch = [int(k["trial"]) for k in key if k["kind"] == "catch"]
-    regular = [int(k["trial"]) for k in key if k["kind"] != "catch"]
-    connection = connect(study_dir)
+    sessions = StudySessions(study_dir)
+    study = sessions.study
     app = Flask(__name__)
-
-    def next_trial(participant: str):
-        """The participant's next trial: offered in order; the first time, a session is drawn from the
-        regular trials with the fewest answers (up to `repeats` each) and the catch trials mixed in."""
-        offered = connection.execute(
-            "SELECT trial FROM offered WHERE participant=? ORDER BY position", (participant,)
-        ).fetchall()
-        if not offered:
-            counts = dict(connection.execute("SELECT trial, COUNT(*) FROM answers GROUP BY trial").fetchall())
-            order = random.Random(participant).sample(regular, len(regular))
-            order = [t for t in order if counts.get(t, 0) < study["repeats"]] or order
-            session = sorted(order, key=lambda t: counts.get(t, 0))[: study["session_trials"]]
-            chosen = random.Random(participant + "/catch").sample(catch, min(CATCH_PER_SESSION, len(catch)))
-            for position, trial in enumerate(chosen):
-                session.insert(random.Random(f"{participant}/{position}").randrange(len(session) + 1), trial)
-            connection.executemany(
-                "INSERT OR IGNORE INTO offered VALUES (?, ?, ?)", [(participant, t, i) for i, t in enumerate(session)]
-            )
-            offered = [(t,) for t in session]
-        answered = {
-            row[0] for row in connection.execute("SELECT trial FROM answers WHERE participant=?", (participant,))
-        }
-        pending = [t for (t,) in offered if t not in answered]
-        return pending[0] if pending else None, len(pending), len(offered)
 
     def participant_or_404():
         participant = request.values.get("p", "")
-        if not connection.execute("SELECT 1 FROM participants WHERE id=?", (participant,)).fetchone():
+        if not sessions.is_participant(participant):
             abort(404, "unknown participant")
         return participant
 
@@ -69,9 +142,7 @@ def create_app(study_dir):
 
     @app.post("/start")
     def start():
-        participant = uuid.uuid4().hex
-        connection.execute("INSERT INTO participants VALUES (?, ?, 'web')", (participant, time.time()))
-        return redirect(f"/trial?p={participant}", code=303)
+        return redirect(f"/trial?p={sessions.new_participant()}", code=303)
 
     @app.get("/trial")
     def trial_page():
@@ -81,96 +152,33 @@ def create_app(study_dir):
     @app.get("/api/session")
     def api_session():
         """Every trial the participant has still to answer, in order, so the page can preload them all."""
-        participant = participant_or_404()
-        trial, _, total = next_trial(participant)
-        answered = {
-            row[0] for row in connection.execute("SELECT trial FROM answers WHERE participant=?", (participant,))
-        }
-        order = [
-            t
-            for (t,) in connection.execute(
-                "SELECT trial FROM offered WHERE participant=? ORDER BY position", (participant,)
-            )
-        ]
-        trials = [
-            dict(
-                trial=t,
-                left=f"/images/{by_id[t]['left']}",
-                right=f"/images/{by_id[t]['right']}",
-                duration_ms=int(by_id[t]["duration_ms"]),
-            )
-            for t in order
-            if t not in answered
-        ]
-        return jsonify(trials=trials, total=total)
+        pending, total = sessions.pending(participant_or_404())
+        return jsonify(trials=[sessions.trial_view(t) for t in pending], total=total)
 
     @app.get("/api/next")
     def api_next():
         participant = participant_or_404()
-        trial, remaining, total = next_trial(participant)
-        if trial is None:
+        pending, total = sessions.pending(participant)
+        if not pending:
             return jsonify(done=True, code=completion_code(study, participant))
-        entry = by_id[trial]
-        return jsonify(
-            done=False,
-            trial=trial,
-            left=f"/images/{entry['left']}",
-            right=f"/images/{entry['right']}",
-            duration_ms=int(entry["duration_ms"]),
-            remaining=remaining,
-            total=total,
-        )
+        return jsonify(done=False, **sessions.trial_view(pending[0]), remaining=len(pending), total=total)
 
     @app.post("/api/answer")
     def api_answer():
-        data = request.get_json(silent=True) or {}
-        participant = str(data.get("p", ""))
-        if not connection.execute("SELECT 1 FROM participants WHERE id=?", (participant,)).fetchone():
-            return jsonify(error="unknown participant"), 404
-        try:
-            trial, choice = int(data.get("trial")), data.get("choice")
-            response_ms, shown_ms = float(data.get("response_ms")), float(data.get("shown_ms", 0) or 0)
-            frames = [float(v) for v in data.get("frames", [])]
-        except (TypeError, ValueError):
-            return jsonify(error="malformed answer"), 400
-        if choice not in ("left", "right") or not all(math.isfinite(v) and v >= 0 for v in (response_ms, shown_ms)):
-            return jsonify(error="malformed answer"), 400
-        if not connection.execute(
-            "SELECT 1 FROM offered WHERE participant=? AND trial=?", (participant, trial)
-        ).fetchone():
-            return jsonify(error="this trial was not offered to this participant"), 409
-        inserted = connection.execute(
-            "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (participant, trial, choice, response_ms, shown_ms, ",".join(f"{f:.3f}" for f in frames), time.time()),
-        ).rowcount
-        if not inserted:
-            return jsonify(error="this trial was already answered"), 409
-        return jsonify(ok=True)
+        reply, status = sessions.record(request.get_json(silent=True) or {})
+        return jsonify(reply), status
 
     @app.get("/done")
     def done():
         participant = participant_or_404()
-        if next_trial(participant)[0] is not None:
+        if sessions.pending(participant)[0]:
             return redirect(f"/trial?p={participant}")
         code = completion_code(study, participant)
         return PAGE.replace("{body}", f"<h1>Thank you</h1><p>Your completion code: <b id='code'>{code}</b></p>")
 
     @app.get("/admin")
     def admin():
-        people = connection.execute("SELECT COUNT(*) FROM participants").fetchone()[0]
-        by_trial = dict(connection.execute("SELECT trial, COUNT(*) FROM answers GROUP BY trial").fetchall())
-        answers = sum(n for t, n in by_trial.items() if t not in catch)
-        catch_answers = sum(n for t, n in by_trial.items() if t in catch)
-        target = len(regular) * study["repeats"]
-        rows = connection.execute("SELECT participant, COUNT(*) FROM answers GROUP BY participant").fetchall()
-        table = "".join(f"<tr><td>{p[:12]}</td><td>{n}</td></tr>" for p, n in rows)
-        return PAGE.replace(
-            "{body}",
-            f"<h1>Study progress</h1><p id='progress'>{answers} answers of {target} "
-            f"planned ({len(regular)} trials x {study['repeats']}), {catch_answers} catch answers, "
-            f"{people} participants</p>"
-            f"<table><tr><th>participant</th><th>answers</th></tr>{table}</table>",
-        )
+        return PAGE.replace("{body}", sessions.progress())
 
     @app.get("/images/<name>")
     def image(name):
