@@ -10,7 +10,7 @@ import csv
 import os
 import signal
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -103,8 +103,44 @@ class TrainingData:
         return jitter_colours(crop, draw) if self.color_jitter > 0 else crop
 
 
+@dataclass
+class _Session:
+    """What a training run holds between its setup and its loop."""
+
+    out: Path
+    device: torch.device
+    rank: int
+    world: int
+    phase: int
+    step: int
+    model: PConvUNet
+    network: torch.nn.Module  # the model, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    criterion: InpaintingLoss
+    scaler: torch.amp.GradScaler
+    use_amp: bool
+    metadata: dict
+
+
 def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
     """Train until config.steps; returns the path of the last checkpoint."""
+    session = _set_up(config, resume, log)
+    stopping, interrupted = _loop(session, config)
+    if session.world > 1:
+        torch.distributed.destroy_process_group()
+    last = session.out / "last.pt"
+    if session.rank == 0 and interrupted:
+        log(f"\ninterrupted at step {session.step}: {last} written; the same command continues from there")
+    elif session.rank == 0 and stopping:
+        log(f"\nstopped at step {session.step}: the time limit was reached")
+    if interrupted:
+        raise KeyboardInterrupt
+    return last
+
+
+def _set_up(config: TrainConfig, resume: str | None, log) -> _Session:
+    """The device (and process group), the network at its starting point, the optimizer of the
+    phase (Section 4.2), the loss of Eq. 7 and the checkpoint's metadata."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
@@ -134,11 +170,7 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
             "warning: no --vgg-weights: training without the perceptual and style terms "
             "(VGG ImageNet weights cannot be downloaded; pass a torchvision vgg16 or vgg19 state-dict file)"
         )
-    criterion = InpaintingLoss(vgg, LossWeights(**config.loss_weights))
-    data = TrainingData(config)
-    network = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     use_amp = config.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     metadata = {
         "uses_vgg": vgg is not None,
         "vgg": vgg.arch if vgg is not None else None,  # which network the perceptual and style terms used
@@ -148,51 +180,65 @@ def train(config: TrainConfig, resume: str | None = None, log=print) -> Path:
         "device": str(device),
         "world_size": world,
     }
-    log_path = out / "loss_log.csv"
-    if rank == 0:
-        _truncate_log(log_path, step)  # rows after the checkpoint we resume from would repeat
+    return _Session(
+        out=out,
+        device=device,
+        rank=rank,
+        world=world,
+        phase=phase,
+        step=step,
+        model=model,
+        network=torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model,
+        optimizer=optimizer,
+        criterion=InpaintingLoss(vgg, LossWeights(**config.loss_weights)),
+        scaler=torch.amp.GradScaler("cuda", enabled=use_amp),
+        use_amp=use_amp,
+        metadata=metadata,
+    )
+
+
+def _loop(session: _Session, config: TrainConfig) -> tuple[bool, bool]:
+    """Steps until config.steps, the time limit or an interruption, with the log, sample grids and
+    checkpoints on rank 0; returns (stopped by the time limit, interrupted)."""
+    s = session
+    data = TrainingData(config)  # its errors (no images, no masks) come before the log is touched
+    log_path = s.out / "loss_log.csv"
+    if s.rank == 0:
+        _truncate_log(log_path, s.step)  # rows after the checkpoint we resume from would repeat
     started, last, pending = time.time(), None, []
-    batches = _batch_source(data, config, step, rank, world, device)
-    metadata["data_pipeline"] = "device" if isinstance(batches, _DeviceSource) else "workers"
-    bar = tqdm(total=config.steps, initial=step, desc=f"train phase {phase}", unit="step", disable=rank != 0)
-    model.train()
+    batches = _batch_source(data, config, s.step, s.rank, s.world, s.device)
+    s.metadata["data_pipeline"] = "device" if isinstance(batches, _DeviceSource) else "workers"
+    bar = tqdm(total=config.steps, initial=s.step, desc=f"train phase {s.phase}", unit="step", disable=s.rank != 0)
+    s.model.train()
     stopping = False
     with _Interruption() as interruption:
         for images, masks in batches:
-            images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
-            output, terms = training_step(network, criterion, optimizer, scaler, images, masks, use_amp)
-            step += 1
+            images, masks = images.to(s.device, non_blocking=True), masks.to(s.device, non_blocking=True)
+            output, terms = training_step(s.network, s.criterion, s.optimizer, s.scaler, images, masks, s.use_amp)
+            s.step += 1
             late = config.max_seconds is not None and time.time() - started > config.max_seconds
-            stopping = _decided_by_rank_0(late or interruption.requested, device, world)
-            if rank == 0:  # the log, samples and checkpoints
-                pending.append((step, {k: v.detach() for k, v in terms.items()}))
+            stopping = _decided_by_rank_0(late or interruption.requested, s.device, s.world)
+            if s.rank == 0:  # the log, samples and checkpoints
+                pending.append((s.step, {k: v.detach() for k, v in terms.items()}))
                 bar.update()
-                sampling = step % config.sample_every == 0 or step == config.steps
-                checkpointing = step % config.checkpoint_every == 0 or step == config.steps or stopping
+                sampling = s.step % config.sample_every == 0 or s.step == config.steps
+                checkpointing = s.step % config.checkpoint_every == 0 or s.step == config.steps or stopping
                 if len(pending) >= LOG_EVERY or checkpointing:
-                    last = _flush_log(log_path, phase, pending)
-                    bar.set_postfix(
-                        loss=f"{last['total']:.4f}",
-                        samples_s=f"{config.batch_size * world * (bar.n - bar.initial) / (time.time() - started):.1f}",
-                    )
+                    last = _flush_log(log_path, s.phase, pending)
+                    rate = config.batch_size * s.world * (bar.n - bar.initial) / (time.time() - started)
+                    bar.set_postfix(loss=f"{last['total']:.4f}", samples_s=f"{rate:.1f}")
                 if sampling:
-                    _write_samples(out / f"samples_{step:07d}.png", images, masks, output.detach().float())
+                    _write_samples(s.out / f"samples_{s.step:07d}.png", images, masks, output.detach().float())
                 if checkpointing:
-                    metadata.update(final_losses=last, wall_seconds=round(time.time() - started, 1))
-                    save_checkpoint(out / "last.pt", model, optimizer, step, phase, asdict(config), metadata)
+                    s.metadata.update(final_losses=last, wall_seconds=round(time.time() - started, 1))
+                    save_checkpoint(
+                        s.out / "last.pt", s.model, s.optimizer, s.step, s.phase, asdict(config), s.metadata
+                    )
             if stopping:
                 break
-        interrupted = _decided_by_rank_0(interruption.requested, device, world)
+        interrupted = _decided_by_rank_0(interruption.requested, s.device, s.world)
     bar.close()
-    if world > 1:
-        torch.distributed.destroy_process_group()
-    if rank == 0 and interrupted:
-        log(f"\ninterrupted at step {step}: {out / 'last.pt'} written; the same command continues from there")
-    elif rank == 0 and stopping:
-        log(f"\nstopped at step {step}: the time limit was reached")
-    if interrupted:
-        raise KeyboardInterrupt
-    return out / "last.pt"
+    return stopping, interrupted
 
 
 def training_step(network, criterion, optimizer, scaler, images, masks, use_amp: bool):
