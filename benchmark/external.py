@@ -10,8 +10,10 @@ Layouts of `export_pairs` (NAME is the pair's mask id):
             pairs.txt with one NAME per line
     plain   images/NAME.png and masks/NAME.png, white = valid (the paper's M)
 
-Every layout also gets pairs.csv (name, mask, image, category, bin) and protocol.txt (the pairing's
-hashes, as the tables print them).
+Each image is the method's input: the photo with its holes blanked (`images.blank_holes`), as the
+harness hands it to a built-in method; the ground truth stays with the run. Every layout also gets
+pairs.csv (name, mask, image, category, bin) and protocol.txt (the pairing's hashes, as the tables
+print them).
 """
 
 import math
@@ -22,7 +24,7 @@ from pconvkit.benchmark.results import appending, pairing_hash, read_pairing, re
 from pconvkit.benchmark.run import MetricWeights, Scorers, checked_composite
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash, csv_text, file_hash, write_image, write_png_atomic, write_text_atomic
-from pconvkit.images import IMAGE_SUFFIXES, image_size, mask_to_png, read_image
+from pconvkit.images import IMAGE_SUFFIXES, blank_holes, image_size, mask_to_png, read_image
 
 LAYOUTS = ("lama", "mmagic", "plain")
 OUTPUT_SUFFIXES = ("", "_mask001", "_mask")  # LaMa names its outputs after the mask file
@@ -44,7 +46,7 @@ def export_pairs(results_dir, images: dict, layout: str, out_dir) -> Path:
         else:
             image_path, mask_path = out_dir / "images" / f"{name}.png", out_dir / "masks" / f"{name}.png"
             hole_white = layout == "mmagic"
-        write_image(image_path, image)
+        write_image(image_path, blank_holes(image, valid))  # the input, never the truth in its holes
         write_png_atomic(mask_path, mask_to_png(valid, hole_white))
         rows.append(dict(name=name, mask=mask.mask_id, image=image_name, category=mask.category, bin=mask.bin))
     if layout == "mmagic":

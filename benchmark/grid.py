@@ -4,11 +4,11 @@ import cv2
 import numpy as np
 
 from pconvkit.benchmark.data import MaskEntry, read_pair
-from pconvkit.benchmark.methods import make_method
+from pconvkit.benchmark.methods import fill, make_method
 from pconvkit.benchmark.results import read_pairing
 from pconvkit.errors import UserError
 from pconvkit.files import encode_image, write_bytes_atomic
-from pconvkit.images import composite, show_holes, to_uint8
+from pconvkit.images import show_holes, to_uint8
 
 
 def grid_pairs(results, mask_ids=None) -> list[tuple[MaskEntry, str]]:
@@ -33,11 +33,7 @@ def comparison_grid(pairs, images: dict, methods, out_path, method_options=None,
     for mask, image_name in pairs:
         image = images[image_name]
         valid = read_pair(mask, image)
-        tiles = (
-            [show_holes(image, valid)]
-            + [composite(instances[m](image, valid), image, valid) for m in methods]
-            + [image]
-        )
+        tiles = [show_holes(image, valid)] + [fill(instances[m], image, valid) for m in methods] + [image]
         rows.append(np.hstack([cv2.resize(to_uint8(t), (thumb, thumb), interpolation=cv2.INTER_AREA) for t in tiles]))
     picture = cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR)
     write_bytes_atomic(out_path, encode_image(out_path, picture))

@@ -17,11 +17,12 @@ import numpy as np
 
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash, file_hash
+from pconvkit.images import blank_holes, composite
 
 METHODS = {}
 # The version of what the harness hands a plug-in (`module:function`) and does with its output: it
 # enters every plug-in's fingerprint beside the plug-in's own version. Rule: bumped when that changes.
-PLUGIN_INTERFACE_VERSION = "0.2.0"
+PLUGIN_INTERFACE_VERSION = "0.3.0"  # 0.3.0: holes blanked before a method sees the image
 NOT_RUN = {
     "GL": "Iizuka et al. 2017: needs its released model; plug it in with --methods module:function",
     "GntIpt": "Yu et al. 2018: needs its released TensorFlow model; plug it in with --methods module:function",
@@ -110,6 +111,12 @@ def method_fingerprint(name: str, **options) -> str:
     return content_hash(*parts)
 
 
+def fill(method, image, valid_mask) -> np.ndarray:
+    """The harness's one way to run a method on a pair: the method sees the image with its holes
+    blanked (`images.blank_holes`) and the mask; its output is composited with the known pixels."""
+    return composite(method(blank_holes(image, valid_mask), valid_mask), image, valid_mask)
+
+
 def import_callable(name: str):
     """The object `module:attribute` names; a one-line error where it cannot be imported."""
     module_name, _, attribute = name.partition(":")
@@ -181,15 +188,21 @@ def navier_stokes(radius: int = 3, **_):
     )
 
 
-@register("biharmonic")
+@register("biharmonic", output_version="0.3.0")
 def biharmonic(**_):
-    """scikit-image's biharmonic inpainting, on a 4x smaller image for large holes' sake, upsampled into the holes."""
+    """scikit-image's biharmonic inpainting, on a 4x smaller image for large holes' sake, upsampled into the holes.
+
+    The small image is the mean of each block's known pixels (0.2.0 averaged the hole pixels in too,
+    so the truth in a hole leaked into the known blocks at its edge)."""
     from skimage.restoration import inpaint_biharmonic
 
     def run(image, mask):
         height, width = mask.shape
-        small = cv2.resize(image, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
-        small_mask = cv2.resize(mask, (width // 4, height // 4), interpolation=cv2.INTER_NEAREST)
+        size = (width // 4, height // 4)
+        weight = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        known = cv2.resize(image * mask[..., None].astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        small = known / np.maximum(weight, 1e-6)[..., None]
+        small_mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
         filled = inpaint_biharmonic(small, small_mask == 0, channel_axis=-1)
         return cv2.resize(filled.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
 

@@ -28,7 +28,7 @@ from pconvkit.benchmark.results import (
     write_run_settings,
 )
 from pconvkit.errors import UserError
-from pconvkit.images import composite
+from pconvkit.images import blank_holes, composite
 from pconvkit.workers import process_pool, worker_state
 
 
@@ -47,7 +47,7 @@ class _Worker:
         valid = read_pair(mask, image)
         started = time.perf_counter()
         try:
-            output = self.method(image, valid)
+            output = self.method(blank_holes(image, valid), valid)
         except Exception as err:  # a plug-in's own failure: name the method and the pair, keep the rows so far
             raise UserError(
                 f"method {self.method_name} failed on mask {mask.mask_id} with image {image_name}: "
@@ -203,7 +203,7 @@ def _outputs(name, instance, todo, images, workers, batch_size, method_options):
             batch = np.stack([images[i] for _, i in chunk])
             valids = np.stack([read_pair(m, images[i]) for m, i in chunk])
             started = time.perf_counter()
-            outputs = instance.inpaint_batch(batch, valids)
+            outputs = instance.inpaint_batch(blank_holes(batch, valids), valids)
             seconds = (time.perf_counter() - started) / len(chunk)
             for (mask, image_name), output, image, valid in zip(chunk, outputs, batch, valids):
                 yield (

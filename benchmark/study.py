@@ -26,11 +26,10 @@ import numpy as np
 import pandas as pd
 
 from pconvkit.benchmark.data import read_pair
-from pconvkit.benchmark.methods import make_method
+from pconvkit.benchmark.methods import fill, make_method
 from pconvkit.benchmark.results import read_pairing
 from pconvkit.errors import UserError
 from pconvkit.files import csv_text, read_csv_rows, write_image, write_text_atomic
-from pconvkit.images import composite
 
 DESIGNS = ("unlimited", "limited")
 CATCH_PER_SESSION = 2
@@ -76,7 +75,7 @@ def create_study(
             elif kind == DAMAGED:
                 content = np.where(valid[..., None] == 1, image, 0.5)
             else:
-                content = composite(instances[kind](image, valid), image, valid)
+                content = fill(instances[kind], image, valid)
             token = hashlib.sha256(f"{seed}/{kind}/{mask.mask_id}".encode()).hexdigest()[:16]
             write_image(out_dir / "images" / f"{token}.png", content)
             files[kind, mask.mask_id] = f"{token}.png"

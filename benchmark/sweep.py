@@ -20,7 +20,7 @@ import pandas as pd
 
 from pconvkit.benchmark.confidence import cluster_bootstrap
 from pconvkit.benchmark.data import MaskEntry, pair_masks, read_pair
-from pconvkit.benchmark.methods import make_method
+from pconvkit.benchmark.methods import fill, make_method
 from pconvkit.benchmark.metrics import PER_IMAGE
 from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.benchmark.run import run_benchmark
@@ -171,7 +171,7 @@ def write_outputs(results_dir, images: dict, methods, method_options=None) -> li
 def _figure10(results_dir, images, methods, method_options, thumb: int = 192):
     """Input row (holes white) and one output row per method, a column per dilation, for one pair."""
     from pconvkit.benchmark.results import read_pairing
-    from pconvkit.images import composite, show_holes
+    from pconvkit.images import show_holes
 
     pairs = read_pairing(results_dir)
     first = pairs[0][0].mask_id.rsplit("_d", 1)[0]
@@ -185,11 +185,7 @@ def _figure10(results_dir, images, methods, method_options, thumb: int = 192):
         for mask, image_name in columns:
             image = images[image_name]
             valid = read_pair(mask, image)
-            shown = (
-                show_holes(image, valid)
-                if label == "input"
-                else composite(instances[label](image, valid), image, valid)
-            )
+            shown = show_holes(image, valid) if label == "input" else fill(instances[label], image, valid)
             tile = cv2.resize(to_uint8(shown), (thumb, thumb), interpolation=cv2.INTER_AREA)
             cv2.putText(
                 tile, f"{label} {mask.bin[1:]}px", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 0, 0), 1, cv2.LINE_AA

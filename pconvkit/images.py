@@ -148,6 +148,16 @@ def composite(output: np.ndarray, image: np.ndarray, valid_mask: np.ndarray) -> 
     return np.where(valid_mask[..., None].astype(bool), image, np.clip(output, 0, 1)).astype(np.float32)
 
 
+# What a method sees in a hole: zero, as in the paper's I * M (Eq. 1 reads only the known pixels).
+HOLE_FILL = 0.0
+
+
+def blank_holes(image: np.ndarray, valid_mask: np.ndarray) -> np.ndarray:
+    """The image as every method receives it: hole pixels set to HOLE_FILL, known pixels unchanged.
+    Images (..., H, W, 3), masks (..., H, W) with 1 = valid; float32 out."""
+    return np.where(valid_mask[..., None].astype(bool), image, np.float32(HOLE_FILL)).astype(np.float32)
+
+
 def show_holes(image: np.ndarray, valid_mask: np.ndarray) -> np.ndarray:
     """The input as a picture shows it: the image with its holes drawn white."""
     return np.where(valid_mask[..., None] == 1, image, 1.0)

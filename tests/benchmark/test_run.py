@@ -1,0 +1,179 @@
+"""The harness (`benchmark.run`): a method never sees the truth in its holes. Every method, built-in,
+plug-in or network, receives the image with its holes blanked (`images.HOLE_FILL`) and the mask;
+the known pixels are composited back before scoring."""
+
+import textwrap
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from helpers import box_masks, gradient_photos, run_arguments
+
+from pconvkit.benchmark.data import load_images, load_masks, read_pair
+from pconvkit.benchmark.methods import fill, make_method
+from pconvkit.benchmark.results import read_results
+from pconvkit.benchmark.run import run_benchmark
+from pconvkit.cli import benchmark
+from pconvkit.images import HOLE_FILL, read_image, read_mask
+
+PLUGINS = (
+    '''
+import numpy as np
+
+received = []
+
+
+def identity(image, mask, **_):
+    """Returns its input: a perfect score if the harness handed it the truth."""
+    return image
+
+
+def hole_mean(image, mask, **_):
+    """Fills every hole with the mean colour of its input's hole pixels (the truth's, if it had it)."""
+    holes = image[mask == 0]
+    return np.broadcast_to(holes.mean(axis=0) if holes.size else 0.5, image.shape).astype(np.float32)
+
+
+def blank(image, mask, **_):
+    """Fills the holes with the documented fill value, and nothing else."""
+    return np.where(mask[..., None] == 1, image, np.float32('''
+    + repr(HOLE_FILL)
+    + """)).astype(np.float32)
+
+
+def recorder(image, mask, **_):
+    received.append((image.copy(), mask.copy()))
+    return np.full_like(image, 0.5)
+"""
+)
+
+
+@pytest.fixture
+def inputs(tmp_path, monkeypatch):
+    (tmp_path / "peek.py").write_text(textwrap.dedent(PLUGINS))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gradient_photos(tmp_path / "images", count=3)
+    box_masks(tmp_path / "masks", [(10, 20, 10, 30), (30, 50, 5, 40), (0, 12, 0, 64), (40, 60, 40, 60)])
+    return tmp_path
+
+
+def scores(rows, method):
+    return [(r["mask"], r["l1"], r["psnr"], r["ssim"], r["l1_hole"]) for r in rows if r["method"] == method]
+
+
+def test_a_plugin_that_returns_its_input_scores_as_the_hole_fill_value(inputs):
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    methods = ["peek:identity", "peek:hole_mean", "peek:blank", "mean"]
+    path = run_benchmark(methods, images, masks, inputs / "out", log=lambda *_: None)
+    rows = read_results(path)
+    blank = scores(rows, "peek:blank")
+    assert scores(rows, "peek:identity") == blank
+    assert scores(rows, "peek:hole_mean") == blank  # the hole pixels it averaged were all the fill value
+    assert all(float(psnr) < 40 for _, _, psnr, _, _ in blank)  # far from perfect: the truth is not there
+    assert scores(rows, "mean") != blank
+
+
+def test_what_a_plugin_receives_holds_no_hole_pixel_of_the_truth(inputs):
+    import peek
+
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    run_benchmark(["peek:recorder"], images, masks, inputs / "out", log=lambda *_: None)
+    pairing = {mask.mask_id: image for mask, image in _pairs(inputs / "out")}
+    assert len(peek.received) == len(masks) == len(pairing)
+    truths = {tuple(read_pair(m, images[i]).ravel()): images[i] for m, i in _pairs(inputs / "out")}
+    for image, mask in peek.received:
+        truth = truths[tuple(mask.ravel())]
+        holes = mask == 0
+        assert holes.any() and (image[holes] == HOLE_FILL).all()
+        assert not (image[holes] == truth[holes])[truth[holes] != HOLE_FILL].any()
+        assert np.array_equal(image[~holes], truth[~holes])  # the known pixels are the truth's
+
+
+def _pairs(out):
+    from pconvkit.benchmark.results import read_pairing
+
+    return read_pairing(out)
+
+
+@pytest.mark.parametrize("name", ["telea", "ns", "biharmonic", "mean", "patchmatch", "pconv", "conv"])
+def test_no_builtin_method_depends_on_what_lies_in_its_holes(name):
+    """Each method's output, composited, is the same whatever the holes hold (the truth, zeros,
+    noise): none can profit from the truth. (biharmonic did before 0.3.0, through its downscaling.)"""
+    if name == "patchmatch":
+        pytest.importorskip("patchmatch", reason="the patchmatch extra is not installed")
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:128, 0:128] / 127
+    image = np.dstack([x, y, (x + y) / 2]).astype(np.float32)
+    valid = np.ones((128, 128), np.uint8)
+    valid[30:70, 41:90] = 0
+    valid[100:111, 5:19] = 0
+    method = make_method(name)
+    outputs = [
+        np.where(
+            valid[..., None] == 1, image, np.clip(method(np.where(valid[..., None] == 1, image, hole), valid), 0, 1)
+        )
+        for hole in (image, np.zeros_like(image), rng.random(image.shape).astype(np.float32))
+    ]
+    assert np.array_equal(outputs[0], outputs[1]) and np.array_equal(outputs[1], outputs[2])
+
+
+def test_pictures_and_studies_run_methods_through_the_same_blanking():
+    seen = []
+
+    def recorder(image, mask):
+        seen.append(image.copy())
+        return np.ones_like(image)
+
+    image = np.full((16, 16, 3), 0.7, np.float32)
+    valid = np.ones((16, 16), np.uint8)
+    valid[4:9, 4:9] = 0
+    composited = fill(recorder, image, valid)
+    assert (seen[0][valid == 0] == HOLE_FILL).all() and np.array_equal(seen[0][valid == 1], image[valid == 1])
+    assert (composited[valid == 0] == 1).all() and (composited[valid == 1] == 0.7).all()
+
+
+@pytest.mark.parametrize("layout", ["lama", "mmagic", "plain"])
+def test_exported_inputs_hold_no_hole_pixel_of_the_truth(inputs, layout):
+    result = CliRunner().invoke(benchmark, run_arguments(inputs, "mean"))
+    assert result.exit_code == 0, result.output
+    export = inputs / f"export_{layout}"
+    images = ["--images", str(inputs / "images")]
+    result = CliRunner().invoke(
+        benchmark, ["export-pairs", str(inputs / "out"), "--layout", layout, "--out", str(export), *images]
+    )
+    assert result.exit_code == 0, result.output
+    truths = load_images(inputs / "images", 64)
+    for mask, image_name in _pairs(inputs / "out"):
+        name = mask.mask_id
+        if layout == "lama":
+            picture, hole_mask = read_image(export / f"{name}.png"), read_mask(export / f"{name}_mask001.png", True)
+        else:
+            picture = read_image(export / "images" / f"{name}.png")
+            hole_mask = read_mask(export / "masks" / f"{name}.png", layout == "mmagic")
+        holes, truth = hole_mask == 0, truths[image_name]
+        assert holes.any() and (picture[holes] == HOLE_FILL).all()
+        assert np.abs(picture[~holes] - truth[~holes]).max() <= 0.5 / 255 + 1e-6  # known pixels: the truth, in 8 bits
+
+
+def test_a_super_resolution_method_receives_only_the_low_resolution_image(tmp_path):
+    from pconvkit.benchmark.superres import run_sr_benchmark
+
+    seen = []
+
+    def upscaler(low, factor):
+        seen.append(low.shape)
+        return np.kron(low, np.ones((factor, factor, 1), np.float32))
+
+    import sys
+    import types
+
+    module = types.ModuleType("sr_peek")
+    module.upscale = upscaler
+    sys.modules["sr_peek"] = module
+    try:
+        y, x = np.mgrid[0:64, 0:64] / 63
+        images = {"a": np.dstack([x, y, x * y]).astype(np.float32)}
+        run_sr_benchmark(["sr_peek:upscale"], images, 4, tmp_path, log=lambda *_: None)
+    finally:
+        del sys.modules["sr_peek"]
+    assert seen and all(shape == (16, 16, 3) for shape in seen)
