@@ -417,7 +417,7 @@ def test_raw_pools_of_other_settings_are_not_reused(tmp_path):
         ("raise ValueError('no GPU here')", "failed on mask .* ValueError: no GPU here"),
         ("return image[:10]", "returned an array of shape"),
         ("return (image * 255).astype('uint8')", "returned an array of shape .* type uint8"),
-        ("return image * 255", "not 0-255"),
+        ("return image * 0 + 128.0", "not 0-255"),  # a grey fill in 0-255 units
         ("return image * float('nan')", "NaN"),
     ],
 )
