@@ -96,6 +96,7 @@ def answer_all_in_a_browser(url, choose, screenshots=None):
     return given, code
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_an_unlimited_study_answered_in_a_browser_is_stored_and_tallied(run, tmp_path):
     study = make_study(run, tmp_path / "study")
@@ -133,6 +134,8 @@ def test_an_unlimited_study_answered_in_a_browser_is_stored_and_tallied(run, tmp
     assert (tmp_path / "tally" / "fig9.png").stat().st_size and (tmp_path / "participant.png").stat().st_size
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_a_limited_study_shows_each_pair_for_its_duration_within_a_frame(run, tmp_path):
     study = make_study(run, tmp_path / "limited", design="limited", per_method=4, times=(100, 250))
     sides = {int(k["trial"]): k for k in read_study(study)[2]}
