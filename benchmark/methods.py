@@ -172,20 +172,31 @@ def _holes_255(valid_mask):
     return np.where(valid_mask == 0, 255, 0).astype(np.uint8)
 
 
-@register("telea")
+def _opencv_inpaint(image, mask, radius: int, flag: int) -> np.ndarray:
+    """cv2.inpaint on the image reflected outwards by radius + 2 px, the margin marked as hole, then
+    cropped back. OpenCV's inpainting reads the hole pixels on the image's outermost rows and columns
+    as if they were known (its frame handling), so a hole that touches the border was filled from
+    what lay in it (the truth, before the harness blanked the holes; the blank since): in the margin,
+    only pixels OpenCV has itself filled from known ones are read."""
+    margin = radius + 2
+    padded = cv2.copyMakeBorder(_uint8(image), *[margin] * 4, cv2.BORDER_REFLECT_101)
+    holes = cv2.copyMakeBorder(_holes_255(mask), *[margin] * 4, cv2.BORDER_CONSTANT, value=255)
+    filled = cv2.inpaint(padded, holes, radius, flag)[margin:-margin, margin:-margin]
+    return filled.astype(np.float32) / 255
+
+
+@register("telea", output_version="0.3.0")
 def telea(radius: int = 3, **_):
-    """Fast marching, Telea 2004 (the paper's reference [32]), OpenCV's cv2.INPAINT_TELEA."""
-    return lambda image, mask: (
-        cv2.inpaint(_uint8(image), _holes_255(mask), radius, cv2.INPAINT_TELEA).astype(np.float32) / 255
-    )
+    """Fast marching, Telea 2004 (the paper's reference [32]), OpenCV's cv2.INPAINT_TELEA (on the
+    padded image of `_opencv_inpaint`: 0.2.0 called it on the image itself)."""
+    return lambda image, mask: _opencv_inpaint(image, mask, radius, cv2.INPAINT_TELEA)
 
 
-@register("ns")
+@register("ns", output_version="0.3.0")
 def navier_stokes(radius: int = 3, **_):
-    """Navier-Stokes based inpainting (Bertalmio et al. 2001), OpenCV's cv2.INPAINT_NS."""
-    return lambda image, mask: (
-        cv2.inpaint(_uint8(image), _holes_255(mask), radius, cv2.INPAINT_NS).astype(np.float32) / 255
-    )
+    """Navier-Stokes based inpainting (Bertalmio et al. 2001), OpenCV's cv2.INPAINT_NS (on the padded
+    image of `_opencv_inpaint`: 0.2.0 called it on the image itself)."""
+    return lambda image, mask: _opencv_inpaint(image, mask, radius, cv2.INPAINT_NS)
 
 
 @register("biharmonic", output_version="0.3.0")
