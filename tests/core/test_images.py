@@ -1,0 +1,80 @@
+"""Images and masks (`pconvkit.images`): the file rule for masks and images, compositing, the blank
+a method receives in its holes, and the hole tile."""
+
+import cv2
+import numpy as np
+import pytest
+
+from pconvkit.errors import UserError
+from pconvkit.images import (
+    HOLE_FILL,
+    blank_holes,
+    composite,
+    mask_to_png,
+    read_image,
+    read_mask,
+    show_holes,
+)
+
+
+def square_mask():
+    valid = np.ones((20, 30), np.uint8)
+    valid[5:12, 8:20] = 0
+    return valid
+
+
+@pytest.mark.parametrize("hole_white", [False, True])
+def test_a_mask_round_trips_through_its_png_in_either_polarity(tmp_path, hole_white):
+    valid = square_mask()
+    cv2.imwrite(str(tmp_path / "m.png"), mask_to_png(valid, hole_white))
+    assert np.array_equal(read_mask(tmp_path / "m.png", hole_white), valid)
+    assert np.array_equal(read_mask(tmp_path / "m.png", not hole_white), 1 - valid)  # the other polarity inverts
+
+
+@pytest.mark.parametrize(
+    "dtype, top", [(np.uint8, 1), (np.uint8, 255), (np.uint16, 65535), (np.uint16, 255), (np.uint16, 1)]
+)
+def test_a_binary_mask_is_read_in_its_own_range(tmp_path, dtype, top):
+    valid = square_mask()
+    cv2.imwrite(str(tmp_path / "m.png"), valid.astype(dtype) * dtype(top))
+    assert np.array_equal(read_mask(tmp_path / "m.png"), valid)
+
+
+def test_a_grey_mask_is_refused_unless_a_threshold_binarises_it(tmp_path):
+    ramp = np.tile(np.linspace(0, 255, 30).astype(np.uint8), (20, 1))
+    cv2.imwrite(str(tmp_path / "m.png"), ramp)
+    with pytest.raises(UserError, match="not binary.*--mask-threshold"):
+        read_mask(tmp_path / "m.png")
+    binarised = read_mask(tmp_path / "m.png", threshold=0.5)
+    assert np.array_equal(binarised, (ramp >= 127.5).astype(np.uint8))
+
+
+def test_images_of_every_depth_read_as_rgb_in_zero_to_one(tmp_path):
+    grey16 = np.full((20, 20), 32768, np.uint16)
+    cv2.imwrite(str(tmp_path / "g.png"), grey16)
+    image = read_image(tmp_path / "g.png")
+    assert image.shape == (20, 20, 3) and image.dtype == np.float32
+    assert np.allclose(image, 32768 / 65535)
+    bgra = np.zeros((20, 20, 4), np.uint8)
+    bgra[..., 2], bgra[..., 3] = 255, 0  # pure red, fully transparent: the colour is used as stored
+    cv2.imwrite(str(tmp_path / "a.png"), bgra)
+    assert np.array_equal(read_image(tmp_path / "a.png")[0, 0], [1.0, 0.0, 0.0])
+
+
+def test_compositing_keeps_every_known_pixel_and_clips_the_holes():
+    valid = square_mask()
+    image = np.random.default_rng(0).random((20, 30, 3)).astype(np.float32)
+    output = np.full_like(image, 1.7)
+    result = composite(output, image, valid)
+    assert np.array_equal(result[valid == 1], image[valid == 1])
+    assert (result[valid == 0] == 1.0).all()  # 1.7 clipped to the image range
+
+
+def test_the_blank_and_the_tile_change_only_the_holes():
+    valid = np.stack([square_mask(), np.ones((20, 30), np.uint8)])  # a batch: one mask without a hole
+    images = np.random.default_rng(1).random((2, 20, 30, 3)).astype(np.float32)
+    blanked = blank_holes(images, valid)
+    assert (blanked[valid == 0] == HOLE_FILL).all() and np.array_equal(blanked[valid == 1], images[valid == 1])
+    assert np.array_equal(blanked[1], images[1])
+    tile = show_holes(images[0], valid[0])
+    assert (tile[valid[0] == 0] == 1.0).all() and np.array_equal(tile[valid[0] == 1], images[0][valid[0] == 1])
