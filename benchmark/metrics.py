@@ -25,25 +25,38 @@ from pconvkit.files import load_torch_file
 
 @dataclass(frozen=True)
 class Metric:
-    """A column of the results and a row block of Table 1."""
+    """A column of the results and a row block of Table 1: the one place a metric is named."""
 
     name: str  # the key in results.csv and summaries
     label: str  # as Table 1 prints it
     better: str  # 'min' or 'max'
     decimals: int
+    over: str = ""  # what it is computed over, as the report's protocol card says
+    in_paper: bool = False  # a row of the paper's Table 1 (and of the dilation sweep)
 
 
 # Computed per image and stored per results row (image_metrics returns these keys).
 PER_IMAGE = (
-    Metric("l1", "l1 (%)", "min", 2),
-    Metric("psnr", "PSNR", "max", 2),
-    Metric("ssim", "SSIM", "max", 3),
-    Metric("l1_hole", "l1 holes (%)", "min", 2),  # over the hole pixels only, as mmagic reports it
-    Metric("lpips", "LPIPS", "min", 3),  # with --lpips-weights (NaN without)
+    Metric(
+        "l1", "l1 (%)", "min", 2, "mean |output - truth| over all pixels and channels, x 100 (images in [0, 1])", True
+    ),
+    Metric("psnr", "PSNR", "max", 2, "10 log10(1 / MSE) over the whole image, data range 1", True),
+    Metric("ssim", "SSIM", "max", 3, "the whole image (see SSIM_* for its window and constants)", True),
+    Metric("l1_hole", "l1 holes (%)", "min", 2, "the same as l1 over the hole pixels only (mmagic's MAE)"),
+    Metric("lpips", "LPIPS", "min", 3, "the whole image, with --lpips-weights (NaN without)"),
 )
 # Computed over the images of a cell, from the saved Inception-v3 probabilities.
-PER_SET = (Metric("is", "IS", "max", 3), Metric("is_drop", "IS drop", "min", 3))
+PER_SET = (
+    Metric("is", "IS", "max", 3, "the outputs of a cell, 299 px, 10 splits"),
+    Metric("is_drop", "IS drop", "min", 3, "the ground truth's IS minus the outputs' (the paper's IScore row)"),
+)
 METRICS = PER_IMAGE + PER_SET
+# Computed per bin (N and B together) from the saved TF-Inception pool features.
+PER_BIN = (
+    Metric("fid", "FID", "min", 2, "the outputs of a bin against its ground truths, from 2,048 images"),
+    Metric("kid", "KID", "min", 4, "the same, unbiased, from 2 images"),
+)
+PAPER_METRICS = tuple(m for m in PER_IMAGE if m.in_paper)
 
 SSIM_SIGMA = 1.5
 SSIM_TAPS = 11

@@ -120,11 +120,9 @@ def _protocol(results_dir: Path, summary, rows, methods) -> dict:
     if test_dir is not None:
         card["mask set"] = {"folder": test_dir.name, "settings": read_settings(test_dir)}
     card["methods"] = {m: sorted({r["method_id"] for r in rows if r["method"] == m}) for m in methods}
-    card["metrics"] = {
-        "l1": "mean |output - truth| over all pixels and channels, x 100 (images in [0, 1])",
-        "l1 holes": "the same over the hole pixels only",
-        "PSNR": "10 log10(1 / MSE), data range 1",
-        "SSIM": f"Gaussian window {metrics.SSIM_TAPS} taps, sigma {metrics.SSIM_SIGMA}, K1 {metrics.SSIM_K1}, "
+    card["metrics"] = {m.label: m.over for m in metrics.METRICS + metrics.PER_BIN}
+    card["metrics"] |= {
+        "SSIM window": f"Gaussian window {metrics.SSIM_TAPS} taps, sigma {metrics.SSIM_SIGMA}, K1 {metrics.SSIM_K1}, "
         f"K2 {metrics.SSIM_K2}, population covariances, channels averaged (scikit-image's)",
         "intervals": f"{confidence.LEVEL:.0%} percentile cluster bootstrap over photos, {confidence.RESAMPLES} "
         f"resamples, seed {confidence.SEED}; bold: Bonferroni over {confidence.COLUMNS_PER_METRIC} columns",

@@ -21,7 +21,7 @@ import pandas as pd
 from pconvkit.benchmark.confidence import cluster_bootstrap
 from pconvkit.benchmark.data import MaskEntry, pair_masks, read_pair
 from pconvkit.benchmark.methods import fill, make_method
-from pconvkit.benchmark.metrics import PER_IMAGE
+from pconvkit.benchmark.metrics import PAPER_METRICS, PER_IMAGE
 from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.benchmark.run import run_benchmark
 from pconvkit.errors import UserError
@@ -31,7 +31,6 @@ from pconvkit.maskgen.bins import BORDER_MARGIN, bin_label, border_frame
 
 PAPER_DILATIONS = (0, 5, 15, 35, 55, 95)
 SMALLEST_BINS = (bin_label(0), bin_label(1))
-METRICS = ("l1", "psnr", "ssim")
 
 
 def dilate_holes(valid_mask: np.ndarray, radius: int, category: str = "B", margin: int = BORDER_MARGIN) -> np.ndarray:
@@ -115,7 +114,7 @@ def sweep_table(results_dir) -> pd.DataFrame:
     frame["dilation"] = frame["bin"].str[1:].astype(int)
     out = []
     for (method, dilation), group in frame.groupby(["method", "dilation"]):
-        for metric in METRICS:
+        for metric in [m.name for m in PAPER_METRICS]:
             mean, low, high = cluster_bootstrap(group[metric].astype(float), group["image"])
             out.append(
                 dict(method=method, dilation=dilation, metric=metric, value=mean, low=low, high=high, pairs=len(group))
@@ -138,7 +137,7 @@ def write_outputs(results_dir, images: dict, methods, method_options=None) -> li
     write_text_atomic(written[0], table.to_csv(index=False))
     labels = {m.name: m for m in PER_IMAGE}
     lines = []
-    for metric in METRICS:
+    for metric in [m.name for m in PAPER_METRICS]:
         wide = table[table["metric"] == metric].pivot(index="method", columns="dilation", values="value")
         lines += [
             f"{labels[metric].label} against dilation (px)",

@@ -13,7 +13,7 @@ import pandas as pd
 
 from pconvkit.benchmark.confidence import cluster_bootstrap, corrected_level
 from pconvkit.benchmark.methods import NOT_RUN
-from pconvkit.benchmark.metrics import METRICS, PER_IMAGE, PER_SET, inception_score
+from pconvkit.benchmark.metrics import METRICS, PER_BIN, PER_IMAGE, PER_SET, inception_score
 from pconvkit.benchmark.perceptual import FID_MIN_IMAGES, fid, kid
 from pconvkit.benchmark.results import (
     has_vectors,
@@ -213,7 +213,7 @@ def distribution_rows(summary: Summary) -> list[dict]:
         return []
     bins = list(dict.fromkeys(c.split()[0] for c in column_labels()))
     rows = []
-    for metric, label in (("fid", "FID"), ("kid", "KID")):
+    for metric, label in ((m.name, m.label) for m in PER_BIN):
         for method, group in summary.distribution.groupby("method"):
             by_bin = group.set_index("bin")
             rows.append(

@@ -248,5 +248,10 @@ def test_the_fingerprints_of_rows_already_written_are_kept():
     # of the fingerprint's recipe would make every results folder written before refuse to resume.
     from pconvkit.files import content_hash
 
-    assert methods.method_fingerprint("telea") == content_hash("telea", "0.2.0", [])
-    assert methods.method_fingerprint("ns", radius=5) == content_hash("ns", "0.2.0", [("radius", "5")])
+    # (mean and patchmatch never changed output; telea, ns and biharmonic did in 0.3.0, and say so)
+    assert methods.method_fingerprint("mean") == content_hash("mean", "0.2.0", [])
+    assert methods.method_fingerprint("patchmatch", patch_size=5) == content_hash(
+        "patchmatch", "0.2.0", [("patch_size", "5")]
+    )
+    for changed in ("telea", "ns", "biharmonic"):
+        assert methods.method_fingerprint(changed) == content_hash(changed, "0.3.0", [])
