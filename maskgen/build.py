@@ -77,8 +77,9 @@ def preset_values(preset: str, explicit: dict) -> dict:
         if key not in values or value is None:
             continue
         if isinstance(value, str) and isinstance(values[key], tuple):  # "1,4" -> (1, 4); "a,b" -> ("a", "b")
-            items = tuple(v.strip() for v in value.split(",") if v.strip())
-            value = tuple(int(v) for v in items) if key == "frame_gaps" else items
+            example = PRESETS["paper"][key]
+            kind = type(example[0]) if example else str  # the items' type, as the paper's preset states it
+            value = tuple(kind(v.strip()) for v in value.split(",") if v.strip())
         values[key] = value
     return values
 

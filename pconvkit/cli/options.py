@@ -130,16 +130,18 @@ def methods(default: str, help: str = "Comma-separated method names, or module:f
 IMAGES_HELP = "Image folder (default: the held-out sample photos); for a command that reads a run, the run's images."
 
 
-def image_folder(help=IMAGES_HELP, required: bool = False):
+def images_option(help=IMAGES_HELP, required: bool = False):
+    """--images, a folder of photos (the option; `inputs.image_folder` resolves its default)."""
     return click.option("--images", type=click.Path(), default=None, required=required, help=help)
 
 
-def mask_folder(default="masks", help="A maskgen output (its manifest) or any folder of masks."):
+def masks_option(default="masks", help="A maskgen output (its manifest) or any folder of masks."):
+    """--masks, a folder of masks or a maskgen output."""
     return option("--masks", default, click.Path(), help)
 
 
-images = image_folder()
-masks_folder = mask_folder()
+images = images_option()
+masks_folder = masks_option()
 hole_white = click.option(
     "--hole-white",
     is_flag=True,

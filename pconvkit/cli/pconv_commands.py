@@ -16,8 +16,8 @@ from pconvkit.cli.options import (
     device,
     factor,
     hole_white,
-    image_folder,
-    mask_folder,
+    images_option,
+    masks_option,
     option,
     out_file,
     processes,
@@ -39,8 +39,8 @@ _UNET = UNetConfig()
 
 
 @pconv.command("train")
-@image_folder("Training images (random crops are taken).", required=True)
-@mask_folder(
+@images_option("Training images (random crops are taken).", required=True)
+@masks_option(
     None,
     "A maskgen output folder (raw training pool, augmented on the fly) or a folder of mask PNGs "
     "(not used with --task sr).",

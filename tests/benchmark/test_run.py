@@ -11,7 +11,7 @@ from helpers import box_masks, gradient_photos, run_arguments
 
 from pconvkit.benchmark.data import load_images, load_masks, read_pair
 from pconvkit.benchmark.methods import fill, make_method
-from pconvkit.benchmark.results import read_results
+from pconvkit.benchmark.results import read_pairing, read_results
 from pconvkit.benchmark.run import run_benchmark
 from pconvkit.cli import benchmark
 from pconvkit.images import HOLE_FILL, read_image, read_mask
@@ -78,21 +78,15 @@ def test_what_a_plugin_receives_holds_no_hole_pixel_of_the_truth(inputs):
 
     images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
     run_benchmark(["peek:recorder"], images, masks, inputs / "out", log=lambda *_: None)
-    pairing = {mask.mask_id: image for mask, image in _pairs(inputs / "out")}
+    pairing = {mask.mask_id: image for mask, image in read_pairing(inputs / "out")}
     assert len(peek.received) == len(masks) == len(pairing)
-    truths = {tuple(read_pair(m, images[i]).ravel()): images[i] for m, i in _pairs(inputs / "out")}
+    truths = {tuple(read_pair(m, images[i]).ravel()): images[i] for m, i in read_pairing(inputs / "out")}
     for image, mask in peek.received:
         truth = truths[tuple(mask.ravel())]
         holes = mask == 0
         assert holes.any() and (image[holes] == HOLE_FILL).all()
         assert not (image[holes] == truth[holes])[truth[holes] != HOLE_FILL].any()
         assert np.array_equal(image[~holes], truth[~holes])  # the known pixels are the truth's
-
-
-def _pairs(out):
-    from pconvkit.benchmark.results import read_pairing
-
-    return read_pairing(out)
 
 
 @pytest.mark.parametrize("name", ["telea", "ns", "biharmonic", "mean", "patchmatch", "pconv", "conv"])
@@ -146,7 +140,7 @@ def test_exported_inputs_hold_no_hole_pixel_of_the_truth(inputs, layout):
     )
     assert result.exit_code == 0, result.output
     truths = load_images(inputs / "images", 64)
-    for mask, image_name in _pairs(inputs / "out"):
+    for mask, image_name in read_pairing(inputs / "out"):
         name = mask.mask_id
         if layout == "lama":
             picture, hole_mask = read_image(export / f"{name}.png"), read_mask(export / f"{name}_mask001.png", True)

@@ -252,3 +252,11 @@ def test_the_cheap_bound_never_falls_below_the_largest_dilations_ratio(size):
                 assert true_ratio <= bound <= true_ratio + 0.3  # never below; loose, not useless
                 checked += true_ratio < 0.6
     assert checked > 100  # mostly crops below the top bin, where skipping them matters
+
+
+def test_a_preset_takes_what_the_user_typed_and_ignores_other_options():
+    from pconvkit.maskgen.build import PRESETS, preset_values
+
+    values = preset_values("sample", {"frame_gaps": "1,4", "test_videos": "a, b", "per_bin": 3, "workers": 2})
+    assert values == {**PRESETS["sample"], "frame_gaps": (1, 4), "test_videos": ("a", "b"), "per_bin": 3}
+    assert preset_values("paper", {"per_bin": None}) == PRESETS["paper"]  # not given: the preset's value
