@@ -171,13 +171,18 @@ def results_format(path, fieldnames) -> int:
     raise UserError(f"{path} is not a benchmark results file")
 
 
+def _file_format(path: Path) -> int:
+    """The format version of a results file, from its header line alone."""
+    with open(path, newline="") as handle:
+        return results_format(path, next(csv.reader(handle), None))
+
+
 def upgrade_results(path) -> int:
     """Rewrite a results file of an earlier format in the current one (columns added since are NaN,
     not computed); returns the version it had. The rows keep their identity, so a run resumes on them."""
     path = Path(path)
     with results_lock(path):
-        with open(path, newline="") as handle:
-            version = results_format(path, next(csv.reader(handle), None))
+        version = _file_format(path)
         if version != RESULTS_FORMAT:
             write_text_atomic(path, csv_text(read_results(path), RESULT_FIELDS))
     return version
@@ -187,8 +192,7 @@ def open_results(path: Path):
     """An append-mode handle and a csv.DictWriter; writes the header when new, repairs a torn last
     line first. A file of an earlier format is refused with the command that upgrades it."""
     if path.exists() and path.stat().st_size:
-        with open(path, newline="") as handle:
-            version = results_format(path, next(csv.reader(handle), None))
+        version = _file_format(path)
         if version != RESULTS_FORMAT:
             raise UserError(
                 f"{path} is in results format {version} (this pconvkit writes {RESULTS_FORMAT}): "
