@@ -36,25 +36,27 @@ class Metric:
 
 
 # Computed per image and stored per results row (image_metrics returns these keys).
-PER_IMAGE = (
-    Metric(
-        "l1", "l1 (%)", "min", 2, "mean |output - truth| over all pixels and channels, x 100 (images in [0, 1])", True
-    ),
-    Metric("psnr", "PSNR", "max", 2, "10 log10(1 / MSE) over the whole image, data range 1", True),
-    Metric("ssim", "SSIM", "max", 3, "the whole image (see SSIM_* for its window and constants)", True),
-    Metric("l1_hole", "l1 holes (%)", "min", 2, "the same as l1 over the hole pixels only (mmagic's MAE)"),
-    Metric("lpips", "LPIPS", "min", 3, "the whole image, with --lpips-weights (NaN without)"),
-)
+L1 = Metric("l1", "l1 (%)", "min", 2, "mean |output - truth| over all pixels and channels, x 100 (range [0, 1])", True)
+PSNR = Metric("psnr", "PSNR", "max", 2, "10 log10(1 / MSE) over the whole image, data range 1", True)
+SSIM = Metric("ssim", "SSIM", "max", 3, "the whole image (see SSIM_* for its window and constants)", True)
+L1_HOLE = Metric("l1_hole", "l1 holes (%)", "min", 2, "the same as l1 over the hole pixels only (mmagic's MAE)")
+LPIPS = Metric("lpips", "LPIPS", "min", 3, "the whole image, with --lpips-weights (NaN without)")
+PER_IMAGE = (L1, PSNR, SSIM, L1_HOLE, LPIPS)
 # Computed over the images of a cell, from the saved Inception-v3 probabilities.
-PER_SET = (
-    Metric("is", "IS", "max", 3, "the outputs of a cell, 299 px, 10 splits"),
-    Metric("is_drop", "IS drop", "min", 3, "the ground truth's IS minus the outputs' (the paper's IScore row)"),
-)
+IS = Metric("is", "IS", "max", 3, "the outputs of a cell, 299 px, 10 splits")
+IS_DROP = Metric("is_drop", "IS drop", "min", 3, "the ground truth's IS minus the outputs' (the paper's IScore row)")
+PER_SET = (IS, IS_DROP)
 METRICS = PER_IMAGE + PER_SET
 # Computed per bin (N and B together) from the saved TF-Inception pool features.
-PER_BIN = (
-    Metric("fid", "FID", "min", 2, "the outputs of a bin against its ground truths, from 2,048 images"),
-    Metric("kid", "KID", "min", 4, "the same, unbiased, from 2 images"),
+FID = Metric("fid", "FID", "min", 2, "the outputs of a bin against its ground truths, from 2,048 images")
+KID = Metric("kid", "KID", "min", 4, "the same, unbiased, from 2 images")
+PER_BIN = (FID, KID)
+# Super-resolution's measures (benchmark sr), on the luma (ITU-R BT.601) and on RGB, border excluded.
+SUPER_RESOLUTION = (
+    Metric("psnr_y", "PSNR Y", "max", 2, "luma, the factor's border excluded"),
+    Metric("ssim_y", "SSIM Y", "max", 4, "luma, the factor's border excluded"),
+    Metric("psnr_rgb", "PSNR RGB", "max", 2, "R, G, B, the factor's border excluded"),
+    Metric("ssim_rgb", "SSIM RGB", "max", 4, "R, G, B, the factor's border excluded"),
 )
 PAPER_METRICS = tuple(m for m in PER_IMAGE if m.in_paper)
 
@@ -208,11 +210,11 @@ def image_metrics(result, target, valid_mask=None) -> dict:
     # OpenCV's norms accumulate in double precision, in one pass and without temporaries
     l1 = cv2.norm(x, y, cv2.NORM_L1) / x.size * 100.0
     mse = cv2.norm(x, y, cv2.NORM_L2SQR) / x.size
-    metrics = {"l1": l1, "psnr": psnr_of_mse(mse), "ssim": ssim(x, y)}
+    metrics = {L1.name: l1, PSNR.name: psnr_of_mse(mse), SSIM.name: ssim(x, y)}
     if valid_mask is not None:
         holes = (np.asarray(valid_mask) == 0).astype(np.uint8)
         count = int(cv2.countNonZero(holes)) * (x.shape[2] if x.ndim == 3 else 1)
-        metrics["l1_hole"] = cv2.norm(x, y, cv2.NORM_L1, mask=holes) / count * 100.0 if count else 0.0
+        metrics[L1_HOLE.name] = cv2.norm(x, y, cv2.NORM_L1, mask=holes) / count * 100.0 if count else 0.0
     return metrics
 
 

@@ -15,8 +15,9 @@ import pconvkit
 from pconvkit.benchmark import confidence, metrics
 from pconvkit.benchmark.grid import comparison_grid, grid_pairs
 from pconvkit.benchmark.methods import METHODS
+from pconvkit.benchmark.render import to_html
 from pconvkit.benchmark.results import read_pairing, read_results, read_run_settings, results_path
-from pconvkit.benchmark.tables import CAPTION, column_labels, distribution_rows, summarise, table1, timing
+from pconvkit.benchmark.tables import distribution_table, summarise, table1, timing_table
 from pconvkit.errors import require_extra
 from pconvkit.files import ensure_writable_dir, write_text_atomic
 from pconvkit.maskgen.bins import BINS, CATEGORIES
@@ -42,7 +43,7 @@ def write_report(results_dir, images: dict, out_dir, method_options=None, log=pr
     worst = {}
     pairs = {mask.mask_id: (mask, image) for mask, image in read_pairing(results_dir)}
     for method in runnable:
-        ranked = sorted((row for row in rows if row["method"] == method), key=lambda row: -float(row["l1"]))
+        ranked = sorted((row for row in rows if row["method"] == method), key=lambda row: -float(row[metrics.L1.name]))
         chosen = [pairs[row["mask"]] for row in ranked[:WORST_PAIRS] if row["mask"] in pairs]
         if chosen:
             log(f"report: the worst pairs of {method}")
@@ -87,30 +88,6 @@ def _plot_metric(summary, metric, out_dir: Path) -> Path:
     return path
 
 
-def _table_html(table) -> str:
-    columns = column_labels()
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["metric", "method", *columns])
-    body = []
-    for row in table:
-        cells = []
-        for column in columns:
-            entry = row[column]
-            text = "" if entry is None else _cell_text(entry, row["decimals"])
-            cells.append(f"<td class='{'best' if column in row['best'] else ''}'>{text}</td>")
-        body.append(
-            f"<tr><td>{html.escape(row['metric'])}</td><td>{html.escape(row['method'])}</td>{''.join(cells)}</tr>"
-        )
-    return f"<table id='table1'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _cell_text(entry, decimals) -> str:
-    value, low, high = entry
-    text = f"{value:.{decimals}f}"
-    if low is not None and not np.isnan(low):
-        text += f"<br><small>[{low:.{decimals}f}, {high:.{decimals}f}]</small>"
-    return text
-
-
 def _protocol(results_dir: Path, summary, rows, methods) -> dict:
     """What another lab needs to rebuild the pairs and compare numbers."""
     card = {"pconvkit": pconvkit.__version__, "pairs": summary.protocol}
@@ -131,42 +108,32 @@ def _protocol(results_dir: Path, summary, rows, methods) -> dict:
 
 
 def _page(results_dir, summary, rows, methods, plots, grid, worst) -> str:
-    timings = timing(results_dir)
-    distribution = distribution_rows(summary)
+    distribution = distribution_table(summary)
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>pconvkit report</title><style>",
         "body{font-family:sans-serif;margin:2em;max-width:1400px} table{border-collapse:collapse;font-size:12px}",
-        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right} td:nth-child(-n+2){text-align:left}",
-        ".best{font-weight:bold;background:#eef7ee} img{max-width:100%;border:1px solid #ddd}",
-        "pre{background:#f6f6f6;padding:1em}",
+        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right} td.label{text-align:left}",
+        "caption{text-align:left;padding:0.5em 0} .best{font-weight:bold;background:#eef7ee}",
+        "img{max-width:100%;border:1px solid #ddd} pre{background:#f6f6f6;padding:1em}",
         "</style></head><body>",
         f"<h1>Benchmark report: {html.escape(results_dir.resolve().name)}</h1>",
-        f"<p>{html.escape(CAPTION)} {len(rows)} results rows, {len(methods)} methods.</p>",
+        f"<p>{len(rows)} results rows, {len(methods)} methods.</p>",
         "<h2>Table 1</h2>",
-        _table_html(table1(summary)),
+        to_html(table1(summary)),
     ]
-    if distribution:
-        parts.append(
-            "<h2>FID and KID per bin</h2><ul>"
-            + "".join(
-                f"<li>{html.escape(r['metric'])} {html.escape(r['method'])}: "
-                + ", ".join(f"{b}: {v[0]:.4g} (n={v[1]})" for b, v in r.items() if b not in ("metric", "method") and v)
-                + "</li>"
-                for r in distribution
-            )
-            + "</ul>"
-        )
+    if distribution is not None:
+        parts += ["<h2>FID and KID per bin</h2>", to_html(distribution)]
     parts.append("<h2>Quality against hole size</h2>")
     parts += [f"<p><img src='{p.name}' alt='{p.stem}'></p>" for p in plots]
     parts += ["<h2>Comparison, one pair per bin</h2>", f"<p><img src='{grid.name}' alt='comparison grid'></p>"]
-    parts.append("<h2>Each method's worst pairs (by l1)</h2>")
+    parts.append(f"<h2>Each method's worst pairs (by {metrics.L1.label})</h2>")
     parts += [
         f"<h3>{html.escape(m)}</h3><p><img src='{p.name}' alt='worst pairs of {html.escape(m)}'></p>"
         for m, p in worst.items()
     ]
     parts += [
         "<h2>Timing</h2>",
-        timings.to_html(index=False, float_format=lambda v: f"{v:.4f}", table_id="timing"),
+        to_html(timing_table(results_dir)),
         "<h2>Protocol</h2>",
         f"<pre id='protocol'>{html.escape(json.dumps(_protocol(results_dir, summary, rows, methods), indent=1))}</pre>",
         "</body></html>",

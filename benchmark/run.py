@@ -16,9 +16,11 @@ from tqdm import tqdm
 
 from pconvkit.benchmark.data import image_identity, mask_identity, pair_masks, read_pair
 from pconvkit.benchmark.methods import METHODS, check_method_name, make_method, method_fingerprint
-from pconvkit.benchmark.metrics import InceptionClassifier, image_metrics
+from pconvkit.benchmark.metrics import LPIPS, InceptionClassifier, image_metrics
 from pconvkit.benchmark.perceptual import InceptionFeatures, Lpips
 from pconvkit.benchmark.results import (
+    FEATURE_VECTORS,
+    INCEPTION_VECTORS,
     TRUTH,
     appending,
     result_row,
@@ -94,9 +96,9 @@ class Scorers:
     def __init__(self, weights: MetricWeights, out_dir: Path):
         self.vectors = {}
         if weights.inception:
-            self.vectors["inception"] = InceptionClassifier(weights.inception).probabilities
+            self.vectors[INCEPTION_VECTORS] = InceptionClassifier(weights.inception).probabilities
         if weights.fid:
-            self.vectors["fid"] = InceptionFeatures(weights.fid).features
+            self.vectors[FEATURE_VECTORS] = InceptionFeatures(weights.fid).features
         self.lpips = Lpips(weights.lpips) if weights.lpips else None
         self.out_dir = out_dir
 
@@ -109,7 +111,7 @@ class Scorers:
         for kind, function in self.vectors.items():
             save_vectors(function, self.out_dir, kind, method, [(mask, composited)])
         metrics = image_metrics(composited, image, valid)
-        metrics["lpips"] = float(self.lpips.distance(composited[None], image[None])[0]) if self.lpips else math.nan
+        metrics[LPIPS.name] = float(self.lpips.distance(composited[None], image[None])[0]) if self.lpips else math.nan
         return metrics
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from pconvkit.benchmark.data import read_pair
 from pconvkit.benchmark.methods import fill, make_method
+from pconvkit.benchmark.render import Number, Table, to_latex, to_markdown
 from pconvkit.benchmark.results import read_pairing
 from pconvkit.errors import UserError
 from pconvkit.files import csv_text, read_csv_rows, write_image, write_text_atomic
@@ -344,8 +345,23 @@ def _cells(part) -> list[tuple[str, str]]:
     return sorted(set(zip(part["category"], part["bin"])), key=lambda cell: (cell[1], cell[0]))
 
 
+def rendered_tally(table: pd.DataFrame) -> Table:
+    """The tally as a table of typed rows: comparison (with its duration and bin), category, the
+    preference rate with its interval (two-way bootstrap) and the answers it is computed from."""
+    rendered = Table(
+        ["comparison", "category"],
+        ["preference rate", "answers"],
+        caption="Preference rate [95 % interval, bootstrap over participants and photos].",
+    )
+    for _, r in table.iterrows():
+        label = r["comparison"] + (f" ({r['duration_ms']:.0f} ms)" if pd.notna(r["duration_ms"]) else "")
+        label += "" if r["bin"] == "all" else f", bin {r['bin']}"
+        rendered.rows.append([label, r["category"], Number(r["rate"], 3, r["low"], r["high"]), Number(r["answers"], 0)])
+    return rendered
+
+
 def write_tally(study_dir, out_dir) -> list[Path]:
-    """tally.csv, tally.tex and the Fig. 9-style plot."""
+    """tally.csv (every count of the tally), tally.tex, tally.md and the Fig. 9-style plot."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -356,19 +372,8 @@ def write_tally(study_dir, out_dir) -> list[Path]:
         raise UserError(f"no answers in {study_dir} yet")
     out_dir = Path(out_dir)
     write_text_atomic(out_dir / "tally.csv", table.to_csv(index=False))
-    lines = [
-        r"\begin{tabular}{llrrr}",
-        r"\hline",
-        r"comparison & category & rate & 95\% interval & answers \\",
-        r"\hline",
-    ]
-    for _, r in table.iterrows():
-        label = r["comparison"] + (f" ({r['duration_ms']:.0f} ms)" if pd.notna(r["duration_ms"]) else "")
-        label += "" if r["bin"] == "all" else f", bin {r['bin']}"
-        lines.append(
-            f"{label} & {r['category']} & {r['rate']:.3f} & [{r['low']:.3f}, {r['high']:.3f}] & {r['answers']} \\\\"
-        )
-    write_text_atomic(out_dir / "tally.tex", "\n".join(lines + [r"\hline", r"\end{tabular}"]) + "\n")
+    write_text_atomic(out_dir / "tally.tex", to_latex(rendered_tally(table)))
+    write_text_atomic(out_dir / "tally.md", to_markdown(rendered_tally(table)))
     figure, axis = plt.subplots(figsize=(7, 3.8))
     part = table[(table["category"] != "all") & (table["bin"] == "all")]
     labels = [
@@ -392,4 +397,4 @@ def write_tally(study_dir, out_dir) -> list[Path]:
     figure.tight_layout()
     figure.savefig(out_dir / "fig9.png", dpi=110)
     plt.close(figure)
-    return [out_dir / "tally.csv", out_dir / "tally.tex", out_dir / "fig9.png"]
+    return [out_dir / name for name in ("tally.csv", "tally.tex", "tally.md", "fig9.png")]

@@ -18,14 +18,14 @@ import pandas as pd
 
 from pconvkit.benchmark.confidence import cluster_bootstrap
 from pconvkit.benchmark.methods import import_callable
-from pconvkit.benchmark.metrics import psnr, ssim
+from pconvkit.benchmark.metrics import SUPER_RESOLUTION, psnr, ssim
+from pconvkit.benchmark.render import Number, Table, to_csv, to_markdown
 from pconvkit.errors import UserError
 from pconvkit.files import encode_image, write_bytes_atomic, write_text_atomic
 from pconvkit.images import to_uint8
 from pconvkit.models.superres import area_downscale, interpolate, load_sr_model, luma, sample_lattice, upscale
 
 INPUTS = ("lattice", "area")
-FIELDS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
 
 
 def make_upscaler(name: str, factor: int, checkpoint=None, device: str = "auto"):
@@ -50,16 +50,13 @@ def measure(result: np.ndarray, truth: np.ndarray, factor: int) -> dict:
         )
     inner = (slice(factor, -factor), slice(factor, -factor))
     result, truth = np.clip(result[inner], 0, 1), truth[inner]
-    return dict(
-        psnr_y=psnr(luma(result), luma(truth)),
-        ssim_y=ssim(luma(result), luma(truth)),
-        psnr_rgb=psnr(result, truth),
-        ssim_rgb=ssim(result, truth),
-    )
+    y, y_truth = luma(result), luma(truth)
+    values = (psnr(y, y_truth), ssim(y, y_truth), psnr(result, truth), ssim(result, truth))
+    return {metric.name: value for metric, value in zip(SUPER_RESOLUTION, values)}
 
 
 def run_sr_benchmark(methods, images: dict, factor: int, out_dir, checkpoint=None, log=print) -> Path:
-    """Every method on every photo and input kind; OUT/sr_results.csv, sr_table.md and sr_grid.png."""
+    """Every method on every photo and input kind; OUT/sr_results.csv, sr_table.md (and .csv) and sr_grid.png."""
     out_dir = Path(out_dir)
     upscalers = {name: make_upscaler(name, factor, checkpoint) for name in methods}
     rows, pictures = [], []
@@ -77,30 +74,31 @@ def run_sr_benchmark(methods, images: dict, factor: int, out_dir, checkpoint=Non
         log(f"sr: {image_name}")
     frame = pd.DataFrame(rows)
     write_text_atomic(out_dir / "sr_results.csv", frame.to_csv(index=False))
-    write_text_atomic(out_dir / "sr_table.md", sr_table(frame, factor))
+    table = sr_table(frame, factor)
+    write_text_atomic(out_dir / "sr_table.md", to_markdown(table))
+    write_text_atomic(out_dir / "sr_table.csv", to_csv(table))
     _comparison(pictures, factor, out_dir / "sr_grid.png")
     return out_dir / "sr_table.md"
 
 
-def sr_table(frame: pd.DataFrame, factor: int) -> str:
-    """Markdown: per input kind, method rows, the four measures as mean [95 % interval over photos]."""
-    lines = [
-        f"Super-resolution x{factor}: mean [95 % bootstrap interval over {frame['image'].nunique()} photos]; "
+def sr_table(frame: pd.DataFrame, factor: int) -> Table:
+    """Rows input kind x method, the four measures as mean [95 % interval over photos]."""
+    table = Table(
+        ["input", "method"],
+        [metric.label for metric in SUPER_RESOLUTION],
+        caption=f"Super-resolution x{factor}: mean [95 % bootstrap interval over {frame['image'].nunique()} photos]; "
         f"Y is ITU-R BT.601 luma; a {factor}-pixel border excluded.",
-        "",
-    ]
+    )
     for kind in INPUTS:
         part = frame[frame["input"] == kind]
-        lines += [f"Input: {kind}", "", "| method | " + " | ".join(FIELDS) + " |", "|---|" + "---:|" * len(FIELDS)]
         for method, group in part.groupby("method", sort=False):
-            cells = []
-            for field in FIELDS:
-                mean, low, high = cluster_bootstrap(group[field], group["image"])
-                digits = 2 if field.startswith("psnr") else 4
-                cells.append(f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]")
-            lines.append(f"| {method} | " + " | ".join(cells) + " |")
-        lines.append("")
-    return "\n".join(lines)
+            table.rows.append([kind, method, *(_estimate(group, metric) for metric in SUPER_RESOLUTION)])
+    return table
+
+
+def _estimate(group, metric) -> Number:
+    mean, low, high = cluster_bootstrap(group[metric.name], group["image"])
+    return Number(mean, metric.decimals, low, high)
 
 
 def _comparison(pictures, factor, path, crop: int = 96):

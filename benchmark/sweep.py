@@ -22,6 +22,7 @@ from pconvkit.benchmark.confidence import cluster_bootstrap
 from pconvkit.benchmark.data import MaskEntry, pair_masks, read_pair
 from pconvkit.benchmark.methods import fill, make_method
 from pconvkit.benchmark.metrics import PAPER_METRICS, PER_IMAGE
+from pconvkit.benchmark.render import Number, Table, to_csv, to_markdown
 from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.benchmark.run import run_benchmark
 from pconvkit.errors import UserError
@@ -122,6 +123,30 @@ def sweep_table(results_dir) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def rendered_sweep(table: pd.DataFrame) -> Table:
+    """The sweep as a table of typed rows: metric x method, a column per dilation (px)."""
+    dilations = sorted(set(table["dilation"]))
+    rendered = Table(
+        ["metric", "method"],
+        [str(d) for d in dilations],
+        caption="Each metric against the hole dilation (px): mean [95 % interval, bootstrap over photos].",
+        count_name="pairs",
+        column_name="dilation",
+        show_counts=False,
+    )
+    for metric in PAPER_METRICS:
+        part = table[table["metric"] == metric.name]
+        for method, group in part.groupby("method"):
+            by_dilation = {int(r.dilation): r for r in group.itertuples()}
+            cells = [_number(by_dilation[d], metric) if d in by_dilation else None for d in dilations]
+            rendered.rows.append([metric.label, method, *cells])
+    return rendered
+
+
+def _number(entry, metric) -> Number:
+    return Number(entry.value, metric.decimals, entry.low, entry.high, count=int(entry.pairs))
+
+
 def write_outputs(results_dir, images: dict, methods, method_options=None) -> list:
     """sweep.csv, sweep.md, one plot per metric, and figure10.png (the first mask's pair)."""
     from pathlib import Path
@@ -134,20 +159,10 @@ def write_outputs(results_dir, images: dict, methods, method_options=None) -> li
     results_dir = Path(results_dir)
     table = sweep_table(results_dir)
     written = [results_dir / "sweep.csv", results_dir / "sweep.md"]
-    write_text_atomic(written[0], table.to_csv(index=False))
+    write_text_atomic(written[0], to_csv(rendered_sweep(table)))
+    write_text_atomic(written[1], to_markdown(rendered_sweep(table)))
     labels = {m.name: m for m in PER_IMAGE}
-    lines = []
     for metric in [m.name for m in PAPER_METRICS]:
-        wide = table[table["metric"] == metric].pivot(index="method", columns="dilation", values="value")
-        lines += [
-            f"{labels[metric].label} against dilation (px)",
-            "",
-            "| method | " + " | ".join(map(str, wide.columns)) + " |",
-            "|---|" + "---:|" * len(wide.columns),
-        ]
-        lines += [
-            f"| {m} | " + " | ".join(f"{v:.{labels[metric].decimals}f}" for v in wide.loc[m]) + " |" for m in wide.index
-        ] + [""]
         figure, axis = plt.subplots(figsize=(5, 3.5))
         for method, group in table[table["metric"] == metric].groupby("method"):
             group = group.sort_values("dilation")
@@ -162,7 +177,6 @@ def write_outputs(results_dir, images: dict, methods, method_options=None) -> li
         figure.savefig(path, dpi=110)
         plt.close(figure)
         written.append(path)
-    write_text_atomic(written[1], "\n".join(lines))
     written.append(_figure10(results_dir, images, methods, method_options))
     return written
 

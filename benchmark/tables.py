@@ -13,9 +13,12 @@ import pandas as pd
 
 from pconvkit.benchmark.confidence import cluster_bootstrap, corrected_level
 from pconvkit.benchmark.methods import NOT_RUN
-from pconvkit.benchmark.metrics import METRICS, PER_BIN, PER_IMAGE, PER_SET, inception_score
+from pconvkit.benchmark.metrics import IS, IS_DROP, METRICS, PER_BIN, PER_IMAGE, PER_SET, inception_score
 from pconvkit.benchmark.perceptual import FID_MIN_IMAGES, fid, kid
+from pconvkit.benchmark.render import Number, Table
 from pconvkit.benchmark.results import (
+    FEATURE_VECTORS,
+    INCEPTION_VECTORS,
     has_vectors,
     pairing_hash,
     read_results,
@@ -27,7 +30,7 @@ from pconvkit.benchmark.results import (
 )
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash, read_csv_rows
-from pconvkit.maskgen.bins import CELLS
+from pconvkit.maskgen.bins import BIN_LABELS, CATEGORIES, CELLS
 
 
 def _paper_table1() -> dict:
@@ -175,18 +178,18 @@ def _protocol(folder: Path, frame) -> str:
 
 
 def _inception_rows(folder: Path, frame) -> pd.DataFrame:
-    if not has_vectors(folder, "inception"):
+    if not has_vectors(folder, INCEPTION_VECTORS):
         return pd.DataFrame(columns=["method", "metric", "column", "value"])
     rows = []
     for (method, column), group in frame.groupby(["method", "column"]):
-        vectors = saved_vectors(folder, "inception", method, group["mask"], minimum=10)
+        vectors = saved_vectors(folder, INCEPTION_VECTORS, method, group["mask"], minimum=10)
         if vectors is None:
             continue
         score, _ = inception_score(vectors[0])
         gt_score, _ = inception_score(vectors[1])
         rows += [
-            dict(method=method, metric="is", column=column, value=score),
-            dict(method=method, metric="is_drop", column=column, value=gt_score - score),
+            dict(method=method, metric=IS.name, column=column, value=score),
+            dict(method=method, metric=IS_DROP.name, column=column, value=gt_score - score),
         ]
     return pd.DataFrame(rows)
 
@@ -194,11 +197,11 @@ def _inception_rows(folder: Path, frame) -> pd.DataFrame:
 def _distribution(folder: Path, frame) -> pd.DataFrame | None:
     """FID and KID per bin (both border categories) and method, from the saved Inception features;
     FID left out (NaN) below FID_MIN_IMAGES images, where its bias dominates."""
-    if not has_vectors(folder, "fid"):
+    if not has_vectors(folder, FEATURE_VECTORS):
         return None
     rows = []
     for (method, bin_), group in frame.groupby(["method", "bin"]):
-        vectors = saved_vectors(folder, "fid", method, group["mask"], minimum=2)
+        vectors = saved_vectors(folder, FEATURE_VECTORS, method, group["mask"], minimum=2)
         if vectors is None:
             continue
         outputs, real = vectors
@@ -207,26 +210,29 @@ def _distribution(folder: Path, frame) -> pd.DataFrame | None:
     return pd.DataFrame(rows) if rows else None
 
 
-def distribution_rows(summary: Summary) -> list[dict]:
-    """Rows of the per-bin FID and KID table: metric, method, and per bin (value, images)."""
+def distribution_table(summary: Summary) -> Table | None:
+    """The per-bin FID and KID table (N and B together): rows metric x method, a column per bin, each
+    cell the value and how many images it was computed from."""
     if summary.distribution is None:
-        return []
-    bins = list(dict.fromkeys(c.split()[0] for c in column_labels()))
-    rows = []
-    for metric, label in ((m.name, m.label) for m in PER_BIN):
+        return None
+    table = Table(
+        ["metric", "method"],
+        [f"{b} N+B" for b in BIN_LABELS],
+        caption=f"FID and KID per bin, N and B together (n: images; FID needs at least {FID_MIN_IMAGES})",
+    )
+    for metric in PER_BIN:
         for method, group in summary.distribution.groupby("method"):
             by_bin = group.set_index("bin")
-            rows.append(
-                dict(
-                    metric=label,
-                    method=method,
-                    **{
-                        b: (by_bin.loc[b, metric], int(by_bin.loc[b, "images"])) if b in by_bin.index else None
-                        for b in bins
-                    },
-                )
+            table.rows.append(
+                [metric.label, method]
+                + [
+                    Number(by_bin.loc[b, metric.name], 4, format="g", count=int(by_bin.loc[b, "images"]))
+                    if b in by_bin.index
+                    else None
+                    for b in BIN_LABELS
+                ]
             )
-    return rows
+    return table
 
 
 def timing(results_dir) -> pd.DataFrame:
@@ -239,69 +245,12 @@ def timing(results_dir) -> pd.DataFrame:
     )
 
 
-def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN) -> list[dict]:
-    """Rows of Table 1: dicts with 'metric', 'method', 'best' (set of marked columns), 'decimals' and,
-    per column, a (value, low, high) triple (None where a cell has no result)."""
-    columns = column_labels()
-    table = []
-    for metric in METRICS:
-        part = summary.cells[summary.cells["metric"] == metric.name]
-        if part.empty:
-            continue
-        block = [_row(metric, method, group, columns) for method, group in part.groupby("method")]
-        for row in block:
-            row["best"] = {c for c in columns if row["method"] in summary.best.get((metric.name, c), ())}
-        if with_paper and metric.name in PAPER_TABLE1:
-            block += [
-                dict(
-                    metric=metric.label,
-                    method=f"{m} (paper)",
-                    best=set(),
-                    **{c: (v, None, None) for c, v in zip(columns, values)},
-                )
-                for m, values in PAPER_TABLE1[metric.name].items()
-            ]
-        block += [
-            dict(metric=metric.label, method=f"{m} (not run)", best=set(), **dict.fromkeys(columns))
-            for m in not_run
-            if m not in set(summary.cells["method"])
-        ]
-        if summary.against is not None and not summary.against.empty:
-            differences = summary.against[summary.against["metric"] == metric.name]
-            block += [
-                dict(_row(metric, f"{method} - {summary.reference}", group, columns), best=set())
-                for method, group in differences.groupby("method")
-            ]
-        for row in block:
-            row["decimals"] = metric.decimals
-        table += block
+def timing_table(results_dir) -> Table:
+    frame = timing(results_dir)
+    table = Table(["method", "device"], ["seconds per image"], caption="n: images timed.", html_id="timing")
+    for r in frame.itertuples():
+        table.rows.append([r.method, r.device, Number(r.seconds_per_image, 4, count=r.images)])
     return table
-
-
-def _row(metric, method, group, columns) -> dict:
-    by_column = group.set_index("column")
-    row = dict(metric=metric.label, method=method)
-    for column in columns:
-        if column in by_column.index and pd.notna(by_column.loc[column, "value"]):
-            entry = by_column.loc[column]
-            row[column] = (entry["value"], entry.get("low"), entry.get("high"))
-        else:
-            row[column] = None
-    return row
-
-
-def _number(value, decimals) -> str:
-    return "" if value is None or pd.isna(value) else f"{value:.{decimals}f}"
-
-
-def _cell(entry, decimals, interval: str = "{value} [{low}, {high}]") -> str:
-    """A cell's text: the value, with its interval where it has one."""
-    if entry is None:
-        return ""
-    value, low, high = entry
-    if low is None or pd.isna(low):
-        return _number(value, decimals)
-    return interval.format(value=_number(value, decimals), low=_number(low, decimals), high=_number(high, decimals))
 
 
 CAPTION = (
@@ -310,111 +259,57 @@ CAPTION = (
 )
 
 
-def to_csv(table, summary: Summary | None = None) -> str:
-    """Long CSV with the raw numbers: one line per metric, method and column."""
-    lines = ["metric,method,column,value,ci_low,ci_high,best,images"]
-    raw = lambda v: "" if v is None or pd.isna(v) else repr(float(v))
-    for r in table:
-        for column in column_labels():
-            if r[column] is not None:
-                value, low, high = r[column]
-                best = str(int(column in r["best"]))
-                lines.append(",".join([r["metric"], r["method"], column, raw(value), raw(low), raw(high), best, ""]))
-    for r in distribution_rows(summary) if summary is not None else []:
-        for bin_, entry in r.items():
-            if bin_ not in ("metric", "method") and entry is not None:
-                lines.append(
-                    ",".join([r["metric"], r["method"], f"{bin_} N+B", raw(entry[0]), "", "", "0", str(entry[1])])
+def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN) -> Table:
+    """Table 1: rows metric x method, a Number per column (mean, interval, bold where marked best); the
+    paper's rows, methods not run and the paired differences with `summary.against` where asked."""
+    columns = column_labels()
+    caption = CAPTION + (f" Pairs: {summary.protocol}." if summary.protocol else "")
+    groups = [(f"({b.replace('-', ',')}]", len(CATEGORIES)) for b in BIN_LABELS]
+    subheads = [category for category, _ in CELLS]
+    table = Table(["metric", "method"], columns, caption=caption, groups=groups, subheads=subheads, html_id="table1")
+    for metric in METRICS:
+        part = summary.cells[summary.cells["metric"] == metric.name]
+        if part.empty:
+            continue
+        table.rows += [_row(metric, method, group, columns, summary.best) for method, group in part.groupby("method")]
+        if with_paper and metric.name in PAPER_TABLE1:
+            table.rows += [
+                [metric.label, f"{m} (paper)", *(Number(v, metric.decimals) for v in values)]
+                for m, values in PAPER_TABLE1[metric.name].items()
+            ]
+        table.rows += [
+            [metric.label, f"{m} (not run)", *[None] * len(columns)]
+            for m in not_run
+            if m not in set(summary.cells["method"])
+        ]
+        if summary.against is not None and not summary.against.empty:
+            differences = summary.against[summary.against["metric"] == metric.name]
+            table.rows += [
+                _row(metric, f"{method} - {summary.reference}", group, columns)
+                for method, group in differences.groupby("method")
+            ]
+    return table
+
+
+def _row(metric, method, group, columns, best=None) -> list:
+    """A row of Table 1; `best` is Summary.best (the bold marks), None for rows that are never bold."""
+    by_column = group.set_index("column")
+    row = [metric.label, method]
+    for column in columns:
+        if column in by_column.index and pd.notna(by_column.loc[column, "value"]):
+            entry = by_column.loc[column]
+            low, high = entry.get("low"), entry.get("high")
+            row.append(
+                Number(
+                    entry["value"], metric.decimals, low, high, method in (best or {}).get((metric.name, column), ())
                 )
-    return "\n".join(lines) + "\n"
+            )
+        else:
+            row.append(None)
+    return row
 
 
-def _distribution_cell(entry) -> str:
-    if entry is None:
-        return ""
-    value, images = entry
-    return f"{value:.4g} (n={images})" if pd.notna(value) else f"not reported (n={images})"
-
-
-def to_markdown(table, summary: Summary | None = None) -> str:
-    columns = column_labels()
-    lines = [
-        _caption(summary),
-        "",
-        "| metric | method | " + " | ".join(columns) + " |",
-        "|---|---|" + "---:|" * len(columns),
-    ]
-    for r in table:
-        cells_ = [
-            f"**{_cell(r[c], r['decimals'])}**" if c in r["best"] else _cell(r[c], r["decimals"]) for c in columns
-        ]
-        lines.append(f"| {r['metric']} | {r['method']} | " + " | ".join(cells_) + " |")
-    distribution = distribution_rows(summary) if summary is not None else []
-    if distribution:
-        bins = [key for key in distribution[0] if key not in ("metric", "method")]
-        lines += [
-            "",
-            f"FID and KID per bin, N and B together (n: images; FID needs at least {FID_MIN_IMAGES}):",
-            "",
-            "| metric | method | " + " | ".join(bins) + " |",
-            "|---|---|" + "---:|" * len(bins),
-        ]
-        lines += [
-            f"| {r['metric']} | {r['method']} | " + " | ".join(_distribution_cell(r[b]) for b in bins) + " |"
-            for r in distribution
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _caption(summary: Summary | None) -> str:
-    return CAPTION + (f" Pairs: {summary.protocol}." if summary is not None and summary.protocol else "")
-
-
-def _latex_escape(text: str) -> str:
-    for char, replacement in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
-        text = text.replace(char, replacement)
-    return text
-
-
-def to_latex(table, summary: Summary | None = None) -> str:
-    columns = column_labels()
-    bins = list(dict.fromkeys(c.split()[0] for c in columns))
-    interval = r"{value} {{\tiny [{low}, {high}]}}"
-    lines = [
-        "% " + _caption(summary),
-        r"\begin{tabular}{ll" + "r" * len(columns) + "}",
-        r"\hline",
-        " & & " + " & ".join(rf"\multicolumn{{2}}{{c}}{{({b.replace('-', ',')}]}}" for b in bins) + r" \\",
-        " & & " + " & ".join(c.split()[1] for c in columns) + r" \\",
-        r"\hline",
-    ]
-    for r in table:
-        cells_ = [
-            rf"\textbf{{{_cell(r[c], r['decimals'], interval)}}}"
-            if c in r["best"]
-            else _cell(r[c], r["decimals"], interval)
-            for c in columns
-        ]
-        lines.append(f"{_latex_escape(r['metric'])} & {_latex_escape(r['method'])} & " + " & ".join(cells_) + r" \\")
-    lines += [r"\hline", r"\end{tabular}"]
-    distribution = distribution_rows(summary) if summary is not None else []
-    if distribution:
-        lines += [
-            "",
-            f"% FID and KID per bin, N and B together (n: images; FID needs at least {FID_MIN_IMAGES})",
-            r"\begin{tabular}{ll" + "r" * len(bins) + "}",
-            r"\hline",
-            " & & " + " & ".join(f"({b.replace('-', ',')}]" for b in bins) + r" \\",
-            r"\hline",
-        ]
-        lines += [
-            f"{_latex_escape(r['metric'])} & {_latex_escape(r['method'])} & "
-            + " & ".join(_distribution_cell(r[b]) for b in bins)
-            + r" \\"
-            for r in distribution
-        ]
-        lines += [r"\hline", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"
-
-
-FORMATS = {"csv": to_csv, "markdown": to_markdown, "latex": to_latex}
+def tables(summary: Summary, with_paper: bool = False) -> list[Table]:
+    """What `benchmark table` writes: Table 1, and the per-bin FID and KID table where there is one."""
+    distribution = distribution_table(summary)
+    return [table1(summary, with_paper)] + ([distribution] if distribution is not None else [])

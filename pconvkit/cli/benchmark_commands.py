@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from pconvkit.benchmark import render
 from pconvkit.cli import options as opt
 from pconvkit.cli.inputs import (
     image_folder,
@@ -268,32 +269,37 @@ def benchmark_sr(methods, factor, images, size, checkpoint, out):
 
 @benchmark.command("table")
 @click.argument("results", type=click.Path())
-@opt.option("--format", "markdown", click.Choice(["csv", "latex", "markdown"]), "Table format.", dest="fmt")
+@opt.option("--format", "markdown", click.Choice(list(render.FORMATS)), "Table format.", dest="fmt")
 @click.option("--with-paper", is_flag=True, help="Add the paper's Table 1 rows for l1, PSNR and SSIM.")
 @click.option("--out", type=click.Path(), default=None, help="Write to this file instead of printing.")
 @click.option("--against", default=None, help="Add each method's paired difference to this method, with its interval.")
 def benchmark_table(results, fmt, with_paper, out, against):
     """Table 1 from a results folder or file: rows metric x method, columns 6 bins x N/B; each cell its
     mean and 95 % interval (bootstrap over photos); best in bold, ties bold together."""
-    from pconvkit.benchmark.tables import FORMATS, summarise, table1
+    from pconvkit.benchmark.tables import summarise, tables
+
+    _write_or_print(render.FORMATS[fmt](*tables(summarise(results, against), with_paper)), out)
+
+
+@benchmark.command("timing")
+@click.argument("results", type=click.Path())
+@opt.option("--format", "markdown", click.Choice(list(render.FORMATS)), "Table format.", dest="fmt")
+@click.option("--out", type=click.Path(), default=None, help="Write to this file instead of printing.")
+def benchmark_timing(results, fmt, out):
+    """Seconds per image of each method and the device it ran on."""
+    from pconvkit.benchmark.tables import timing_table
+
+    _write_or_print(render.FORMATS[fmt](timing_table(results)), out)
+
+
+def _write_or_print(text: str, out) -> None:
     from pconvkit.files import write_text_atomic
 
-    summary = summarise(results, against)
-    text = FORMATS[fmt](table1(summary, with_paper), summary)
     if out:
         write_text_atomic(out, text)
         click.echo(out)
     else:
         click.echo(text, nl=False)
-
-
-@benchmark.command("timing")
-@click.argument("results", type=click.Path())
-def benchmark_timing(results):
-    """Seconds per image of each method and the device it ran on."""
-    from pconvkit.benchmark.tables import timing
-
-    click.echo(timing(results).to_string(index=False))
 
 
 @benchmark.command("grid")

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from helpers import box_masks, gradient_photos
 
 from pconvkit.benchmark.data import MaskEntry
+from pconvkit.benchmark.metrics import L1
 from pconvkit.benchmark.sweep import choose_masks, dilate_holes
 from pconvkit.cli import benchmark
 from pconvkit.files import write_png_atomic
@@ -66,7 +67,7 @@ def test_one_command_gives_the_sweep_table_plots_and_picture(tmp_path):
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "sweep" / "sweep.csv")
     assert set(table["dilation"]) == {0, 2, 4, 8} and set(table["method"]) == {"telea", "mean"}
-    l1 = table[(table["metric"] == "l1") & (table["method"] == "mean")].sort_values("dilation")["value"]
+    l1 = table[(table["metric"] == L1.label) & (table["method"] == "mean")].sort_values("dilation")["value"]
     assert l1.is_monotonic_increasing  # larger holes, larger error
     rows = pd.read_csv(tmp_path / "sweep" / "results.csv")
     photos = rows.assign(source=rows["mask"].str.rsplit("_d", n=1).str[0]).groupby("source")["image"].nunique()

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pconvkit.benchmark.render import to_csv, to_latex, to_markdown
 from pconvkit.benchmark.results import RESULT_FIELDS, read_results
-from pconvkit.benchmark.tables import PAPER_TABLE1, column_labels, summarise, table1, to_csv, to_latex, to_markdown
+from pconvkit.benchmark.tables import PAPER_TABLE1, column_labels, summarise, table1
 
 
 def write_results(path, rows):
@@ -55,44 +56,56 @@ def test_torn_lines_are_skipped(results):
     assert len(read_results(results / "results.csv")) == 32
 
 
+def _by_row(table) -> dict:
+    """{(metric, method): {column: cell}} of a rendered table."""
+    return {(r[0], r[1]): dict(zip(table.columns, r[len(table.labels) :])) for r in table.rows}
+
+
+def _bold(cells: dict) -> set:
+    return {column for column, cell in cells.items() if cell is not None and cell.best}
+
+
 def test_cells_carry_their_interval_and_bold_marks_only_significant_winners(results):
     summary = summarise(results)
     table = table1(summary)
-    row = {(r["metric"], r["method"]): r for r in table}
-    value, low, high = row["l1 (%)", "a"]["0.01-0.1 N"]
+    row = _by_row(table)
+    cell = row["l1 (%)", "a"]["0.01-0.1 N"]
+    value, low, high = cell.value, cell.low, cell.high
     frame = pd.read_csv(results / "results.csv").dropna(subset=["device"])
     expected = frame[(frame.method == "a") & (frame.category == "N")]["l1"].mean()
     assert value == pytest.approx(expected) and low < value < high
-    assert row["l1 (%)", "a"]["best"] == {"0.01-0.1 N", "0.1-0.2 B"}  # the winner, and tied in 0.1-0.2 B
-    assert row["l1 (%)", "b"]["best"] == {"0.1-0.2 B"}  # tied only
-    markdown = to_markdown(table, summary)
+    assert _bold(row["l1 (%)", "a"]) == {"0.01-0.1 N", "0.1-0.2 B"}  # the winner, and tied in 0.1-0.2 B
+    assert _bold(row["l1 (%)", "b"]) == {"0.1-0.2 B"}  # tied only
+    markdown = to_markdown(table)
     assert f"| l1 (%) | a | **{value:.2f} [{low:.2f}, {high:.2f}]** |" in markdown
     assert "GL (not run)" in markdown and "bootstrap over photos" in markdown and "4 images" in markdown
-    long = pd.read_csv(io.StringIO(to_csv(table, summary)))
+    long = pd.read_csv(io.StringIO(to_csv(table)))
     picked = long[(long.metric == "l1 (%)") & (long.method == "a") & (long.column == "0.01-0.1 N")].iloc[0]
     assert picked.value == pytest.approx(expected) and picked.best == 1 and picked.ci_low == pytest.approx(low)
 
 
 def test_paired_differences_against_a_method(results):
     summary = summarise(results, against="a")
-    row = {(r["metric"], r["method"]): r for r in table1(summary)}
-    difference, low, high = row["l1 (%)", "b - a"]["0.01-0.1 N"]
-    assert difference == pytest.approx(2.0, abs=1e-9) and low == pytest.approx(2.0) and high == pytest.approx(2.0)
-    tie, low, high = row["l1 (%)", "b - a"]["0.1-0.2 B"]
-    assert low < tie < high and low < 0 < high
+    row = _by_row(table1(summary))
+    difference = row["l1 (%)", "b - a"]["0.01-0.1 N"]
+    assert difference.value == pytest.approx(2.0, abs=1e-9)
+    assert difference.low == pytest.approx(2.0) and difference.high == pytest.approx(2.0)
+    tie = row["l1 (%)", "b - a"]["0.1-0.2 B"]
+    assert tie.low < tie.value < tie.high and tie.low < 0 < tie.high
+    assert not any(_bold(cells) for (_, method), cells in row.items() if " - " in method)  # differences never bold
 
 
 def test_with_paper_rows_and_latex_structure(results):
     summary = summarise(results)
     table = table1(summary, with_paper=True)
-    latex = to_latex(table, summary)
+    latex = to_latex(table)
     assert latex.count("{") == latex.count("}")
     body = [line for line in latex.splitlines() if line.endswith(r"\\") and " & " in line][2:]
-    assert len(body) == len(table)  # one row per method x metric
+    assert len(body) == len(table.rows)  # one row per method x metric
     assert all(line.count("&") == 13 for line in body)
     assert r"\textbf{" in latex and r"{\tiny [" in latex
-    paper = [r for r in table if r["method"] == "PConv (paper)" and r["metric"] == "PSNR"][0]
-    assert [paper[c][0] for c in column_labels()] == PAPER_TABLE1["psnr"]["PConv"]
+    paper = _by_row(table)["PSNR", "PConv (paper)"]
+    assert [paper[c].value for c in column_labels()] == PAPER_TABLE1["psnr"]["PConv"]
     assert re.search(r"l1 \(\\%\) & PConv \(paper\) & 0\.49 & 0\.47", latex)
 
 

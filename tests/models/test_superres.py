@@ -145,4 +145,8 @@ def test_sr_training_upscale_and_benchmark(tmp_path):
     )
     assert result.exit_code == 0, result.output
     table = (tmp_path / "sr" / "sr_table.md").read_text()
-    assert "| bicubic |" in table and "Input: area" in table and (tmp_path / "sr" / "sr_grid.png").stat().st_size
+    assert (
+        "| area | bicubic |" in table
+        and "| lattice | pconv |" in table
+        and (tmp_path / "sr" / "sr_grid.png").stat().st_size
+    )

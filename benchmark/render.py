@@ -1,0 +1,180 @@
+"""The one table renderer: typed rows to CSV, Markdown, LaTeX and HTML.
+
+Table 1, the report, the dilation sweep, the super-resolution table, the timing table and the study
+tally build a `Table` of label columns and `Number` cells; how a number, its interval and a bold mark
+look in each format is decided here only. The CSV is long (one line per row and number column, raw
+numbers at full precision), so that a script reads it without parsing a display.
+"""
+
+import html
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Number:
+    """A numeric cell: its value, an optional interval, how many decimals it prints with, whether it is
+    marked best, and how many items it was computed from (the CSV's count column)."""
+
+    value: float | None
+    decimals: int = 2
+    low: float | None = None
+    high: float | None = None
+    best: bool = False
+    count: int | None = None
+    format: str = "f"  # 'f' (fixed decimals) or 'g' (significant digits)
+
+
+def _missing(value) -> bool:
+    try:
+        return value is None or math.isnan(value)
+    except TypeError:  # not a number at all
+        return False
+
+
+@dataclass
+class Table:
+    """Rows of `labels` text cells followed by one cell per column of `columns` (a Number, a text or
+    None). `groups` are header spans above the columns (LaTeX and HTML), as (text, how many)."""
+
+    labels: list[str]
+    columns: list[str]
+    rows: list[list] = field(default_factory=list)
+    caption: str = ""
+    groups: list[tuple[str, int]] | None = None
+    subheads: list[str] | None = None  # the column heads under `groups` (LaTeX, HTML); default the columns
+    count_name: str = "images"  # what the CSV's count column counts
+    column_name: str = "column"  # what the CSV calls the columns (a cell of Table 1, a dilation ...)
+    show_counts: bool = True  # print each Number's count beside it ('(n=...)') in the displays
+    html_id: str | None = None
+
+
+def _number_text(cell: Number, value) -> str:
+    return "" if _missing(value) else f"{value:.{cell.decimals}{cell.format}}"
+
+
+def _text(cell, interval: str, show_count: bool = True) -> str:
+    """A cell's text: the value, with its interval where it has one, and its count where it has one."""
+    if cell is None:
+        return ""
+    if not isinstance(cell, Number):
+        return str(cell)
+    count = cell.count if show_count else None
+    if _missing(cell.value):
+        return "" if count is None else f"not reported (n={count})"
+    text = _number_text(cell, cell.value)
+    if not _missing(cell.low):
+        text = interval.format(value=text, low=_number_text(cell, cell.low), high=_number_text(cell, cell.high))
+    return text if count is None else f"{text} (n={count})"
+
+
+def _best(cell) -> bool:
+    return isinstance(cell, Number) and cell.best
+
+
+def _cells(table: Table, row: list, interval: str, escape, bold: str) -> list[str]:
+    """The texts of a row's columns in one format: numbers as `interval` lays them out (their markup
+    is ours, never escaped), text cells escaped, best cells wrapped in `bold`."""
+    texts = []
+    for cell in row[len(table.labels) :]:
+        if isinstance(cell, Number):
+            text = _text(cell, interval, table.show_counts)
+        else:
+            text = escape(_text(cell, interval))
+        texts.append(bold.format(text) if _best(cell) else text)
+    return texts
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def to_markdown(*tables: Table) -> str:
+    parts = []
+    for table in tables:
+        lines = [table.caption, ""] if table.caption else []
+        lines += [
+            "| " + " | ".join(table.labels + table.columns) + " |",
+            "|" + "---|" * len(table.labels) + "---:|" * len(table.columns),
+        ]
+        for row in table.rows:
+            cells = _cells(table, row, "{value} [{low}, {high}]", _as_is, "**{}**")
+            lines.append("| " + " | ".join([str(t) for t in row[: len(table.labels)]] + cells) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def latex_escape(text: str) -> str:
+    for char, replacement in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+        text = text.replace(char, replacement)
+    return text
+
+
+def to_latex(*tables: Table) -> str:
+    parts = []
+    for table in tables:
+        lines = ["% " + table.caption] if table.caption else []
+        lines += [r"\begin{tabular}{" + "l" * len(table.labels) + "r" * len(table.columns) + "}", r"\hline"]
+        if table.groups:
+            spans = [rf"\multicolumn{{{n}}}{{c}}{{{latex_escape(text)}}}" for text, n in table.groups]
+            lines.append(" &" * len(table.labels) + " " + " & ".join(spans) + r" \\")
+        lines += [" & ".join(latex_escape(h) for h in table.labels + _heads(table)) + r" \\", r"\hline"]
+        for row in table.rows:
+            cells = _cells(table, row, r"{value} {{\tiny [{low}, {high}]}}", latex_escape, r"\textbf{{{}}}")
+            lines.append(" & ".join([latex_escape(str(t)) for t in row[: len(table.labels)]] + cells) + r" \\")
+        lines += [r"\hline", r"\end{tabular}"]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def _heads(table: Table) -> list[str]:
+    return table.subheads if table.groups and table.subheads else table.columns
+
+
+def to_html(*tables: Table) -> str:
+    parts = []
+    for table in tables:
+        head = ""
+        if table.groups:
+            spans = "".join(f"<th colspan='{n}'>{html.escape(text)}</th>" for text, n in table.groups)
+            head += "<tr>" + "<th></th>" * len(table.labels) + spans + "</tr>"
+        head += "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in table.labels + _heads(table)) + "</tr>"
+        body = []
+        for row in table.rows:
+            labels = "".join(f"<td class='label'>{html.escape(str(t))}</td>" for t in row[: len(table.labels)])
+            texts = _cells(table, row, "{value}<br><small>[{low}, {high}]</small>", html.escape, "{}")
+            cells = "".join(
+                f"<td class='best'>{text}</td>" if _best(cell) else f"<td>{text}</td>"
+                for cell, text in zip(row[len(table.labels) :], texts)
+            )
+            body.append(f"<tr>{labels}{cells}</tr>")
+        ident = f" id='{html.escape(table.html_id)}'" if table.html_id else ""
+        caption = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
+        parts.append(f"<table{ident}>{caption}<thead>{head}</thead><tbody>{''.join(body)}</tbody></table>")
+    return "\n".join(parts) + "\n"
+
+
+def to_csv(*tables: Table) -> str:
+    """Long CSV: one line per row and number column, raw numbers at full precision (repr)."""
+    import csv
+    import io
+
+    first = tables[0]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*first.labels, first.column_name, "value", "ci_low", "ci_high", "best", first.count_name])
+    raw = lambda v: "" if _missing(v) else repr(float(v))
+    for table in tables:
+        for row in table.rows:
+            labels = list(row[: len(table.labels)])
+            for column, cell in zip(table.columns, row[len(table.labels) :]):
+                if not isinstance(cell, Number) or (_missing(cell.value) and cell.count is None):
+                    continue
+                count = "" if cell.count is None else str(cell.count)
+                writer.writerow(
+                    [*labels, column, raw(cell.value), raw(cell.low), raw(cell.high), int(cell.best), count]
+                )
+    return out.getvalue()
+
+
+FORMATS = {"csv": to_csv, "markdown": to_markdown, "latex": to_latex, "html": to_html}
