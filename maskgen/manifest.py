@@ -11,7 +11,16 @@ import hashlib
 import json
 from pathlib import Path
 
-from pconvkit.files import csv_text, encode_png, read_csv_rows, write_bytes_atomic, write_text_atomic
+from pconvkit.files import (
+    SETTINGS_FORMAT,
+    SETTINGS_FORMAT_KEY,
+    csv_text,
+    encode_png,
+    read_csv_rows,
+    read_settings_record,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from pconvkit.images import mask_to_png
 
 MANIFEST_FIELDS = (
@@ -94,6 +103,7 @@ def write_import_settings(test_dir, source: str, source_hole_white: bool, hole_w
     """settings.json of an imported set: where it came from, the source files' polarity, and the
     polarity of the PNGs written (what `manifest_polarity` reads)."""
     record = dict(imported_from=source, source_hole_white=source_hole_white, hole_white=hole_white, margin=margin)
+    record[SETTINGS_FORMAT_KEY] = SETTINGS_FORMAT
     path = Path(test_dir) / SETTINGS_NAME
     write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
     return path
@@ -126,8 +136,9 @@ def read_manifest(test_dir) -> list[dict]:
 
 
 def read_settings(test_dir) -> dict | None:
+    """A test folder's settings.json (migrated to the current format), None where it has none."""
     path = Path(test_dir) / SETTINGS_NAME
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_settings_record(path) if path.exists() else None
 
 
 def manifest_polarity(test_dir) -> bool:

@@ -124,17 +124,43 @@ def file_hash(path) -> str:
     return content_hash(Path(path).read_bytes())
 
 
-def check_settings_file(path, settings: dict, what: str, outputs: str = "**/*.png"):
-    """Record the settings a stage's outputs were made with (JSON) on its first run; on a later run
-    into the same folder, refuse other settings instead of mixing or silently reusing old outputs.
-    A record beside no output yet (files matching `outputs`: a first run that stopped early) is
-    replaced."""
+# The format of every settings record a stage writes (settings.json of a mask set or raw pools,
+# flow_settings.json); CHANGELOG.md lists them. Format 0 (pconvkit 0.2.0) had no `settings_format`
+# key and the same keys otherwise: it is read as format 1.
+SETTINGS_FORMAT = 1
+SETTINGS_FORMAT_KEY = "settings_format"
+
+
+def read_settings_record(path) -> dict:
+    """A settings record, migrated in memory to the current format; a damaged one or one written by
+    a newer pconvkit is refused in one line."""
     path = Path(path)
-    wanted = json.loads(json.dumps(settings))  # as JSON has them: tuples become lists
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path} is not a settings record pconvkit wrote ({error}): delete it to start again") from None
+    if not isinstance(record, dict):
+        raise UserError(f"{path} is not a settings record pconvkit wrote (not a JSON object)")
+    version = record.get(SETTINGS_FORMAT_KEY, 0)
+    if not isinstance(version, int) or version > SETTINGS_FORMAT:
+        raise UserError(
+            f"{path} has settings format {version!r}, written by a newer pconvkit than this one (which reads up "
+            f"to {SETTINGS_FORMAT}): upgrade pconvkit (pip install -U pconvkit)"
+        )
+    return record | {SETTINGS_FORMAT_KEY: SETTINGS_FORMAT}  # format 0 -> 1: only the key is new
+
+
+def check_settings_file(path, settings: dict, what: str, outputs: str = "**/*.png"):
+    """Record the settings a stage's outputs were made with (JSON, with its format version) on its
+    first run; on a later run into the same folder, refuse other settings instead of mixing or
+    silently reusing old outputs. A record beside no output yet (files matching `outputs`: a first
+    run that stopped early) is replaced."""
+    path = Path(path)
+    wanted = json.loads(json.dumps(settings | {SETTINGS_FORMAT_KEY: SETTINGS_FORMAT}))  # tuples become lists
     if not path.exists() or not any(path.parent.glob(outputs)):
         write_text_atomic(path, json.dumps(wanted, indent=1, sort_keys=True) + "\n")
         return
-    recorded, wanted = _flatten(json.loads(path.read_text())), _flatten(wanted)
+    recorded, wanted = _flatten(read_settings_record(path)), _flatten(wanted)
     changed = sorted(k for k in set(recorded) | set(wanted) if recorded.get(k) != wanted.get(k))
     if changed:
         raise UserError(
