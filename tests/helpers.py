@@ -94,3 +94,65 @@ def browser():
     ):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+
+
+def run_command(methods, masks, images, out) -> list[str]:
+    """`benchmark run` of METHODS on IMAGES x MASKS at 64 px into OUT."""
+    return [
+        "run",
+        "--methods",
+        methods,
+        "--masks",
+        str(masks),
+        "--images",
+        str(images),
+        "--size",
+        "64",
+        "--out",
+        str(out),
+    ]
+
+
+def inpaint_arguments(image, mask, out, *extra) -> list[str]:
+    """`pconv inpaint IMAGE MASK -o OUT ...`."""
+    return ["inpaint", str(image), str(mask), "-o", str(out), *extra]
+
+
+def inpaint_in(folder, *extra) -> list[str]:
+    """`pconv inpaint` of FOLDER/image.png with FOLDER/mask.png into FOLDER/o.png."""
+    return inpaint_arguments(folder / "image.png", folder / "mask.png", folder / "o.png", *extra)
+
+
+HOLE = (slice(8, 24), slice(8, 40))
+
+
+def valid_mask(shape=(64, 64)):
+    """A valid mask (1 = valid) with one rectangular hole, HOLE."""
+    valid = np.ones(shape, np.uint8)
+    valid[HOLE] = 0
+    return valid
+
+
+def write_clip(folder, frames=4):
+    """FRAMES PNG frames of a textured background with a patch moving right by 5 px a frame."""
+    background = (textured((64, 96), seed=1) * 255).astype(np.uint8)
+    for t in range(frames):
+        frame = background.copy()
+        frame[20:40, 10 + 5 * t : 30 + 5 * t] = 255 - background[20:40, 10:30]
+        write_png_atomic(folder / f"{t}.png", frame)
+
+
+def one_error_line(result) -> str:
+    """The one `Error:` line of a failed command (non-zero exit, no traceback)."""
+    assert result.exit_code != 0, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output, result.output
+    return errors[0]
+
+
+def one_line_error(result, text):
+    """Non-zero exit, the message on the last line, no traceback (progress bars may come before)."""
+    assert result.exit_code != 0, result.output
+    last = result.output.strip().splitlines()[-1].split("\r")[-1]
+    assert last.startswith("Error: ") and text in last, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)

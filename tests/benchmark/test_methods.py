@@ -1,9 +1,17 @@
+import re
+
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from helpers import one_error_line, run_arguments, valid_mask
 
 from pconvkit.benchmark.methods import make_method, register
+from pconvkit.cli import benchmark
 from pconvkit.errors import UserError
-from pconvkit.images import composite
+from pconvkit.files import write_image, write_png_atomic
+from pconvkit.images import composite, mask_to_png
+
+runner = CliRunner()
 
 
 @pytest.mark.parametrize("name", ["telea", "ns", "biharmonic", "mean", "patchmatch"])
@@ -36,3 +44,29 @@ def test_register_adds_a_named_method():
         return lambda image, mask: np.zeros_like(image)
 
     assert make_method("zeros-for-test")(np.ones((2, 2, 3)), None).sum() == 0
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ("raise ValueError('no GPU here')", "failed on mask .* ValueError: no GPU here"),
+        ("return image[:10]", "returned an array of shape"),
+        ("return (image * 255).astype('uint8')", "returned an array of shape .* type uint8"),
+        ("return image * 0 + 128.0", "not 0-255"),  # a grey fill in 0-255 units
+        ("return image * float('nan')", "NaN"),
+    ],
+)
+def test_a_plugin_that_fails_is_named_with_its_pair_and_the_rows_before_are_kept(tmp_path, body, message, monkeypatch):
+    module = f"plugin_{len(body)}_{body.count('*')}"  # one module per case: imports are cached
+    (tmp_path / f"{module}.py").write_text(
+        f"calls = []\ndef inpaint(image, mask):\n    calls.append(1)\n    if len(calls) < 3:\n        return image\n"
+        f"    {body}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rng = np.random.default_rng(7)
+    for i in range(4):
+        write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
+    line = one_error_line(runner.invoke(benchmark, run_arguments(tmp_path, f"{module}:inpaint")))
+    assert re.search(message, line) and f"{module}:inpaint" in line
+    assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 3  # header and the two rows before

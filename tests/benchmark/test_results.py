@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import box_masks, gradient_photos, run_arguments
+from helpers import box_masks, gradient_photos, one_error_line, run_arguments, valid_mask
 
 import pconvkit
 from pconvkit.benchmark import methods
@@ -255,3 +255,95 @@ def test_the_fingerprints_of_rows_already_written_are_kept():
     )
     for changed in ("telea", "ns", "biharmonic"):
         assert methods.method_fingerprint(changed) == content_hash(changed, "0.3.0", [])
+
+
+def test_a_row_torn_inside_its_last_field_is_computed_again_not_lost(tmp_path):
+    rng = np.random.default_rng(4)
+    for i in range(3):
+        write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
+    args = run_arguments(tmp_path, "mean", "r")
+    assert runner.invoke(benchmark, args).exit_code == 0
+    results = tmp_path / "r" / "results.csv"
+    whole = results.read_bytes()
+    results.write_bytes(whole[:-3])  # 'cpu\n' torn to 'c': the row looks complete but for its last field
+    assert runner.invoke(benchmark, args).exit_code == 0
+
+    def without_seconds(text):
+        header = text.splitlines()[0].split(",")
+        return [[v for k, v in zip(header, line.split(",")) if k != "seconds"] for line in text.splitlines()]
+
+    # the torn row was dropped and computed again, once (its time differs, nothing else)
+    assert without_seconds(results.read_text()) == without_seconds(whole.decode())
+
+
+def test_rows_of_other_masks_under_the_same_ids_are_refused_not_reused(tmp_path):
+    rng = np.random.default_rng(5)
+    write_image(tmp_path / "images" / "a.png", rng.random((64, 64, 3)))
+    for i in range(3):
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
+    assert runner.invoke(benchmark, run_arguments(tmp_path)).exit_code == 0
+    before = (tmp_path / "out" / "results.csv").read_bytes()
+    other = valid_mask()
+    other[30:50, 30:50] = 0  # the same file name, other holes (a rebuild with another seed)
+    write_png_atomic(tmp_path / "masks" / "1.png", mask_to_png(other))
+    line = one_error_line(runner.invoke(benchmark, run_arguments(tmp_path)))
+    assert "mask hash" in line and "new --out" in line
+    assert (tmp_path / "out" / "results.csv").read_bytes() == before
+    from pconvkit.benchmark.data import MaskEntry, mask_identity
+
+    read_as = [MaskEntry("1", tmp_path / "masks" / "1.png", "N", "0.1-0.2", white) for white in (False, True)]
+    assert mask_identity(read_as[0]) != mask_identity(read_as[1])  # the same file read with the other polarity
+
+
+@pytest.mark.slow
+def test_a_second_run_on_the_same_results_folder_is_refused_while_the_first_runs(tmp_path):
+    (tmp_path / "slow.py").write_text("import time\ndef inpaint(image, mask):\n    time.sleep(0.5)\n    return image\n")
+    rng = np.random.default_rng(6)
+    for i in range(4):
+        write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
+    command = [str(Path(sys.executable).with_name("benchmark")), *run_arguments(tmp_path, "slow:inpaint")]
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / "out" / "results.csv.lock"
+    for _ in range(200):  # until the first run holds the lock
+        if (tmp_path / "out" / "results.csv").exists():
+            break
+        subprocess.run(["sleep", "0.05"])
+    second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    first.communicate(timeout=120)
+    assert first.returncode == 0 and second.returncode != 0
+    assert "in use by another benchmark run" in second.stderr.splitlines()[-1] and lock.exists()
+    lines = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert len(lines) == 5 and len(set(lines)) == 5  # the header and each pair once, no fragments
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr  # free again afterwards (and nothing left to do)
+
+
+def test_a_results_file_of_an_older_version_is_named_as_such(tmp_path):
+    (tmp_path / "results.csv").write_text("method,mask,image,category,bin,l1,psnr,ssim,seconds,device\n")
+    line = one_error_line(runner.invoke(benchmark, ["table", str(tmp_path)]))
+    assert "results format 0 (pconvkit before 0.2.0)" in line
+
+
+@pytest.mark.parametrize("damage", ["letters", "nul", "short"])
+def test_a_damaged_results_file_is_named_with_its_line(tmp_path, damage):
+    rng = np.random.default_rng(8)
+    for i in range(2):
+        write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
+        write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
+    assert runner.invoke(benchmark, run_arguments(tmp_path)).exit_code == 0
+    results = tmp_path / "out" / "results.csv"
+    lines = results.read_text().splitlines(keepends=True)
+    fields = lines[1].split(",")
+    if damage == "letters":
+        fields[8] = "abc"
+    elif damage == "nul":
+        fields[8] = "1\0"
+    else:
+        fields = fields[:5]
+    lines[1] = ",".join(fields) + ("" if fields[-1].endswith("\n") else "\n")
+    results.write_text("".join(lines))
+    for command in (["table", str(tmp_path / "out")], ["timing", str(tmp_path / "out")]):
+        assert "line 2" in one_error_line(runner.invoke(benchmark, command))

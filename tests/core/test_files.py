@@ -3,9 +3,11 @@ an earlier format is read, a newer or damaged one refused in one line, other set
 
 import json
 import os
+import stat
 
 import numpy as np
 import pytest
+from helpers import valid_mask
 
 from pconvkit.errors import UserError
 from pconvkit.files import (
@@ -17,8 +19,10 @@ from pconvkit.files import (
     csv_text,
     read_csv_rows,
     read_settings_record,
+    write_png_atomic,
     write_text_atomic,
 )
+from pconvkit.images import mask_to_png
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary_behind(tmp_path):
@@ -83,3 +87,12 @@ def test_a_newer_or_damaged_record_is_refused_in_one_line(tmp_path, text, messag
         check_settings_file(path, {"seed": 0}, "a test set")
     assert "\n" not in str(caught.value)
     assert path.read_text() == text  # refused, not overwritten
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_png_atomic(tmp_path / "m.png", mask_to_png(valid_mask()))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.png").stat().st_mode) == 0o644

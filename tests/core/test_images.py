@@ -4,6 +4,7 @@ a method receives in its holes, and the hole tile."""
 import cv2
 import numpy as np
 import pytest
+from helpers import valid_mask
 
 from pconvkit.errors import UserError
 from pconvkit.images import (
@@ -78,3 +79,62 @@ def test_the_blank_and_the_tile_change_only_the_holes():
     assert np.array_equal(blanked[1], images[1])
     tile = show_holes(images[0], valid[0])
     assert (tile[valid[0] == 0] == 1.0).all() and np.array_equal(tile[valid[0] == 1], images[0][valid[0] == 1])
+
+
+@pytest.mark.parametrize(
+    "values,dtype",
+    [((0, 1), np.uint8), ((0, 255), np.uint8), ((0, 1), np.uint16), ((0, 255), np.uint16), ((0, 65535), np.uint16)],
+)
+def test_binary_masks_in_their_own_range_are_read_as_they_mean(tmp_path, values, dtype):
+    valid = valid_mask()
+    cv2.imwrite(str(tmp_path / "m.png"), np.where(valid == 1, values[1], values[0]).astype(dtype))
+    assert np.array_equal(read_mask(tmp_path / "m.png"), valid)
+    assert np.array_equal(read_mask(tmp_path / "m.png", hole_white=True), 1 - valid)
+
+
+def test_float_mask_and_single_value_masks(tmp_path):
+    valid = valid_mask()
+    cv2.imwrite(str(tmp_path / "m.tiff"), valid.astype(np.float32))
+    assert np.array_equal(read_mask(tmp_path / "m.tiff"), valid)
+    for value, expected in ((0, 0), (1, 1), (255, 1)):
+        cv2.imwrite(str(tmp_path / "flat.png"), np.full((8, 8), value, np.uint8))
+        assert (read_mask(tmp_path / "flat.png") == expected).all()
+
+
+@pytest.mark.parametrize("kind", ["gradient", "two_greys", "jpeg_noise", "colour", "alpha_holes"])
+def test_masks_that_are_not_binary_are_refused_with_what_was_found(tmp_path, kind):
+    valid = valid_mask()
+    path = tmp_path / "m.png"
+    if kind == "gradient":
+        cv2.imwrite(str(path), np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1)))
+    elif kind == "two_greys":
+        cv2.imwrite(str(path), np.where(valid == 1, 200, 100).astype(np.uint8))
+    elif kind == "jpeg_noise":
+        path = tmp_path / "m.jpg"
+        disc = cv2.circle(np.full((64, 64), 255, np.uint8), (30, 30), 13, 0, -1)  # curved edges ring in JPEG
+        cv2.imwrite(str(path), disc, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    elif kind == "colour":
+        colour = np.dstack([mask_to_png(valid)] * 3)
+        colour[..., 0] = 0
+        cv2.imwrite(str(path), colour)
+    else:  # white everywhere, the holes only in the alpha channel
+        cv2.imwrite(str(path), np.dstack([np.full((64, 64), 255, np.uint8)] * 3 + [mask_to_png(valid)]))
+    with pytest.raises(UserError, match="not binary|colour|alpha"):
+        read_mask(path)
+
+
+def test_an_explicit_threshold_binarises(tmp_path):
+    cv2.imwrite(str(tmp_path / "m.png"), np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1)))
+    white = read_mask(tmp_path / "m.png", threshold=0.5)
+    assert white[0, 31] == 0 and white[0, 32] == 1  # 128 / 255 >= 0.5
+
+
+def test_float_16_bit_and_grey_images_are_read_in_zero_one(tmp_path):
+    rgb = np.random.default_rng(0).random((20, 30, 3)).astype(np.float32)
+    cv2.imwrite(str(tmp_path / "f.tiff"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert np.allclose(read_image(tmp_path / "f.tiff"), rgb)
+    cv2.imwrite(str(tmp_path / "w.png"), (cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) * 65535).astype(np.uint16))
+    assert np.allclose(read_image(tmp_path / "w.png"), rgb, atol=1e-4)
+    cv2.imwrite(str(tmp_path / "big.tiff"), rgb * 255)
+    with pytest.raises(UserError, match=r"must lie in \[0, 1\]"):
+        read_image(tmp_path / "big.tiff")

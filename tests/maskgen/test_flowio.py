@@ -1,8 +1,13 @@
+import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from helpers import one_error_line
 
 from pconvkit.errors import UserError
 from pconvkit.maskgen.flowio import read_flow, write_flow
+
+runner = CliRunner()
 
 
 def random_flow(seed=0, shape=(13, 17)):
@@ -40,7 +45,6 @@ def test_kitti_png_channel_order(tmp_path):
     flow = np.zeros((4, 5, 2), np.float32)
     flow[..., 0], flow[..., 1] = 3.0, -2.0
     write_flow(tmp_path / "f.png", flow)
-    import cv2
 
     raw = cv2.imread(str(tmp_path / "f.png"), cv2.IMREAD_UNCHANGED)
     assert (raw[..., 2] == 3 * 64 + 2**15).all() and (raw[..., 1] == -2 * 64 + 2**15).all() and (raw[..., 0] == 1).all()
@@ -94,3 +98,31 @@ def test_nan_flow_is_rejected(tmp_path):
     np.save(tmp_path / "f.npy", flow)
     with pytest.raises(UserError, match="NaN"):
         read_flow(tmp_path / "f.npy")
+
+
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("forward_0_1.npy", "strings"),
+        ("forward_0_1.npy", "empty"),
+        ("forward_0_1.pfm", b"PF\n-4 3\n-1.0\n" + b"\0" * 48),
+        ("forward_0_1.pfm", b"PF\n4 3\n-1.0\n"),
+        ("forward_0_1.flo", b"PIEH" + b"\0" * 4),
+    ],
+)
+def test_malformed_flow_files_end_in_one_line(tmp_path, name, content):
+    from pconvkit.cli import maskgen
+
+    folder = tmp_path / "flows" / "v"
+    folder.mkdir(parents=True)
+    if content == "strings":
+        np.save(folder / name, np.full((4, 4, 2), "x"))
+    elif content == "empty":
+        np.save(folder / name, np.zeros((0, 0, 2), np.float32))
+    else:
+        (folder / name).write_bytes(content)
+    backward = folder / name.replace("forward_0_1", "backward_1_0")
+    backward.write_bytes((folder / name).read_bytes())
+    one_error_line(
+        runner.invoke(maskgen, ["build", "--flow-dir", str(tmp_path / "flows"), "--out", str(tmp_path / "o")])
+    )

@@ -128,6 +128,7 @@ def test_cache_drops_graphs_of_checkpoints_removed_or_rewritten(trained_looking_
     assert sorted(cache.glob("[!.]*.onnx")) == sorted([kept, after_retraining]) and being_written.exists()
     assert len(list(cache.glob("*.sha256"))) == 2
     assert cached_onnx_graph(trained_looking_checkpoint, cache) == kept
+    being_written.unlink()  # the other process's file: not ours to leave behind
 
 
 def inpaint_args(tmp_path, out, checkpoint, *extra):

@@ -1,0 +1,75 @@
+"""The paper's augmentation of raw masks: random dilation, rotation and crop, reproducible, with a
+cheap bound that never undercuts the true hole ratio."""
+
+import cv2
+import numpy as np
+import pytest
+
+from pconvkit.maskgen.augment import AugmentParams, augment, random_augment
+
+
+def test_training_masks_from_small_sparse_holes_are_never_all_hole():
+    from pconvkit.maskgen.augment import AugmentedMasks
+
+    raw = np.ones((1500, 2000), np.uint8)
+    raw[20:26, 30:36] = 0
+    raw[1400:1404, 1900:1904] = 0
+    masks = AugmentedMasks([raw], 512, seed=0)
+    ratios = [float((masks[i] == 0).mean()) for i in range(40)]
+    assert max(ratios) < 0.05 and min(ratios) == 0.0  # crops far from both holes hold no hole at all
+
+
+def test_augmentation_is_reproducible_and_dilation_grows_holes():
+    valid = np.ones((300, 400), np.uint8)
+    cv2.circle(valid, (200, 150), 30, 0, -1)
+    mask, params = random_augment(valid, np.random.default_rng(7), 256)
+    assert np.array_equal(mask, augment(valid, params, 256)) and mask.shape == (256, 256)
+    small = augment(valid, AugmentParams(5, 0.0, 72, 22), 256)
+    large = augment(valid, AugmentParams(47, 0.0, 72, 22), 256)
+    assert ((small == 0) <= (large == 0)).all() and (large == 0).sum() > (small == 0).sum()
+    # a disk of radius 30 dilated by a 47-px square: the square, plus 4 side bands 47 x 30, plus the
+    # disk (the Minkowski sum of a disk and a square); by a 47-px disk, a disk of radius 30 + 23
+    assert (large == 0).sum() == pytest.approx(47**2 + 4 * 47 * 30 + np.pi * 30**2, rel=0.03)
+    disk = augment(valid, AugmentParams(47, 0.0, 72, 22, "disk"), 256)
+    assert (disk == 0).sum() == pytest.approx(np.pi * 53**2, rel=0.03)
+    assert ((disk == 0) <= (large == 0)).all()  # the disk fits in the square
+
+
+def test_square_footprint_turns_a_hole_pixel_into_an_axis_aligned_square_at_any_angle():
+    valid = np.ones((256, 256), np.uint8)
+    valid[128, 128] = 0
+    for angle in (0.0, 30.0):
+        holes = augment(valid, AugmentParams(9, angle, 0, 0), 256) == 0
+        ys, xs = np.nonzero(holes)
+        assert holes.sum() == 81 and np.ptp(ys) == 8 and np.ptp(xs) == 8  # 9 x 9, never tilted
+
+
+@pytest.mark.parametrize("size", [512, 250])  # a window that 4-px blocks tile, and one they do not
+def test_the_cheap_bound_never_falls_below_the_largest_dilations_ratio(size):
+    from pconvkit.maskgen.augment import (
+        KERNEL_RANGE,
+        half_pixel_steps,
+        largest_ratio_bound,
+        random_geometry,
+        rotated_window,
+        window_distance,
+    )
+
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(60):
+        valid = np.ones((300, 420), np.uint8)
+        for _ in range(int(rng.integers(1, 40))):  # specks and strokes, as raw masks have
+            x, y = rng.integers(0, 420), rng.integers(0, 300)
+            cv2.line(valid, (int(x), int(y)), (int(x + rng.integers(-60, 60)), int(y + rng.integers(-60, 60))), 0, 1)
+        angle, crop_x, crop_y = random_geometry(rng, valid.shape, size)
+        window = rotated_window(valid, angle, crop_x, crop_y, size)
+        for footprint in ("square", "disk"):
+            holes = half_pixel_steps(window_distance(window, size, footprint)) <= KERNEL_RANGE[1] - 1
+            for margin in (0, 50):
+                interior = holes[margin : size - margin, margin : size - margin]
+                true_ratio = interior.sum() / size**2
+                bound = largest_ratio_bound(window, size, margin)
+                assert true_ratio <= bound <= true_ratio + 0.3  # never below; loose, not useless
+                checked += true_ratio < 0.6
+    assert checked > 100  # mostly crops below the top bin, where skipping them matters
