@@ -104,3 +104,39 @@ def test_the_harness_needs_no_network_code_for_images():
     graph = import_graph()
     for name in ("pconvkit.benchmark.run", "pconvkit.benchmark.grid", "pconvkit.benchmark.study"):
         assert not any(t.startswith("pconvkit.models") for t in graph[name]), name
+
+
+# Modules that share one test module because they are one concept (CONTRIBUTING.md says which).
+SHARED_TESTS = {
+    "models/onnx_cache.py": "tests/models/test_onnx_engine.py",  # the ONNX engine: its graph, cache and export
+    "models/onnx_export.py": "tests/models/test_onnx_engine.py",
+    "benchmark/study_server.py": "tests/benchmark/test_study.py",  # the study: its pages and its commands
+    "pconvkit/cli/study_commands.py": "tests/benchmark/test_study.py",
+    "pconvkit/cli/__init__.py": "tests/cli/test_cli.py",
+    "models/weights/__init__.py": "tests/models/test_weights.py",  # the bundled weights
+}
+TEST_FOLDERS = {
+    "pconvkit": "core",
+    "pconvkit/cli": "cli",
+    "maskgen": "maskgen",
+    "models": "models",
+    "benchmark": "benchmark",
+}
+
+
+def test_every_module_has_a_test_module_of_its_name_and_every_test_module_a_module():
+    expected = {}
+    for folder, tests in TEST_FOLDERS.items():
+        for path in sorted((REPOSITORY / folder).glob("*.py")):
+            module = f"{folder}/{path.name}"
+            if path.name != "__init__.py" or module in SHARED_TESTS:
+                expected[module] = SHARED_TESTS.get(module, f"tests/{tests}/test_{path.stem}.py")
+    expected |= {m: t for m, t in SHARED_TESTS.items() if m not in expected}
+    missing = sorted(f"{m} -> {t}" for m, t in expected.items() if not (REPOSITORY / t).is_file())
+    assert not missing, missing
+    orphans = sorted(
+        str(path.relative_to(REPOSITORY))
+        for path in (REPOSITORY / "tests").glob("*/test_*.py")
+        if str(path.relative_to(REPOSITORY)) not in expected.values()
+    )
+    assert not orphans, orphans

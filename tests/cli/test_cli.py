@@ -1,5 +1,6 @@
 """The command-line package: each entry point loads only its own group."""
 
+
 def test_each_entry_point_loads_only_its_own_group():
     import subprocess
     import sys
