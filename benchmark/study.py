@@ -64,32 +64,75 @@ def create_study(
     rng = np.random.default_rng(seed)
     pairs = _balanced(read_pairing(results_dir), per_method, rng)
     instances = {m: make_method(m, **(method_options or {}).get(m, {})) for m in methods}
-    files, trials, key = {}, [], []
+    picture = _Pictures(out_dir / "images", images, instances, seed)
+    trials, key = _trial_rows(_comparisons(design, methods, pairs, times), picture, rng)
+    write_text_atomic(out_dir / "trials.csv", csv_text(trials, ("trial", "left", "right", "duration_ms")))
+    write_text_atomic(out_dir / "key.csv", csv_text(key, tuple(key[0])))
+    record = dict(
+        design=design,
+        methods=methods,
+        repeats=repeats,
+        times=list(times),
+        seed=seed,
+        session_trials=SESSION_TRIALS,
+        catch_per_session=CATCH_PER_SESSION,
+    )
+    write_text_atomic(out_dir / "study.json", json.dumps(record, indent=1))
+    return out_dir
 
-    def picture(kind, mask, image_name):
-        """The file of a method's output, the truth or the damaged truth for one pair (rendered once)."""
-        if (kind, mask.mask_id) not in files:
-            image = images[image_name]
+
+class _Pictures:
+    """The image files of a study: a method's output, the truth or the damaged truth of a pair,
+    each rendered once and named by a token."""
+
+    def __init__(self, folder: Path, images: dict, instances: dict, seed: int):
+        self.folder, self.images, self.instances, self.seed = folder, images, instances, seed
+        self.files = {}
+
+    def __call__(self, kind: str, mask, image_name: str) -> str:
+        if (kind, mask.mask_id) not in self.files:
+            image = self.images[image_name]
             valid = read_pair(mask, image)
             if kind == TRUTH:
                 content = image
             elif kind == DAMAGED:
                 content = np.where(valid[..., None] == 1, image, 0.5)
             else:
-                content = fill(instances[kind], image, valid)
-            token = hashlib.sha256(f"{seed}/{kind}/{mask.mask_id}".encode()).hexdigest()[:16]
-            write_image(out_dir / "images" / f"{token}.png", content)
-            files[kind, mask.mask_id] = f"{token}.png"
-        return files[kind, mask.mask_id]
+                content = fill(self.instances[kind], image, valid)
+            token = hashlib.sha256(f"{self.seed}/{kind}/{mask.mask_id}".encode()).hexdigest()[:16]
+            write_image(self.folder / f"{token}.png", content)
+            self.files[kind, mask.mask_id] = f"{token}.png"
+        return self.files[kind, mask.mask_id]
 
-    def add(first, second, mask, image_name, duration, kind):
-        sides = [first, second] if rng.random() < 0.5 else [second, first]
-        trial = len(trials) + 1
+
+def _comparisons(design: str, methods, pairs, times):
+    """(first, second, mask, image name, duration in ms, kind) of every trial, the catch trials last:
+    every two methods on every pair (unlimited), or each method against the truth at each duration
+    (limited)."""
+    if design == "unlimited":
+        for a, b in combinations(methods, 2):
+            for mask, image_name in pairs:
+                yield a, b, mask, image_name, 0, "pair"
+    else:
+        for method in methods:
+            for mask, image_name in pairs:
+                for duration in times:
+                    yield method, TRUTH, mask, image_name, int(duration), "limited"
+    catch_duration = 0 if design == "unlimited" else int(max(times))
+    for mask, image_name in pairs[: max(CATCH_PER_SESSION * 4, 1)]:
+        yield TRUTH, DAMAGED, mask, image_name, catch_duration, "catch"
+
+
+def _trial_rows(comparisons, picture, rng) -> tuple[list[dict], list[dict]]:
+    """The public trials (files only) and the key (what each side is), sides drawn at random."""
+    trials, key = [], []
+    for trial, (first, second, mask, image_name, duration, kind) in enumerate(comparisons, 1):
+        left, right = (first, second) if rng.random() < 0.5 else (second, first)
         trials.append(
             dict(
                 trial=trial,
-                left=picture(sides[0], mask, image_name),
-                right=picture(sides[1], mask, image_name),
+                left=picture(left, mask, image_name),
+                right=picture(right, mask, image_name),
                 duration_ms=duration,
             )
         )
@@ -97,8 +140,8 @@ def create_study(
             dict(
                 trial=trial,
                 kind=kind,
-                left=sides[0],
-                right=sides[1],
+                left=left,
+                right=right,
                 category=mask.category,
                 bin=mask.bin,
                 image=image_name,
@@ -106,36 +149,7 @@ def create_study(
                 duration_ms=duration,
             )
         )
-
-    if design == "unlimited":
-        for a, b in combinations(methods, 2):
-            for mask, image_name in pairs:
-                add(a, b, mask, image_name, 0, "pair")
-    else:
-        for method in methods:
-            for mask, image_name in pairs:
-                for duration in times:
-                    add(method, TRUTH, mask, image_name, int(duration), "limited")
-    for mask, image_name in pairs[: max(CATCH_PER_SESSION * 4, 1)]:
-        add(TRUTH, DAMAGED, mask, image_name, 0 if design == "unlimited" else int(max(times)), "catch")
-    write_text_atomic(out_dir / "trials.csv", csv_text(trials, ("trial", "left", "right", "duration_ms")))
-    write_text_atomic(out_dir / "key.csv", csv_text(key, tuple(key[0])))
-    write_text_atomic(
-        out_dir / "study.json",
-        json.dumps(
-            dict(
-                design=design,
-                methods=methods,
-                repeats=repeats,
-                times=list(times),
-                seed=seed,
-                session_trials=SESSION_TRIALS,
-                catch_per_session=CATCH_PER_SESSION,
-            ),
-            indent=1,
-        ),
-    )
-    return out_dir
+    return trials, key
 
 
 def _balanced(pairs, count: int, rng):
