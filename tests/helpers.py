@@ -150,6 +150,21 @@ def one_error_line(result) -> str:
     return errors[0]
 
 
+def inpaint_errors(image, mask, folder, *extra) -> dict:
+    """{engine: (its one Error: line, the output path it must not have written)} of `pconv inpaint`
+    with each engine."""
+    from click.testing import CliRunner
+
+    from pconvkit.cli import pconv
+
+    errors = {}
+    for engine in ("torch", "onnx"):
+        out = folder / f"{engine}.png"
+        result = CliRunner().invoke(pconv, inpaint_arguments(image, mask, out, *extra, "--engine", engine))
+        errors[engine] = one_error_line(result), out
+    return errors
+
+
 def one_line_error(result, text):
     """Non-zero exit, the message on the last line, no traceback (progress bars may come before)."""
     assert result.exit_code != 0, result.output

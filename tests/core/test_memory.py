@@ -4,9 +4,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import inpaint_arguments, one_error_line, write_clip
-
-from pconvkit.cli import pconv
+from helpers import inpaint_errors, one_error_line, write_clip
 
 runner = CliRunner()
 
@@ -37,14 +35,5 @@ def test_jobs_that_cannot_fit_in_memory_are_refused_before_they_start(tmp_path, 
     assert "GiB" in line and not (tmp_path / "o" / "raw").exists()
     cv2.imwrite(str(tmp_path / "big.png"), np.zeros((1600, 1600, 3), np.uint8))
     cv2.imwrite(str(tmp_path / "big_mask.png"), cv2.circle(np.full((1600, 1600), 255, np.uint8), (800, 800), 90, 0, -1))
-    for engine in ("onnx", "torch"):
-        out = tmp_path / f"{engine}.png"
-        line = one_error_line(
-            runner.invoke(
-                pconv,
-                inpaint_arguments(
-                    str(tmp_path / "big.png"), str(tmp_path / "big_mask.png"), str(out), "--engine", engine
-                ),
-            )
-        )
+    for line, out in inpaint_errors(tmp_path / "big.png", tmp_path / "big_mask.png", tmp_path).values():
         assert "1600x1600" in line and "GiB" in line and not out.exists()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import inpaint_arguments, inpaint_in, one_error_line, one_line_error, valid_mask
+from helpers import inpaint_errors, inpaint_in, one_error_line, one_line_error, valid_mask
 
 from pconvkit.cli import pconv
 from pconvkit.files import write_image, write_png_atomic
@@ -27,22 +27,8 @@ def test_damaged_checkpoints_and_partial_conversions_end_in_one_line(tmp_path):
     torch.save(payload, tmp_path / "nan.pt")
     write_image(tmp_path / "photo.png", np.random.default_rng(0).random((64, 64, 3)))
     write_png_atomic(tmp_path / "m.png", mask_to_png(valid_mask()))
-    for engine in ("torch", "onnx"):
-        out = tmp_path / f"{engine}.png"
-        line = one_error_line(
-            runner.invoke(
-                pconv,
-                inpaint_arguments(
-                    str(tmp_path / "photo.png"),
-                    str(tmp_path / "m.png"),
-                    str(out),
-                    "--checkpoint",
-                    str(tmp_path / "nan.pt"),
-                    "--engine",
-                    engine,
-                ),
-            )
-        )
+    nan = ("--checkpoint", str(tmp_path / "nan.pt"))
+    for line, out in inpaint_errors(tmp_path / "photo.png", tmp_path / "m.png", tmp_path, *nan).values():
         assert "NaN" in line and not out.exists()
     torch.save({"model": {"enc_1.conv.input_conv.weight": torch.zeros(64, 3, 7, 7)}}, tmp_path / "naoto.pth")
     line = one_error_line(runner.invoke(pconv, ["convert", str(tmp_path / "naoto.pth"), str(tmp_path / "c.pt")]))
