@@ -70,3 +70,22 @@ def test_a_plugin_that_fails_is_named_with_its_pair_and_the_rows_before_are_kept
     line = one_error_line(runner.invoke(benchmark, run_arguments(tmp_path, f"{module}:inpaint")))
     assert re.search(message, line) and f"{module}:inpaint" in line
     assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 3  # header and the two rows before
+
+
+@pytest.mark.parametrize("name,flag", [("telea", "INPAINT_TELEA"), ("ns", "INPAINT_NS")])
+def test_the_opencv_baselines_are_opencvs_call_byte_for_byte_on_an_inner_hole(name, flag):
+    """Away from the border (where the padding of `_opencv_inpaint` plays no part) each baseline is
+    the OpenCV call its name stands for, with the paper's radius of 3, and not the other flag."""
+    import cv2
+    from helpers import textured
+
+    photo = (textured((64, 80, 3), seed=4) * 255).astype(np.uint8)
+    valid = np.ones((64, 80), np.uint8)
+    valid[20:36, 25:50] = 0
+    ours = make_method(name)(photo.astype(np.float32) / 255, valid)
+    reference = cv2.inpaint(photo, (valid == 0).astype(np.uint8) * 255, 3, getattr(cv2, flag))
+    assert np.array_equal(np.round(ours * 255).astype(np.uint8), reference)
+    other = cv2.inpaint(
+        photo, (valid == 0).astype(np.uint8) * 255, 3, cv2.INPAINT_NS + cv2.INPAINT_TELEA - getattr(cv2, flag)
+    )
+    assert not np.array_equal(reference, other)

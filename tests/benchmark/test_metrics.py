@@ -66,6 +66,18 @@ def test_inception_classifier_reads_a_torchvision_state_dict_file(tmp_path):
     with pytest.raises(UserError, match="does not hold torchvision's inception_v3 weights"):
         InceptionClassifier(tmp_path / "other.pth")
 
+    # The network sees what torchvision publishes for these weights: 299 px, ImageNet mean and std.
+    from torchvision.models import Inception_V3_Weights
+    from torchvision.transforms.functional import normalize, resize
+
+    published = Inception_V3_Weights.IMAGENET1K_V1.transforms()
+    seen = []
+    classifier.network.register_forward_pre_hook(lambda _, inputs: seen.append(inputs[0].clone()))
+    classifier.probabilities(images)
+    batch = torch.from_numpy(images).permute(0, 3, 1, 2)
+    expected = normalize(resize(batch, [299, 299], antialias=False), published.mean, published.std)
+    assert published.crop_size == [299] and torch.allclose(seen[0], expected, atol=1e-5)
+
 
 def test_hole_l1_is_the_mean_error_over_the_hole_pixels_only():
     from pconvkit.benchmark.metrics import image_metrics

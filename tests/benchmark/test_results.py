@@ -15,10 +15,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from helpers import box_masks, gradient_photos, one_error_line, run_arguments, valid_mask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pconvkit
 from pconvkit.benchmark import methods
 from pconvkit.benchmark.results import (
+    RESULT_FIELDS,
     RESULT_FORMATS,
     RESULTS_FORMAT,
     merge_shards,
@@ -347,3 +350,30 @@ def test_a_damaged_results_file_is_named_with_its_line(tmp_path, damage):
     results.write_text("".join(lines))
     for command in (["table", str(tmp_path / "out")], ["timing", str(tmp_path / "out")]):
         assert "line 2" in one_error_line(runner.invoke(benchmark, command))
+
+
+def _result_rows(count):
+    return [
+        dict.fromkeys(RESULT_FIELDS, "x")
+        | dict(method="m", mask=f"{i:05d}", l1=f"{i / 7!r}", psnr="30.5", ssim="0.9", l1_hole="1", lpips="nan")
+        | dict(seconds="0.25")
+        for i in range(count)
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 6), st.data())
+def test_a_file_cut_anywhere_reads_as_the_rows_whose_line_end_was_written(tmp_path_factory, count, data):
+    from pconvkit.benchmark.results import open_results
+    from pconvkit.files import csv_text
+
+    text = csv_text(_result_rows(count), RESULT_FIELDS).encode()
+    header = text.index(b"\n") + 1
+    cut = data.draw(st.integers(header, len(text)))
+    path = tmp_path_factory.mktemp("torn") / "results.csv"
+    path.write_bytes(text[:cut])
+    complete = text[:cut].count(b"\n") - 1  # line ends written after the header's
+    assert [r["mask"] for r in read_results(path)] == [f"{i:05d}" for i in range(complete)]
+    handle, _ = open_results(path)  # the torn line is cut away before anything is appended
+    handle.close()
+    assert path.read_bytes() == text[: text[:cut].rfind(b"\n") + 1]

@@ -41,6 +41,15 @@ def blank(image, mask, **_):
     + """)).astype(np.float32)
 
 
+def spoiler(image, mask, **_):
+    '''blank's holes, and noise over every known pixel: scored as blank if the known pixels are
+    composited back from the input, as the paper's I_comp is.'''
+    from pconvkit.images import HOLE_FILL
+
+    noise = np.random.default_rng(0).random(image.shape, dtype=np.float32)
+    return np.where(mask[..., None] == 1, noise, np.float32(HOLE_FILL)).astype(np.float32)
+
+
 def recorder(image, mask, **_):
     received.append((image.copy(), mask.copy()))
     return np.full_like(image, 0.5)
@@ -63,12 +72,13 @@ def scores(rows, method):
 
 def test_a_plugin_that_returns_its_input_scores_as_the_hole_fill_value(inputs):
     images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
-    methods = ["peek:identity", "peek:hole_mean", "peek:blank", "mean"]
+    methods = ["peek:identity", "peek:hole_mean", "peek:blank", "peek:spoiler", "mean"]
     path = run_benchmark(methods, images, masks, inputs / "out", log=lambda *_: None)
     rows = read_results(path)
     blank = scores(rows, "peek:blank")
     assert scores(rows, "peek:identity") == blank
     assert scores(rows, "peek:hole_mean") == blank  # the hole pixels it averaged were all the fill value
+    assert scores(rows, "peek:spoiler") == blank  # what it did to the known pixels is not scored
     assert all(float(psnr) < 40 for _, _, psnr, _, _ in blank)  # far from perfect: the truth is not there
     assert scores(rows, "mean") != blank
 

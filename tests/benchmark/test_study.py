@@ -221,3 +221,41 @@ def test_mturk_export_reveals_nothing_and_its_results_come_back(run, tmp_path):
     with pytest.raises(UserError, match="already holds a study"):
         make_study(run, study, per_method=3)  # a new draw would change the trials under the answers
     assert len(answers_frame(study)) == 6
+
+
+def _slow_two_way(values, people, photos, seed, resamples):
+    """Draw participants with replacement and, independently, photos; an answer counts as often as
+    its participant was drawn times its photo was drawn; percentiles of the weighted means."""
+    rng = np.random.default_rng(seed)
+    names, images = sorted(set(people)), sorted(set(photos))
+    estimates = []
+    for _ in range(resamples):
+        drawn_people = [names[i] for i in rng.integers(0, len(names), len(names))]
+        drawn_photos = [images[i] for i in rng.integers(0, len(images), len(images))]
+        weights = [drawn_people.count(p) * drawn_photos.count(q) for p, q in zip(people, photos)]
+        if sum(weights):
+            estimates.append(sum(w * v for w, v in zip(weights, values)) / sum(weights))
+    return float(np.mean(values)), *map(float, np.quantile(estimates, [0.025, 0.975]))
+
+
+def test_the_two_way_bootstrap_resamples_participants_and_photos_as_the_obvious_implementation_does():
+    from pconvkit.benchmark.study import two_way_bootstrap
+
+    rng = np.random.default_rng(3)
+    people = [f"p{i}" for i in rng.integers(0, 6, 60)]
+    photos = [f"i{i}" for i in rng.integers(0, 5, 60)]
+    values = list((rng.random(60) < 0.3 + 0.1 * np.array([int(q[1:]) for q in photos])).astype(float))
+    ours = two_way_bootstrap(values, people, photos, np.random.default_rng(7), resamples=300)
+    assert ours == pytest.approx(_slow_two_way(values, people, photos, 7, 300), abs=1e-12)
+
+
+def test_answers_that_depend_only_on_the_photo_get_an_interval_from_the_photos():
+    from pconvkit.benchmark.study import two_way_bootstrap
+
+    # Every participant prefers the method on photo a and the truth on photo b: resampling the
+    # participants alone would give the interval [0.5, 0.5]; the photos are what varies.
+    people = [f"p{i}" for i in range(20) for _ in range(2)]
+    photos = ["a", "b"] * 20
+    values = [1.0, 0.0] * 20
+    mean, low, high = two_way_bootstrap(values, people, photos, np.random.default_rng(0), resamples=500)
+    assert mean == 0.5 and low == 0.0 and high == 1.0  # a resample of only a, or only b, happens 1 in 4

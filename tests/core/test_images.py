@@ -5,6 +5,9 @@ import cv2
 import numpy as np
 import pytest
 from helpers import valid_mask
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from pconvkit.errors import UserError
 from pconvkit.images import (
@@ -138,3 +141,22 @@ def test_float_16_bit_and_grey_images_are_read_in_zero_one(tmp_path):
     cv2.imwrite(str(tmp_path / "big.tiff"), rgb * 255)
     with pytest.raises(UserError, match=r"must lie in \[0, 1\]"):
         read_image(tmp_path / "big.tiff")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    arrays(np.uint8, st.tuples(st.integers(2, 24), st.integers(2, 24)), elements=st.integers(0, 1)).filter(
+        lambda valid: 0 < valid.sum() < valid.size  # both values present: a single-value file is its own case
+    ),
+    st.sampled_from([(np.uint8, 1), (np.uint8, 255), (np.uint16, 1), (np.uint16, 255), (np.uint16, 65535)]),
+    st.booleans(),
+    st.sampled_from([".png", ".tif"]),
+)
+def test_a_binary_mask_reads_back_as_it_was_written_in_any_range_and_polarity(
+    tmp_path_factory, valid, encoding, hole_white, suffix
+):
+    dtype, white = encoding
+    path = tmp_path_factory.mktemp("mask") / f"m{suffix}"
+    cv2.imwrite(str(path), np.where((valid == 1) != hole_white, white, 0).astype(dtype))
+    assert np.array_equal(read_mask(path, hole_white=hole_white), valid)
+    assert np.array_equal(read_mask(path, hole_white=not hole_white), 1 - valid)

@@ -1,5 +1,8 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from pconvkit.maskgen.bins import BINS, bin_index, border_category, border_distance, classify, hole_ratio
 
@@ -34,3 +37,21 @@ def test_classify_measures(height):
     assert category == "N" and ratio == pytest.approx(height * 300 / 512**2)
     low, high = BINS[index]
     assert low < ratio <= high
+
+
+# Properties, over masks hypothesis draws (a few hundred of every shape, hole layout and margin).
+
+_masks = st.integers(8, 40).flatmap(lambda side: arrays(np.uint8, (side, side + 3), elements=st.integers(0, 1)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_masks, st.integers(0, 12))
+def test_a_mask_lands_in_the_bin_its_hole_area_says_and_n_means_no_hole_near_the_border(valid, margin):
+    category, index, ratio = classify(valid, margin)
+    holes = np.argwhere(valid == 0)
+    assert ratio == len(holes) / valid.size
+    inside = [i for i, (low, high) in enumerate(BINS) if low < ratio <= high]
+    assert (index is None and not inside) or inside == [index]
+    height, width = valid.shape
+    near = any(min(r, c, height - 1 - r, width - 1 - c) < margin for r, c in holes)
+    assert category == ("B" if near else "N")

@@ -4,6 +4,8 @@ and imports alike, read back as written, and the PNG polarity taken from setting
 import hashlib
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pconvkit.images import read_mask
 from pconvkit.maskgen.build import BenchmarkSettings
@@ -64,3 +66,14 @@ def test_the_test_folder_is_found_from_the_build_folder_or_itself(tmp_path):
     assert find_test_dir(tmp_path) is None
     write_manifest(tmp_path / "test", [])
     assert find_test_dir(tmp_path) == tmp_path / "test" == find_test_dir(tmp_path / "test")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet="ab09 ,'\"-_éü漢", min_size=1, max_size=12), min_size=1, max_size=5, unique=True))
+def test_manifest_rows_of_any_ids_round_trip(tmp_path_factory, ids):
+    folder = tmp_path_factory.mktemp("set")
+    rows = [write_imported_mask(folder, _valid(), mask_id, margin=8, source="a, b") for mask_id in ids]
+    write_manifest(folder, rows)
+    back = read_manifest(folder)
+    assert back == [{field: str(row.get(field, "")) for field in MANIFEST_FIELDS} for row in rows]
+    assert all(hashlib.sha256((folder / r["path"]).read_bytes()).hexdigest() == r["sha256"] for r in back)

@@ -1,6 +1,9 @@
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pconvkit.models.partialconv import PartialConv2d, _im2col_suits, reference_partial_conv
 
@@ -191,3 +194,45 @@ def test_float64_network_runs_and_ignores_hole_contents():
         first = net(image, mask)
         second = net(torch.where(mask.bool(), image, torch.rand_like(image)), mask)
     assert first.dtype == torch.float64 and torch.equal(first, second)
+
+
+def _eq1_by_hand(weight, bias, x, mask, padding):
+    """Eq. 1 and 2 window by window in NumPy: W^T (X * M) sum(1) / sum(M) + b where the window holds
+    a valid entry, else 0; the updated mask is 1 there. The border is padded with holes (Section 3.2)."""
+    out_channels, in_channels, kh, kw = weight.shape
+    x = np.pad(x * mask, ((0, 0), (padding, padding), (padding, padding)))
+    mask = np.pad(np.broadcast_to(mask, x.shape[:1] + mask.shape[1:]), ((0, 0), (padding, padding), (padding, padding)))
+    height, width = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    output, updated = np.zeros((out_channels, height, width)), np.zeros((height, width))
+    for i in range(height):
+        for j in range(width):
+            window, valid = x[:, i : i + kh, j : j + kw], mask[:, i : i + kh, j : j + kw]
+            if valid.sum() > 0:
+                scale = valid.size / valid.sum()
+                output[:, i, j] = (weight * window).sum(axis=(1, 2, 3)) * scale + bias
+                updated[i, j] = 1
+    return output, updated
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(4, 9),
+    st.integers(4, 9),
+    st.sampled_from([1, 3, 5]),
+    st.integers(0, 2**31 - 1),
+    st.floats(0.0, 1.0),
+)
+def test_the_layer_is_eq_1_window_by_window_and_blind_to_what_its_holes_hold(height, width, kernel, seed, hole_share):
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    layer = PartialConv2d(2, 3, kernel, padding=kernel // 2).double()
+    x = rng.normal(size=(1, 2, height, width))
+    mask = (rng.random((1, 1, height, width)) >= hole_share).astype(np.float64)
+    output, updated = layer(torch.from_numpy(x), torch.from_numpy(mask))
+    expected, expected_mask = _eq1_by_hand(
+        layer.weight.detach().numpy(), layer.bias.detach().numpy(), x[0], mask[0], kernel // 2
+    )
+    assert np.allclose(output[0].detach().numpy(), expected, atol=1e-10)
+    assert np.array_equal(updated[0, 0].numpy(), expected_mask)
+    other = np.where(mask == 1, x, rng.normal(size=x.shape) * 1e3)  # other hole contents
+    assert torch.equal(layer(torch.from_numpy(other), torch.from_numpy(mask))[0], output)

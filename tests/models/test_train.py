@@ -73,6 +73,16 @@ def test_resume_reproduces_the_uninterrupted_run(data, tmp_path):
     assert (tmp_path / "straight" / "loss_log.csv").read_text() == (tmp_path / "split" / "loss_log.csv").read_text()
 
 
+def test_the_phases_run_at_section_4_2s_learning_rates(data, tmp_path):
+    """Phase 1 at 2e-4, the fine-tuning phase at 5e-5, as the paper states them (not PHASE_LR's)."""
+    train(config(data, tmp_path, 1, lr=None), log=lambda *_: None)
+    assert read_checkpoint(tmp_path / "last.pt")["optimizer"]["param_groups"][0]["lr"] == 2e-4
+    train(config(data, tmp_path, 2, finetune=True, lr=None), resume=str(tmp_path / "last.pt"), log=lambda *_: None)
+    assert read_checkpoint(tmp_path / "last.pt")["optimizer"]["param_groups"][0]["lr"] == 5e-5
+    train(config(data, tmp_path / "own", 1, lr=3e-3), log=lambda *_: None)  # --lr overrides the phase's
+    assert read_checkpoint(tmp_path / "own" / "last.pt")["optimizer"]["param_groups"][0]["lr"] == 3e-3
+
+
 def test_finetune_freezes_encoder_batchnorm(data, tmp_path):
     train(config(data, tmp_path, 3), log=lambda *_: None)
     before = read_checkpoint(tmp_path / "last.pt")["model"]
