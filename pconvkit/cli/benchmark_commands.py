@@ -66,7 +66,7 @@ def benchmark_data_path(what):
 @opt.option("--split", "all", click.Choice(["N", "B", "all"]), "N, B or all.")
 @opt.bins
 @click.option("--limit", type=opt.POSITIVE, default=None, help="At most this many masks per cell.")
-@opt.option("--out", "results", click.Path())
+@opt.out_folder(default="results")
 @opt.size
 @opt.seed
 @opt.workers
@@ -162,7 +162,7 @@ def benchmark_upgrade(results):
     "lama: NAME.png + NAME_mask001.png, white = hole; mmagic: images/, masks/ (white = hole), pairs.txt; "
     "plain: images/, masks/ (white = valid).",
 )
-@click.option("--out", required=True, type=click.Path(), help="Folder to write the pairs into.")
+@opt.out_folder("Folder to write the pairs into.")
 @opt.images
 def benchmark_export_pairs(results, layout, out, images):
     """Write the exact inputs of a run's pairs for a method that runs in another tool."""
@@ -189,7 +189,7 @@ def benchmark_score(results, method, outputs, images, inception_weights, fid_wei
 
 @benchmark.command("report")
 @click.argument("results", type=click.Path())
-@click.option("--out", required=True, type=click.Path(), help="Folder for index.html and its pictures.")
+@opt.out_folder("Folder for index.html and its pictures.")
 @opt.images
 @opt.apply(opt.NETWORKS)
 def benchmark_report(results, out, images, checkpoint, conv_checkpoint):
@@ -209,7 +209,7 @@ def benchmark_report(results, out, images, checkpoint, conv_checkpoint):
 @opt.images
 @opt.methods("pconv,telea,ns")
 @opt.option("--count", 10, opt.POSITIVE, "Masks to dilate (fewest holes first).")
-@opt.option("--out", "sweep", click.Path())
+@opt.out_folder(default="sweep")
 @opt.size
 @opt.seed
 @opt.workers
@@ -250,7 +250,7 @@ def benchmark_sweep(
 @opt.images
 @opt.side(help="Central square resized to this first.")
 @opt.sr_checkpoint
-@opt.option("--out", "sr", click.Path())
+@opt.out_folder(default="sr")
 def benchmark_sr(methods, factor, images, size, checkpoint, out):
     """Super-resolution (Section 5.2): the SR network against bicubic and Lanczos, PSNR and SSIM on Y
     and RGB, on lattice-sampled and area-downscaled inputs; a table and a comparison picture."""
@@ -269,9 +269,9 @@ def benchmark_sr(methods, factor, images, size, checkpoint, out):
 
 @benchmark.command("table")
 @click.argument("results", type=click.Path())
-@opt.option("--format", "markdown", click.Choice(list(render.FORMATS)), "Table format.", dest="fmt")
+@opt.table_format()
 @click.option("--with-paper", is_flag=True, help="Add the paper's Table 1 rows for l1, PSNR and SSIM.")
-@click.option("--out", type=click.Path(), default=None, help="Write to this file instead of printing.")
+@opt.out_text
 @click.option("--against", default=None, help="Add each method's paired difference to this method, with its interval.")
 def benchmark_table(results, fmt, with_paper, out, against):
     """Table 1 from a results folder or file: rows metric x method, columns 6 bins x N/B; each cell its
@@ -283,8 +283,8 @@ def benchmark_table(results, fmt, with_paper, out, against):
 
 @benchmark.command("timing")
 @click.argument("results", type=click.Path())
-@opt.option("--format", "markdown", click.Choice(list(render.FORMATS)), "Table format.", dest="fmt")
-@click.option("--out", type=click.Path(), default=None, help="Write to this file instead of printing.")
+@opt.table_format()
+@opt.out_text
 def benchmark_timing(results, fmt, out):
     """Seconds per image of each method and the device it ran on."""
     from pconvkit.benchmark.tables import timing_table

@@ -13,6 +13,7 @@ from pconvkit.cli.options import (
     csv_list,
     hole_white,
     option,
+    out_folder,
     positive_int_list,
     seed,
     side,
@@ -128,7 +129,7 @@ def _flow_settings(options) -> FlowSettings:
 
 @maskgen.command("flow")
 @apply(_video_inputs)
-@click.option("--out", required=True, type=click.Path(), help="Flow folder to write (VIDEO/forward_I_J.flo ...).")
+@out_folder("Flow folder to write (VIDEO/forward_I_J.flo ...).")
 @click.option(
     "--format", "suffix", type=click.Choice([s.lstrip(".") for s in FLOW_SUFFIXES]), default="flo", show_default=True
 )
@@ -148,7 +149,7 @@ def maskgen_flow(videos, frames, out, suffix, **options):
     "EXT in .flo (Middlebury), .png (KITTI 16-bit), .pfm, .npy.",
 )
 @apply(_video_inputs)
-@click.option("--out", default="masks", show_default=True, type=click.Path(), help="Output folder.")
+@out_folder(default="masks")
 @click.option(
     "--preset",
     type=click.Choice(sorted(PRESETS)),
@@ -282,7 +283,7 @@ def maskgen_stats(folder, hole_white):
 @click.argument("second", type=click.Path())
 @click.option("--first-hole-white", is_flag=True, help="FIRST is a plain folder of white = hole masks.")
 @click.option("--second-hole-white", is_flag=True, help="SECOND is a plain folder of white = hole masks (NVIDIA's).")
-@click.option("--out", type=click.Path(), default=None, help="Folder for compare.csv and compare.png.")
+@out_folder("Folder for compare.csv and compare.png.", required=False)
 def maskgen_compare(first, second, first_hole_white, second_hole_white, out):
     """Two mask sets side by side per cell: counts, hole ratios, components, compactness, the largest
     component's share, band width and centre line; relative differences, one line per cell, and a picture."""
@@ -315,7 +316,7 @@ def maskgen_sheet(folder, out, hole_white):
 
 @maskgen.command("import-nvidia")
 @click.argument("source", type=click.Path())
-@click.option("--out", required=True, type=click.Path(), help="Output folder (OUT/test/... and manifest.csv).")
+@out_folder("Output folder (OUT/test/... and manifest.csv).")
 def maskgen_import_nvidia(source, out):
     """Read NVIDIA's released masks (white = hole) into our layout, re-measuring every mask."""
     from pconvkit.maskgen.survey import import_nvidia

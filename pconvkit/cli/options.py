@@ -168,6 +168,28 @@ bins = click.option(
 )
 
 
+def out_folder(help: str = "Output folder.", required: bool = True, default=None):
+    """--out naming a folder a command writes into."""
+    return click.option(
+        "--out",
+        required=required and default is None,
+        default=default,
+        show_default=default is not None,
+        type=click.Path(),
+        help=help,
+    )
+
+
+def table_format():
+    """--format of a command that writes a table: every format of the one renderer."""
+    from pconvkit.benchmark.render import FORMATS
+
+    return option("--format", "markdown", click.Choice(list(FORMATS)), "Table format.", dest="fmt")
+
+
+out_text = click.option("--out", type=click.Path(), default=None, help="Write to this file instead of printing.")
+
+
 def side(default=512, help="Images are centre-cropped and resized to this (paper: 512)."):
     return option("--size", default, POSITIVE, help)
 
@@ -201,6 +223,8 @@ shard = option(
     callback=_shard,
 )
 device = option("--device", "auto", help="auto, cpu, cuda, cuda:1 ...")
+
+
 out_file = click.option("-o", "--out", required=True, type=click.Path(), help="Output image (format from the suffix).")
 
 # ------------------------------------------------------------------------------------------- models

@@ -20,6 +20,7 @@ from pconvkit.cli.options import (
     masks_option,
     option,
     out_file,
+    out_folder,
     processes,
     seed,
     side,
@@ -45,7 +46,7 @@ _UNET = UNetConfig()
     "A maskgen output folder (raw training pool, augmented on the fly) or a folder of mask PNGs "
     "(not used with --task sr).",
 )
-@click.option("--out", required=True, type=click.Path(), help="Folder for last.pt, loss_log.csv and sample grids.")
+@out_folder("Folder for last.pt, loss_log.csv and sample grids.")
 @side(_TRAIN.size, "Crop side (paper: 512).")
 @batch_size(_TRAIN.batch_size, "Paper: 6.")
 @option("--steps", _TRAIN.steps, POSITIVE, "Total steps to reach, counted across phases.")

@@ -23,7 +23,7 @@ def benchmark_study():
 )
 @opt.seed
 @opt.images
-@click.option("--out", required=True, type=click.Path())
+@opt.out_folder()
 def benchmark_study_create(results, design, methods, per_method, repeats, times, seed, images, out):
     """Draw the trials from a run's pairs and render their images into a study folder."""
     from pconvkit.benchmark.study import create_study
@@ -48,7 +48,7 @@ def benchmark_study_serve(study, port, host):
 
 @benchmark_study.command("export")
 @click.argument("study", type=click.Path())
-@click.option("--out", required=True, type=click.Path())
+@opt.out_folder()
 @click.option("--base-url", required=True, help="Where the exported images/ folder will be served from.")
 def benchmark_study_export(study, out, base_url):
     """The trials as an MTurk HIT layout (hit.html) and its input CSV, images by token names."""
@@ -69,7 +69,7 @@ def benchmark_study_import(study, batch):
 
 @benchmark_study.command("tally")
 @click.argument("study", type=click.Path())
-@click.option("--out", required=True, type=click.Path())
+@opt.out_folder()
 def benchmark_study_tally(study, out):
     """Preference rates with 95 % intervals (bootstrap over participants and images), CSV, LaTeX and a plot."""
     from pconvkit.benchmark.report import require_matplotlib
