@@ -8,7 +8,7 @@ DEMO := demo
 # setup.cfg accepts any torch >= 2.1 for users elsewhere.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test test-fast benchmarks mutation-named clean
+.PHONY: install demo test test-fast benchmarks mutation mutation-named clean
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ test: $(STAMP)  # lint and format checks, then the whole suite (doctests include
 test-fast: $(STAMP)  # lint, then every test not marked slow (networks, wheels, subprocesses)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not slow"
+
+mutation: $(STAMP)  # cosmic-ray over the core modules on a scratch copy (hours on 2 cores; resumes): docs/mutation.md
+	$(BIN)/python -m pip install -q -e '.[mutation]'
+	$(BIN)/python tools/mutation/run_mutation.py $(MODULES)
 
 mutation-named: $(STAMP)  # the plausible bugs that once passed every test, each put back in a scratch copy: all must fail
 	$(BIN)/python tools/mutation/named_mutations.py

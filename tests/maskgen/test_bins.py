@@ -2,9 +2,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
-from pconvkit.maskgen.bins import BINS, bin_index, border_category, border_distance, classify, hole_ratio
+from pconvkit.errors import UserError
+from pconvkit.maskgen.bins import (
+    BINS,
+    bin_index,
+    border_category,
+    border_distance,
+    border_frame,
+    check_polarity,
+    classify,
+    hole_ratio,
+)
 
 
 def mask_with_hole(top, left, height, width, size=512):
@@ -41,11 +50,20 @@ def test_classify_measures(height):
 
 # Properties, over masks hypothesis draws (a few hundred of every shape, hole layout and margin).
 
-_masks = st.integers(8, 40).flatmap(lambda side: arrays(np.uint8, (side, side + 3), elements=st.integers(0, 1)))
+
+@st.composite
+def _masks(draw):
+    """A valid mask with 0 to 3 rectangular holes anywhere, touching any side or none."""
+    height, width = draw(st.integers(8, 40)), draw(st.integers(8, 40))
+    valid = np.ones((height, width), np.uint8)
+    for _ in range(draw(st.integers(0, 3))):
+        top, left = draw(st.integers(0, height - 1)), draw(st.integers(0, width - 1))
+        valid[top : top + draw(st.integers(1, height - top)), left : left + draw(st.integers(1, width - left))] = 0
+    return valid
 
 
 @settings(max_examples=200, deadline=None)
-@given(_masks, st.integers(0, 12))
+@given(_masks(), st.integers(0, 12))
 def test_a_mask_lands_in_the_bin_its_hole_area_says_and_n_means_no_hole_near_the_border(valid, margin):
     category, index, ratio = classify(valid, margin)
     holes = np.argwhere(valid == 0)
@@ -55,3 +73,30 @@ def test_a_mask_lands_in_the_bin_its_hole_area_says_and_n_means_no_hole_near_the
     height, width = valid.shape
     near = any(min(r, c, height - 1 - r, width - 1 - c) < margin for r, c in holes)
     assert category == ("B" if near else "N")
+
+    distance = border_distance(valid)
+    assert distance == (min(min(r, c, height - 1 - r, width - 1 - c) for r, c in holes) if len(holes) else None)
+
+
+def test_the_border_frame_is_margin_pixels_wide_on_every_side():
+    frame = border_frame((7, 9), 2)
+    assert frame.sum() == 7 * 9 - 3 * 5 and not frame[2:5, 2:7].any() and frame[:2].all() and frame[:, -2:].all()
+
+
+@pytest.mark.parametrize(
+    "ratios,hole_white,message",
+    [
+        ([0.7, 0.8, 0.95, 0.05], False, r"3 of 4 masks fall outside .* read with --hole-white \(75% of them"),
+        ([0.7, 0.8, 0.9], True, r"read without --hole-white"),
+        ([0.65, 0.005, 0.0], False, r"3 of 3 masks .* check the polarity \(--hole-white\)"),
+        ([0.61], False, r"^mask SRC fall outside .*\(mean hole ratio 0.61\); they look inverted"),
+    ],
+)
+def test_sets_mostly_outside_the_bins_are_stopped_with_what_they_look_like(ratios, hole_white, message):
+    with pytest.raises(UserError, match=message):
+        check_polarity("SRC", ratios, hole_white)
+
+
+@pytest.mark.parametrize("ratios", [[], [0.6], [0.005], [0.7, 0.2, 0.3], [0.0, 0.5], [0.6, 0.61]])
+def test_sets_mostly_in_a_bin_and_single_masks_up_to_0_6_pass(ratios):
+    check_polarity("SRC", ratios, False)

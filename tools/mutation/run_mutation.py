@@ -1,0 +1,124 @@
+"""Mutation testing of the core with cosmic-ray: every mutant of a module that its tests let pass is
+listed in docs/mutation.md, with the score per module.
+
+    python tools/mutation/run_mutation.py                    # every module of MODULES (hours on 2 cores)
+    python tools/mutation/run_mutation.py benchmark/confidence.py maskgen/bins.py
+
+cosmic-ray writes each mutant into the file it mutates, so it runs on a scratch copy laid out as the
+installed package (`named_mutations.scratch_copy`), never on the working tree. A module's sessions
+are kept under .mutation/ (ignored by git): an interrupted run resumes where it stopped.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from named_mutations import PARTS, REPOSITORY, scratch_copy
+
+# The modules whose output is a number or a file a user keeps, and the tests that stand for them.
+MODULES = {
+    "models/partialconv.py": ["tests/models/test_partialconv.py"],
+    "models/loss.py": ["tests/models/test_loss.py"],
+    "models/unet.py": ["tests/models/test_unet.py"],
+    "models/preprocess.py": ["tests/models/test_preprocess.py", "tests/models/test_inference.py"],
+    "maskgen/bins.py": ["tests/maskgen/test_bins.py"],
+    "maskgen/occlusion.py": ["tests/maskgen/test_occlusion.py"],
+    "maskgen/augment.py": ["tests/maskgen/test_augment.py", "tests/maskgen/test_build.py"],
+    "maskgen/build.py": ["tests/maskgen/test_build.py"],
+    "benchmark/metrics.py": ["tests/benchmark/test_metrics.py"],
+    "benchmark/confidence.py": ["tests/benchmark/test_confidence.py", "tests/benchmark/test_tables.py"],
+    "benchmark/tables.py": ["tests/benchmark/test_tables.py", "tests/benchmark/test_render.py"],
+    "benchmark/run.py": ["tests/benchmark/test_run.py"],
+    "benchmark/methods.py": ["tests/benchmark/test_methods.py", "tests/benchmark/test_run.py"],
+    "benchmark/study.py": ["tests/benchmark/test_study.py"],
+    "benchmark/results.py": ["tests/benchmark/test_results.py"],
+}
+# Surviving mutants that cannot change any result, by module: a text of the mutated line, and why.
+EQUIVALENT = {
+    "benchmark/confidence.py": {
+        "(1 % level)": "1 % level equals 1 - level for every level in (0.5, 1); the levels used are 0.95 and "
+        "its Bonferroni correction 1 - 0.05 / 12",
+        "if values.size else 1": "with no values, count < 2 whether it is 0, 1 or -1: the same early return (NaN)",
+        "if values.size else -1": "with no values, count < 2 whether it is 0, 1 or -1: the same early return (NaN)",
+    },
+}
+WORK = REPOSITORY / ".mutation"
+REPORT = REPOSITORY / "docs" / "mutation.md"
+
+
+def _session(module: str, copy: Path) -> Path:
+    """Run (or resume) the module's cosmic-ray session in the copy; returns the session file."""
+    name = module.replace("/", "_").removesuffix(".py")
+    session, config = WORK / f"{name}.sqlite", WORK / f"{name}.toml"
+    tests = " ".join(str(REPOSITORY / t) for t in MODULES[module])
+    # from the copy, with the copy first on the path: its pconvkit is the one mutated
+    command = (
+        f"env PYTHONPATH={copy} {sys.executable} -m pytest -x -q -p no:cacheprovider -m 'not browser' "
+        f"--rootdir {REPOSITORY} -c {REPOSITORY / 'setup.cfg'} {tests}"
+    )
+    target = copy / PARTS[module.split("/")[0]] / module.split("/", 1)[1]
+    config.write_text(
+        "[cosmic-ray]\n"
+        f"module-path = {json.dumps(str(target))}\n"
+        "timeout = 300.0\nexcluded-modules = []\n"
+        f"test-command = {json.dumps(command)}\n\n"
+        '[cosmic-ray.distributor]\nname = "local"\n'
+    )
+    cosmic_ray = Path(sys.executable).with_name("cosmic-ray")
+    if not session.exists():
+        subprocess.run([cosmic_ray, "init", config, session], check=True, cwd=copy)
+    subprocess.run([cosmic_ray, "exec", config, session], check=True, cwd=copy)
+    return session
+
+
+def _results(session: Path, copy: Path) -> tuple[int, int, list[str]]:
+    """(mutants, killed, the survivors' diffs) of a finished session."""
+    dump = subprocess.run(
+        [Path(sys.executable).with_name("cosmic-ray"), "dump", session], capture_output=True, text=True, check=True
+    ).stdout
+    total, killed, survivors = 0, 0, []
+    for line in dump.splitlines():
+        work, result = json.loads(line)
+        if not result:
+            continue
+        total += 1
+        if result.get("test_outcome") == "killed" or result.get("worker_outcome") == "timeout":
+            killed += 1
+        else:
+            survivors.append(result.get("diff", "").replace(str(copy) + "/", ""))
+    return total, killed, survivors
+
+
+def _equivalence(module: str, diff: str) -> str | None:
+    added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    for text, reason in EQUIVALENT.get(module, {}).items():
+        if any(text in line for line in added):
+            return reason
+    return None
+
+
+def main(modules) -> int:
+    WORK.mkdir(exist_ok=True)
+    # the library is copied once per .mutation/ folder, and a session resumes only for the code it
+    # was made from: delete .mutation/ after changing a module to test it again
+    copy = WORK / "copy"
+    if not copy.exists():
+        scratch_copy(copy)
+    lines = ["# Mutation testing", "", "`make mutation` (cosmic-ray on a scratch copy); per module:", ""]
+    lines += ["| module | mutants | killed | score |", "|---|---:|---:|---:|"]
+    details = []
+    for module in modules:
+        session = _session(module, copy)
+        total, killed, survivors = _results(session, copy)
+        lines.append(
+            f"| `{module}` | {total} | {killed} | {killed / total:.0%} |" if total else f"| `{module}` | 0 | 0 | |"
+        )
+        details += [f"## Surviving mutants of `{module}`", ""] + [f"```diff\n{d.strip()}\n```\n" for d in survivors]
+    REPORT.write_text("\n".join(lines + [""] + details) + "\n")
+    print(REPORT.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:] or list(MODULES)))
