@@ -79,8 +79,11 @@ def test_a_mask_lands_in_the_bin_its_hole_area_says_and_n_means_no_hole_near_the
 
 
 def test_the_border_frame_is_margin_pixels_wide_on_every_side():
-    frame = border_frame((7, 9), 2)
-    assert frame.sum() == 7 * 9 - 3 * 5 and not frame[2:5, 2:7].any() and frame[:2].all() and frame[:, -2:].all()
+    for (height, width), margin in (((7, 9), 2), ((12, 9), 3), ((9, 12), 3)):
+        frame = border_frame((height, width), margin)
+        inner = frame[margin : height - margin, margin : width - margin]
+        assert frame.sum() == height * width - inner.size and not inner.any()
+        assert frame[:margin].all() and frame[-margin:].all() and frame[:, :margin].all() and frame[:, -margin:].all()
 
 
 @pytest.mark.parametrize(
@@ -90,6 +93,7 @@ def test_the_border_frame_is_margin_pixels_wide_on_every_side():
         ([0.7, 0.8, 0.9], True, r"read without --hole-white"),
         ([0.65, 0.005, 0.0], False, r"3 of 3 masks .* check the polarity \(--hole-white\)"),
         ([0.61], False, r"^mask SRC fall outside .*\(mean hole ratio 0.61\); they look inverted"),
+        ([0.7, 0.995], False, r"^SRC: 2 of 2 masks fall .* check the polarity"),  # half would fit inverted: not most
     ],
 )
 def test_sets_mostly_outside_the_bins_are_stopped_with_what_they_look_like(ratios, hole_white, message):
