@@ -6,7 +6,9 @@ look in each format is decided here only. The CSV is long (one line per row and 
 numbers at full precision), so that a script reads it without parsing a display.
 """
 
+import csv
 import html
+import io
 import math
 from dataclasses import dataclass, field
 
@@ -156,9 +158,6 @@ def to_html(*tables: Table) -> str:
 
 def to_csv(*tables: Table) -> str:
     """Long CSV: one line per row and number column, raw numbers at full precision (repr)."""
-    import csv
-    import io
-
     first = tables[0]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

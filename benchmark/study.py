@@ -386,8 +386,9 @@ def write_tally(study_dir, out_dir) -> list[Path]:
         raise UserError(f"no answers in {study_dir} yet")
     out_dir = Path(out_dir)
     write_text_atomic(out_dir / "tally.csv", table.to_csv(index=False))
-    write_text_atomic(out_dir / "tally.tex", to_latex(rendered_tally(table)))
-    write_text_atomic(out_dir / "tally.md", to_markdown(rendered_tally(table)))
+    rendered = rendered_tally(table)
+    write_text_atomic(out_dir / "tally.tex", to_latex(rendered))
+    write_text_atomic(out_dir / "tally.md", to_markdown(rendered))
     figure, axis = plt.subplots(figsize=(7, 3.8))
     part = table[(table["category"] != "all") & (table["bin"] == "all")]
     labels = [

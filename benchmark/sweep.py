@@ -159,8 +159,9 @@ def write_outputs(results_dir, images: dict, methods, method_options=None) -> li
     results_dir = Path(results_dir)
     table = sweep_table(results_dir)
     written = [results_dir / "sweep.csv", results_dir / "sweep.md"]
-    write_text_atomic(written[0], to_csv(rendered_sweep(table)))
-    write_text_atomic(written[1], to_markdown(rendered_sweep(table)))
+    rendered = rendered_sweep(table)
+    write_text_atomic(written[0], to_csv(rendered))
+    write_text_atomic(written[1], to_markdown(rendered))
     labels = {m.name: m for m in PER_IMAGE}
     for metric in [m.name for m in PAPER_METRICS]:
         figure, axis = plt.subplots(figsize=(5, 3.5))
