@@ -6,7 +6,9 @@ listed in docs/mutation.md, with the score per module.
 
 cosmic-ray writes each mutant into the file it mutates, so it runs on a scratch copy laid out as the
 installed package (`named_mutations.scratch_copy`), never on the working tree. A module's sessions
-are kept under .mutation/ (ignored by git): an interrupted run resumes where it stopped.
+are kept under .mutation/ (ignored by git): an interrupted run resumes where it stopped. Each
+module's outcome is kept in docs/mutation.json, so a run of some modules updates their rows and
+keeps the others'; the report is drawn from that file.
 """
 
 import json
@@ -50,6 +52,7 @@ EQUIVALENT = {
 }
 WORK = REPOSITORY / ".mutation"
 REPORT = REPOSITORY / "docs" / "mutation.md"
+OUTCOMES = REPOSITORY / "docs" / "mutation.json"
 
 
 def _session(module: str, copy: Path) -> Path:
@@ -103,20 +106,14 @@ def _equivalence(module: str, diff: str) -> str | None:
     return None
 
 
-def main(modules) -> int:
-    WORK.mkdir(exist_ok=True)
-    # the library is copied once per .mutation/ folder, and a session resumes only for the code it
-    # was made from: delete .mutation/ after changing a module to test it again
-    copy = WORK / "copy"
-    if not copy.exists():
-        scratch_copy(copy)
+def _report(outcomes: dict) -> str:
+    """docs/mutation.md from the outcomes of every module run so far, in MODULES' order."""
     lines = ["# Mutation testing", "", "`make mutation` (cosmic-ray on a scratch copy); per module:", ""]
     lines += ["Score: killed / (mutants - equivalent).", ""]
     lines += ["| module | mutants | killed | equivalent | surviving | score |", "|---|---:|---:|---:|---:|---:|"]
     details = []
-    for module in modules:
-        session = _session(module, copy)
-        total, killed, survivors = _results(session, copy)
+    for module in [m for m in MODULES if m in outcomes]:
+        total, killed, survivors = (outcomes[module][k] for k in ("mutants", "killed", "survivors"))
         reasons = [_equivalence(module, diff) for diff in survivors]
         equivalent = sum(reason is not None for reason in reasons)
         counted = total - equivalent
@@ -125,13 +122,28 @@ def main(modules) -> int:
         if survivors:
             details += [f"## Surviving mutants of `{module}`", ""]
         for diff, reason in zip(survivors, reasons):
-            details += [
-                "Equivalent: " + reason if reason else "Not killed yet.",
-                "",
-                f"```diff\n{diff.strip()}\n```",
-                "",
-            ]
-    REPORT.write_text("\n".join(lines + [""] + details) + "\n")
+            verdict = "Equivalent: " + reason if reason else "Not killed yet."
+            details += [verdict, "", f"```diff\n{diff.strip()}\n```", ""]
+    return "\n".join(lines + [""] + details) + "\n"
+
+
+def main(modules) -> int:
+    unknown = [m for m in modules if m not in MODULES]
+    if unknown:
+        print(f"Error: not a module of the mutation run: {', '.join(unknown)} (see MODULES)", file=sys.stderr)
+        return 2
+    WORK.mkdir(exist_ok=True)
+    # the library is copied once per .mutation/ folder, and a session resumes only for the code it
+    # was made from: delete .mutation/ after changing a module to test it again
+    copy = WORK / "copy"
+    if not copy.exists():
+        scratch_copy(copy)
+    outcomes = json.loads(OUTCOMES.read_text()) if OUTCOMES.exists() else {}
+    for module in modules:
+        total, killed, survivors = _results(_session(module, copy), copy)
+        outcomes[module] = dict(mutants=total, killed=killed, survivors=survivors)
+        OUTCOMES.write_text(json.dumps(outcomes, indent=1, sort_keys=True) + "\n")
+        REPORT.write_text(_report(outcomes))
     print(REPORT.read_text())
     return 0
 
