@@ -83,14 +83,15 @@ def check_method_name(name: str):
         raise UserError(f"unknown method {name!r}: choose from {', '.join(sorted(METHODS))} or give module:function")
 
 
-def method_fingerprint(name: str, **options) -> str:
+def method_fingerprint(name: str, weights_hash: str | None = None, **options) -> str:
     """What produced a results row: the method, its version, its options and its weights' hash.
 
     A built-in method is versioned by its `output_version` (not pconvkit's version, so that a
     release that leaves a method's numbers alone keeps its rows valid); a neural method adds its
-    checkpoint's hash (the bundled model's by default); a plug-in `module:function` is versioned by
-    PLUGIN_INTERFACE_VERSION and its module's `__version__` or, without one, the hash of the
-    module's source file.
+    checkpoint's hash (the bundled model's by default), `weights_hash` where the caller has loaded
+    the network (the hash of the bytes it was loaded from: `NeuralMethod.weights_hash`); a plug-in
+    `module:function` is versioned by PLUGIN_INTERFACE_VERSION and its module's `__version__` or,
+    without one, the hash of the module's source file.
     """
     check_method_name(name)
     # the device is where a method runs, not what it computes
@@ -102,7 +103,9 @@ def method_fingerprint(name: str, **options) -> str:
 
         default = BUNDLED_CONV_WEIGHTS if name == "conv" else BUNDLED_WEIGHTS
         checkpoint = Path(options.get("checkpoint") or default)
-        parts.append(file_hash(checkpoint) if checkpoint.is_file() else "no weights")
+        if weights_hash is None:
+            weights_hash = file_hash(checkpoint) if checkpoint.is_file() else "no weights"
+        parts.append(weights_hash)
     elif name not in METHODS:
         import_callable(name)  # a one-line error for a name that does not import
         module = importlib.import_module(name.partition(":")[0])
@@ -249,11 +252,12 @@ class NeuralMethod:
     """A trained U-Net from a checkpoint (default: the bundled model), batched on its device."""
 
     def __init__(self, checkpoint=None, device="auto", **_):
-        from pconvkit.models.checkpoint import load_model
+        from pconvkit.models.checkpoint import FILE_HASH, load_model
         from pconvkit.models.devices import pick_device
 
         self.device = pick_device(device)
         self.model, self.checkpoint = load_model(checkpoint, self.device)
+        self.weights_hash = self.checkpoint[FILE_HASH]
 
     def __call__(self, image, mask):
         return self.inpaint_batch(image[None], mask[None])[0]

@@ -15,6 +15,8 @@
   inputs scaled to [-1, 1] as the package expects.
 """
 
+import io
+
 import numpy as np
 
 from pconvkit.errors import UserError, require_extra
@@ -32,12 +34,20 @@ class InceptionFeatures:
 
     def __init__(self, weights_path, device: str = "cpu"):
         require_extra("FID and KID", "perceptual", "torch_fidelity")
+        import torch
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-        load_torch_file(weights_path, "FID Inception weights")  # tensors only: torch-fidelity loads it again
+        state = load_torch_file(weights_path, "FID Inception weights")
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise UserError(f"{weights_path} is not a state dict of tensors (the FID Inception network's weights)")
+        # torch-fidelity unpickles what it is given without weights_only: it gets the checked tensors,
+        # saved again by this process into memory, never the user's path
+        saved = io.BytesIO()
+        torch.save(state, saved)
+        saved.seek(0)
         try:
             self.network = FeatureExtractorInceptionV3(
-                "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(weights_path)
+                "inception-v3-compat", ["2048"], feature_extractor_weights_path=saved
             )
         except Exception as err:
             raise UserError(

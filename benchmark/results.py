@@ -106,7 +106,11 @@ def saved_vectors(folder, kind: str, method: str, masks, minimum: int):
     truths = [vector_folder(folder, kind, TRUTH) / f"{m}.npy" for m in masks]
     if len(paths) < minimum or not all(p.exists() for p in paths + truths):
         return None
-    return np.stack([np.load(p) for p in paths]), np.stack([np.load(p) for p in truths])
+
+    def stack(files):  # arrays only: a pickled .npy beside a run runs no code
+        return np.stack([np.load(p, allow_pickle=False) for p in files])
+
+    return stack(paths), stack(truths)
 
 
 def save_vectors(function, folder, kind: str, method: str, items, batch: int = 16):

@@ -147,18 +147,18 @@ def run_benchmark(
     index, count = shard
     pairs = all_pairs[index - 1 :: count]
     method_options = method_options or {}
-    identity = _identities(methods, pairs, images, method_options)
-
-    def record_the_pairing():  # the whole pairing, the same in every shard, under the rows' lock
-        write_pairing(out_dir, all_pairs)
-        write_run_settings(out_dir, seed=seed, size=next(iter(images.values())).shape[0], pairs=len(all_pairs))
-
     # networks are loaded before anything is written, so that a bad checkpoint leaves no file behind
     instances = {
         name: make_method(name, **method_options.get(name, {}))
         for name in methods
         if getattr(METHODS.get(name), "neural", False)
     }
+    identity = _identities(methods, pairs, images, method_options, instances)
+
+    def record_the_pairing():  # the whole pairing, the same in every shard, under the rows' lock
+        write_pairing(out_dir, all_pairs)
+        write_run_settings(out_dir, seed=seed, size=next(iter(images.values())).shape[0], pairs=len(all_pairs))
+
     scorers = Scorers(metric_weights, out_dir)
     with appending(results_path, identity, record_the_pairing) as session:
         scorers.save_truths([(m, images[i]) for m, i in pairs])
@@ -178,9 +178,15 @@ def run_benchmark(
     return results_path
 
 
-def _identities(methods, pairs, images, method_options) -> dict:
-    """{(method, mask id): the identity its row must carry} (see `results.done_pairs`)."""
-    method_ids = {name: method_fingerprint(name, **method_options.get(name, {})) for name in methods}
+def _identities(methods, pairs, images, method_options, instances) -> dict:
+    """{(method, mask id): the identity its row must carry} (see `results.done_pairs`); a loaded
+    network's identity is the hash of the bytes it was loaded from."""
+    method_ids = {
+        name: method_fingerprint(
+            name, getattr(instances.get(name), "weights_hash", None), **method_options.get(name, {})
+        )
+        for name in methods
+    }
     mask_hashes = {m.mask_id: mask_identity(m) for m, _ in pairs}
     image_hashes = {name: image_identity(image) for name, image in images.items()}
     return {

@@ -5,7 +5,7 @@ import io
 import torch
 
 from pconvkit.errors import UserError
-from pconvkit.files import load_torch_file, write_bytes_atomic
+from pconvkit.files import read_torch_file, write_bytes_atomic
 from pconvkit.models import BUNDLED_WEIGHTS
 from pconvkit.models.unet import PConvUNet, UNetConfig
 
@@ -31,20 +31,27 @@ def save_checkpoint(path, model, optimizer=None, step=0, phase=1, config=None, m
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def read_checkpoint(path) -> dict:
-    payload = load_torch_file(path, "checkpoint")
+FILE_HASH = "file_hash"  # set by read_checkpoint, never stored: the file_hash of the bytes it read
+
+
+def read_checkpoint(path, data: bytes | None = None) -> dict:
+    """The checkpoint's payload, and under FILE_HASH the hash of the very bytes it came from (the
+    weights' identity in a run's rows: hashing the file again could hash another file). `data`:
+    the file's bytes, where the caller has read them."""
+    payload, digest = read_torch_file(path, "checkpoint", data)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path} is not a pconvkit checkpoint (for the naoto0804 port use `pconv convert`)")
-    return payload
+    return payload | {FILE_HASH: digest}
 
 
-def load_model(path=None, device="cpu") -> tuple[PConvUNet, dict]:
-    """The network of a checkpoint (default: the bundled model) in eval mode, and the checkpoint."""
+def load_model(path=None, device="cpu", data: bytes | None = None) -> tuple[PConvUNet, dict]:
+    """The network of a checkpoint (default: the bundled model) in eval mode, and the checkpoint
+    (`read_checkpoint`; `data`: the file's bytes, where the caller has read them)."""
     if path is None:
         if not BUNDLED_WEIGHTS.exists():
             raise UserError("no bundled PConv weights in this installation: pass --checkpoint FILE")
         path = BUNDLED_WEIGHTS
-    payload = read_checkpoint(path)
+    payload = read_checkpoint(path, data)
     try:
         model = PConvUNet(UNetConfig(**payload["unet"]))
     except (TypeError, ValueError, KeyError) as err:

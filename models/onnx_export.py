@@ -10,15 +10,15 @@ ONNX_EXPORT_VERSION = 1  # part of the graph cache's key: bump when the exported
 ONNX_OPSET = 17
 
 
-def export_onnx(checkpoint, out):
+def export_onnx(checkpoint, out, data: bytes | None = None):
     """Write the checkpoint's network (default: the bundled model; fp32, eval mode) as an ONNX graph
-    with free batch size and sides."""
+    with free batch size and sides (`data`: the checkpoint's bytes, where the caller has read them)."""
     import onnx
     import torch
 
     from pconvkit.models.checkpoint import load_model
 
-    model, _ = load_model(checkpoint, "cpu")
+    model, _ = load_model(checkpoint, "cpu", data)
     sample = (torch.rand(1, 3, model.stride, model.stride), torch.ones(1, 1, model.stride, model.stride))
     free = {0: "batch", 2: "height", 3: "width"}
     with atomic_path(out) as tmp, warnings.catch_warnings():

@@ -207,18 +207,28 @@ def csv_text(rows, fields) -> str:
 
 def load_torch_file(path, description: str):
     """torch.load of a weights file (tensors only, on the CPU), with a one-line error for the user."""
+    return read_torch_file(path, description)[0]
+
+
+def read_torch_file(path, description: str, data: bytes | None = None) -> tuple:
+    """(what load_torch_file returns, the file_hash of the bytes it came from). The file is read
+    once, into memory, and unpickled from those bytes: what is checked, hashed and used is one
+    content, even if the file is replaced meanwhile. `data`: the file's bytes, already read."""
     import torch
 
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{description} not found: {path}")
+    if data is None:
+        if not path.is_file():
+            raise UserError(f"{description} not found: {path}")
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise UserError(f"cannot read {description} {path}: {err.strerror}") from None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True), content_hash(data)
     except Exception as err:
-        with open(path, "rb") as handle:
-            magic = handle.read(4)
         # torch.save writes a zip archive (PK..) or, before torch 1.6, a pickle (0x80, protocol);
         # for anything else the unpickler's own error is a bare key such as "105"
-        if magic != b"PK\x03\x04" and magic[:1] != b"\x80":
+        if data[:4] != b"PK\x03\x04" and data[:1] != b"\x80":
             raise UserError(f"cannot read {description} {path}: not a file written by torch.save") from None
         raise UserError(f"cannot read {description} {path}: {str(err).splitlines()[0][:200]}") from None
