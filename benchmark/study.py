@@ -11,13 +11,19 @@ Every session also gets CATCH_PER_SESSION catch trials: the ground truth against
 with its hole filled flat grey. Rule: a participant who prefers the damaged image in any catch
 trial is excluded from the tally (the tally says how many were).
 
-On disk (STUDY/): images/TOKEN.png (names reveal neither method nor truth), trials.csv (what a page
-may know: trial, left, right, duration_ms), key.csv (what it may not: what each side is, category,
-bin, photo), study.json (the design), answers.sqlite (the server's answers).
+On disk (STUDY/): secret.key (drawn at `study create`, private, never exported), images/FILE.png,
+trials.csv (what a page may know: trial, left, right, duration_ms), key.csv (what it may not: what
+each side is and its file, category, bin, photo), study.json (the design), answers.sqlite (the
+server's answers). Every name a participant sees is a keyed hash (HMAC) under the secret: the public
+names of a trial's two sides are drawn per trial, so an image shown in several trials (the truth
+is) gets a new name each time, and the completion code cannot be computed from the participant id.
 """
 
-import hashlib
+import contextlib
+import csv
+import hmac
 import json
+import secrets
 import sqlite3
 from itertools import combinations
 from pathlib import Path
@@ -30,13 +36,14 @@ from pconvkit.benchmark.methods import fill, make_method
 from pconvkit.benchmark.render import Number, Table, to_latex, to_markdown
 from pconvkit.benchmark.results import read_pairing
 from pconvkit.errors import UserError
-from pconvkit.files import csv_text, read_csv_rows, write_image, write_text_atomic
+from pconvkit.files import csv_text, read_csv_rows, write_bytes_atomic, write_image, write_text_atomic
 
 DESIGNS = ("unlimited", "limited")
 CATCH_PER_SESSION = 2
 SESSION_TRIALS = 20  # trials a participant answers, catch trials not counted
 BOOTSTRAP = 2000
 TRUTH, DAMAGED = "truth", "damaged"
+SECRET_FILE = "secret.key"
 
 
 def create_study(
@@ -64,8 +71,10 @@ def create_study(
     rng = np.random.default_rng(seed)
     pairs = _balanced(read_pairing(results_dir), per_method, rng)
     instances = {m: make_method(m, **(method_options or {}).get(m, {})) for m in methods}
-    picture = _Pictures(out_dir / "images", images, instances, seed)
-    trials, key = _trial_rows(_comparisons(design, methods, pairs, times), picture, rng)
+    secret = secrets.token_bytes(32)  # not from the seed: the seed is public, the names must not be
+    picture = _Pictures(out_dir / "images", images, instances, secret)
+    trials, key = _trial_rows(_comparisons(design, methods, pairs, times), picture, rng, secret)
+    write_text_atomic(out_dir / SECRET_FILE, secret.hex() + "\n", private=True)
     write_text_atomic(out_dir / "trials.csv", csv_text(trials, ("trial", "left", "right", "duration_ms")))
     write_text_atomic(out_dir / "key.csv", csv_text(key, tuple(key[0])))
     record = dict(
@@ -85,8 +94,8 @@ class _Pictures:
     """The image files of a study: a method's output, the truth or the damaged truth of a pair,
     each rendered once and named by a token."""
 
-    def __init__(self, folder: Path, images: dict, instances: dict, seed: int):
-        self.folder, self.images, self.instances, self.seed = folder, images, instances, seed
+    def __init__(self, folder: Path, images: dict, instances: dict, secret: bytes):
+        self.folder, self.images, self.instances, self.secret = folder, images, instances, secret
         self.files = {}
 
     def __call__(self, kind: str, mask, image_name: str) -> str:
@@ -99,9 +108,9 @@ class _Pictures:
                 content = np.where(valid[..., None] == 1, image, 0.5)
             else:
                 content = fill(self.instances[kind], image, valid)
-            token = hashlib.sha256(f"{self.seed}/{kind}/{mask.mask_id}".encode()).hexdigest()[:16]
-            write_image(self.folder / f"{token}.png", content)
-            self.files[kind, mask.mask_id] = f"{token}.png"
+            name = keyed_name(self.secret, f"image/{kind}/{mask.mask_id}")
+            write_image(self.folder / f"{name}.png", content)
+            self.files[kind, mask.mask_id] = f"{name}.png"
         return self.files[kind, mask.mask_id]
 
 
@@ -123,16 +132,17 @@ def _comparisons(design: str, methods, pairs, times):
         yield TRUTH, DAMAGED, mask, image_name, catch_duration, "catch"
 
 
-def _trial_rows(comparisons, picture, rng) -> tuple[list[dict], list[dict]]:
-    """The public trials (files only) and the key (what each side is), sides drawn at random."""
+def _trial_rows(comparisons, picture, rng, secret: bytes) -> tuple[list[dict], list[dict]]:
+    """The public trials (a name per side, drawn per trial) and the key (what each side is and
+    which file it shows), sides drawn at random."""
     trials, key = [], []
     for trial, (first, second, mask, image_name, duration, kind) in enumerate(comparisons, 1):
         left, right = (first, second) if rng.random() < 0.5 else (second, first)
         trials.append(
             dict(
                 trial=trial,
-                left=picture(left, mask, image_name),
-                right=picture(right, mask, image_name),
+                left=keyed_name(secret, f"trial/{trial}/left") + ".png",
+                right=keyed_name(secret, f"trial/{trial}/right") + ".png",
                 duration_ms=duration,
             )
         )
@@ -142,6 +152,8 @@ def _trial_rows(comparisons, picture, rng) -> tuple[list[dict], list[dict]]:
                 kind=kind,
                 left=left,
                 right=right,
+                left_file=picture(left, mask, image_name),
+                right_file=picture(right, mask, image_name),
                 category=mask.category,
                 bin=mask.bin,
                 image=image_name,
@@ -167,72 +179,159 @@ def _balanced(pairs, count: int, rng):
 
 
 def read_study(study_dir) -> tuple[dict, list[dict], list[dict]]:
+    """(the design, the public trials, the key); a missing or damaged file ends in one line."""
     study_dir = Path(study_dir)
-    if not (study_dir / "study.json").exists():
+    if not (study_dir / "study.json").is_file():
         raise UserError(f"{study_dir} is not a study folder (make one with `benchmark study create`)")
-    return (
-        json.loads((study_dir / "study.json").read_text()),
-        read_csv_rows(study_dir / "trials.csv"),
-        read_csv_rows(study_dir / "key.csv"),
-    )
+    try:
+        study = json.loads((study_dir / "study.json").read_text())
+        trials, key = read_csv_rows(study_dir / "trials.csv"), read_csv_rows(study_dir / "key.csv")
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise UserError(f"{study_dir}: its study files cannot be read ({_reason(err)}): create it again") from None
+    needed = {"design", "methods", "repeats", "times", "session_trials"}
+    if not isinstance(study, dict) or not needed <= set(study) or not trials or len(trials) != len(key):
+        raise UserError(f"{study_dir}: study.json, trials.csv or key.csv is damaged: create the study again")
+    return study, trials, key
+
+
+def _reason(err) -> str:
+    return getattr(err, "strerror", None) or str(err).splitlines()[0][:120]
+
+
+def keyed_name(secret: bytes, text: str, length: int = 16) -> str:
+    """A name nobody without the study's secret can compute or invert (HMAC-SHA256)."""
+    return hmac.new(secret, text.encode(), "sha256").hexdigest()[:length]
+
+
+def read_secret(study_dir) -> bytes:
+    """The study's secret; a study without one (pconvkit 0.3.0 and earlier named its images and
+    codes by public values) is refused."""
+    path = Path(study_dir) / SECRET_FILE
+    try:
+        secret = bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        raise UserError(
+            f"{study_dir} has no {SECRET_FILE}: it was made by pconvkit 0.3.0 or earlier, whose image names "
+            "and completion codes a participant could work out; create the study again"
+        ) from None
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read {path}: {_reason(err)}") from None
+    if len(secret) < 16:
+        raise UserError(f"{path} is damaged (too short): create the study again")
+    return secret
 
 
 # ------------------------------------------------------------------------------------------ answers
 
 
-def connect(study_dir) -> sqlite3.Connection:
+def connect(study_dir, read_only: bool = False) -> sqlite3.Connection:
     """The answers database: every answer committed when it arrives (WAL journal), so a killed server
-    loses none."""
-    connection = sqlite3.connect(
-        Path(study_dir) / "answers.sqlite", timeout=10, isolation_level=None, check_same_thread=False
-    )
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.executescript("""
-        CREATE TABLE IF NOT EXISTS participants (id TEXT PRIMARY KEY, started REAL, source TEXT);
-        CREATE TABLE IF NOT EXISTS offered (participant TEXT, trial INTEGER, position INTEGER,
-                                            PRIMARY KEY (participant, trial));
-        CREATE TABLE IF NOT EXISTS answers (participant TEXT, trial INTEGER, choice TEXT, response_ms REAL,
-                                            shown_ms REAL, frames TEXT, created REAL,
-                                            PRIMARY KEY (participant, trial));
-    """)
+    loses none. `read_only` (the tally) opens it without writing, on a read-only file system too.
+    A database that is a folder, damaged or not writable ends in one line."""
+    path = Path(study_dir) / "answers.sqlite"
+    try:
+        if read_only:
+            if not path.exists():
+                return _empty_answers()
+            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10, check_same_thread=False)
+            try:
+                connection.execute("SELECT COUNT(*) FROM answers").fetchone()
+            except sqlite3.OperationalError:  # a WAL database on a read-only file system: its -shm cannot be made
+                connection = sqlite3.connect(f"file:{path}?immutable=1", uri=True, check_same_thread=False)
+            connection.execute("SELECT COUNT(*) FROM answers").fetchone()
+            return connection
+        if not path.exists() and path.parent.is_dir():
+            path.touch()  # created as every other file is (0666 less the umask); sqlite's -wal and -shm follow it
+        connection = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.executescript(SCHEMA)
+        connection.execute("BEGIN IMMEDIATE")  # can it be written? (a read-only file fails here, not mid-study)
+        connection.execute("ROLLBACK")
+        return connection
+    except sqlite3.Error as err:
+        raise UserError(f"cannot use the answers database {path}: {err}") from None
+
+
+SCHEMA = """
+    CREATE TABLE IF NOT EXISTS participants (id TEXT PRIMARY KEY, started REAL, source TEXT);
+    CREATE TABLE IF NOT EXISTS offered (participant TEXT, trial INTEGER, position INTEGER,
+                                        PRIMARY KEY (participant, trial));
+    CREATE TABLE IF NOT EXISTS answers (participant TEXT, trial INTEGER, choice TEXT, response_ms REAL,
+                                        shown_ms REAL, frames TEXT, created REAL,
+                                        PRIMARY KEY (participant, trial));
+"""
+
+
+def _empty_answers() -> sqlite3.Connection:
+    connection = sqlite3.connect(":memory:", check_same_thread=False)
+    connection.executescript(SCHEMA)
     return connection
 
 
-def completion_code(study: dict, participant: str) -> str:
-    return hashlib.sha256(f"{study['seed']}/{participant}/done".encode()).hexdigest()[:10].upper()
+def completion_code(secret: bytes, participant: str) -> str:
+    """The code a participant gets at the end: only the server, which holds the secret, can make it."""
+    return keyed_name(secret, f"done/{participant}", 10).upper()
 
 
 def import_mturk(study_dir, batch_csv) -> int:
-    """Bring an MTurk batch-results CSV (Input.trial, Answer.choice, WorkerId) into the answers."""
+    """Bring an MTurk batch-results CSV (Input.trial, Answer.choice, WorkerId) into the answers: the
+    whole file is checked first, then inserted in one transaction (all of it or nothing)."""
     _, trials, _ = read_study(study_dir)
     known = {int(t["trial"]) for t in trials}
-    rows = read_csv_rows(batch_csv)
+    try:
+        rows = read_csv_rows(batch_csv)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise UserError(f"cannot read {batch_csv}: {_reason(err)}") from None
     needed = {"Input.trial", "Answer.choice", "WorkerId"}
     if not rows or not needed <= set(rows[0]):
         raise UserError(
             f"{batch_csv} is not an MTurk batch-results file of this study (needs {', '.join(sorted(needed))})"
         )
-    connection, added = connect(study_dir), 0
-    for row in rows:
-        trial, choice = int(row["Input.trial"]), row["Answer.choice"]
-        if trial not in known or choice not in ("left", "right"):
-            raise UserError(f"{batch_csv}: trial {trial} or answer {choice!r} is not of this study")
-        worker = f"mturk:{row['WorkerId']}"
-        connection.execute("INSERT OR IGNORE INTO participants VALUES (?, strftime('%s','now'), 'mturk')", (worker,))
-        added += connection.execute(
-            "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, NULL, NULL, NULL, strftime('%s','now'))",
-            (worker, trial, choice),
-        ).rowcount
+    answers = []
+    for line, row in enumerate(rows, 2):
+        trial, choice, worker = (str(row.get(k) or "").strip() for k in ("Input.trial", "Answer.choice", "WorkerId"))
+        if not trial.isdigit() or int(trial) not in known or choice not in ("left", "right") or not worker:
+            raise UserError(
+                f"{batch_csv}, line {line}: trial {trial!r}, answer {choice!r} or worker {worker!r} "
+                "is not of this study; nothing imported"
+            )
+        answers.append((f"mturk:{worker}", int(trial), choice))
+    connection = connect(study_dir)
+    with _transaction(connection):
+        added = 0
+        for worker, trial, choice in answers:
+            connection.execute(
+                "INSERT OR IGNORE INTO participants VALUES (?, strftime('%s','now'), 'mturk')", (worker,)
+            )
+            added += connection.execute(
+                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, NULL, NULL, NULL, strftime('%s','now'))",
+                (worker, trial, choice),
+            ).rowcount
     return added
 
 
-def export_mturk(study_dir, out_dir, base_url: str) -> Path:
-    """A HIT layout and its input CSV: each row a trial, the images under `base_url` by token name."""
-    import shutil
+@contextlib.contextmanager
+def _transaction(connection):
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
-    _, trials, _ = read_study(study_dir)
+
+def export_mturk(study_dir, out_dir, base_url: str) -> Path:
+    """A HIT layout and its input CSV: each row a trial, the images under `base_url` by their
+    public names (no secret, no key, nothing that says what a side is)."""
+    _, trials, key = read_study(study_dir)
     out_dir = Path(out_dir)
-    shutil.copytree(Path(study_dir) / "images", out_dir / "images", dirs_exist_ok=True)
+    # each side under its trial's own public name: the bundle is public, the study's file names are not
+    for trial, sides in zip(trials, key):
+        for side in ("left", "right"):
+            source, copy = Path(study_dir) / "images" / sides[f"{side}_file"], out_dir / "images" / trial[side]
+            if not copy.exists():
+                write_bytes_atomic(copy, source.read_bytes())
     base = base_url.rstrip("/")
     rows = [
         dict(
@@ -270,7 +369,7 @@ MTURK_LAYOUT = """<!-- Amazon Mechanical Turk HIT layout: ${...} are the columns
 def answers_frame(study_dir) -> pd.DataFrame:
     """Every answer joined with what its two sides were; `chosen` is the side picked."""
     _, _, key = read_study(study_dir)
-    connection = connect(study_dir)
+    connection = connect(study_dir, read_only=True)
     answers = pd.read_sql_query("SELECT participant, trial, choice, response_ms, shown_ms FROM answers", connection)
     key = pd.DataFrame(key).astype({"trial": int, "duration_ms": int})
     frame = answers.merge(key, on="trial")

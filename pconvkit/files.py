@@ -25,11 +25,12 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, private: bool = False):
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
 
     The file gets the permissions a plain open() would give (0666 less the umask), not mkstemp's
-    private 0600, so that a research group can read what the toolkit writes.
+    private 0600, so that a research group can read what the toolkit writes; a `private` file (a
+    secret) keeps 0600.
     """
     path = _not_a_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,7 +38,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o600 if private else 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -52,13 +53,13 @@ def _not_a_folder(path) -> Path:
     return path
 
 
-def write_bytes_atomic(path, data: bytes):
-    with atomic_path(path) as tmp:
+def write_bytes_atomic(path, data: bytes, private: bool = False):
+    with atomic_path(path, private) as tmp:
         tmp.write_bytes(data)
 
 
-def write_text_atomic(path, text: str):
-    write_bytes_atomic(path, text.encode("utf-8"))
+def write_text_atomic(path, text: str, private: bool = False):
+    write_bytes_atomic(path, text.encode("utf-8"), private)
 
 
 def encode_png(array: np.ndarray) -> bytes:

@@ -3,6 +3,7 @@ and `benchmark run` arguments."""
 
 import os
 import shutil
+import threading
 
 import cv2
 import numpy as np
@@ -171,3 +172,39 @@ def one_line_error(result, text):
     last = result.output.strip().splitlines()[-1].split("\r")[-1]
     assert last.startswith("Error: ") and text in last, result.output
     assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+
+
+STUDY_METHODS = ("telea", "ns", "mean")
+
+
+def make_study(run, out, design="unlimited", per_method=20, times=(250, 1000, 4000)):
+    """A study drawn from the `run` fixture's results."""
+    from pconvkit.benchmark.data import load_images
+    from pconvkit.benchmark.study import create_study
+
+    return create_study(
+        run / "results", load_images(run / "images", 64), design, STUDY_METHODS, out, per_method, repeats=2, times=times
+    )
+
+
+class Server:
+    """A study's application on a loopback port, in a thread, stopped by the test."""
+
+    def __init__(self, study, **options):
+        from werkzeug.serving import make_server
+
+        from pconvkit.benchmark.study_server import create_app
+
+        app = create_app(study, **options)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.admin = f"{self.url}/admin?key={app.admin_key}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(timeout=10)

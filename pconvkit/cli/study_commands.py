@@ -39,11 +39,17 @@ def benchmark_study_create(results, design, methods, per_method, repeats, times,
 @click.argument("study", type=click.Path())
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True)
-def benchmark_study_serve(study, port, host):
-    """Serve the study's pages (participants at /, progress at /admin) until interrupted."""
+@click.option(
+    "--max-participants",
+    type=click.IntRange(1),
+    default=None,
+    help="Refuse new sessions (403) once this many participants have started. Default: no cap.",
+)
+def benchmark_study_serve(study, port, host, max_participants):
+    """Serve the study's pages (participants at /, progress at the admin address it prints) until interrupted."""
     from pconvkit.benchmark.study_server import serve
 
-    serve(study, host, port)
+    serve(study, host, port, max_participants, log=click.echo)
 
 
 @benchmark_study.command("export")

@@ -9,58 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from helpers import box_masks, gradient_photos, run_arguments
+from helpers import STUDY_METHODS as METHODS
+from helpers import Server, make_study
 
-from pconvkit.benchmark.study import answers_frame, connect, create_study, read_study, tally
+from pconvkit.benchmark.study import answers_frame, connect, read_study, tally
 from pconvkit.cli import benchmark
 from pconvkit.errors import UserError
 
 pytest.importorskip("flask")
 pytest.importorskip("matplotlib")
 
-METHODS = ("telea", "ns", "mean")
 
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("study_run")
-    gradient_photos(folder / "images", count=4)
-    box_masks(folder / "masks", [(2, 8 + i, 2, 10 + 2 * i) for i in range(20)])  # hole ratios 0.01 to 0.32
-    result = CliRunner().invoke(benchmark, run_arguments(folder, ",".join(METHODS), "results"))
-    assert result.exit_code == 0, result.output
-    return folder
-
-
-def make_study(run, out, design="unlimited", per_method=20, times=(250, 1000, 4000)):
-    from pconvkit.benchmark.data import load_images
-
-    return create_study(
-        run / "results", load_images(run / "images", 64), design, METHODS, out, per_method, repeats=2, times=times
-    )
-
-
-class Server:
-    """The study's application on a loopback port, in a thread, stopped by the test."""
-
-    def __init__(self, study):
-        from werkzeug.serving import make_server
-
-        from pconvkit.benchmark.study_server import create_app
-
-        self.server = make_server("127.0.0.1", 0, create_app(study), threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.thread.join(timeout=10)
-
-
-def answer_all_in_a_browser(url, choose, screenshots=None):
+def answer_all_in_a_browser(server, choose, screenshots=None):
     """Start a session and answer every trial; `choose(trial)` gives 'left' or 'right'. Returns the
     answers given and the completion code."""
     from helpers import browser
@@ -70,7 +30,7 @@ def answer_all_in_a_browser(url, choose, screenshots=None):
     driver, given = browser(), {}
     wait = WebDriverWait(driver, 20, poll_frequency=0.02)
     try:
-        driver.get(url + "/")
+        driver.get(server.url + "/")
         if screenshots:
             driver.save_screenshot(str(screenshots / "instructions.png"))
         driver.find_element(By.ID, "start").click()
@@ -89,7 +49,7 @@ def answer_all_in_a_browser(url, choose, screenshots=None):
             driver.find_element(By.ID, f"choose-{given[trial]}").click()
         code = wait.until(lambda d: d.find_element(By.ID, "code")).text
         if screenshots:
-            driver.get(url + "/admin")
+            driver.get(server.admin)
             driver.save_screenshot(str(screenshots / "admin.png"))
     finally:
         driver.quit()
@@ -110,7 +70,7 @@ def test_an_unlimited_study_answered_in_a_browser_is_stored_and_tallied(run, tmp
         "left" if sides[t]["left"] in ("telea", "truth") or sides[t]["right"] not in ("telea", "truth") else "right"
     )
     with Server(study) as server:
-        given, code = answer_all_in_a_browser(server.url, choose, screenshots=tmp_path)
+        given, code = answer_all_in_a_browser(server, choose, screenshots=tmp_path)
     assert len(given) == 20 + 2 and len(code) == 10  # a session: 20 trials and 2 catch trials
     frame = answers_frame(study)
     assert dict(zip(frame["trial"], frame["choice"])) == given
@@ -142,7 +102,7 @@ def test_a_limited_study_shows_each_pair_for_its_duration_within_a_frame(run, tm
     # 'right', but the truth in catch trials (a participant who fails them is excluded from the tally)
     choose = lambda t: ("left" if sides[t]["left"] == "truth" else "right") if sides[t]["kind"] == "catch" else "right"
     with Server(study) as server:
-        given, _ = answer_all_in_a_browser(server.url, choose)
+        given, _ = answer_all_in_a_browser(server, choose)
     frame = answers_frame(study)
     shown = frame[frame["kind"] == "limited"]
     assert len(shown) >= 6
@@ -173,14 +133,18 @@ def test_the_server_refuses_bad_and_repeated_answers_and_survives_a_restart(run,
     assert client.post("/api/answer", json=dict(good, choice="middle")).status_code == 400
     assert client.post("/api/answer", json=dict(good, response_ms=-1)).status_code == 400
     assert client.post("/api/answer", json=dict(good, trial="x")).status_code == 400
-    assert client.post("/api/answer", json=dict(good, trial=99999)).status_code == 409  # never offered
+    assert client.post("/api/answer", json=dict(good, trial=99999)).status_code == 400  # not of this study
+    offered = {t["trial"] for t in client.get(f"/api/session?p={participant}").get_json()["trials"]}
+    never = next(int(t["trial"]) for t in read_study(study)[1] if int(t["trial"]) not in offered)
+    assert client.post("/api/answer", json=dict(good, trial=never)).status_code == 409  # not offered to this one
     assert client.post("/api/answer", json=good).status_code == 200
     assert client.post("/api/answer", json=dict(good, choice="right")).status_code == 409  # answered already
     restarted = create_app(study).test_client()  # the server killed and started again: nothing lost
     assert connect(study).execute("SELECT choice FROM answers WHERE trial=?", (trial,)).fetchone() == ("left",)
     assert restarted.get(f"/api/next?p={participant}").get_json()["trial"] != trial  # the session goes on
 
-    others = [restarted.post("/start").headers["Location"].split("p=")[1] for _ in range(6)]
+    # six browsers (a browser session keeps its participant id, however often it presses Start)
+    others = [create_app(study).test_client().post("/start").headers["Location"].split("p=")[1] for _ in range(6)]
     errors = []
 
     def answer_one(person):
@@ -195,7 +159,8 @@ def test_the_server_refuses_bad_and_repeated_answers_and_survives_a_restart(run,
     for thread in threads:
         thread.join()
     assert errors == [200] * 6 and connect(study).execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 7
-    assert "answers of" in restarted.get("/admin").get_data(as_text=True)
+    key = restarted.application.admin_key
+    assert "answers of" in restarted.get(f"/admin?key={key}").get_data(as_text=True)
 
 
 def test_mturk_export_reveals_nothing_and_its_results_come_back(run, tmp_path):
