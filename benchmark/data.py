@@ -40,15 +40,13 @@ def load_images(folder, size: int = 512) -> dict[str, np.ndarray]:
     """{name: image (size, size, 3)}: the central square of each image, resized (INTER_AREA down,
     INTER_CUBIC up). Images with a side under 64 px are rejected."""
     images = {}
-    for path in list_images(folder):
+    for path in list_images(folder, unique_names="images"):
         image = read_image(path, min_size=MIN_IMAGE_SIDE)
         height, width = image.shape[:2]
         side = min(height, width)
         top, left = (height - side) // 2, (width - side) // 2
         square = image[top : top + side, left : left + side]
         interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
-        if path.stem in images:
-            raise UserError(f"two images are named {path.stem!r} in {folder}: names identify images in the results")
         images[path.stem] = np.clip(cv2.resize(square, (size, size), interpolation=interpolation), 0, 1)
     return images
 
@@ -82,7 +80,7 @@ def load_masks(
             for r in rows
             if r["bin"] != "outside"
         ]
-    rows = classify_folder(folder, hole_white, margin, threshold)
+    rows = classify_folder(folder, hole_white, margin, threshold, unique_names="masks")
     if not mostly_hole:
         check_polarity(folder, [r["hole_ratio"] for r in rows], hole_white)
     return [

@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 
 from pconvkit.benchmark.data import image_identity, mask_identity, read_pair
+from pconvkit.benchmark.methods import check_scored_name
 from pconvkit.benchmark.results import appending, pairing_hash, read_pairing, result_row, results_path
 from pconvkit.benchmark.run import MetricWeights, Scorers, checked_composite
 from pconvkit.errors import UserError
@@ -87,6 +88,7 @@ def score_outputs(
     and measured exactly as for a built-in method. The method's fingerprint is the hash of its output
     files, so outputs that change later are refused, not mixed. `metric_weights` adds LPIPS and the
     network vectors of IS, FID and KID, as for a run."""
+    check_scored_name(method)
     results_dir = Path(results_dir)
     pairs = read_pairing(results_dir)
     outputs = find_outputs(pairs, outputs_dir)

@@ -10,6 +10,7 @@ Add your own with `register("name")`, or without touching this package with
 """
 
 import importlib
+import re
 from pathlib import Path
 
 import cv2
@@ -81,6 +82,28 @@ def check_method_name(name: str):
     """A one-line error for a name that is neither registered nor of the form module:function."""
     if name not in METHODS and ":" not in name:
         raise UserError(f"unknown method {name!r}: choose from {', '.join(sorted(METHODS))} or give module:function")
+
+
+# The name `benchmark score` gives rows of outputs made elsewhere: a plain name, since it names
+# folders of the run (its vectors) and files of its pictures.
+SCORED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+RESERVED_NAMES = ("truth", "damaged")  # the sides of the run's and the study's own images
+
+
+def check_scored_name(name: str):
+    """A one-line error unless `name` may name outputs scored from elsewhere: a plain name (letters,
+    digits, _ . + -), not a built-in method's (the report would draw the real method under it), not
+    of the plug-in form module:function, not a reserved one."""
+    if name in METHODS:
+        raise UserError(
+            f"{name!r} is a built-in method: outputs made elsewhere need a name of their own "
+            f"(for example {name}-external), or run it with --methods {name}"
+        )
+    if not SCORED_NAME.fullmatch(name) or name.lower() in RESERVED_NAMES or ".." in name:
+        raise UserError(
+            f"{name!r} cannot name a method: use up to 64 letters, digits and _ . + - "
+            f"(not {' or '.join(RESERVED_NAMES)}), starting with a letter or digit"
+        )
 
 
 def method_fingerprint(name: str, weights_hash: str | None = None, **options) -> str:

@@ -19,7 +19,7 @@ from pconvkit.benchmark.render import to_html
 from pconvkit.benchmark.results import read_pairing, read_results, read_run_settings, results_path
 from pconvkit.benchmark.tables import distribution_table, summarise, table1, timing_table
 from pconvkit.errors import require_extra
-from pconvkit.files import ensure_writable_dir, write_text_atomic
+from pconvkit.files import content_hash, ensure_writable_dir, write_text_atomic
 from pconvkit.maskgen.bins import BINS, CATEGORIES
 from pconvkit.maskgen.manifest import find_test_dir, read_settings
 
@@ -56,7 +56,9 @@ def write_report(results_dir, images: dict, out_dir, method_options=None, log=pr
 
 
 def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name)
+    """A file name part for a method name: its letters and digits, and a hash of the whole name, so
+    that two names that differ only in punctuation (a:b, a.b) never share a picture."""
+    return "".join(c if c.isalnum() else "_" for c in name) + "-" + content_hash(name)[:6]
 
 
 def _plot_metric(summary, metric, out_dir: Path) -> Path:

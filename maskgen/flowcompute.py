@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from pconvkit.errors import UserError
 from pconvkit.files import check_settings_file, ensure_writable_dir, source_identity
-from pconvkit.images import IMAGE_SUFFIXES
+from pconvkit.images import IMAGE_SUFFIXES, checked_name, decode_file
 from pconvkit.maskgen.flowio import FLOW_SUFFIXES, write_flow
 
 FORWARD_NAME = re.compile(r"^forward_(\d+)_(\d+)$")
@@ -101,12 +101,10 @@ def read_frames(source, max_side: int | None = None) -> list[np.ndarray]:
     """
     source = Path(source)
     if source.is_dir():
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        frames = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in files]
-        if any(f is None for f in frames):
-            raise UserError(f"unreadable image in {source}")
+        files = sorted(checked_name(p) for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        frames = [decode_file(p, cv2.IMREAD_GRAYSCALE, "frame") for p in files]
     else:
-        if not source.is_file():
+        if not checked_name(source).is_file():
             raise UserError(f"video not found: {source}")
         capture = cv2.VideoCapture(str(source))
         announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)

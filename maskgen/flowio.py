@@ -11,6 +11,7 @@ import numpy as np
 
 from pconvkit.errors import UserError
 from pconvkit.files import atomic_path, encode_png, write_bytes_atomic
+from pconvkit.images import decode_file
 
 FLO_TAG = 202021.25  # b"PIEH" read as a little-endian float32
 FLO_UNKNOWN = 1e9  # Middlebury: |u| or |v| above this means "unknown"
@@ -71,9 +72,7 @@ def write_flo(path, flow, valid=None):
 
 def read_kitti_png(path):
     """KITTI flow PNG: 16-bit, R = u, G = v as (value - 2^15) / 64, B = valid. OpenCV reads BGR."""
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise UserError(f"cannot read {path} as a PNG")
+    raw = decode_file(path, cv2.IMREAD_UNCHANGED, "KITTI flow PNG")
     if raw.dtype != np.uint16 or raw.ndim != 3 or raw.shape[2] != 3:
         raise UserError(f"{path} is not a KITTI flow PNG (needs 16-bit, 3 channels)")
     raw = raw.astype(np.float32)

@@ -19,11 +19,16 @@ from pconvkit.maskgen.manifest import (
 
 
 def classify_folder(
-    folder, hole_white: bool = False, margin: int = BORDER_MARGIN, threshold: float | None = None
+    folder,
+    hole_white: bool = False,
+    margin: int = BORDER_MARGIN,
+    threshold: float | None = None,
+    unique_names: str | None = None,
 ) -> list[dict]:
-    """Category, bin and hole ratio of every mask in a folder, re-measured from the pixels."""
+    """Category, bin and hole ratio of every mask in a folder, re-measured from the pixels
+    (`unique_names`: as `list_images`)."""
     rows = []
-    for path in list_images(folder):
+    for path in list_images(folder, unique_names):
         valid = read_mask(path, hole_white, threshold)
         category, index, ratio = classify(valid, margin)
         rows.append(
@@ -249,7 +254,7 @@ def import_nvidia(source, out_dir, margin: int = BORDER_MARGIN, hole_white_out: 
     test_dir = Path(out_dir) / "test"
     rows = [
         write_imported_mask(test_dir, read_mask(path, hole_white=True), path.stem, margin, "nvidia", hole_white_out)
-        for path in list_images(source)
+        for path in list_images(source, unique_names="NVIDIA's masks (their ids)")
     ]
     write_import_settings(test_dir, "nvidia", True, hole_white_out, margin)
     return write_manifest(test_dir, rows)

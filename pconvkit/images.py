@@ -16,8 +16,16 @@ is given: then values >= threshold x the file type's maximum are white.
 Reading an image (`read_image`): 8-bit files are divided by 255, 16-bit by 65535; float files
 (TIFF, EXR) are taken as they are and must lie in [0, 1]. Grey is replicated to RGB; an alpha
 channel is dropped (the colour is used as stored, not blended).
+
+Every file (image or mask) is read as bytes and decoded by OpenCV from memory, and turned upright
+by its EXIF orientation tag where it has one (a phone's JPEG is stored sideways; the viewer, and the
+person who drew the mask on it, saw it upright). A file name that is not UTF-8 text is refused with
+its bytes named: it could not be written into a results file, and OpenCV's own path handling
+crashes on it.
 """
 
+import io
+import os
 from pathlib import Path
 
 import cv2
@@ -36,12 +44,63 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 _TYPE_MAX = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 
 
-def _read_unchanged(path, what: str) -> np.ndarray:
-    if not Path(path).is_file():  # before OpenCV, which would also print a warning of its own
+def checked_name(path) -> Path:
+    """The path, if its name is UTF-8 text; else a one-line error that shows its bytes."""
+    path = Path(path)
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"the file name {os.fsencode(path)!r} is not UTF-8 text: rename the file") from None
+    return path
+
+
+def decode_file(path, flags: int, what: str) -> np.ndarray:
+    """A file decoded by OpenCV from its bytes (`cv2.imdecode`), or a one-line error."""
+    path = checked_name(path)
+    if not path.is_file():  # before OpenCV, which would also print a warning of its own
         raise UserError(f"{what} not found: {path}")
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UserError(f"cannot read {what} {path}: {err.strerror}") from None
+    raw = cv2.imdecode(np.frombuffer(data, np.uint8), flags) if data else None
     if raw is None:
         raise UserError(f"cannot read {what} {path}")
+    return _upright(raw, data) if flags == cv2.IMREAD_UNCHANGED else raw
+
+
+# EXIF orientation (tag 0x0112) -> the array operation that makes the picture upright, as Pillow's
+# ImageOps.exif_transpose does; 1 is upright already.
+_ORIENTATIONS = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _upright(raw: np.ndarray, data: bytes) -> np.ndarray:
+    """`raw` (decoded without EXIF orientation, as IMREAD_UNCHANGED does) turned by the file's EXIF
+    orientation. The tag is read by Pillow (a dependency of scikit-image and torchvision) from the
+    header only, and only where the bytes hold an EXIF block at all."""
+    if not any(marker in data for marker in (b"Exif", b"eXIf", b"EXIF")):  # JPEG, PNG, WebP
+        return raw
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            orientation = picture.getexif().get(0x0112, 1)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return raw  # OpenCV decoded what Pillow cannot parse: no orientation to apply
+    turn = _ORIENTATIONS.get(orientation)
+    return raw if turn is None else np.ascontiguousarray(turn(raw))
+
+
+def _read_unchanged(path, what: str) -> np.ndarray:
+    raw = decode_file(path, cv2.IMREAD_UNCHANGED, what)
     if raw.ndim == 3 and raw.shape[2] not in (3, 4):
         raise UserError(f"{what} {path} has {raw.shape[2]} channels: grey, RGB or RGBA expected")
     return raw
@@ -72,14 +131,12 @@ def read_image(path, min_size: int = 16) -> np.ndarray:
 
 
 def image_size(path) -> tuple[int, int]:
-    """(width, height) of an image file, from a PNG's header without decoding it."""
-    with open(path, "rb") as handle:
+    """(width, height) of an image file, upright, from a PNG's header without decoding it."""
+    with open(checked_name(path), "rb") as handle:
         header = handle.read(24)
     if header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR":
         return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise UserError(f"cannot read image {path}")
+    image = _read_unchanged(path, "image")
     return image.shape[1], image.shape[0]
 
 
@@ -132,13 +189,27 @@ def mask_to_png(valid_mask: np.ndarray, hole_white: bool = False) -> np.ndarray:
     return np.where(valid != hole_white, 255, 0).astype(np.uint8)
 
 
-def list_images(folder) -> list[Path]:
+def list_images(folder, unique_names: str | None = None) -> list[Path]:
+    """The image files under `folder` (sub-folders too, hidden files not), sorted; every name UTF-8.
+    `unique_names` (what the names identify, such as "masks"): two files with one stem, in two
+    sub-folders or with two suffixes, are refused, since their rows would be one."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"not a folder: {folder}")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    files = sorted(
+        checked_name(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
     if not files:
         raise UserError(f"no images in {folder}")
+    if unique_names:
+        seen = {}
+        for path in files:
+            if path.stem in seen:
+                raise UserError(
+                    f"{seen[path.stem]} and {path} have one name, {path.stem!r}: names identify "
+                    f"{unique_names} in the results; rename one"
+                )
+            seen[path.stem] = path
     return files
 
 
