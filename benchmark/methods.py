@@ -281,6 +281,7 @@ class NeuralMethod:
         self.device = pick_device(device)
         self.model, self.checkpoint = load_model(checkpoint, self.device)
         self.weights_hash = self.checkpoint[FILE_HASH]
+        self.checkpoint_path = checkpoint  # None: the bundled model
 
     def __call__(self, image, mask):
         return self.inpaint_batch(image[None], mask[None])[0]
@@ -303,11 +304,10 @@ def pconv(checkpoint=None, device="auto", **_):
 def conv(checkpoint=None, device="auto", **_):
     from pconvkit.models import BUNDLED_CONV_WEIGHTS
 
-    if checkpoint is None:
-        if not BUNDLED_CONV_WEIGHTS.exists():
-            raise UserError("the conv baseline needs --conv-checkpoint FILE (a `pconv train --plain` checkpoint)")
-        checkpoint = BUNDLED_CONV_WEIGHTS
-    method = NeuralMethod(checkpoint, device)
+    if checkpoint is None and not BUNDLED_CONV_WEIGHTS.exists():
+        raise UserError("the conv baseline needs --conv-checkpoint FILE (a `pconv train --plain` checkpoint)")
+    method = NeuralMethod(checkpoint or BUNDLED_CONV_WEIGHTS, device)
+    method.checkpoint_path = checkpoint  # None: the bundled model
     if method.model.config.partial:
         raise UserError(f"{checkpoint} holds a partial-convolution model: run it as --methods pconv")
     return method

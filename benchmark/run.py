@@ -18,6 +18,7 @@ from pconvkit.benchmark.data import image_identity, mask_identity, pair_masks, r
 from pconvkit.benchmark.methods import METHODS, check_method_name, make_method, method_fingerprint
 from pconvkit.benchmark.metrics import LPIPS, InceptionClassifier, image_metrics
 from pconvkit.benchmark.perceptual import InceptionFeatures, Lpips
+from pconvkit.benchmark.provenance import run_inputs_record
 from pconvkit.benchmark.results import (
     FEATURE_VECTORS,
     INCEPTION_VECTORS,
@@ -128,6 +129,7 @@ def run_benchmark(
     log=print,
     shard: tuple[int, int] = (1, 1),
     pairs: list | None = None,
+    images_dir=None,
 ) -> Path:
     """Run every method on every (mask, paired image); returns the results file.
 
@@ -135,7 +137,8 @@ def run_benchmark(
     i-th) into a results file of its own, OUT/results-shard-I-of-N.csv; `results.merge_shards` joins
     the n files into the results.csv that one unsharded run would have written. `pairs`, a list of
     (MaskEntry, image name), replaces the seeded pairing of `masks` (the dilation sweep pairs every
-    dilation of a mask with the same photo).
+    dilation of a mask with the same photo). `images_dir`, the folder `images` came from, is recorded
+    in run.json with the networks' checkpoints, for the commands that read the run (`provenance`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -157,7 +160,9 @@ def run_benchmark(
 
     def record_the_pairing():  # the whole pairing, the same in every shard, under the rows' lock
         write_pairing(out_dir, all_pairs)
-        write_run_settings(out_dir, seed=seed, size=next(iter(images.values())).shape[0], pairs=len(all_pairs))
+        size = next(iter(images.values())).shape[0]
+        inputs = run_inputs_record(out_dir, images_dir, instances)
+        write_run_settings(out_dir, seed=seed, size=size, pairs=len(all_pairs), **inputs)
 
     scorers = Scorers(metric_weights, out_dir)
     with appending(results_path, identity, record_the_pairing) as session:

@@ -14,6 +14,7 @@ from pconvkit.cli.inputs import (
     network_options,
     read_masks,
     run_images,
+    run_networks,
 )
 from pconvkit.cli.study_commands import benchmark_study
 from pconvkit.errors import UserError
@@ -117,7 +118,18 @@ def benchmark_run(
         )
     options = network_options(checkpoint, conv_checkpoint, device)
     path = run_benchmark(
-        methods, loaded, chosen, out, seed, workers, batch_size, options, weights, log=click.echo, shard=shard
+        methods,
+        loaded,
+        chosen,
+        out,
+        seed,
+        workers,
+        batch_size,
+        options,
+        weights,
+        log=click.echo,
+        shard=shard,
+        images_dir=images,
     )
     for option, value, metrics in (
         ("--inception-weights", inception_weights, "Inception score"),
@@ -198,7 +210,7 @@ def benchmark_report(results, out, images, checkpoint, conv_checkpoint):
     from pconvkit.benchmark.report import require_matplotlib, write_report
 
     require_matplotlib()
-    options = network_options(checkpoint, conv_checkpoint)
+    options = run_networks(results, checkpoint, conv_checkpoint)
     click.echo(str(write_report(results, run_images(images, results), out, options, log=click.echo)))
 
 
@@ -320,7 +332,7 @@ def benchmark_grid(results, methods, mask_ids, out, images, checkpoint, conv_che
     if out:
         image_format(out)
     pairs = grid_pairs(results, opt.csv_list(mask_ids) if mask_ids else None)
-    options = network_options(checkpoint, conv_checkpoint)
+    options = run_networks(results, checkpoint, conv_checkpoint)
     path = comparison_grid(
         pairs, run_images(images, results), opt.csv_list(methods), out or Path(results) / "grid.png", options
     )

@@ -31,16 +31,18 @@ def image_folder(images):
 
 
 def run_images(images, results):
-    """The images of a run at its size (its masks' side): --images, or the held-out sample photos."""
-    from pconvkit.benchmark.data import load_images
-    from pconvkit.benchmark.results import read_pairing
-    from pconvkit.images import read_mask
+    """The images of a run at its size: --images, else the folder the run recorded (else, for a run
+    made before folders were recorded, the held-out sample photos), each checked against the run."""
+    from pconvkit.benchmark.provenance import run_images as checked_run_images
 
-    pairs = read_pairing(results)
-    if not pairs:
-        raise UserError(f"{results} has an empty pairing")
-    first = pairs[0][0]
-    return load_images(image_folder(images), read_mask(first.path, first.hole_white, first.threshold).shape[0])
+    return checked_run_images(results, images, default=lambda: image_folder(None))
+
+
+def run_networks(results, checkpoint, conv_checkpoint) -> dict:
+    """The networks a run used, for drawing its methods again (a different checkpoint is refused)."""
+    from pconvkit.benchmark.provenance import run_network_options
+
+    return run_network_options(results, network_options(checkpoint, conv_checkpoint))
 
 
 def network_options(checkpoint, conv_checkpoint, device=None) -> dict:

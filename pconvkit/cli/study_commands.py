@@ -4,7 +4,7 @@ exported to MTurk, imported back and tallied."""
 import click
 
 from pconvkit.cli import options as opt
-from pconvkit.cli.inputs import method_names, run_images
+from pconvkit.cli.inputs import method_names, run_images, run_networks
 
 
 @click.group("study", cls=opt.Group)
@@ -23,14 +23,18 @@ def benchmark_study():
 )
 @opt.seed
 @opt.images
+@opt.apply(opt.NETWORKS)
 @opt.out_folder()
-def benchmark_study_create(results, design, methods, per_method, repeats, times, seed, images, out):
+def benchmark_study_create(
+    results, design, methods, per_method, repeats, times, seed, images, checkpoint, conv_checkpoint, out
+):
     """Draw the trials from a run's pairs and render their images into a study folder."""
     from pconvkit.benchmark.study import create_study
 
     names = method_names(methods)
+    images, options = run_images(images, results), run_networks(results, checkpoint, conv_checkpoint)
     path = create_study(
-        results, run_images(images, results), design, names, out, per_method, repeats, opt.csv_list(times, int), seed
+        results, images, design, names, out, per_method, repeats, opt.csv_list(times, int), seed, options
     )
     click.echo(str(path))
 
