@@ -1,7 +1,8 @@
 """A run's folder, and the only module that knows its layout:
 
     OUT/results.csv                  one row per method and mask (or, for shard I of N,
-                                     OUT/results-shard-I-of-N.csv, joined by `merge_shards`)
+                                     OUT/results-shard-I-of-N.csv, joined by `shards.merge_shards`)
+    OUT/results-shard-I-of-N.json    what shard I of N is of: its run's pairing, methods, rows
     OUT/results.csv.lock             held while a run or a scoring appends rows
     OUT/pairing.csv                  which image each mask was paired with
     OUT/run.json                     the run's settings a table cannot see in its rows
@@ -29,7 +30,6 @@ import json
 import math
 import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +81,11 @@ def run_folder(results) -> Path:
 def shard_files(folder) -> list[Path]:
     """The shard results files of a folder, by name."""
     return sorted(p for p in Path(folder).glob("results-shard-*-of-*.csv") if SHARD_NAME.match(p.name))
+
+
+def shard_record_path(results_file: Path) -> Path:
+    """The record beside a shard's results file (results-shard-I-of-N.json)."""
+    return Path(results_file).with_suffix(".json")
 
 
 def pairing_hash(folder) -> str:
@@ -388,54 +393,3 @@ def read_pairing(out_dir) -> list[tuple[MaskEntry, str]]:
         )
         for r in rows
     ]
-
-
-def merge_shards(folders, out_dir) -> Path:
-    """Join the shard files of one run, from one folder or several, into OUT/results.csv: the rows
-    one unsharded run would have written, in its order (method by method, pairs in pairing order).
-    A missing, duplicated or foreign shard (another shard count or pairing) is refused."""
-    shards, pairings = {}, {}
-    for folder in map(Path, folders):
-        if not (folder / PAIRING_FILE).exists():
-            raise UserError(f"no pairing.csv in {folder}: not a benchmark results folder")
-        pairings[folder] = (folder / PAIRING_FILE).read_text()
-        for path in shard_files(folder):
-            index, count = map(int, SHARD_NAME.match(path.name).groups())
-            if index in shards:
-                raise UserError(f"shard {index} is there twice: {shards[index][1]} and {path}")
-            shards[index] = (count, path)
-    if not shards:
-        raise UserError(f"no results-shard-I-of-N.csv files in {', '.join(map(str, folders))}")
-    counts = {count for count, _ in shards.values()}
-    if len(counts) > 1:
-        raise UserError(f"the shard files belong to runs of different shard counts ({sorted(counts)})")
-    (count,) = counts
-    missing = sorted(set(range(1, count + 1)) - set(shards))
-    if missing:
-        raise UserError(f"shard {missing[0]} of {count} is missing ({len(missing)} missing in all)")
-    if len(set(pairings.values())) > 1:
-        raise UserError("the shard folders hold different pairings (other images, masks or seed): not one run")
-    order = {row["mask"]: i for i, row in enumerate(read_csv_rows(next(iter(pairings)) / PAIRING_FILE))}
-    rows, seen, methods = [], set(), {}
-    for index in sorted(shards):
-        for row in read_results(shards[index][1]):
-            key = (row["method"], row["mask"])
-            if key in seen:
-                raise UserError(f"{row['method']} on mask {row['mask']} is in two shards: not one run's shards")
-            seen.add(key)
-            methods.setdefault(row["method"], len(methods))
-            rows.append(row)
-    rows.sort(key=lambda row: (methods[row["method"]], order[row["mask"]]))
-    out_dir = Path(out_dir)
-    if (out_dir / RESULTS_FILE).exists():
-        raise UserError(f"{out_dir} already has a results.csv: merge into another --out")
-    write_text_atomic(out_dir / PAIRING_FILE, next(iter(pairings.values())))
-    for folder in pairings:  # the network vectors of every output, of every kind the shards saved
-        for kind in VECTOR_KINDS:
-            if (folder / kind).is_dir() and folder.resolve() != out_dir.resolve():
-                shutil.copytree(folder / kind, out_dir / kind, dirs_exist_ok=True)
-    settings = next(iter(pairings)) / SETTINGS_FILE  # the same in every shard, as the pairing
-    if settings.exists() and settings.resolve() != (out_dir / SETTINGS_FILE).resolve():
-        write_text_atomic(out_dir / SETTINGS_FILE, settings.read_text())
-    write_text_atomic(out_dir / RESULTS_FILE, csv_text(rows, RESULT_FIELDS))
-    return out_dir / RESULTS_FILE

@@ -30,6 +30,7 @@ from pconvkit.benchmark.results import (
     write_pairing,
     write_run_settings,
 )
+from pconvkit.benchmark.shards import run_identity, write_shard_record
 from pconvkit.errors import UserError
 from pconvkit.images import blank_holes, composite
 from pconvkit.workers import process_pool, worker_state
@@ -134,7 +135,7 @@ def run_benchmark(
     """Run every method on every (mask, paired image); returns the results file.
 
     `shard` (i, n) runs the i-th of n deterministic slices of the pairs (every n-th pair from the
-    i-th) into a results file of its own, OUT/results-shard-I-of-N.csv; `results.merge_shards` joins
+    i-th) into a results file of its own, OUT/results-shard-I-of-N.csv; `shards.merge_shards` joins
     the n files into the results.csv that one unsharded run would have written. `pairs`, a list of
     (MaskEntry, image name), replaces the seeded pairing of `masks` (the dilation sweep pairs every
     dilation of a mask with the same photo). `images_dir`, the folder `images` came from, is recorded
@@ -159,6 +160,9 @@ def run_benchmark(
     identity = _identities(methods, pairs, images, method_options, instances)
 
     def record_the_pairing():  # the whole pairing, the same in every shard, under the rows' lock
+        if count > 1:
+            method_ids = {name: identity[name, pairs[0][0].mask_id]["method_id"] for name in methods} if pairs else {}
+            write_shard_record(results_path, shard, run_identity(all_pairs, images), len(pairs), method_ids)
         write_pairing(out_dir, all_pairs)
         size = next(iter(images.values())).shape[0]
         inputs = run_inputs_record(out_dir, images_dir, instances)

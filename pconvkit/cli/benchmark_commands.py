@@ -148,7 +148,7 @@ def benchmark_run(
 )
 def benchmark_merge(folders, out):
     """Join the shard files (results-shard-I-of-N.csv) of one run into OUT/results.csv."""
-    from pconvkit.benchmark.results import merge_shards
+    from pconvkit.benchmark.shards import merge_shards
 
     click.echo(str(merge_shards(folders, out)))
 
