@@ -14,9 +14,13 @@ OUT/masks/dD/ID.png   the dilated masks (white = valid)
 OUT/results.csv       the harness's rows; OUT/sweep.csv, sweep.md, sweep_METRIC.png, figure10.png
 """
 
+import contextlib
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from pconvkit.benchmark.confidence import cluster_bootstrap
 from pconvkit.benchmark.data import MaskEntry, pair_masks, read_pair
@@ -26,7 +30,7 @@ from pconvkit.benchmark.render import Number, Table, to_csv, to_markdown
 from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.benchmark.run import run_benchmark
 from pconvkit.errors import UserError
-from pconvkit.files import encode_image, write_bytes_atomic, write_png_atomic, write_text_atomic
+from pconvkit.files import encode_image, encode_png, write_bytes_atomic, write_text_atomic
 from pconvkit.images import mask_to_png, read_mask, to_uint8
 from pconvkit.maskgen.bins import BORDER_MARGIN, bin_label, border_frame
 
@@ -83,27 +87,57 @@ def run_sweep(
 ):
     """Dilate the chosen masks, run the methods on every (dilated mask, photo) and write the results
     table, plots and picture. Returns the results file."""
-    from pathlib import Path
-
     out_dir = Path(out_dir)
     chosen = choose_masks(masks, count)
     log(
         f"sweep: {len(chosen)} masks of {', '.join(SMALLEST_BINS)}, fewest components first: "
         f"{', '.join(m.mask_id for m in chosen)}"
     )
+    side = next(iter(images.values())).shape[0]
+    too_large = [radius for radius in dilations if radius > side // 2]
+    if too_large:  # a disk that wide turns the image all hole, and costs radius^2 per pixel
+        raise UserError(
+            f"--dilations {too_large[0]}: at most {side // 2} px on {side}-px images (the paper's largest is 95)"
+        )
     photos = dict(pair_masks(chosen, images.keys(), seed))
-    pairs = []
+    # every dilated mask is made in memory and checked against what the folder holds before one is written
+    planned = []
     for mask in chosen:
         valid = read_pair(mask, images[photos[mask]])
         for radius in dilations:
-            # written every time: a mask left from another --masks would otherwise be reused under its id
             path = out_dir / "masks" / f"d{radius}" / f"{mask.mask_id}.png"
-            write_png_atomic(path, mask_to_png(dilate_holes(valid, radius, mask.category)))
+            planned.append((path, encode_png(mask_to_png(dilate_holes(valid, radius, mask.category))), mask, radius))
+    with sweep_lock(out_dir):
+        for path, png, *_ in planned:
+            if path.exists() and path.read_bytes() != png:
+                raise UserError(
+                    f"{out_dir} holds a sweep of other masks ({path.relative_to(out_dir)} differs: another --masks, "
+                    "--count, --size or --seed): give another --out"
+                )
+        pairs = []
+        for path, png, mask, radius in planned:
+            if not path.exists():
+                write_bytes_atomic(path, png)
             pairs.append((MaskEntry(f"{mask.mask_id}_d{radius}", path, mask.category, f"d{radius}"), photos[mask]))
-    results = run_benchmark(
+    return run_benchmark(
         methods, images, [], out_dir, seed, workers, batch_size, method_options, log=log, shard=shard, pairs=pairs
     )
-    return results
+
+
+@contextlib.contextmanager
+def sweep_lock(out_dir):
+    """One sweep at a time checks and writes a folder's dilated masks, so that two sweeps cannot write
+    theirs under one another's rows; shards of one sweep write the same bytes, and run side by side."""
+    lock = FileLock(str(Path(out_dir) / "sweep.lock"))
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise UserError(f"{out_dir} is in use by another sweep: wait for it, or give this one another --out") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def sweep_table(results_dir) -> pd.DataFrame:

@@ -9,10 +9,16 @@ thread pool exists inherits the pool's bookkeeping but not its threads, and chan
 count there waits forever for threads that are not there (`maskgen build --workers 2` hung so, now
 and then, at the start of its second video). One thread per worker is what the workers want
 anyway; the parent's setting comes back when the pool closes.
+
+A worker whose parent dies (a `kill -9` of the command, a closed terminal) exits within a second:
+forked workers share the task queue's pipe with each other, so they would never see it close.
 """
 
 import contextlib
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -23,8 +29,19 @@ from pconvkit.errors import UserError
 _STATE = {}
 
 
-def _install(name, value):
-    _STATE[name] = value
+PARENT_POLL_SECONDS = 0.5
+
+
+def _start_worker(parent: int, state: dict):
+    """A worker's start: its state installed, and a watch on its parent."""
+    _STATE.update(state)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)  # orphaned: the command that wanted the results is gone
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def worker_state(name):
@@ -36,10 +53,7 @@ def worker_state(name):
 def process_pool(workers: int, what: str, state: dict | None = None):
     """A forked ProcessPoolExecutor; `state` (name -> object) is handed to each worker once, at its
     start, instead of with every task."""
-    initializer, initargs = (None, ())
-    if state:
-        ((name, value),) = state.items()
-        initializer, initargs = _install, (name, value)
+    initializer, initargs = _start_worker, (os.getpid(), dict(state or {}))
     parent_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # before any fork: the children inherit a pool without threads to wait for
     try:

@@ -93,5 +93,7 @@ def test_a_sweep_refuses_bad_dilations_and_other_masks_in_its_folder(tmp_path):
     assert not (tmp_path / "s").exists()
     ok = CliRunner().invoke(benchmark, ["sweep", "--dilations", "0,2", "--masks", str(tmp_path / "masks"), *common])
     assert ok.exit_code == 0, ok.output
+    before = {p: p.read_bytes() for p in (tmp_path / "s" / "masks").rglob("*.png")}
     other = CliRunner().invoke(benchmark, ["sweep", "--dilations", "0,2", "--masks", str(tmp_path / "other"), *common])
-    assert other.exit_code != 0 and "mask hash" in other.output  # not the old results under the same ids
+    assert other.exit_code != 0 and "holds a sweep of other masks" in other.output  # not the old rows under the ids
+    assert {p: p.read_bytes() for p in (tmp_path / "s" / "masks").rglob("*.png")} == before  # nothing rewritten

@@ -93,3 +93,46 @@ def test_workers_start_with_one_opencv_thread_and_the_parent_keeps_its_own():
         signal.alarm(0)
     assert inherited == [1, 1, 1, 1]  # the children have no thread count to change, so none to wait for
     assert cv2.getNumThreads() == 2
+
+
+def test_workers_exit_when_their_parent_is_killed(tmp_path):
+    """A `kill -9` of the command leaves no worker running (they would wait on the queue forever)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from pconvkit.workers import process_pool\n"
+        "def pid(_):\n"
+        "    time.sleep(0.2)\n"
+        "    return os.getpid()\n"
+        "with process_pool(2, 'test') as pool:\n"
+        "    print(' '.join(map(str, set(pool.map(pid, range(8))))), flush=True)\n"
+        "    list(pool.map(time.sleep, [60, 60]))\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers = [int(p) for p in parent.stdout.readline().split()]
+    assert workers
+    time.sleep(0.5)  # the workers are asleep in their 60 s tasks
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in workers if _running(p)]
+    assert not alive
+
+
+def _running(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as handle:  # a zombie has exited; its parent (init) reaps it
+        return handle.read().split(")")[-1].split()[0] != "Z"
