@@ -8,7 +8,16 @@ import numpy as np
 from pconvkit.errors import UserError
 from pconvkit.files import encode_png, write_bytes_atomic
 from pconvkit.images import list_images, mask_to_png, read_mask
-from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, CELLS, bin_label, border_distance, classify
+from pconvkit.maskgen.bins import (
+    BINS,
+    BORDER_MARGIN,
+    CATEGORIES,
+    CELLS,
+    bin_label,
+    border_distance,
+    check_polarity,
+    classify,
+)
 from pconvkit.maskgen.manifest import (
     find_test_dir,
     manifest_polarity,
@@ -131,13 +140,18 @@ def cell_statistics(frame):
     )
 
 
-def compare_folders(first, second, first_hole_white=False, second_hole_white=False, margin: int = BORDER_MARGIN):
+def compare_folders(
+    first, second, first_hole_white=False, second_hole_white=False, margin: int = BORDER_MARGIN, mostly_hole=False
+):
     """Two mask sets side by side per cell: count, mean and quartiles of the hole ratio, and the mean
-    of each statistic, with the relative difference second / first - 1."""
+    of each statistic, with the relative difference second / first - 1. Each set's polarity is
+    checked as `benchmark run` checks it (`mostly_hole`: both sets really are mostly hole)."""
     import pandas as pd
 
     def per_cell(folder, hole_white):
         frame = measured_masks(folder, hole_white, margin)
+        if not mostly_hole:
+            check_polarity(folder, frame["hole_ratio"], hole_white)
         frame = frame[frame["bin"] != "outside"]
         grouped = frame.groupby(["category", "bin"])
         table = grouped.agg(count=("path", "size"), **{name: (name, "mean") for name in STATISTICS})

@@ -46,6 +46,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     sample_every: int = 500
     hole_white: bool = False  # polarity of a plain mask folder
+    mostly_hole: bool = False  # a plain mask folder whose masks really are mostly hole (see check_polarity)
     # Crops come from the image resized so its short side is a random length in
     # [size, scale_jitter * size]; 1.0 (the paper's) takes crops at the native resolution and only
     # scales up images smaller than the crop. >1 teaches the network upscaled, smoother content too.

@@ -22,6 +22,7 @@ from pconvkit.errors import UserError
 from pconvkit.files import write_png_atomic
 from pconvkit.images import list_images, read_image, read_mask, to_uint8
 from pconvkit.maskgen.augment import AugmentedMasks
+from pconvkit.maskgen.bins import check_polarity
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
 from pconvkit.models.checkpoint import read_checkpoint, save_checkpoint
 from pconvkit.models.config import TrainConfig, UNetConfig
@@ -77,7 +78,9 @@ class TrainingData:
             rows = load_pool(masks, "train")
             raw_masks = [load_raw_mask(masks, "train", r["raw_id"]) for r in rows]
         else:
-            raw_masks = [read_mask(p, config.hole_white) for p in list_images(masks)]
+            paths = list_images(masks)
+            raw_masks = [read_mask(p, config.hole_white) for p in paths]
+            _check_training_masks(masks, paths, raw_masks, config)
         if not raw_masks:
             raise UserError(f"no training masks in {masks}")
         self.raw_masks = raw_masks
@@ -101,6 +104,20 @@ class TrainingData:
             crop = cv2.resize(crop, (self.size, self.size), interpolation=interpolation).clip(0, 1)
         crop = np.ascontiguousarray(crop[:, ::-1] if draw.flip else crop)
         return jitter_colours(crop, draw) if self.color_jitter > 0 else crop
+
+
+def _check_training_masks(folder, paths, masks, config: TrainConfig):
+    """A plain mask folder must be read the right way round (the evidence `benchmark run` uses), and
+    every mask must hold both hole and valid pixels: from one without either nothing is learnt."""
+    ratios = [1 - float(m.mean()) for m in masks]
+    if not config.mostly_hole:
+        check_polarity(folder, ratios, config.hole_white)
+    for path, ratio in zip(paths, ratios):
+        if ratio in (0.0, 1.0):
+            raise UserError(
+                f"training mask {path} is all {'hole' if ratio else 'valid'}: nothing is learnt from it; "
+                "remove it, or check the polarity (--hole-white)"
+            )
 
 
 @dataclass
@@ -302,6 +319,11 @@ def _starting_point(config, resume, phase: int, log) -> dict | None:
     same phase and further on. Running an interrupted command again therefore continues it instead
     of starting over and overwriting it (a phase-2 command resuming phase1.pt, too)."""
     state = read_checkpoint(resume) if resume else None
+    if state is not None and state["step"] >= config.steps:
+        raise UserError(
+            f"{resume} is at step {state['step']} already: --steps {config.steps} trains nothing "
+            f"(--steps counts the total across phases: give more than {state['step']})"
+        )
     last = Path(config.out) / "last.pt"
     if not last.exists() or (resume and last.resolve() == Path(resume).resolve()):
         return state

@@ -12,6 +12,7 @@ from pconvkit.cli.options import (
     apply,
     csv_list,
     hole_white,
+    mostly_hole,
     option,
     out_folder,
     positive_int_list,
@@ -284,13 +285,14 @@ def maskgen_stats(folder, hole_white):
 @click.option("--first-hole-white", is_flag=True, help="FIRST is a plain folder of white = hole masks.")
 @click.option("--second-hole-white", is_flag=True, help="SECOND is a plain folder of white = hole masks (NVIDIA's).")
 @out_folder("Folder for compare.csv and compare.png.", required=False)
-def maskgen_compare(first, second, first_hole_white, second_hole_white, out):
+@mostly_hole
+def maskgen_compare(first, second, first_hole_white, second_hole_white, out, mostly_hole):
     """Two mask sets side by side per cell: counts, hole ratios, components, compactness, the largest
     component's share, band width and centre line; relative differences, one line per cell, and a picture."""
     from pconvkit.files import ensure_writable_dir, write_text_atomic
     from pconvkit.maskgen.survey import compare_folders, comparison_lines, comparison_picture
 
-    table = compare_folders(first, second, first_hole_white, second_hole_white)
+    table = compare_folders(first, second, first_hole_white, second_hole_white, mostly_hole=mostly_hole)
     names = (Path(first).name, Path(second).name)
     for line in comparison_lines(table, names):
         click.echo(line)

@@ -18,6 +18,7 @@ from pconvkit.cli.options import (
     hole_white,
     images_option,
     masks_option,
+    mostly_hole,
     option,
     out_file,
     out_folder,
@@ -75,6 +76,7 @@ _UNET = UNetConfig()
 @click.option("--checkpoint-every", default=_TRAIN.checkpoint_every, show_default=True, type=POSITIVE)
 @click.option("--sample-every", default=_TRAIN.sample_every, show_default=True, type=POSITIVE)
 @hole_white
+@mostly_hole
 @option(
     "--scale-jitter",
     _TRAIN.scale_jitter,
