@@ -10,6 +10,7 @@ import csv
 import html
 import io
 import math
+import re
 from dataclasses import dataclass, field
 
 
@@ -87,35 +88,56 @@ def _cells(table: Table, row: list, interval: str, escape, bold: str) -> list[st
     return texts
 
 
-def _as_is(text: str) -> str:
-    return text
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def markdown_escape(text: str) -> str:
+    """Text as itself in a Markdown table cell: every character with a meaning there (a pipe ends
+    the cell, * and _ emphasise, < opens HTML) backslash-escaped, line breaks as spaces."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
 def to_markdown(*tables: Table) -> str:
     parts = []
     for table in tables:
-        lines = [table.caption, ""] if table.caption else []
+        lines = [table.caption, ""] if table.caption else []  # the caption is the toolkit's own text
         lines += [
-            "| " + " | ".join(table.labels + table.columns) + " |",
+            "| " + " | ".join(markdown_escape(h) for h in table.labels + table.columns) + " |",
             "|" + "---|" * len(table.labels) + "---:|" * len(table.columns),
         ]
         for row in table.rows:
-            cells = _cells(table, row, "{value} [{low}, {high}]", _as_is, "**{}**")
-            lines.append("| " + " | ".join([str(t) for t in row[: len(table.labels)]] + cells) + " |")
+            cells = _cells(table, row, "{value} [{low}, {high}]", markdown_escape, "**{}**")
+            labels = [markdown_escape(t) for t in row[: len(table.labels)]]
+            lines.append("| " + " | ".join(labels + cells) + " |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_LATEX_SPECIAL = re.compile("|".join(map(re.escape, _LATEX)))
+
+
 def latex_escape(text: str) -> str:
-    for char, replacement in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
-        text = text.replace(char, replacement)
-    return text
+    """Text as itself in LaTeX: each of its ten special characters replaced in one pass (so that a
+    replacement is never escaped again), line breaks as spaces."""
+    return _LATEX_SPECIAL.sub(lambda match: _LATEX[match.group()], " ".join(str(text).splitlines()))
 
 
 def to_latex(*tables: Table) -> str:
     parts = []
     for table in tables:
-        lines = ["% " + table.caption] if table.caption else []
+        lines = ["% " + " ".join(table.caption.splitlines())] if table.caption else []
         lines += [r"\begin{tabular}{" + "l" * len(table.labels) + "r" * len(table.columns) + "}", r"\hline"]
         if table.groups:
             spans = [rf"\multicolumn{{{n}}}{{c}}{{{latex_escape(text)}}}" for text, n in table.groups]
@@ -156,6 +178,19 @@ def to_html(*tables: Table) -> str:
     return "\n".join(parts) + "\n"
 
 
+def plot_label(name: str) -> str:
+    """A name as matplotlib shows it: $ escaped (it opens mathtext, and an odd one is an error), and
+    a leading underscore kept visible (matplotlib hides legend entries that start with one)."""
+    text = str(name).replace("$", r"\$")
+    return " " + text if text.startswith("_") else text
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """A label a spreadsheet shows as text: one that starts like a formula (= + - @, tab, return)
+    gets a leading apostrophe (OWASP's rule against CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def to_csv(*tables: Table) -> str:
     """Long CSV: one line per row and number column, raw numbers at full precision (repr)."""
     first = tables[0]
@@ -165,7 +200,7 @@ def to_csv(*tables: Table) -> str:
     raw = lambda v: "" if _missing(v) else repr(float(v))
     for table in tables:
         for row in table.rows:
-            labels = list(row[: len(table.labels)])
+            labels = [_spreadsheet_safe(str(t)) for t in row[: len(table.labels)]]
             for column, cell in zip(table.columns, row[len(table.labels) :]):
                 if not isinstance(cell, Number) or (_missing(cell.value) and cell.count is None):
                     continue

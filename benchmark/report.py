@@ -15,7 +15,7 @@ import pconvkit
 from pconvkit.benchmark import confidence, metrics
 from pconvkit.benchmark.grid import comparison_grid, grid_pairs
 from pconvkit.benchmark.methods import METHODS
-from pconvkit.benchmark.render import to_html
+from pconvkit.benchmark.render import plot_label, to_html
 from pconvkit.benchmark.results import read_pairing, read_results, read_run_settings, results_path
 from pconvkit.benchmark.tables import distribution_table, summarise, table1, timing_table
 from pconvkit.errors import require_extra
@@ -75,7 +75,9 @@ def _plot_metric(summary, metric, out_dir: Path) -> Path:
         for method, group in cells[cells["column"].str.endswith(f" {category}")].groupby("method"):
             group = group.assign(x=group["column"].str.split().str[0].map(centres)).sort_values("x")
             errors = np.vstack([group["value"] - group["low"], group["high"] - group["value"]])
-            axis.errorbar(group["x"], group["value"], yerr=np.nan_to_num(errors), marker="o", capsize=3, label=method)
+            axis.errorbar(
+                group["x"], group["value"], yerr=np.nan_to_num(errors), marker="o", capsize=3, label=plot_label(method)
+            )
         axis.set_title(
             f"{category}: " + ("no hole within 50 px of the border" if category == "N" else "holes may touch it")
         )

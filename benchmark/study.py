@@ -33,7 +33,7 @@ import pandas as pd
 
 from pconvkit.benchmark.data import read_pair
 from pconvkit.benchmark.methods import fill, make_method
-from pconvkit.benchmark.render import Number, Table, to_latex, to_markdown
+from pconvkit.benchmark.render import Number, Table, plot_label, to_latex, to_markdown
 from pconvkit.benchmark.results import read_pairing
 from pconvkit.errors import UserError
 from pconvkit.files import csv_text, read_csv_rows, write_bytes_atomic, write_image, write_text_atomic
@@ -505,7 +505,7 @@ def write_tally(study_dir, out_dir) -> list[Path]:
         color=["tab:blue" if c == "N" else "tab:orange" for c in part["category"]],
     )
     axis.axhline(0.5, color="grey", linewidth=0.8)
-    axis.set_xticks(range(len(part)), labels, rotation=60, ha="right", fontsize=7)
+    axis.set_xticks(range(len(part)), [plot_label(t) for t in labels], rotation=60, ha="right", fontsize=7)
     axis.set_ylabel("preference rate")
     axis.set_ylim(0, 1)
     figure.tight_layout()

@@ -26,7 +26,7 @@ from pconvkit.benchmark.confidence import cluster_bootstrap
 from pconvkit.benchmark.data import MaskEntry, pair_masks, read_pair
 from pconvkit.benchmark.methods import fill, make_method
 from pconvkit.benchmark.metrics import PAPER_METRICS, PER_IMAGE
-from pconvkit.benchmark.render import Number, Table, to_csv, to_markdown
+from pconvkit.benchmark.render import Number, Table, plot_label, to_csv, to_markdown
 from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.benchmark.run import run_benchmark
 from pconvkit.errors import UserError
@@ -202,7 +202,9 @@ def write_outputs(results_dir, images: dict, methods, method_options=None) -> li
         for method, group in table[table["metric"] == metric].groupby("method"):
             group = group.sort_values("dilation")
             errors = np.nan_to_num(np.vstack([group["value"] - group["low"], group["high"] - group["value"]]))
-            axis.errorbar(group["dilation"], group["value"], yerr=errors, marker="o", capsize=3, label=method)
+            axis.errorbar(
+                group["dilation"], group["value"], yerr=errors, marker="o", capsize=3, label=plot_label(method)
+            )
         axis.set_xlabel("hole dilation (px)")
         axis.set_ylabel(labels[metric].label)
         axis.grid(alpha=0.3)
