@@ -18,7 +18,7 @@ import pandas as pd
 
 from pconvkit.benchmark.confidence import cluster_bootstrap
 from pconvkit.benchmark.methods import import_callable
-from pconvkit.benchmark.metrics import SUPER_RESOLUTION, psnr, ssim
+from pconvkit.benchmark.metrics import SSIM_TAPS, SUPER_RESOLUTION, psnr, ssim
 from pconvkit.benchmark.render import Number, Table, to_csv, to_markdown
 from pconvkit.errors import UserError
 from pconvkit.files import encode_image, write_bytes_atomic, write_text_atomic
@@ -58,6 +58,13 @@ def measure(result: np.ndarray, truth: np.ndarray, factor: int) -> dict:
 def run_sr_benchmark(methods, images: dict, factor: int, out_dir, checkpoint=None, log=print) -> Path:
     """Every method on every photo and input kind; OUT/sr_results.csv, sr_table.md (and .csv) and sr_grid.png."""
     out_dir = Path(out_dir)
+    side = min(min(photo.shape[:2]) for photo in images.values())
+    smallest = factor * (2 + -(-SSIM_TAPS // factor))  # the measured interior must hold SSIM's window
+    if side < smallest:
+        raise UserError(
+            f"images of {side} px are too small for x{factor}: the measured interior (a {factor}-px border "
+            f"excluded) must hold SSIM's {SSIM_TAPS}-px window; give --size {smallest} or more"
+        )
     upscalers = {name: make_upscaler(name, factor, checkpoint) for name in methods}
     rows, pictures = [], []
     for image_name, photo in images.items():

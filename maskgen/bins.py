@@ -88,3 +88,16 @@ def check_polarity(source, hole_ratios, hole_white: bool):
         f"{what} fall outside every hole-ratio bin (0.01, 0.6] (mean hole ratio {ratios.mean():.2f}); "
         f"{hint}, or give --mostly-hole if they really are so"
     )
+
+
+def check_size_holds_every_bin(size: int, margin: int = BORDER_MARGIN):
+    """Refuse, before any mask is drawn, a size whose N masks cannot reach the largest bin: an N
+    mask keeps a `margin`-px frame valid, so its hole is at most the interior's share of the image,
+    which must exceed the last bin's lower edge."""
+    interior = max(size - 2 * margin, 0) ** 2 / size**2
+    if interior <= BIN_EDGES[-2]:
+        smallest = int(2 * margin / (1 - BIN_EDGES[-2] ** 0.5)) + 1
+        raise UserError(
+            f"--size {size} with a {margin}-px border frame leaves N masks at most {interior:.0%} hole, "
+            f"short of the bin {bin_label(len(BINS) - 1)}: give --size {smallest} or more, or a smaller --border-margin"
+        )

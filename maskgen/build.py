@@ -39,7 +39,7 @@ from pconvkit.maskgen.augment import (
     rotated_window,
     window_distance,
 )
-from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_frame
+from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_frame, check_size_holds_every_bin
 from pconvkit.maskgen.manifest import SETTINGS_NAME, manifest_text, read_manifest, write_cell_mask, write_manifest
 from pconvkit.maskgen.pool import (
     PAPER_TEST_COUNT,
@@ -289,6 +289,7 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
     >>> [(r["category"], r["bin"]) for r in read_manifest(manifest)][:3]
     [('N', '0.01-0.1'), ('B', '0.01-0.1'), ('N', '0.1-0.2')]
     """
+    check_size_holds_every_bin(settings.size, settings.margin)
     if settings.per_bin < 1:
         raise UserError("--per-bin must be at least 1")
     if settings.size <= 2 * settings.margin:

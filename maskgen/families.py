@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from pconvkit.errors import UserError
 from pconvkit.files import check_settings_file
-from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, classify
+from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, check_size_holds_every_bin, classify
 from pconvkit.maskgen.manifest import write_cell_mask, write_manifest
 
 STROKE_WIDTHS = {"strokes-thin": (5, 15), "strokes-medium": (15, 35), "strokes-thick": (35, 70)}
@@ -102,6 +102,7 @@ def family_mask(family: str, category: str, bin_index: int, rng, settings: Famil
 def build_family_set(out_dir, settings: FamilySettings) -> Path:
     """The 12 x per_bin test masks of a family, with their manifest; resumable (masks already written
     with the same settings are kept)."""
+    check_size_holds_every_bin(settings.size, settings.margin)
     if settings.family not in FAMILIES:
         raise UserError(f"unknown mask family {settings.family!r}: {', '.join(FAMILIES)}")
     test_dir = Path(out_dir) / "test"

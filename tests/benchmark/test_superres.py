@@ -44,3 +44,12 @@ def test_every_method_meets_the_same_inputs_and_the_table_says_so(tmp_path, monk
     long = pd.read_csv(tmp_path / "sr_table.csv")
     assert len(long) == 2 * 2 * len(SUPER_RESOLUTION) and (long["ci_low"] <= long["value"]).all()
     assert (tmp_path / "sr_grid.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("side, factor", [(8, 4), (19, 4), (24, 8)])
+def test_images_too_small_for_ssims_window_are_refused_before_any_upscaling(tmp_path, side, factor):
+    images = {"a": textured((side, side, 3))}
+    with pytest.raises(UserError, match="SSIM's 11-px window"):
+        run_sr_benchmark(["bicubic"], images, factor, tmp_path)
+    assert not list(tmp_path.iterdir())
+    run_sr_benchmark(["bicubic"], {"a": textured((5 * factor, 5 * factor, 3))}, factor, tmp_path / "ok")

@@ -29,3 +29,13 @@ def test_a_family_fills_every_cell_and_its_masks_measure_into_it(tmp_path, famil
         return hashlib.sha256((folder / "test" / "manifest.csv").read_bytes()).hexdigest()
 
     assert digest(tmp_path / "a") == digest(tmp_path / "b")  # same seed, same bytes
+
+
+@pytest.mark.parametrize("size, margin", [(64, 50), (341, 50), (100, 25)])
+def test_a_size_whose_n_masks_cannot_reach_the_last_bin_is_refused_before_drawing(tmp_path, size, margin):
+    from helpers import one_error_line
+
+    arguments = ["build", "--family", "rect", "--per-bin", "2", "--size", str(size), "--border-margin", str(margin)]
+    line = one_error_line(CliRunner().invoke(maskgen, [*arguments, "--out", str(tmp_path / "m")]))
+    assert f"--size {size}" in line and "0.5-0.6" in line
+    assert not list(tmp_path.rglob("*.png"))
