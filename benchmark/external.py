@@ -37,6 +37,14 @@ def export_pairs(results_dir, images: dict, layout: str, out_dir) -> Path:
         raise UserError(f"unknown layout {layout!r}: {', '.join(LAYOUTS)}")
     out_dir = Path(out_dir)
     pairs = read_pairing(results_dir)
+    protocol = f"{len(pairs)} pairs; pairing {pairing_hash(results_dir)}; layout {layout}\n"
+    # another export's files left in the folder would be read as pairs of this one by the other tool
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        held = (out_dir / "protocol.txt").read_text() if (out_dir / "protocol.txt").is_file() else None
+        if held != protocol:
+            raise UserError(
+                f"{out_dir} is not empty and holds no export of these pairs in this layout: give another --out"
+            )
     rows = []
     for mask, image_name in pairs:
         image = _image_of(images, image_name)
@@ -53,7 +61,7 @@ def export_pairs(results_dir, images: dict, layout: str, out_dir) -> Path:
     if layout == "mmagic":
         write_text_atomic(out_dir / "pairs.txt", "".join(f"{row['name']}\n" for row in rows))
     write_text_atomic(out_dir / "pairs.csv", csv_text(rows, ("name", "mask", "image", "category", "bin")))
-    write_text_atomic(out_dir / "protocol.txt", f"{len(rows)} pairs; pairing {pairing_hash(results_dir)}\n")
+    write_text_atomic(out_dir / "protocol.txt", protocol)
     return out_dir
 
 

@@ -88,13 +88,16 @@ def _cells(table: Table, row: list, interval: str, escape, bold: str) -> list[st
     return texts
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+# What has a meaning in a Markdown table cell: a pipe ends the cell, * and a word-edge _ emphasise,
+# ` opens code, < HTML, [ ] a link; an underscore inside a word (my_method) means nothing in
+# CommonMark and is left as it is, so that names read as themselves in the file too.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
 def markdown_escape(text: str) -> str:
-    """Text as itself in a Markdown table cell: every character with a meaning there (a pipe ends
-    the cell, * and _ emphasise, < opens HTML) backslash-escaped, line breaks as spaces."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+    """Text as itself in a Markdown table cell: each character with a meaning there backslash-escaped,
+    line breaks as spaces."""
+    return _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(), " ".join(str(text).splitlines()))
 
 
 def to_markdown(*tables: Table) -> str:

@@ -90,3 +90,17 @@ def test_incomplete_or_wrongly_sized_outputs_are_refused(run):
     assert result.exit_code == 0, result.output
     table = runner.invoke(benchmark, ["table", str(run / "results")]).output
     assert "| GL |" in table and "GL (not run)" not in table and "GntIpt (not run)" in table
+
+
+def test_an_export_into_a_folder_of_other_files_is_refused_and_the_same_export_repeats(run):
+    from helpers import one_error_line
+
+    export = ["export-pairs", str(run / "results"), "--images", str(run / "images"), "--out", str(run / "pairs")]
+    assert CliRunner().invoke(benchmark, [*export, "--layout", "lama"]).exit_code == 0
+    assert CliRunner().invoke(benchmark, [*export, "--layout", "lama"]).exit_code == 0  # the same, again
+    line = one_error_line(CliRunner().invoke(benchmark, [*export, "--layout", "plain"]))
+    assert "is not empty" in line and not (run / "pairs" / "images").exists()
+    (run / "other").mkdir()
+    (run / "other" / "old.png").write_bytes(b"")
+    other = ["export-pairs", str(run / "results"), "--images", str(run / "images"), "--out", str(run / "other")]
+    assert "is not empty" in one_error_line(CliRunner().invoke(benchmark, other))

@@ -22,7 +22,7 @@ def _table():
 
 def test_numbers_look_the_same_in_every_display_format():
     markdown, latex, html = to_markdown(_table()), to_latex(_table()), to_html(_table())
-    assert r"| l1 (%) | x\_1 & \<b\>50%\</b\> \#2 | **1.23 [1.00, 1.50]** |  |" in markdown
+    assert r"| l1 (%) | x_1 & \<b\>50%\</b\> #2 | **1.23 [1.00, 1.50]** |  |" in markdown
     assert "| l1 (%) | plain | 2.000 |  |" in markdown
     assert "12.35 (n=7) | not reported (n=3) |" in markdown
     assert r"\textbf{1.23 {\tiny [1.00, 1.50]}}" in latex and r"plain & 2.000 &  \\" in latex
