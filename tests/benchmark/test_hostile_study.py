@@ -229,9 +229,11 @@ def test_a_read_only_database_is_refused_when_the_server_starts(study):
 def test_the_tally_reads_a_database_it_may_not_write(study, tmp_path):
     client = _client(study)
     participant = _participant(client)
-    for _ in range(5):
+    sides = {int(k["trial"]): k for k in read_study(study)[2]}
+    for _ in range(5):  # the truth in a catch trial, so that the participant is not excluded
         trial = client.get(f"/api/next?p={participant}").get_json()["trial"]
-        client.post("/api/answer", json=dict(p=participant, trial=trial, choice="left", response_ms=500))
+        choice = "right" if sides[trial]["right"] == "truth" else "left"
+        client.post("/api/answer", json=dict(p=participant, trial=trial, choice=choice, response_ms=500))
     before = len(answers_frame(study))
     uri = f"file:{study / 'answers.sqlite'}?mode=ro"
     sqlite3.connect(uri, uri=True).execute("SELECT 1").fetchone()

@@ -69,7 +69,9 @@ def test_a_killed_mask_builder_ends_the_build_with_an_error(tmp_path, monkeypatc
     signal.alarm(120)  # a hang fails the test instead of the suite
     try:
         with pytest.raises(UserError, match="worker process of maskgen build died"):
-            build.build_test_set(tmp_path, rows, build.BenchmarkSettings(per_bin=2, size=256, chunk=1), workers=2)
+            build.build_test_set(
+                tmp_path, rows, build.BenchmarkSettings(per_bin=2, size=256, margin=25, chunk=1), workers=2
+            )
     finally:
         signal.alarm(0)
 
