@@ -2,12 +2,17 @@
 tool's outputs scored back into the run's results, with the same compositing, metrics and rows as
 a built-in method.
 
-Layouts of `export_pairs` (NAME is the pair's mask id):
+Layouts of `export_pairs` (NAME is `export_name`, p00001 ... in pairing order: a name with no
+"mask" in it, no dot, space or letter outside ASCII, so that every tool's own file rule reads it as
+meant, whatever the mask ids are; pairs.csv maps each NAME to its mask id):
 
-    lama    NAME.png and NAME_mask001.png, white = hole (what LaMa's predict.py reads; it writes
-            NAME_mask001.png into its output folder)
+    lama    NAME.png and NAME_mask001.png, white = hole (LaMa's evaluation reader globs
+            **/*mask*.png and takes the image as the mask name's part before its last "_mask"; it
+            writes NAME_mask001.png into its output folder)
     mmagic  images/NAME.png and masks/NAME.png, white = hole (mmagic's inpainting masks), and
-            pairs.txt with one NAME per line
+            pairs.txt with one NAME.png per line (BasicImageDataset's annotation file: a line's
+            first word is the file, with its extension); IOPaint's batch mode reads this layout as
+            it is (`iopaint run --image DIR/images --mask DIR/masks`: a mask by its image's stem)
     plain   images/NAME.png and masks/NAME.png, white = valid (the paper's M)
 
 Each image is the method's input: the photo with its holes blanked (`images.blank_holes`), as the
@@ -19,13 +24,15 @@ print them).
 import math
 from pathlib import Path
 
+import numpy as np
+
 from pconvkit.benchmark.data import image_identity, mask_identity, read_pair
 from pconvkit.benchmark.methods import check_scored_name
 from pconvkit.benchmark.results import appending, pairing_hash, read_pairing, result_row, results_path
 from pconvkit.benchmark.run import MetricWeights, Scorers, checked_composite
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash, csv_text, file_hash, write_image, write_png_atomic, write_text_atomic
-from pconvkit.images import IMAGE_SUFFIXES, blank_holes, image_size, mask_to_png, read_image
+from pconvkit.images import HOLE_FILL, IMAGE_SUFFIXES, blank_holes, image_size, mask_to_png, read_image
 
 LAYOUTS = ("lama", "mmagic", "plain")
 OUTPUT_SUFFIXES = ("", "_mask001", "_mask")  # LaMa names its outputs after the mask file
@@ -46,10 +53,10 @@ def export_pairs(results_dir, images: dict, layout: str, out_dir) -> Path:
                 f"{out_dir} is not empty and holds no export of these pairs in this layout: give another --out"
             )
     rows = []
-    for mask, image_name in pairs:
+    for index, (mask, image_name) in enumerate(pairs):
         image = _image_of(images, image_name)
         valid = read_pair(mask, image)
-        name = mask.mask_id
+        name = export_name(index, len(pairs))
         if layout == "lama":
             image_path, mask_path, hole_white = out_dir / f"{name}.png", out_dir / f"{name}_mask001.png", True
         else:
@@ -59,33 +66,72 @@ def export_pairs(results_dir, images: dict, layout: str, out_dir) -> Path:
         write_png_atomic(mask_path, mask_to_png(valid, hole_white))
         rows.append(dict(name=name, mask=mask.mask_id, image=image_name, category=mask.category, bin=mask.bin))
     if layout == "mmagic":
-        write_text_atomic(out_dir / "pairs.txt", "".join(f"{row['name']}\n" for row in rows))
+        write_text_atomic(out_dir / "pairs.txt", "".join(f"{row['name']}.png\n" for row in rows))
     write_text_atomic(out_dir / "pairs.csv", csv_text(rows, ("name", "mask", "image", "category", "bin")))
     write_text_atomic(out_dir / "protocol.txt", protocol)
     return out_dir
 
 
+def export_name(index: int, count: int) -> str:
+    """The file name (without suffix) of the index-th pair (0-based) of `count` in every layout."""
+    return f"p{index + 1:0{max(5, len(str(count)))}d}"
+
+
 def find_outputs(pairs, outputs_dir) -> dict:
-    """{mask id: output file} for every pair; a one-line error when any pair has none."""
+    """{mask id: output file} for every pair, each found exactly once under its export name (as
+    NAME, NAME_mask001 or NAME_mask, any image suffix); a one-line error when any pair has none or
+    two candidates."""
     outputs_dir = Path(outputs_dir)
     if not outputs_dir.is_dir():
         raise UserError(f"not a folder: {outputs_dir}")
-    files = {p.stem: p for p in outputs_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES}
+    files = {}
+    for path in outputs_dir.rglob("*"):
+        if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
+            files.setdefault(path.stem, []).append(path)
     found, missing = {}, []
-    for mask, _ in pairs:
-        path = next(
-            (files[mask.mask_id + suffix] for suffix in OUTPUT_SUFFIXES if mask.mask_id + suffix in files), None
-        )
-        if path is None:
-            missing.append(mask.mask_id)
+    for index, (mask, _) in enumerate(pairs):
+        name = export_name(index, len(pairs))
+        candidates = [p for suffix in OUTPUT_SUFFIXES for p in files.get(name + suffix, [])]
+        if len(candidates) > 1:
+            raise UserError(
+                f"two outputs for pair {name} (mask {mask.mask_id}): {candidates[0]} and {candidates[1]}; "
+                "keep one per pair"
+            )
+        if candidates:
+            found[mask.mask_id] = candidates[0]
         else:
-            found[mask.mask_id] = path
+            missing.append(name)
     if missing:
+        named_by_id = sum(mask.mask_id in files for mask, _ in pairs)
+        hint = " (they are named by mask id: export the pairs again, outputs are named by pairs.csv's names)"
         raise UserError(
             f"{len(missing)} of {len(pairs)} pairs have no output in {outputs_dir} (first: "
             f"{missing[0]}.png or {missing[0]}_mask001.png): score a complete set of outputs"
+            + (hint if named_by_id else "")
         )
     return found
+
+
+def _check_outputs_are_outputs(pairs, outputs: dict, images: dict):
+    """Stop before any row where the folder holds something else than a method's outputs: the mask
+    files (binary, one grey channel), the ground truths (the truth's pixels in every hole) or the
+    exported inputs themselves (every hole still blank)."""
+    looks = dict(mask=0, truth=0, blank=0)
+    for mask, image_name in pairs:
+        image = _image_of(images, image_name)
+        output, holes = read_image(outputs[mask.mask_id]), read_pair(mask, image) == 0
+        grey = np.array_equal(output[..., 0], output[..., 1]) and np.array_equal(output[..., 0], output[..., 2])
+        looks["mask"] += grey and np.isin(output, (0.0, 1.0)).all()
+        looks["truth"] += bool(np.abs(output[holes] - image[holes]).max(initial=0) <= 0.5 / 255)
+        looks["blank"] += bool((output[holes] == HOLE_FILL).all())
+    what = {
+        "mask": "mask files (binary, grey)",
+        "truth": "the ground truths (the truth's pixels in every hole)",
+        "blank": "the exported inputs (every hole still blank)",
+    }
+    for kind, count in looks.items():
+        if count == len(pairs):
+            raise UserError(f"the outputs in this folder are {what[kind]}, not a method's outputs: give its --outputs")
 
 
 def score_outputs(
@@ -112,6 +158,7 @@ def score_outputs(
         if image_size(outputs[mask.mask_id]) != (width, height):
             found = "x".join(map(str, image_size(outputs[mask.mask_id])))
             raise UserError(f"{outputs[mask.mask_id]} is {found}; its pair is {width}x{height}")
+    _check_outputs_are_outputs(pairs, outputs, images)
     path = results_path(results_dir)
     scorers = Scorers(metric_weights, results_dir)
     with appending(path, identity) as session:
@@ -126,8 +173,8 @@ def score_outputs(
             metrics = scorers.score(method, mask, composited, image, valid)
             row = result_row(method, identity[method, mask.mask_id], mask, image_name, metrics, math.nan, "external")
             session.write(row)
-    done = session.done
-    log(f"{method}: {len(pairs) - len(done)} outputs scored, {len(done)} were already in {path.name}")
+    done = len(session.done)
+    log(f"{method}: {len(pairs) - done} of {len(pairs)} outputs scored, none missing, {done} already in {path.name}")
     return path
 
 

@@ -73,17 +73,17 @@ def test_incomplete_or_wrongly_sized_outputs_are_refused(run):
     )
     names = [line.split(",")[0] for line in (run / "x" / "pairs.csv").read_text().splitlines()[1:]]
     for name in names[:-1]:
-        write_image(run / "outs" / f"{name}.png", np.zeros((64, 64, 3)))
+        write_image(run / "outs" / f"{name}.png", np.full((64, 64, 3), 0.3))
     result = runner.invoke(
         benchmark, ["score", str(run / "results"), "--method", "GL", "--outputs", str(run / "outs")] + images
     )
     assert result.exit_code != 0 and "1 of 6 pairs have no output" in result.output
-    write_image(run / "outs" / f"{names[-1]}.png", np.zeros((32, 32, 3)))
+    write_image(run / "outs" / f"{names[-1]}.png", np.full((32, 32, 3), 0.3))
     result = runner.invoke(
         benchmark, ["score", str(run / "results"), "--method", "GL", "--outputs", str(run / "outs")] + images
     )
     assert result.exit_code != 0 and "is 32x32" in result.output
-    write_image(run / "outs" / f"{names[-1]}.png", np.zeros((64, 64, 3)))
+    write_image(run / "outs" / f"{names[-1]}.png", np.full((64, 64, 3), 0.3))
     result = runner.invoke(
         benchmark, ["score", str(run / "results"), "--method", "GL", "--outputs", str(run / "outs")] + images
     )
