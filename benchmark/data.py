@@ -12,12 +12,14 @@ import cv2
 import numpy as np
 
 from pconvkit.errors import UserError
-from pconvkit.files import content_hash
+from pconvkit.files import content_hash, read_csv_rows
 from pconvkit.images import image_size, list_images, read_image, read_mask
 from pconvkit.maskgen.bins import (
     BIN_LABELS,
     BORDER_MARGIN,
+    bin_label,
     check_polarity,
+    classify,
     hole_ratio,
 )
 from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest
@@ -172,3 +174,53 @@ def check_mask_sizes(masks, size: int):
         width, height = image_size(mask.path)
         if (width, height) != (size, size):
             raise UserError(f"mask {mask.path} is {width}x{height}, images are {size}x{size}")
+
+
+PAIRS_FIELDS = ("image", "mask")  # and an optional "id"
+
+
+def read_pairs(source, images: dict, masks_dir=None, hole_white=False, threshold=None, margin=BORDER_MARGIN, log=print):
+    """A published pairing, in its order: (MaskEntry, image name) pairs from a CSV of image, mask and
+    an optional id (the image by its file name or stem in the images folder; the mask path relative
+    to `masks_dir`, else to the CSV's folder), or from a LaMa-style paired folder (NAME.png beside
+    NAME_mask*.png, paired by LaMa's rule: a mask's image is its name up to the last "_mask").
+    Each mask is classified by its pixels; masks outside every bin are counted and left out."""
+    source = Path(source)
+    if source.is_dir():
+        rows = [
+            dict(image=str(mask.with_name(mask.name.rsplit("_mask", 1)[0] + ".png")), mask=str(mask), id=mask.stem)
+            for mask in sorted(source.rglob("*mask*.png"))
+        ]
+        base = source
+    elif source.is_file():
+        rows, base = read_csv_rows(source), Path(masks_dir) if masks_dir else source.parent
+        if not rows or not set(PAIRS_FIELDS) <= set(rows[0]):
+            raise UserError(f"{source} is not a pairs file: it needs the columns image and mask (and optionally id)")
+    else:
+        raise UserError(f"pairs not found: {source} (a CSV of image,mask[,id] or a LaMa-style folder)")
+    if not rows:
+        raise UserError(f"no pairs in {source}")
+    by_stem = {name: name for name in images}
+    pairs, ratios, ids = [], [], set()
+    for line, row in enumerate(rows, 2):
+        image = Path(row["image"]).stem
+        if image not in by_stem:
+            raise UserError(f"{source}, pair {line - 1}: the image {row['image']!r} is not among the given --images")
+        path = base / row["mask"]
+        mask_id = (row.get("id") or "").strip() or Path(row["mask"]).stem
+        if mask_id in ids:
+            raise UserError(f"{source}: the id {mask_id!r} is there twice: ids name pairs in the results")
+        ids.add(mask_id)
+        valid = read_mask(path, hole_white, threshold)
+        if valid.shape != images[image].shape[:2]:
+            raise UserError(f"mask {path} is {valid.shape[1]}x{valid.shape[0]}, images are {images[image].shape[1]}px")
+        category, index, ratio = classify(valid, margin)
+        ratios.append(ratio)
+        if index is not None:
+            pairs.append((MaskEntry(mask_id, path, category, bin_label(index), hole_white, threshold), image))
+    check_polarity(source, ratios, hole_white)
+    if not pairs:
+        raise UserError(f"no pair of {source} has a mask inside the bins (0.01, 0.6]: check the polarity")
+    if len(pairs) < len(rows):
+        log(f"{len(rows) - len(pairs)} of {len(rows)} pairs have masks outside every bin (0.01, 0.6]: not scored")
+    return pairs

@@ -76,6 +76,14 @@ def benchmark_data_path(what):
 @opt.device
 @opt.apply(opt.METRIC_WEIGHTS)
 @opt.shard
+@click.option(
+    "--pairs",
+    type=click.Path(),
+    default=None,
+    help="A published pairing, scored as published: a CSV of image,mask[,id] (masks relative to --masks "
+    "where given, else to the CSV's folder) or a LaMa-style folder of NAME.png and NAME_mask*.png. "
+    "Replaces the seeded pairing; --split, --bins and --limit do not apply.",
+)
 def benchmark_run(
     methods,
     images,
@@ -98,20 +106,28 @@ def benchmark_run(
     fid_weights,
     lpips_weights,
     shard,
+    pairs,
 ):
     """Run methods on image/mask pairs; results go to OUT/results.csv as they are computed (resumable)."""
-    from pconvkit.benchmark.data import check_mask_sizes, load_images, select_masks
+    from pconvkit.benchmark.data import check_mask_sizes, load_images, read_pairs, select_masks
     from pconvkit.benchmark.run import run_benchmark
     from pconvkit.files import ensure_writable_dir
 
     methods = method_names(methods)
     images = image_folder(images)
     weights = metric_weights(inception_weights, fid_weights, lpips_weights)
-    chosen = select_masks(read_masks(masks, hole_white, mask_threshold, mostly_hole), split, bins, limit)
-    check_mask_sizes(chosen, size)
-    loaded = load_images(images, size)
+    published = None
+    if pairs:
+        loaded = load_images(images, size)
+        masks_dir = masks if click.get_current_context().get_parameter_source("masks").name == "COMMANDLINE" else None
+        published = read_pairs(pairs, loaded, masks_dir, hole_white, mask_threshold, log=click.echo)
+        chosen = [mask for mask, _ in published]
+    else:
+        chosen = select_masks(read_masks(masks, hole_white, mask_threshold, mostly_hole), split, bins, limit)
+        check_mask_sizes(chosen, size)
+        loaded = load_images(images, size)
     ensure_writable_dir(out)
-    if len(loaded) < len(chosen):
+    if published is None and len(loaded) < len(chosen):
         click.echo(
             f"{len(loaded)} images for {len(chosen)} masks: each image is used about "
             f"{len(chosen) / len(loaded):.1f} times, dealt in random permutations"
@@ -129,6 +145,7 @@ def benchmark_run(
         weights,
         log=click.echo,
         shard=shard,
+        pairs=published,
         images_dir=images,
     )
     for option, value, metrics in (

@@ -2,9 +2,11 @@
 its own pairing."""
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
-from helpers import one_error_line, one_line_error, run_arguments, run_command
+from helpers import gradient_photos, one_error_line, one_line_error, run_arguments, run_command
 
+from pconvkit.benchmark.results import read_csv_rows, read_pairing
 from pconvkit.cli import benchmark
 from pconvkit.files import write_image, write_png_atomic
 from pconvkit.images import mask_to_png
@@ -34,3 +36,71 @@ def test_resumed_run_refuses_another_pairing(tmp_path, mask_folder, image_folder
     before = (tmp_path / "results.csv").read_bytes()
     one_line_error(runner.invoke(benchmark, arguments + ["--seed", "5"]), "another mask-image pairing")
     assert (tmp_path / "results.csv").read_bytes() == before
+
+
+# ------------------------------------------------------------------ a published pairing (--pairs)
+
+
+def _mask(path, rows, hole_white=False):
+    valid = np.ones((64, 64), np.uint8)
+    valid[5 : 5 + rows, 10:40] = 0
+    write_png_atomic(path, mask_to_png(valid, hole_white))
+
+
+@pytest.fixture
+def pair_inputs(tmp_path):
+    gradient_photos(tmp_path / "images", count=3)
+    for i in range(5):
+        _mask(tmp_path / "masks" / f"m{i}.png", 4 + 4 * i)
+    _mask(tmp_path / "masks" / "tiny.png", 1)  # 0.7 % hole: outside every bin
+    return tmp_path
+
+
+def run_pairs(pair_inputs, pairs, *extra):
+    arguments = ["run", "--methods", "mean", "--images", str(pair_inputs / "images"), "--pairs", str(pairs)]
+    return CliRunner().invoke(benchmark, [*arguments, "--size", "64", "--out", str(pair_inputs / "out"), *extra])
+
+
+def test_a_csv_pairing_is_scored_as_published_pair_for_pair_and_in_order(pair_inputs):
+    published = [("p2.png", "m3.png", "a"), ("p0", "m1.png", ""), ("p2.png", "m0.png", "z"), ("p1.png", "m4.png", "b")]
+    published.append(("p1.png", "tiny.png", "t"))
+    text = "image,mask,id\n" + "".join(f"{i},{m},{k}\n" for i, m, k in published)
+    (pair_inputs / "masks" / "pairs.csv").write_text(text)
+    result = run_pairs(pair_inputs, pair_inputs / "masks" / "pairs.csv")
+    assert result.exit_code == 0, result.output
+    assert "1 of 5 pairs have masks outside every bin" in result.output
+    pairing = [(mask.mask_id, image) for mask, image in read_pairing(pair_inputs / "out")]
+    assert pairing == [("a", "p2"), ("m1", "p0"), ("z", "p2"), ("b", "p1")]
+    rows = read_csv_rows(pair_inputs / "out" / "results.csv")
+    assert [(r["mask"], r["image"]) for r in rows] == pairing
+
+
+def test_a_lama_style_folder_is_paired_by_lamas_rule(pair_inputs):
+    folder = pair_inputs / "lama"
+    for name, rows in (("cat", 8), ("dog_2", 12)):
+        (folder / f"{name}.png").parent.mkdir(exist_ok=True)
+        (folder / f"{name}.png").write_bytes((pair_inputs / "images" / "p0.png").read_bytes())
+        _mask(folder / f"{name}_mask000.png", rows, hole_white=True)
+    (pair_inputs / "images" / "cat.png").write_bytes((pair_inputs / "images" / "p0.png").read_bytes())
+    (pair_inputs / "images" / "dog_2.png").write_bytes((pair_inputs / "images" / "p1.png").read_bytes())
+    result = run_pairs(pair_inputs, folder, "--hole-white")
+    assert result.exit_code == 0, result.output
+    assert [(m.mask_id, i) for m, i in read_pairing(pair_inputs / "out")] == [
+        ("cat_mask000", "cat"),
+        ("dog_2_mask000", "dog_2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("image,mask\np9.png,m0.png\n", "not among the given --images"),
+        ("image,mask,id\np0.png,m0.png,x\np1.png,m1.png,x\n", "there twice"),
+        ("photo,file\np0.png,m0.png\n", "needs the columns image and mask"),
+        ("image,mask\np0.png,gone.png\n", "mask not found"),
+    ],
+)
+def test_a_pairs_file_that_cannot_be_scored_as_published_is_one_line(pair_inputs, text, message):
+    (pair_inputs / "masks" / "pairs.csv").write_text(text)
+    assert message in one_error_line(run_pairs(pair_inputs, pair_inputs / "masks" / "pairs.csv"))
+    assert not (pair_inputs / "out" / "results.csv").exists()
