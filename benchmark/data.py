@@ -59,18 +59,22 @@ def load_masks(
     margin: int = BORDER_MARGIN,
     threshold: float | None = None,
     mostly_hole: bool = False,
+    outside: list | None = None,
 ) -> list[MaskEntry]:
     """Masks of a maskgen test set (its manifest) or of any folder (classified by maskgen's rules).
 
     The polarity is checked with all the evidence there is (see `check_polarity`); `mostly_hole`
-    accepts a plain folder whose masks really are mostly hole.
+    accepts a plain folder whose masks really are mostly hole. Masks outside every bin are not
+    returned; `outside`, a list, receives their paths (so that a caller can say how many).
     """
+    outside = [] if outside is None else outside
     folder = Path(folder)
     test_dir = find_test_dir(folder)
     if test_dir is not None:
         white = manifest_polarity(test_dir)
         rows = read_manifest(test_dir)
         check_manifest_masks(test_dir, rows, white)
+        outside += [test_dir / r["path"] for r in rows if r["bin"] == "outside"]
         return [
             MaskEntry(
                 f"{int(r['id']):05d}" if r["id"].isdigit() else r["id"],
@@ -85,6 +89,7 @@ def load_masks(
     rows = classify_folder(folder, hole_white, margin, threshold, unique_names="masks")
     if not mostly_hole:
         check_polarity(folder, [r["hole_ratio"] for r in rows], hole_white)
+    outside += [folder / r["path"] for r in rows if r["bin"] == "outside"]
     return [
         MaskEntry(Path(r["path"]).stem, folder / r["path"], r["category"], r["bin"], hole_white, threshold)
         for r in rows

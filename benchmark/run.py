@@ -131,6 +131,7 @@ def run_benchmark(
     shard: tuple[int, int] = (1, 1),
     pairs: list | None = None,
     images_dir=None,
+    outside_masks: int = 0,
 ) -> Path:
     """Run every method on every (mask, paired image); returns the results file.
 
@@ -139,7 +140,8 @@ def run_benchmark(
     the n files into the results.csv that one unsharded run would have written. `pairs`, a list of
     (MaskEntry, image name), replaces the seeded pairing of `masks` (the dilation sweep pairs every
     dilation of a mask with the same photo). `images_dir`, the folder `images` came from, is recorded
-    in run.json with the networks' checkpoints, for the commands that read the run (`provenance`).
+    in run.json with the networks' checkpoints, for the commands that read the run (`provenance`),
+    and `outside_masks`, how many masks of the set were outside every bin, for the table's caption.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -166,7 +168,7 @@ def run_benchmark(
         write_pairing(out_dir, all_pairs)
         size = next(iter(images.values())).shape[0]
         inputs = run_inputs_record(out_dir, images_dir, instances)
-        write_run_settings(out_dir, seed=seed, size=size, pairs=len(all_pairs), **inputs)
+        write_run_settings(out_dir, seed=seed, size=size, pairs=len(all_pairs), outside_masks=outside_masks, **inputs)
 
     scorers = Scorers(metric_weights, out_dir)
     with appending(results_path, identity, record_the_pairing) as session:

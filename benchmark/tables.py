@@ -46,8 +46,11 @@ def _paper_table1() -> dict:
 PAPER_TABLE1 = _paper_table1()
 
 
-def column_labels():
-    return [f"{b} {c}" for c, b in CELLS]
+TOTAL = "all"  # the column of every pair, all bins and both categories (`--total`)
+
+
+def column_labels(total: bool = False):
+    return [f"{b} {c}" for c, b in CELLS] + ([TOTAL] if total else [])
 
 
 def _results_frame(results_dir: Path) -> pd.DataFrame:
@@ -71,6 +74,7 @@ class Summary:
     best: {(metric, column): the methods marked best (one, or several tied)}.
     against: the paired differences method - reference (same columns as cells), or None.
     protocol: a line naming the pairing, so that another lab can rebuild the pairs.
+    total: whether the cells include the TOTAL column.
     """
 
     cells: pd.DataFrame
@@ -79,14 +83,19 @@ class Summary:
     reference: str | None = None
     protocol: str = ""
     distribution: pd.DataFrame | None = None  # method, bin, images, fid, kid (FID and KID per bin)
+    total: bool = False
+    outside_masks: int = 0  # masks of the run's set outside every bin (run.json)
 
 
-def summarise(results_dir, against: str | None = None) -> Summary:
+def summarise(results_dir, against: str | None = None, total: bool = False) -> Summary:
     """Means with cluster-bootstrap intervals per (method, metric, column), the best-in-column marks,
-    and, with `against`, every method's paired difference to that method (see `confidence`)."""
+    and, with `against`, every method's paired difference to that method (see `confidence`); with
+    `total`, the TOTAL column too (every pair, the same bootstrap over photos)."""
     results_dir = Path(results_dir)
     frame = _results_frame(results_dir)
     frame["column"] = frame["bin"] + " " + frame["category"]
+    if total:
+        frame = pd.concat([frame, frame.assign(column=TOTAL)], ignore_index=True)
     names = [m.name for m in PER_IMAGE]
     rows = []
     for (method, column), group in frame.groupby(["method", "column"]):
@@ -101,13 +110,16 @@ def summarise(results_dir, against: str | None = None) -> Summary:
         raise UserError(
             f"--against {against}: no such method in {results_dir} ({', '.join(sorted(set(frame['method'])))})"
         )
+    single = frame[frame["column"] != TOTAL]  # each pair once, for the protocol and the per-bin sets
     return Summary(
         cells_,
-        _best_marks(frame, cells_),
-        _paired_differences(frame, against) if against else None,
+        _best_marks(frame, cells_, column_labels(total)),
+        _paired_differences(frame, against, column_labels(total)) if against else None,
         against,
-        _protocol(folder, frame),
-        _distribution(folder, frame),
+        _protocol(folder, single),
+        _distribution(folder, single),
+        total,
+        int(read_run_settings(folder).get("outside_masks", 0)),
     )
 
 
@@ -120,12 +132,12 @@ def _paired(frame, method: str, other: str, column: str, metric: str):
     return (a.loc[shared, metric] - b.loc[shared, metric]).to_numpy(), a.loc[shared, "image"].to_numpy()
 
 
-def _best_marks(frame, cells_) -> dict:
+def _best_marks(frame, cells_, columns) -> dict:
     """{(metric, column): marked methods}: the best alone where it beats the runner-up significantly
-    (paired, Bonferroni over the columns), else the best and all methods tied with it."""
+    (paired, Bonferroni over the 12 cells), else the best and all methods tied with it."""
     marks, level = {}, corrected_level()
     for metric in PER_IMAGE:
-        for column in column_labels():
+        for column in columns:
             part = cells_[(cells_["metric"] == metric.name) & (cells_["column"] == column)].dropna(subset=["value"])
             if part.empty:
                 continue
@@ -152,10 +164,10 @@ def _estimate(method, metric, column, values, photos) -> dict:
     return cell | dict(value=mean, low=low, high=high, pairs=len(values), photos=len(set(photos)))
 
 
-def _paired_differences(frame, reference: str) -> pd.DataFrame:
+def _paired_differences(frame, reference: str, columns) -> pd.DataFrame:
     rows = []
     for method in sorted(set(frame["method"]) - {reference}):
-        for column in column_labels():
+        for column in columns:
             for metric in PER_IMAGE:
                 differences, photos = _paired(frame, method, reference, column, metric.name)
                 if differences.size:
@@ -262,10 +274,14 @@ CAPTION = (
 def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN) -> Table:
     """Table 1: rows metric x method, a Number per column (mean, interval, bold where marked best); the
     paper's rows, methods not run and the paired differences with `summary.against` where asked."""
-    columns = column_labels()
+    columns = column_labels(summary.total)
     caption = CAPTION + (f" Pairs: {summary.protocol}." if summary.protocol else "")
-    groups = [(f"({b.replace('-', ',')}]", len(CATEGORIES)) for b in BIN_LABELS]
-    subheads = [category for category, _ in CELLS]
+    if summary.outside_masks:
+        caption += f" {summary.outside_masks} masks of the set lie outside every bin (0.01, 0.6] and are not scored."
+    groups = [(f"({b.replace('-', ',')}]", len(CATEGORIES)) for b in BIN_LABELS] + (
+        [("all bins", 1)] if summary.total else []
+    )
+    subheads = [category for category, _ in CELLS] + (["N+B"] if summary.total else [])
     table = Table(["metric", "method"], columns, caption=caption, groups=groups, subheads=subheads, html_id="table1")
     for metric in METRICS:
         part = summary.cells[summary.cells["metric"] == metric.name]

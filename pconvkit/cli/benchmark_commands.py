@@ -116,14 +116,14 @@ def benchmark_run(
     methods = method_names(methods)
     images = image_folder(images)
     weights = metric_weights(inception_weights, fid_weights, lpips_weights)
-    published = None
+    published, outside = None, []
     if pairs:
         loaded = load_images(images, size)
         masks_dir = masks if click.get_current_context().get_parameter_source("masks").name == "COMMANDLINE" else None
         published = read_pairs(pairs, loaded, masks_dir, hole_white, mask_threshold, log=click.echo)
         chosen = [mask for mask, _ in published]
     else:
-        chosen = select_masks(read_masks(masks, hole_white, mask_threshold, mostly_hole), split, bins, limit)
+        chosen = select_masks(read_masks(masks, hole_white, mask_threshold, mostly_hole, outside), split, bins, limit)
         check_mask_sizes(chosen, size)
         loaded = load_images(images, size)
     ensure_writable_dir(out)
@@ -147,6 +147,7 @@ def benchmark_run(
         shard=shard,
         pairs=published,
         images_dir=images,
+        outside_masks=len(outside),
     )
     for option, value, metrics in (
         ("--inception-weights", inception_weights, "Inception score"),
@@ -302,12 +303,13 @@ def benchmark_sr(methods, factor, images, size, checkpoint, out):
 @click.option("--with-paper", is_flag=True, help="Add the paper's Table 1 rows for l1, PSNR and SSIM.")
 @opt.out_text
 @click.option("--against", default=None, help="Add each method's paired difference to this method, with its interval.")
-def benchmark_table(results, fmt, with_paper, out, against):
+@click.option("--total", is_flag=True, help="Add a column of every pair (all bins, N and B together).")
+def benchmark_table(results, fmt, with_paper, out, against, total):
     """Table 1 from a results folder or file: rows metric x method, columns 6 bins x N/B; each cell its
     mean and 95 % interval (bootstrap over photos); best in bold, ties bold together."""
     from pconvkit.benchmark.tables import summarise, tables
 
-    _write_or_print(render.FORMATS[fmt](*tables(summarise(results, against), with_paper)), out)
+    _write_or_print(render.FORMATS[fmt](*tables(summarise(results, against, total), with_paper)), out)
 
 
 @benchmark.command("timing")

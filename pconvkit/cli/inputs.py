@@ -4,6 +4,8 @@ masks read by the one mask rule, and the metric networks' weight files."""
 
 from pathlib import Path
 
+import click
+
 from pconvkit.cli.options import unique_names
 from pconvkit.errors import UserError
 
@@ -51,13 +53,21 @@ def network_options(checkpoint, conv_checkpoint, device=None) -> dict:
     return {"pconv": dict(checkpoint=checkpoint, **extra), "conv": dict(checkpoint=conv_checkpoint, **extra)}
 
 
-def read_masks(masks, hole_white, mask_threshold, mostly_hole):
-    """The masks of --masks, read as every mask-reading command reads them."""
+def read_masks(masks, hole_white, mask_threshold, mostly_hole, outside=None):
+    """The masks of --masks, read as every mask-reading command reads them; the count of those
+    outside every bin is printed (and their paths added to `outside`, a list, where given)."""
     from pconvkit.benchmark.data import load_masks
 
     if not Path(masks).exists():
         raise UserError(f"mask folder not found: {masks} (build one with `maskgen build`)")
-    return load_masks(masks, hole_white, threshold=mask_threshold, mostly_hole=mostly_hole)
+    outside = [] if outside is None else outside
+    entries = load_masks(masks, hole_white, threshold=mask_threshold, mostly_hole=mostly_hole, outside=outside)
+    if outside:
+        click.echo(
+            f"{len(outside)} of {len(outside) + len(entries)} masks lie outside every hole-ratio bin "
+            "(0.01, 0.6]: not scored"
+        )
+    return entries
 
 
 def metric_weights(inception_weights, fid_weights, lpips_weights):

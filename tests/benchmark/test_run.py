@@ -150,8 +150,8 @@ def test_exported_inputs_hold_no_hole_pixel_of_the_truth(inputs, layout):
     )
     assert result.exit_code == 0, result.output
     truths = load_images(inputs / "images", 64)
-    for mask, image_name in read_pairing(inputs / "out"):
-        name = mask.mask_id
+    for index, (_, image_name) in enumerate(read_pairing(inputs / "out")):
+        name = f"p{index + 1:05d}"  # pairs.csv's names
         if layout == "lama":
             picture, hole_mask = read_image(export / f"{name}.png"), read_mask(export / f"{name}_mask001.png", True)
         else:

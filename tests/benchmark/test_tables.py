@@ -132,3 +132,36 @@ def test_the_paper_table_is_transcribed_in_our_column_order():
     assert {m: len(v) for m, v in PAPER_TABLE1["psnr"].items()} == dict.fromkeys(
         ["PM", "GL", "GntIpt", "Conv", "PConv"], 12
     )
+
+
+def test_the_total_column_is_every_pair_with_its_interval_over_photos(results):
+    from pconvkit.benchmark.confidence import cluster_bootstrap
+    from pconvkit.benchmark.tables import TOTAL
+
+    summary = summarise(results, total=True)
+    table = table1(summary)
+    assert table.columns[-1] == TOTAL and table.subheads[-1] == "N+B"
+    frame = pd.read_csv(results / "results.csv").dropna(subset=["device"])
+    mine = frame[frame.method == "a"]
+    cell = _by_row(table)["l1 (%)", "a"][TOTAL]
+    # by hand: the mean of all 16 pairs of a, and the interval of resampling its 4 photos
+    assert cell.value == pytest.approx(mine["l1"].mean())
+    _, low, high = cluster_bootstrap(mine["l1"].to_numpy(), mine["image"].to_numpy())
+    assert (cell.low, cell.high) == pytest.approx((low, high))
+    assert TOTAL not in table1(summarise(results)).columns  # only when asked
+    assert "4 images" in table.caption  # each pair counted once in the protocol
+
+
+def test_masks_outside_every_bin_are_counted_by_run_and_named_in_the_caption(tmp_path):
+    from click.testing import CliRunner
+    from helpers import box_masks, gradient_photos, run_arguments
+
+    from pconvkit.cli import benchmark
+
+    gradient_photos(tmp_path / "images")
+    # hole ratios 0.05 and 0.1 (in bins), 0.004 and 0.75 (outside every bin)
+    box_masks(tmp_path / "masks", [(10, 30, 10, 20), (8, 24, 10, 36), (30, 31, 30, 46), (0, 64, 0, 48)])
+    result = CliRunner().invoke(benchmark, run_arguments(tmp_path, "mean", "out"))
+    assert result.exit_code == 0, result.output
+    assert "2 of 4 masks lie outside every hole-ratio bin" in result.output
+    assert "2 masks of the set lie outside every bin" in table1(summarise(tmp_path / "out")).caption
