@@ -89,6 +89,7 @@ class MetricWeights:
     inception: str | None = None  # torchvision inception_v3 (Inception score)
     fid: str | None = None  # the TF-Inception port (FID and KID)
     lpips: str | None = None  # an AlexNet or VGG16 backbone (LPIPS)
+    device: str = "cpu"  # where those networks run (the run's --device)
 
 
 class Scorers:
@@ -98,10 +99,10 @@ class Scorers:
     def __init__(self, weights: MetricWeights, out_dir: Path):
         self.vectors = {}
         if weights.inception:
-            self.vectors[INCEPTION_VECTORS] = InceptionClassifier(weights.inception).probabilities
+            self.vectors[INCEPTION_VECTORS] = InceptionClassifier(weights.inception, weights.device).probabilities
         if weights.fid:
-            self.vectors[FEATURE_VECTORS] = InceptionFeatures(weights.fid).features
-        self.lpips = Lpips(weights.lpips) if weights.lpips else None
+            self.vectors[FEATURE_VECTORS] = InceptionFeatures(weights.fid, weights.device).features
+        self.lpips = Lpips(weights.lpips, weights.device) if weights.lpips else None
         self.out_dir = out_dir
 
     def save_truths(self, items):

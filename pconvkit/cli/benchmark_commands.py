@@ -115,7 +115,7 @@ def benchmark_run(
 
     methods = method_names(methods)
     images = image_folder(images)
-    weights = metric_weights(inception_weights, fid_weights, lpips_weights)
+    weights = metric_weights(inception_weights, fid_weights, lpips_weights, device)
     published, outside = None, []
     if pairs:
         loaded = load_images(images, size)

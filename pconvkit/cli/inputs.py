@@ -70,11 +70,13 @@ def read_masks(masks, hole_white, mask_threshold, mostly_hole, outside=None):
     return entries
 
 
-def metric_weights(inception_weights, fid_weights, lpips_weights):
-    """The metric networks' weight files, each checked to exist before any work starts."""
+def metric_weights(inception_weights, fid_weights, lpips_weights, device="cpu"):
+    """The metric networks' weight files, each checked to exist before any work starts, and the
+    device they run on (--device: auto is the GPU where there is one)."""
     from pconvkit.benchmark.run import MetricWeights
+    from pconvkit.models.devices import pick_device
 
     for what, path in (("Inception-v3", inception_weights), ("FID Inception", fid_weights), ("LPIPS", lpips_weights)):
         if path and not Path(path).is_file():
             raise UserError(f"{what} weights not found: {path}")
-    return MetricWeights(inception_weights, fid_weights, lpips_weights)
+    return MetricWeights(inception_weights, fid_weights, lpips_weights, str(pick_device(device)))

@@ -184,3 +184,23 @@ def test_a_super_resolution_method_receives_only_the_low_resolution_image(tmp_pa
     finally:
         del sys.modules["sr_peek"]
     assert seen and all(shape == (16, 16, 3) for shape in seen)
+
+
+def test_the_metric_networks_run_on_the_runs_device(inputs, monkeypatch):
+    import pconvkit.benchmark.run as run_module
+
+    devices = []
+
+    class Recorder:
+        def __init__(self, weights_path, device="cpu"):
+            devices.append(device)
+
+        def probabilities(self, images):
+            return np.full((len(images), 10), 0.1)
+
+    monkeypatch.setattr(run_module, "InceptionClassifier", Recorder)
+    (inputs / "inception.pth").write_bytes(b"stand-in")
+    arguments = [*run_arguments(inputs, "mean"), "--inception-weights", str(inputs / "inception.pth")]
+    result = CliRunner().invoke(benchmark, [*arguments, "--device", "cpu:0"])  # not the default "cpu"
+    assert result.exit_code == 0, result.output
+    assert devices == ["cpu:0"]  # the run's --device, resolved (auto: the GPU where there is one)
