@@ -26,6 +26,7 @@ class Number:
     best: bool = False
     count: int | None = None
     format: str = "f"  # 'f' (fixed decimals) or 'g' (significant digits)
+    std: float | None = None  # a standard deviation, printed as value ± std where there is no interval
 
 
 def _missing(value) -> bool:
@@ -56,7 +57,7 @@ def _number_text(cell: Number, value) -> str:
     return "" if _missing(value) else f"{value:.{cell.decimals}{cell.format}}"
 
 
-def _text(cell, interval: str, show_count: bool = True) -> str:
+def _text(cell, interval: str, show_count: bool = True, plus_minus: str = "±") -> str:
     """A cell's text: the value, with its interval where it has one, and its count where it has one."""
     if cell is None:
         return ""
@@ -68,6 +69,8 @@ def _text(cell, interval: str, show_count: bool = True) -> str:
     text = _number_text(cell, cell.value)
     if not _missing(cell.low):
         text = interval.format(value=text, low=_number_text(cell, cell.low), high=_number_text(cell, cell.high))
+    elif not _missing(cell.std):
+        text = f"{text} {plus_minus} {_number_text(cell, cell.std)}"
     return text if count is None else f"{text} (n={count})"
 
 
@@ -75,13 +78,13 @@ def _best(cell) -> bool:
     return isinstance(cell, Number) and cell.best
 
 
-def _cells(table: Table, row: list, interval: str, escape, bold: str) -> list[str]:
+def _cells(table: Table, row: list, interval: str, escape, bold: str, plus_minus: str = "±") -> list[str]:
     """The texts of a row's columns in one format: numbers as `interval` lays them out (their markup
     is ours, never escaped), text cells escaped, best cells wrapped in `bold`."""
     texts = []
     for cell in row[len(table.labels) :]:
         if isinstance(cell, Number):
-            text = _text(cell, interval, table.show_counts)
+            text = _text(cell, interval, table.show_counts, plus_minus)
         else:
             text = escape(_text(cell, interval))
         texts.append(bold.format(text) if _best(cell) else text)
@@ -147,7 +150,8 @@ def to_latex(*tables: Table) -> str:
             lines.append(" &" * len(table.labels) + " " + " & ".join(spans) + r" \\")
         lines += [" & ".join(latex_escape(h) for h in table.labels + _heads(table)) + r" \\", r"\hline"]
         for row in table.rows:
-            cells = _cells(table, row, r"{value} {{\tiny [{low}, {high}]}}", latex_escape, r"\textbf{{{}}}")
+            interval, bold = r"{value} {{\tiny [{low}, {high}]}}", r"\textbf{{{}}}"
+            cells = _cells(table, row, interval, latex_escape, bold, r"$\pm$")
             lines.append(" & ".join([latex_escape(str(t)) for t in row[: len(table.labels)]] + cells) + r" \\")
         lines += [r"\hline", r"\end{tabular}"]
         parts.append("\n".join(lines))
@@ -195,11 +199,14 @@ def _spreadsheet_safe(text: str) -> str:
 
 
 def to_csv(*tables: Table) -> str:
-    """Long CSV: one line per row and number column, raw numbers at full precision (repr)."""
+    """Long CSV: one line per row and number column, raw numbers at full precision (repr); a std
+    column where any cell has a standard deviation."""
     first = tables[0]
+    with_std = any(isinstance(c, Number) and not _missing(c.std) for t in tables for r in t.rows for c in r)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*first.labels, first.column_name, "value", "ci_low", "ci_high", "best", first.count_name])
+    head = [*first.labels, first.column_name, "value", "ci_low", "ci_high", *(["std"] if with_std else [])]
+    writer.writerow([*head, "best", first.count_name])
     raw = lambda v: "" if _missing(v) else repr(float(v))
     for table in tables:
         for row in table.rows:
@@ -208,8 +215,9 @@ def to_csv(*tables: Table) -> str:
                 if not isinstance(cell, Number) or (_missing(cell.value) and cell.count is None):
                     continue
                 count = "" if cell.count is None else str(cell.count)
+                spread = [raw(cell.std)] if with_std else []
                 writer.writerow(
-                    [*labels, column, raw(cell.value), raw(cell.low), raw(cell.high), int(cell.best), count]
+                    [*labels, column, raw(cell.value), raw(cell.low), raw(cell.high), *spread, int(cell.best), count]
                 )
     return out.getvalue()
 

@@ -9,6 +9,7 @@ truth images to the outputs. We report the raw score of the outputs ('IS'), and 
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pconvkit.benchmark.confidence import cluster_bootstrap, corrected_level
@@ -158,10 +159,13 @@ def _best_marks(frame, cells_, columns) -> dict:
 
 
 def _estimate(method, metric, column, values, photos) -> dict:
-    """A summary cell: the mean of per-pair values with its interval (bootstrap over photos)."""
+    """A summary cell: the mean of per-pair values with its interval (bootstrap over photos) and the
+    standard deviation over pairs (ddof 1: `--stat mean-std`)."""
     mean, low, high = cluster_bootstrap(values, photos)
+    values = np.asarray(values, float)
+    std = float(np.std(values, ddof=1)) if values.size > 1 else float("nan")
     cell = dict(method=method, metric=metric, column=column)
-    return cell | dict(value=mean, low=low, high=high, pairs=len(values), photos=len(set(photos)))
+    return cell | dict(value=mean, low=low, high=high, std=std, pairs=len(values), photos=len(set(photos)))
 
 
 def _paired_differences(frame, reference: str, columns) -> pd.DataFrame:
@@ -269,13 +273,25 @@ CAPTION = (
     "Cells: mean [95 % interval, bootstrap over photos]. Bold: best in column, or tied for best "
     "(paired bootstrap, Bonferroni over the 12 columns)."
 )
+CAPTION_STD = (
+    "Cells: mean ± standard deviation over pairs. Bold: best in column, or tied for best "
+    "(paired bootstrap over photos, Bonferroni over the 12 columns)."
+)
 
 
-def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN) -> Table:
+STATS = ("mean-ci", "mean-std")
+
+
+def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN, stat: str = "mean-ci") -> Table:
     """Table 1: rows metric x method, a Number per column (mean, interval, bold where marked best); the
-    paper's rows, methods not run and the paired differences with `summary.against` where asked."""
+    paper's rows, methods not run and the paired differences with `summary.against` where asked.
+    `stat` 'mean-std' prints each cell as mean ± the standard deviation over its pairs instead."""
+    if stat not in STATS:
+        raise UserError(f"--stat {stat!r}: {' or '.join(STATS)}")
     columns = column_labels(summary.total)
-    caption = CAPTION + (f" Pairs: {summary.protocol}." if summary.protocol else "")
+    caption = (CAPTION if stat == "mean-ci" else CAPTION_STD) + (
+        f" Pairs: {summary.protocol}." if summary.protocol else ""
+    )
     if summary.outside_masks:
         caption += f" {summary.outside_masks} masks of the set lie outside every bin (0.01, 0.6] and are not scored."
     groups = [(f"({b.replace('-', ',')}]", len(CATEGORIES)) for b in BIN_LABELS] + (
@@ -287,7 +303,9 @@ def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN) -> Table
         part = summary.cells[summary.cells["metric"] == metric.name]
         if part.empty:
             continue
-        table.rows += [_row(metric, method, group, columns, summary.best) for method, group in part.groupby("method")]
+        table.rows += [
+            _row(metric, method, group, columns, summary.best, stat) for method, group in part.groupby("method")
+        ]
         if with_paper and metric.name in PAPER_TABLE1:
             table.rows += [
                 [metric.label, f"{m} (paper)", *(Number(v, metric.decimals) for v in values)]
@@ -301,31 +319,29 @@ def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN) -> Table
         if summary.against is not None and not summary.against.empty:
             differences = summary.against[summary.against["metric"] == metric.name]
             table.rows += [
-                _row(metric, f"{method} - {summary.reference}", group, columns)
+                _row(metric, f"{method} - {summary.reference}", group, columns, stat=stat)
                 for method, group in differences.groupby("method")
             ]
     return table
 
 
-def _row(metric, method, group, columns, best=None) -> list:
+def _row(metric, method, group, columns, best=None, stat="mean-ci") -> list:
     """A row of Table 1; `best` is Summary.best (the bold marks), None for rows that are never bold."""
     by_column = group.set_index("column")
     row = [metric.label, method]
     for column in columns:
         if column in by_column.index and pd.notna(by_column.loc[column, "value"]):
             entry = by_column.loc[column]
-            low, high = entry.get("low"), entry.get("high")
-            row.append(
-                Number(
-                    entry["value"], metric.decimals, low, high, method in (best or {}).get((metric.name, column), ())
-                )
-            )
+            low, high = (entry.get("low"), entry.get("high")) if stat == "mean-ci" else (None, None)
+            std = entry.get("std") if stat == "mean-std" else None
+            marked = method in (best or {}).get((metric.name, column), ())
+            row.append(Number(entry["value"], metric.decimals, low, high, marked, std=std))
         else:
             row.append(None)
     return row
 
 
-def tables(summary: Summary, with_paper: bool = False) -> list[Table]:
+def tables(summary: Summary, with_paper: bool = False, stat: str = "mean-ci") -> list[Table]:
     """What `benchmark table` writes: Table 1, and the per-bin FID and KID table where there is one."""
     distribution = distribution_table(summary)
-    return [table1(summary, with_paper)] + ([distribution] if distribution is not None else [])
+    return [table1(summary, with_paper, stat=stat)] + ([distribution] if distribution is not None else [])

@@ -304,12 +304,19 @@ def benchmark_sr(methods, factor, images, size, checkpoint, out):
 @opt.out_text
 @click.option("--against", default=None, help="Add each method's paired difference to this method, with its interval.")
 @click.option("--total", is_flag=True, help="Add a column of every pair (all bins, N and B together).")
-def benchmark_table(results, fmt, with_paper, out, against, total):
+@click.option(
+    "--stat",
+    type=click.Choice(["mean-ci", "mean-std"]),
+    default="mean-ci",
+    show_default=True,
+    help="Each cell's mean with its 95 % interval, or with the standard deviation over pairs (as many papers print).",
+)
+def benchmark_table(results, fmt, with_paper, out, against, total, stat):
     """Table 1 from a results folder or file: rows metric x method, columns 6 bins x N/B; each cell its
     mean and 95 % interval (bootstrap over photos); best in bold, ties bold together."""
     from pconvkit.benchmark.tables import summarise, tables
 
-    _write_or_print(render.FORMATS[fmt](*tables(summarise(results, against, total), with_paper)), out)
+    _write_or_print(render.FORMATS[fmt](*tables(summarise(results, against, total), with_paper, stat)), out)
 
 
 @benchmark.command("timing")

@@ -165,3 +165,17 @@ def test_masks_outside_every_bin_are_counted_by_run_and_named_in_the_caption(tmp
     assert result.exit_code == 0, result.output
     assert "2 of 4 masks lie outside every hole-ratio bin" in result.output
     assert "2 masks of the set lie outside every bin" in table1(summarise(tmp_path / "out")).caption
+
+
+def test_mean_std_cells_print_the_standard_deviation_over_pairs(results):
+    summary = summarise(results)
+    table = table1(summary, stat="mean-std")
+    frame = pd.read_csv(results / "results.csv").dropna(subset=["device"])
+    values = frame[(frame.method == "a") & (frame.category == "N")]["l1"]
+    cell = _by_row(table)["l1 (%)", "a"]["0.01-0.1 N"]
+    assert cell.low is None and cell.std == pytest.approx(values.std(ddof=1))  # pandas' sample std
+    assert f"{values.mean():.2f} ± {values.std(ddof=1):.2f}" in to_markdown(table)
+    assert r"$\pm$" in to_latex(table) and "standard deviation" in table.caption
+    long = pd.read_csv(io.StringIO(to_csv(table)))
+    assert "std" in long.columns and "std" not in pd.read_csv(io.StringIO(to_csv(table1(summary)))).columns
+    assert _bold(_by_row(table)["l1 (%)", "a"]) == _bold(_by_row(table1(summary))["l1 (%)", "a"])  # the same marks
