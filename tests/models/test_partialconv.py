@@ -236,3 +236,52 @@ def test_the_layer_is_eq_1_window_by_window_and_blind_to_what_its_holes_hold(hei
     assert np.array_equal(updated[0, 0].numpy(), expected_mask)
     other = np.where(mask == 1, x, rng.normal(size=x.shape) * 1e3)  # other hole contents
     assert torch.equal(layer(torch.from_numpy(other), torch.from_numpy(mask))[0], output)
+
+
+@pytest.mark.parametrize("kernel", [(1, 3), (3, 1), (3, 5)])
+def test_a_non_square_window_counts_its_own_pixels(kernel):
+    """sum(1) of Eq. 1 is C_in x k_h x k_w: all-ones features through an all-ones kernel give that
+    count at every pixel, border included (there the renormalisation makes up for the padding)."""
+    padding = (kernel[0] // 2, kernel[1] // 2)
+    conv = PartialConv2d(2, 1, kernel, 1, padding, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    x, mask = torch.ones(1, 2, 9, 11), torch.ones(1, 1, 9, 11)
+    output, _ = conv(x, mask)
+    assert torch.allclose(output, torch.full_like(output, 2 * kernel[0] * kernel[1]))
+    reference, _ = reference_partial_conv(conv, x, mask.expand(-1, 2, -1, -1))
+    assert torch.allclose(reference, output, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 9, 12), (1, 1, 12, 9), (1, 1, 13, 12), (1, 1, 12, 13), (1, 3, 12, 12)])
+def test_a_mask_that_does_not_fit_the_features_is_refused(shape):
+    conv = layer(c_in=4)
+    with pytest.raises(ValueError, match="does not fit"):
+        conv(torch.rand(1, 4, 12, 12), torch.ones(shape))
+
+
+def test_only_groups_of_one_are_accepted_and_the_state_is_the_convolutions():
+    with pytest.raises(ValueError, match="groups=1"):
+        PartialConv2d(4, 4, 3, groups=2)
+    assert set(layer().state_dict()) == {"weight", "bias"}  # checkpoints hold no mask buffer
+
+
+@pytest.mark.parametrize("trainable", ["weight", "bias", "none"])
+def test_gradients_of_frozen_parts_and_of_an_input_without_gradient(trainable):
+    """The first layer's input (the image) needs no gradient; a frozen weight or bias gets none;
+    what is trained gets the reference's."""
+    conv = layer()
+    conv.weight.requires_grad_(trainable == "weight")
+    conv.bias.requires_grad_(trainable == "bias")
+    x, mask = torch.rand(2, 4, 10, 10), random_mask((2, 1, 10, 10), seed=3)
+    y, _ = conv(x, mask)
+    if trainable == "none":
+        assert not y.requires_grad
+        return
+    y.square().sum().backward()
+    reference = layer()
+    y_ref, _ = reference_partial_conv(reference, x, mask.expand(-1, 4, -1, -1))
+    y_ref.square().sum().backward()
+    frozen = "bias" if trainable == "weight" else "weight"
+    assert getattr(conv, frozen).grad is None
+    assert torch.allclose(getattr(conv, trainable).grad, getattr(reference, trainable).grad, atol=1e-4, rtol=1e-5)

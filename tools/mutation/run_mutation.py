@@ -3,20 +3,25 @@ listed in docs/mutation.md, with the score per module.
 
     python tools/mutation/run_mutation.py                    # every module of MODULES (hours on 2 cores)
     python tools/mutation/run_mutation.py benchmark/confidence.py maskgen/bins.py
+    python tools/mutation/run_mutation.py --survivors models/partialconv.py   # only its recorded survivors
 
 cosmic-ray writes each mutant into the file it mutates, so it runs on a scratch copy laid out as the
 installed package (`named_mutations.scratch_copy`), never on the working tree. A module's sessions
 are kept under .mutation/ (ignored by git): an interrupted run resumes where it stopped. Each
 module's outcome is kept in docs/mutation.json, so a run of some modules updates their rows and
-keeps the others'; the report is drawn from that file.
+keeps the others'; the report is drawn from that file. `--survivors` tests again only the mutants a
+module's last run left alive, each applied (`patch`) to a fresh copy of today's code and run against
+today's tests: after new tests, in minutes instead of a whole run's hours; those now killed are
+counted as killed.
 """
 
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from named_mutations import PARTS, REPOSITORY, scratch_copy
+from named_mutations import PARTS, REPOSITORY, _run_tests, scratch_copy
 
 # The modules whose output is a number or a file a user keeps, and the tests that stand for them.
 MODULES = {
@@ -43,6 +48,35 @@ EQUIVALENT = {
         "its Bonferroni correction 1 - 0.05 / 12",
         "if values.size else 1": "with no values, count < 2 whether it is 0, 1 or -1: the same early return (NaN)",
         "if values.size else -1": "with no values, count < 2 whether it is 0, 1 or -1: the same early return (NaN)",
+    },
+    "models/partialconv.py": {
+        "if self.groups > 1:": "nn.Conv2d's groups are at least 1: > 1 is != 1",
+        "if mask.shape[1] != 1 else": "a mask has at least one channel: != 1 is > 1",
+        "x.dtype is torch.float64": "torch dtypes are singletons: is is ==",
+        "(window_valid != 0).to(count_dtype)": "window counts are never negative: != 0 is > 0",
+        "torch.clamp(window_valid, -1, 1)": "window counts are never negative: clamping at -1 or 0 is the same",
+        "clamp(min=1.0) ** updated_mask": "where the updated mask is 0 the window holds no valid input, so "
+        "conv(X * M) is 0 there whatever the ratio (x ** 0 = 1); where it is 1, x ** 1 = x",
+        "ratio = ratio ** updated": "the reference: the same as ratio ** updated_mask above",
+        "(window_valid - 1e-8)": "the reference's epsilon: +-1e-8 on a count of at least 1 moves the ratio by "
+        "1e-8 relative, below every float32 tolerance; where the count is 0 the output is 0 whatever the ratio",
+        "weight.shape[2:]": "a weight is 4-D: [2:] is [-2:]",
+        "weight.shape[+2:]": "a weight is 4-D: [+2:] is [-2:]",
+        "[need_x, need_weight, True]": "asks ATen for a bias gradient too, which is not used (the function "
+        "computes its own, masked): the gradients are the same",
+        "if need_bias or ctx.has_bias:": "a gradient for a frozen bias is returned and discarded by autograd",
+        "(self.band_bytes and {}).get": "never banded: memory, not results (banded and whole forwards are equal, "
+        "test_banded_forward_equals_the_whole_one)",
+        "line: BAND_BYTES = {": "the band size: memory, not results (any band size gives the same output, "
+        "test_banded_forward_equals_the_whole_one)",
+        "line: size = x.numel() * x.element_size()": "the estimate that decides banding: memory, not results",
+        "line: size += size * weight.shape[-2]": "the estimate that decides banding: memory, not results",
+        "line: if band_bytes is None or size <= band_bytes": "whether to band: memory, not results",
+        "line: rows = math.ceil(out_height / math.ceil(size / band_bytes))": "rows per band: any positive "
+        "count gives the same output (a count of 0 stops the loop with an error, which a test catches)",
+        "line: unfolded = x.numel() * weight.shape[-2]": "which of two exact convolutions runs (im2col or "
+        "oneDNN) for a layer both can run: speed and memory, not results (test_deep_layers_on_the_im2col_path)",
+        "line: return unfolded < weight.numel()": "which of two exact convolutions runs: speed and memory",
     },
     "maskgen/bins.py": {
         "np.asarray(valid_mask) <= 0": "masks are uint8 0/1 (images.read_mask's rule): no value is below 0",
@@ -99,9 +133,14 @@ def _results(session: Path, copy: Path) -> tuple[int, int, list[str]]:
 
 
 def _equivalence(module: str, diff: str) -> str | None:
+    """The reason a survivor cannot change a result, if EQUIVALENT names it: by a text of its mutated
+    line, or ("line: TEXT") by a text of the original line, for a line that any mutation leaves the
+    results of alone."""
     added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    removed = [line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
     for text, reason in EQUIVALENT.get(module, {}).items():
-        if any(text in line for line in added):
+        lines, needle = (removed, text[len("line: ") :]) if text.startswith("line: ") else (added, text)
+        if any(needle in line for line in lines):
             return reason
     return None
 
@@ -127,7 +166,35 @@ def _report(outcomes: dict) -> str:
     return "\n".join(lines + [""] + details) + "\n"
 
 
+def _retest_survivors(module: str, outcome: dict) -> dict:
+    """The outcome with the survivors that today's tests kill moved to the killed count."""
+    alive = []
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = scratch_copy(Path(scratch))
+        for number, diff in enumerate(outcome["survivors"], 1):
+            if _equivalence(module, diff) is not None:  # named, with its reason: nothing to kill
+                alive.append(diff)
+                continue
+            patch = diff.split("\n", 1)[1] if diff.startswith("--- mutation diff ---") else diff
+            subprocess.run(["patch", "-s", "-p1", "-d", str(copy)], input=patch, text=True, check=True)
+            survived = _run_tests(copy, MODULES[module]).returncode == 0
+            subprocess.run(["patch", "-s", "-R", "-p1", "-d", str(copy)], input=patch, text=True, check=True)
+            if survived:
+                alive.append(diff)
+            print(f"{module}: survivor {number}/{len(outcome['survivors'])} {'survives' if survived else 'killed'}")
+    killed = outcome["killed"] + len(outcome["survivors"]) - len(alive)
+    return dict(outcome, killed=killed, survivors=alive)
+
+
 def main(modules) -> int:
+    if modules[:1] == ["--survivors"]:
+        outcomes = json.loads(OUTCOMES.read_text())
+        for module in modules[1:]:
+            outcomes[module] = _retest_survivors(module, outcomes[module])
+            OUTCOMES.write_text(json.dumps(outcomes, indent=1, sort_keys=True) + "\n")
+            REPORT.write_text(_report(outcomes))
+        print(REPORT.read_text())
+        return 0
     unknown = [m for m in modules if m not in MODULES]
     if unknown:
         print(f"Error: not a module of the mutation run: {', '.join(unknown)} (see MODULES)", file=sys.stderr)
