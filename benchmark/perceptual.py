@@ -8,7 +8,8 @@
   FID is torch-fidelity's `fid_statistics_to_metric` over the features of a set of outputs and of
   their ground truths; KID is its unbiased `kid_features_to_metric` (100 subsets of min(1000, N)).
   FID over few images is dominated by its bias: below `FID_MIN_IMAGES` (the feature dimension; below
-  it the covariance matrices are singular) it is not reported; KID, unbiased, is reported from 2.
+  it the covariance matrices are singular) it is reported with a warning, to compare only at equal
+  image counts; KID, unbiased, needs no such warning. Both from 2 images up.
 - LPIPS (Zhang et al. 2018) with the `lpips` package's linear heads (version 0.1, shipped in the
   package) on an AlexNet or VGG16 ImageNet backbone from the user's torchvision state-dict file
   (`alexnet-owt-7be5be79.pth`, `vgg16-397923af.pth`, full or `features.*` only), per image, on

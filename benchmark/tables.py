@@ -211,30 +211,45 @@ def _inception_rows(folder: Path, frame) -> pd.DataFrame:
 
 
 def _distribution(folder: Path, frame) -> pd.DataFrame | None:
-    """FID and KID per bin (both border categories) and method, from the saved Inception features;
-    FID left out (NaN) below FID_MIN_IMAGES images, where its bias dominates."""
+    """FID and KID per bin (both border categories) and over every bin (TOTAL), per method, from the
+    saved Inception features, from 2 images up; `biased` marks FID from fewer than FID_MIN_IMAGES
+    (the feature dimension), where its covariances are singular and its bias dominates."""
     if not has_vectors(folder, FEATURE_VECTORS):
         return None
     rows = []
-    for (method, bin_), group in frame.groupby(["method", "bin"]):
+    groups = [*frame.groupby(["method", "bin"]), *(((m, TOTAL), g) for m, g in frame.groupby("method"))]
+    for (method, bin_), group in groups:
         vectors = saved_vectors(folder, FEATURE_VECTORS, method, group["mask"], minimum=2)
         if vectors is None:
             continue
         outputs, real = vectors
-        value = fid(outputs, real) if len(outputs) >= FID_MIN_IMAGES else float("nan")
-        rows.append(dict(method=method, bin=bin_, images=len(outputs), fid=value, kid=kid(outputs, real)))
+        rows.append(
+            dict(
+                method=method,
+                bin=bin_,
+                images=len(outputs),
+                fid=fid(outputs, real),
+                kid=kid(outputs, real),
+                biased=len(outputs) < FID_MIN_IMAGES,
+            )
+        )
     return pd.DataFrame(rows) if rows else None
 
 
 def distribution_table(summary: Summary) -> Table | None:
-    """The per-bin FID and KID table (N and B together): rows metric x method, a column per bin, each
-    cell the value and how many images it was computed from."""
+    """The FID and KID table (N and B together): rows metric x method, a column per bin and one over
+    every bin, each cell the value and how many images it was computed from."""
     if summary.distribution is None:
         return None
+    columns = [*BIN_LABELS, TOTAL]
     table = Table(
         ["metric", "method"],
-        [f"{b} N+B" for b in BIN_LABELS],
-        caption=f"FID and KID per bin, N and B together (n: images; FID needs at least {FID_MIN_IMAGES})",
+        [f"{b} N+B" for b in columns],
+        caption=(
+            "FID and KID per bin and over every bin, N and B together (n: images). FID from fewer than "
+            f"{FID_MIN_IMAGES:,} images (the feature dimension) is biased upward: compare such values only at "
+            "equal n; KID is unbiased."
+        ),
     )
     for metric in PER_BIN:
         for method, group in summary.distribution.groupby("method"):
@@ -245,10 +260,15 @@ def distribution_table(summary: Summary) -> Table | None:
                     Number(by_bin.loc[b, metric.name], 4, format="g", count=int(by_bin.loc[b, "images"]))
                     if b in by_bin.index
                     else None
-                    for b in BIN_LABELS
+                    for b in columns
                 ]
             )
     return table
+
+
+def biased_fid(summary: Summary) -> bool:
+    """Whether any FID of the summary comes from fewer than FID_MIN_IMAGES images."""
+    return summary.distribution is not None and bool(summary.distribution["biased"].any())
 
 
 def timing(results_dir) -> pd.DataFrame:

@@ -314,9 +314,17 @@ def benchmark_sr(methods, factor, images, size, checkpoint, out):
 def benchmark_table(results, fmt, with_paper, out, against, total, stat):
     """Table 1 from a results folder or file: rows metric x method, columns 6 bins x N/B; each cell its
     mean and 95 % interval (bootstrap over photos); best in bold, ties bold together."""
-    from pconvkit.benchmark.tables import summarise, tables
+    from pconvkit.benchmark.perceptual import FID_MIN_IMAGES
+    from pconvkit.benchmark.tables import biased_fid, summarise, tables
 
-    _write_or_print(render.FORMATS[fmt](*tables(summarise(results, against, total), with_paper, stat)), out)
+    summary = summarise(results, against, total)
+    _write_or_print(render.FORMATS[fmt](*tables(summary, with_paper, stat)), out)
+    if biased_fid(summary):
+        click.echo(
+            f"warning: some FID values come from fewer than {FID_MIN_IMAGES:,} images and are biased upward: "
+            "compare them only at equal image counts (KID is unbiased)",
+            err=True,
+        )
 
 
 @benchmark.command("timing")

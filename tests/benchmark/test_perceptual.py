@@ -153,7 +153,10 @@ def test_a_run_with_both_weight_files_reports_lpips_per_cell_and_kid_per_bin(fid
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "r" / "fid" / "gt").glob("*.npy"))) == 4
     table = runner.invoke(benchmark, ["table", str(tmp_path / "r")]).output
-    assert "| LPIPS | telea |" in table and "| KID | mean |" in table and "not reported (n=" in table
+    assert "| LPIPS | telea |" in table and "| KID | mean |" in table and "| all N+B |" in table
+    fid_row = next(line for line in table.splitlines() if line.startswith("| FID | telea |"))
+    assert "(n=4)" in fid_row  # over every bin: all 4 outputs, reported with its count
+    assert "biased upward" in table  # fewer than 2,048 images: a warning, not a refusal
     # outputs made elsewhere get the same metrics: here telea's, saved from the exported pairs
     from pconvkit.benchmark.methods import make_method
     from pconvkit.files import write_image

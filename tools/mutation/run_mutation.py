@@ -175,7 +175,7 @@ def _retest_survivors(module: str, outcome: dict) -> dict:
             if _equivalence(module, diff) is not None:  # named, with its reason: nothing to kill
                 alive.append(diff)
                 continue
-            patch = diff.split("\n", 1)[1] if diff.startswith("--- mutation diff ---") else diff
+            patch = (diff.split("\n", 1)[1] if diff.startswith("--- mutation diff ---") else diff).rstrip("\n") + "\n"
             subprocess.run(["patch", "-s", "-p1", "-d", str(copy)], input=patch, text=True, check=True)
             survived = _run_tests(copy, MODULES[module]).returncode == 0
             subprocess.run(["patch", "-s", "-R", "-p1", "-d", str(copy)], input=patch, text=True, check=True)
