@@ -222,4 +222,16 @@ def to_csv(*tables: Table) -> str:
     return out.getvalue()
 
 
-FORMATS = {"csv": to_csv, "markdown": to_markdown, "latex": to_latex, "html": to_html}
+def to_html_page(*tables: Table) -> str:
+    """The tables as a whole HTML document (a file to open), not a fragment to embed (`to_html`)."""
+    title = html.escape(tables[0].caption.split(".")[0] if tables and tables[0].caption else "Table")
+    return (
+        f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>table{border-collapse:collapse;margin:1em 0}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
+        "td:not(.label){text-align:right}.best{font-weight:bold}</style></head><body>\n"
+        f"{to_html(*tables)}</body></html>\n"
+    )
+
+
+# What the commands' --format writes: each a whole file of its kind.
+FORMATS = {"csv": to_csv, "markdown": to_markdown, "latex": to_latex, "html": to_html_page}

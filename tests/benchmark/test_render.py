@@ -124,3 +124,9 @@ def test_a_plot_label_is_shown_as_written():
     assert [t.get_text() for t in legend.get_texts()] == [plot_label(n) for n in ("cost $5", "_private:fill", "a$b$c")]
     assert len(legend.get_texts()) == 3
     plt.close(figure)
+
+
+def test_the_html_format_is_a_whole_document_around_the_fragment():
+    page = FORMATS["html"](_table())
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert to_html(_table()) in page and "<meta charset='utf-8'>" in page
