@@ -45,7 +45,14 @@ PER_IMAGE = (L1, PSNR, SSIM, L1_HOLE, LPIPS)
 # Computed over the images of a cell, from the saved Inception-v3 probabilities.
 IS = Metric("is", "IS", "max", 3, "the outputs of a cell, 299 px, 10 splits")
 IS_DROP = Metric("is_drop", "IS drop", "min", 3, "the ground truth's IS minus the outputs' (the paper's IScore row)")
-PER_SET = (IS, IS_DROP)
+IS_TF = Metric(
+    "is_tf",
+    "IS (TF-Inception)",
+    "max",
+    3,
+    "the outputs of a cell, from the FID network's logits (--fid-weights), 10 splits: as published IS are",
+)
+PER_SET = (IS, IS_DROP, IS_TF)
 METRICS = PER_IMAGE + PER_SET
 # Computed per bin (N and B together) from the saved TF-Inception pool features.
 FID = Metric("fid", "FID", "min", 2, "the outputs of a bin against its ground truths, from 2,048 images")

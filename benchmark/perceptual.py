@@ -21,7 +21,7 @@ import io
 import numpy as np
 
 from pconvkit.errors import UserError, require_extra
-from pconvkit.files import load_torch_file
+from pconvkit.files import content_hash, load_torch_file
 from pconvkit.images import to_uint8
 
 FID_MIN_IMAGES = 2048
@@ -48,7 +48,7 @@ class InceptionFeatures:
         saved.seek(0)
         try:
             self.network = FeatureExtractorInceptionV3(
-                "inception-v3-compat", ["2048"], feature_extractor_weights_path=saved
+                "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=saved
             )
         except Exception as err:
             raise UserError(
@@ -58,12 +58,36 @@ class InceptionFeatures:
         self.device = device
 
     def features(self, images) -> np.ndarray:
-        """images (N, H, W, 3) float in [0, 1] -> (N, 2048) float32; read as 8-bit, as image files are."""
+        """images (N, H, W, 3) float in [0, 1] -> (N, 2048) float32 pool3 features (FID, KID)."""
+        return self._outputs(images)[0]
+
+    def logits(self, images) -> np.ndarray:
+        """images (N, H, W, 3) float in [0, 1] -> (N, 1008) float32 unbiased logits (the published
+        Inception score's, torch-fidelity's 'logits_unbiased')."""
+        return self._outputs(images)[1]
+
+    def _outputs(self, images):
+        """Both outputs of one forward pass, read as 8-bit as image files are; the last batch's are
+        kept, so that asking for features and then logits of the same images runs the network once."""
         import torch
 
-        batch = torch.from_numpy(to_uint8(np.asarray(images))).permute(0, 3, 1, 2).contiguous().to(self.device)
-        with torch.no_grad():
-            return self.network(batch)[0].float().cpu().numpy()
+        pixels = to_uint8(np.asarray(images))
+        key = content_hash(pixels, pixels.shape)
+        if getattr(self, "_last", (None,))[0] != key:
+            batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous().to(self.device)
+            with torch.no_grad():
+                features, logits = self.network(batch)
+            self._last = key, (features.float().cpu().numpy(), logits.float().cpu().numpy())
+        return self._last[1]
+
+
+def inception_score_tf(logits, splits: int = 10) -> float:
+    """The Inception score as published (torch-fidelity's own `isc_features_to_metric`: the logits
+    shuffled with its seed, 10 splits), from the TF-Inception port's unbiased logits."""
+    import torch
+    from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, isc_features_to_metric
+
+    return float(isc_features_to_metric(torch.from_numpy(np.asarray(logits, np.float64)), splits)[KEY_METRIC_ISC_MEAN])
 
 
 def fid(features_a, features_b) -> float:

@@ -47,7 +47,8 @@ SHARD_NAME = re.compile(r"^results-shard-(\d+)-of-(\d+)\.csv$")
 # The vectors set metrics are computed from: Inception-v3 class probabilities (IS) and the
 # TF-Inception port's pool features (FID, KID).
 INCEPTION_VECTORS, FEATURE_VECTORS = "inception", "fid"  # the IS and the FID/KID networks' vectors
-VECTOR_KINDS = (INCEPTION_VECTORS, FEATURE_VECTORS)
+TF_LOGITS = "fid_logits"  # the FID network's unbiased logits: the published-style Inception score
+VECTOR_KINDS = (INCEPTION_VECTORS, FEATURE_VECTORS, TF_LOGITS)
 TRUTH = "gt"  # the method name under which the ground truth's vectors are kept
 
 RESULT_FIELDS = ("method", "method_id", "mask", "mask_hash", "image", "image_hash", "category", "bin",

@@ -22,6 +22,7 @@ from pconvkit.benchmark.provenance import run_inputs_record
 from pconvkit.benchmark.results import (
     FEATURE_VECTORS,
     INCEPTION_VECTORS,
+    TF_LOGITS,
     TRUTH,
     appending,
     result_row,
@@ -101,7 +102,8 @@ class Scorers:
         if weights.inception:
             self.vectors[INCEPTION_VECTORS] = InceptionClassifier(weights.inception, weights.device).probabilities
         if weights.fid:
-            self.vectors[FEATURE_VECTORS] = InceptionFeatures(weights.fid, weights.device).features
+            network = InceptionFeatures(weights.fid, weights.device)
+            self.vectors[FEATURE_VECTORS], self.vectors[TF_LOGITS] = network.features, network.logits
         self.lpips = Lpips(weights.lpips, weights.device) if weights.lpips else None
         self.out_dir = out_dir
 

@@ -14,12 +14,13 @@ import pandas as pd
 
 from pconvkit.benchmark.confidence import cluster_bootstrap, corrected_level
 from pconvkit.benchmark.methods import NOT_RUN
-from pconvkit.benchmark.metrics import IS, IS_DROP, METRICS, PER_BIN, PER_IMAGE, PER_SET, inception_score
-from pconvkit.benchmark.perceptual import FID_MIN_IMAGES, fid, kid
+from pconvkit.benchmark.metrics import IS, IS_DROP, IS_TF, METRICS, PER_BIN, PER_IMAGE, PER_SET, inception_score
+from pconvkit.benchmark.perceptual import FID_MIN_IMAGES, fid, inception_score_tf, kid
 from pconvkit.benchmark.render import Number, Table
 from pconvkit.benchmark.results import (
     FEATURE_VECTORS,
     INCEPTION_VECTORS,
+    TF_LOGITS,
     has_vectors,
     pairing_hash,
     read_results,
@@ -105,7 +106,7 @@ def summarise(results_dir, against: str | None = None, total: bool = False) -> S
                 continue
             rows.append(_estimate(method, metric, column, group[metric], group["image"]))
     folder = run_folder(results_dir)
-    inception = _inception_rows(folder, frame)
+    inception = pd.concat([_inception_rows(folder, frame), _tf_inception_rows(folder, frame)], ignore_index=True)
     cells_ = pd.concat([pd.DataFrame(rows), inception], ignore_index=True) if len(inception) else pd.DataFrame(rows)
     if against is not None and against not in set(frame["method"]):
         raise UserError(
@@ -207,7 +208,18 @@ def _inception_rows(folder: Path, frame) -> pd.DataFrame:
             dict(method=method, metric=IS.name, column=column, value=score),
             dict(method=method, metric=IS_DROP.name, column=column, value=gt_score - score),
         ]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["method", "metric", "column", "value"])
+
+
+def _tf_inception_rows(folder: Path, frame) -> pd.DataFrame:
+    """The published-style Inception score per cell, from the FID network's saved logits."""
+    rows = []
+    if has_vectors(folder, TF_LOGITS):
+        for (method, column), group in frame.groupby(["method", "column"]):
+            vectors = saved_vectors(folder, TF_LOGITS, method, group["mask"], minimum=10)
+            if vectors is not None:
+                rows.append(dict(method=method, metric=IS_TF.name, column=column, value=inception_score_tf(vectors[0])))
+    return pd.DataFrame(rows, columns=["method", "metric", "column", "value"])
 
 
 def _distribution(folder: Path, frame) -> pd.DataFrame | None:

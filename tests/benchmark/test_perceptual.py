@@ -54,7 +54,7 @@ def image_sets(folder, count=12):
 def test_fid_and_kid_agree_with_torch_fidelity_end_to_end(fid_weights, tmp_path):
     import torch_fidelity
 
-    from pconvkit.benchmark.perceptual import InceptionFeatures, fid, kid
+    from pconvkit.benchmark.perceptual import InceptionFeatures, fid, inception_score_tf, kid
 
     sets = image_sets(tmp_path)
     network = InceptionFeatures(fid_weights)
@@ -66,6 +66,7 @@ def test_fid_and_kid_agree_with_torch_fidelity_end_to_end(fid_weights, tmp_path)
         input2=str(tmp_path / "b"),
         fid=True,
         kid=True,
+        isc=True,
         kid_subset_size=12,
         feature_extractor_weights_path=str(fid_weights),
         cuda=False,
@@ -76,6 +77,9 @@ def test_fid_and_kid_agree_with_torch_fidelity_end_to_end(fid_weights, tmp_path)
     assert kid(features["a"], features["b"]) == pytest.approx(
         theirs["kernel_inception_distance_mean"], rel=1e-3, abs=1e-6
     )
+    # the published-style Inception score: the same network's logits, torch-fidelity's own splits
+    assert network.logits(sets["a"]).shape == (12, 1008)
+    assert inception_score_tf(network.logits(sets["a"])) == pytest.approx(theirs["inception_score_mean"], rel=1e-4)
 
 
 @pytest.mark.slow

@@ -160,7 +160,8 @@ def test_rows_of_other_masks_under_the_same_ids_are_refused_not_reused(tmp_path)
 
 @pytest.mark.slow
 def test_a_second_run_on_the_same_results_folder_is_refused_while_the_first_runs(tmp_path):
-    (tmp_path / "slow.py").write_text("import time\ndef inpaint(image, mask):\n    time.sleep(0.5)\n    return image\n")
+    # 4 pairs of 2 s: the first run holds the lock long after a second one has started, even on a busy machine
+    (tmp_path / "slow.py").write_text("import time\ndef inpaint(image, mask):\n    time.sleep(2)\n    return image\n")
     rng = np.random.default_rng(6)
     for i in range(4):
         write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))

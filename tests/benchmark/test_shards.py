@@ -116,6 +116,9 @@ class _StubNetworks:
         logits = np.asarray(images).mean(axis=(1, 2)) * 4
         return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
 
+    def logits(self, images):
+        return np.asarray(images)[:, ::8, ::8, 0].reshape(len(images), -1) * 5
+
     def features(self, images):
         images = np.asarray(images)
         return np.concatenate(
