@@ -184,3 +184,43 @@ def _numbered(features: VGGFeatures):
             for name, value in layer.state_dict().items():
                 yield index, name, value.clone()
             index += 1
+
+
+def test_vgg_features_take_torchvisions_imagenet_input_and_pool_where_the_paper_says():
+    """The reference: torchvision's own VGG16 `features` on input normalised by its published
+    ImageNet transform (Normalize(mean, std)), read after pool1, pool2 and pool3 (indices 4, 9, 16)."""
+    from torchvision import models, transforms
+
+    from pconvkit.models.loss import VGGFeatures
+
+    torch.manual_seed(0)
+    reference = models.vgg16(weights=None).eval()
+    ours = VGGFeatures(reference.state_dict(), "vgg16")
+    image = torch.rand(2, 3, 32, 32)
+    normalised = transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])(image)
+    expected, x = [], normalised
+    for index, layer in enumerate(reference.features[:17]):
+        x = layer(x)
+        if index in (4, 9, 16):
+            expected.append(x)
+    for got, want in zip(ours(image), expected, strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_weights_converted_from_pixel_level_networks_get_features_in_torchvisions_units():
+    """A Caffe-style network (input in 0-255 pixel levels) folded into conv1_1 is torchvision's with
+    its first layer scaled by 255 x the mean ImageNet std (57.6): its pool1 activations are that many
+    times larger (ReLU and max pooling are positively homogeneous). Divided by the scale, they are
+    the torchvision network's."""
+    from torchvision import models
+
+    from pconvkit.models.loss import VGGFeatures
+
+    torch.manual_seed(0)
+    state = models.vgg16(weights=None).state_dict()
+    scale = 255.0 * (0.229 + 0.224 + 0.225) / 3
+    pixel_level = dict(state, **{k: state[k] * scale for k in ("features.0.weight", "features.0.bias")})
+    plain, converted = VGGFeatures(state, "vgg16"), VGGFeatures(pixel_level, "vgg16")
+    assert plain.feature_scale == 1.0 and converted.feature_scale == pytest.approx(scale)
+    image = torch.rand(1, 3, 32, 32)
+    assert torch.allclose(converted(image)[0], plain(image)[0], rtol=1e-4, atol=1e-6)
