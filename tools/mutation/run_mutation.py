@@ -61,6 +61,10 @@ EQUIVALENT = {
         "(window_valid - 1e-8)": "the reference's epsilon: +-1e-8 on a count of at least 1 moves the ratio by "
         "1e-8 relative, below every float32 tolerance; where the count is 0 the output is 0 whatever the ratio",
         "weight.shape[2:]": "a weight is 4-D: [2:] is [-2:]",
+        "mask.shape[2:] != x.shape[-2:]": "features and masks are 4-D: [2:] is [-2:]",
+        "mask.shape[+2:] != x.shape[-2:]": "features and masks are 4-D: [+2:] is [-2:]",
+        "mask.shape[-2:] != x.shape[2:]": "features and masks are 4-D: [2:] is [-2:]",
+        "mask.shape[-2:] != x.shape[+2:]": "features and masks are 4-D: [+2:] is [-2:]",
         "weight.shape[+2:]": "a weight is 4-D: [+2:] is [-2:]",
         "[need_x, need_weight, True]": "asks ATen for a bias gradient too, which is not used (the function "
         "computes its own, masked): the gradients are the same",
