@@ -117,7 +117,9 @@ def _check_outputs_are_outputs(pairs, outputs: dict, images: dict):
     files (binary, one grey channel), the ground truths (the truth's pixels in every hole) or the
     exported inputs themselves (every hole still blank)."""
     looks = dict(mask=0, truth=0, blank=0)
-    for mask, image_name in pairs:
+    for done, (mask, image_name) in enumerate(pairs):
+        if max(looks.values()) < done:  # every kind has failed on some pair: they are outputs
+            return
         image = _image_of(images, image_name)
         output, holes = read_image(outputs[mask.mask_id]), read_pair(mask, image) == 0
         grey = np.array_equal(output[..., 0], output[..., 1]) and np.array_equal(output[..., 0], output[..., 2])

@@ -87,7 +87,7 @@ def check_method_name(name: str):
 # The name `benchmark score` gives rows of outputs made elsewhere: a plain name, since it names
 # folders of the run (its vectors) and files of its pictures.
 SCORED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
-RESERVED_NAMES = ("truth", "damaged", "gt")  # the study's sides; the run's truth vectors (results.TRUTH)
+RESERVED_NAMES = ("truth", "damaged", "gt")  # the study's two sides, and results.TRUTH (the truth's vectors)
 
 
 def check_scored_name(name: str):

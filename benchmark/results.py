@@ -33,12 +33,11 @@ import re
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from pconvkit.benchmark.data import MaskEntry
 from pconvkit.benchmark.metrics import PER_IMAGE
 from pconvkit.errors import UserError
-from pconvkit.files import atomic_path, csv_text, file_hash, read_csv_rows, write_text_atomic
+from pconvkit.files import atomic_path, csv_text, exclusive_lock, file_hash, read_csv_rows, write_text_atomic
 
 RESULTS_FILE = "results.csv"
 PAIRING_FILE = "pairing.csv"
@@ -283,17 +282,9 @@ def appending(path, expected: dict, prepare=None):
 def results_lock(path):
     """Hold the exclusive lock of one results file (PATH.lock); a second run gets a one-line error.
     Shards write files of their own, so they can share a folder."""
-    lock = FileLock(f"{path}.lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise UserError(
-            f"{path} is in use by another benchmark run: wait for it to finish, or give this one another --out"
-        ) from None
-    try:
+    busy = f"{path} is in use by another benchmark run: wait for it to finish, or give this one another --out"
+    with exclusive_lock(f"{path}.lock", busy):
         yield
-    finally:
-        lock.release()
 
 
 def result_row(
@@ -363,9 +354,19 @@ def write_run_settings(out_dir, **settings):
 
 
 def read_run_settings(out_dir) -> dict:
-    """OUT/run.json ({} for a run written before it existed)."""
+    """OUT/run.json ({} for a run written before it existed); a damaged one ends in one line."""
     path = Path(out_dir) / SETTINGS_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise UserError(
+            f"{path} is damaged ({str(err).splitlines()[0][:80]}): run the same `benchmark run` again"
+        ) from None
+    if not isinstance(record, dict):
+        raise UserError(f"{path} is damaged (not a JSON object): run the same `benchmark run` again")
+    return record
 
 
 def read_pairing(out_dir) -> list[tuple[MaskEntry, str]]:

@@ -326,12 +326,6 @@ def export_mturk(study_dir, out_dir, base_url: str) -> Path:
     public names (no secret, no key, nothing that says what a side is)."""
     _, trials, key = read_study(study_dir)
     out_dir = Path(out_dir)
-    # each side under its trial's own public name: the bundle is public, the study's file names are not
-    for trial, sides in zip(trials, key):
-        for side in ("left", "right"):
-            source, copy = Path(study_dir) / "images" / sides[f"{side}_file"], out_dir / "images" / trial[side]
-            if not copy.exists():
-                write_bytes_atomic(copy, source.read_bytes())
     base = base_url.rstrip("/")
     rows = [
         dict(
@@ -342,7 +336,19 @@ def export_mturk(study_dir, out_dir, base_url: str) -> Path:
         )
         for t in trials
     ]
-    write_text_atomic(out_dir / "input.csv", csv_text(rows, ("trial", "left_url", "right_url", "duration_ms")))
+    table = csv_text(rows, ("trial", "left_url", "right_url", "duration_ms"))
+    # another study's images left in the folder would be served beside this one's
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        held = (out_dir / "input.csv").read_text() if (out_dir / "input.csv").is_file() else None
+        if held != table:
+            raise UserError(f"{out_dir} is not empty and holds no export of this study: give another --out")
+    # each side under its trial's own public name: the bundle is public, the study's file names are not
+    for trial, sides in zip(trials, key):
+        for side in ("left", "right"):
+            source, copy = Path(study_dir) / "images" / sides[f"{side}_file"], out_dir / "images" / trial[side]
+            if not copy.exists():
+                write_bytes_atomic(copy, source.read_bytes())
+    write_text_atomic(out_dir / "input.csv", table)
     write_text_atomic(out_dir / "hit.html", MTURK_LAYOUT)
     return out_dir
 

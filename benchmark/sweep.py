@@ -14,13 +14,11 @@ OUT/masks/dD/ID.png   the dilated masks (white = valid)
 OUT/results.csv       the harness's rows; OUT/sweep.csv, sweep.md, sweep_METRIC.png, figure10.png
 """
 
-import contextlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
-from filelock import FileLock, Timeout
 
 from pconvkit.benchmark.confidence import cluster_bootstrap
 from pconvkit.benchmark.data import MaskEntry, pair_masks, read_pair
@@ -30,7 +28,7 @@ from pconvkit.benchmark.render import Number, Table, plot_label, to_csv, to_mark
 from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.benchmark.run import run_benchmark
 from pconvkit.errors import UserError
-from pconvkit.files import encode_image, encode_png, write_bytes_atomic, write_text_atomic
+from pconvkit.files import encode_image, encode_png, exclusive_lock, write_bytes_atomic, write_text_atomic
 from pconvkit.images import mask_to_png, read_mask, to_uint8
 from pconvkit.maskgen.bins import BORDER_MARGIN, bin_label, border_frame
 
@@ -124,20 +122,12 @@ def run_sweep(
     )
 
 
-@contextlib.contextmanager
 def sweep_lock(out_dir):
     """One sweep at a time checks and writes a folder's dilated masks, so that two sweeps cannot write
     theirs under one another's rows; shards of one sweep write the same bytes, and run side by side."""
-    lock = FileLock(str(Path(out_dir) / "sweep.lock"))
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise UserError(f"{out_dir} is in use by another sweep: wait for it, or give this one another --out") from None
-    try:
-        yield
-    finally:
-        lock.release()
+    busy = f"{out_dir} is in use by another sweep: wait for it, or give this one another --out"
+    return exclusive_lock(Path(out_dir) / "sweep.lock", busy)
 
 
 def sweep_table(results_dir) -> pd.DataFrame:

@@ -233,3 +233,20 @@ def read_torch_file(path, description: str, data: bytes | None = None) -> tuple:
         if data[:4] != b"PK\x03\x04" and data[:1] != b"\x80":
             raise UserError(f"cannot read {description} {path}: not a file written by torch.save") from None
         raise UserError(f"cannot read {description} {path}: {str(err).splitlines()[0][:200]}") from None
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_path, busy: str):
+    """Hold the exclusive lock file `lock_path` (the filelock package) while the block runs; another
+    process holding it gets `busy` as a one-line error, at once rather than after a wait."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise UserError(busy) from None
+    try:
+        yield
+    finally:
+        lock.release()

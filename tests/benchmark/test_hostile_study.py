@@ -289,3 +289,16 @@ def test_the_mturk_bundle_holds_no_secret_and_no_study_file_name(study, tmp_path
     assert secret not in text
     _, trials, _ = read_study(study)
     assert {p for p in files if p.endswith(".png")} == {t["left"] for t in trials} | {t["right"] for t in trials}
+
+
+def test_an_export_into_a_folder_of_another_studys_files_is_refused(study, run, tmp_path):
+    from helpers import one_error_line
+
+    export = ["study", "export", str(study), "--out", str(tmp_path / "hit"), "--base-url", "https://x.org/s"]
+    assert CliRunner().invoke(benchmark, export).exit_code == 0
+    assert CliRunner().invoke(benchmark, export).exit_code == 0  # the same export again
+    other = make_study(run, tmp_path / "other", per_method=8)
+    before = sorted(p.name for p in (tmp_path / "hit").rglob("*"))
+    line = one_error_line(CliRunner().invoke(benchmark, ["study", "export", str(other), *export[3:]]))
+    assert "holds no export of this study" in line
+    assert sorted(p.name for p in (tmp_path / "hit").rglob("*")) == before

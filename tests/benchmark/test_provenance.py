@@ -95,3 +95,13 @@ def test_a_moved_images_folder_is_named_with_the_way_out(run):
     (run / "images").rename(run / "moved")
     line = one_error_line(CliRunner().invoke(benchmark, ["grid", str(run / "out"), "--methods", "telea"]))
     assert "is not a folder" in line and "--images" in line
+
+
+@pytest.mark.parametrize("text", ["{cut", "[1, 2]", "\xff\xfe"])
+def test_a_damaged_run_record_is_one_line_for_every_command_that_reads_it(run, text):
+    (run / "out" / "run.json").write_bytes(text.encode("latin-1"))
+    for command in (
+        ["grid", str(run / "out"), "--methods", "telea", "--out", str(run / "g.png")],
+        ["table", str(run / "out")],
+    ):
+        assert "run.json is damaged" in one_error_line(CliRunner().invoke(benchmark, command)), command
