@@ -20,7 +20,6 @@ is) gets a new name each time, and the completion code cannot be computed from t
 """
 
 import contextlib
-import csv
 import hmac
 import json
 import secrets
@@ -280,7 +279,7 @@ def import_mturk(study_dir, batch_csv) -> int:
     known = {int(t["trial"]) for t in trials}
     try:
         rows = read_csv_rows(batch_csv)
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
+    except OSError as err:
         raise UserError(f"cannot read {batch_csv}: {_reason(err)}") from None
     needed = {"Input.trial", "Answer.choice", "WorkerId"}
     if not rows or not needed <= set(rows[0]):

@@ -192,9 +192,13 @@ def source_identity(path) -> dict:
 
 
 def read_csv_rows(path) -> list[dict]:
-    """The rows of a CSV file with a header line, as dicts of strings."""
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+    """The rows of a CSV file with a header line, as dicts of strings; a file that is not UTF-8 CSV
+    ends in one line."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise UserError(f"{path} is not a UTF-8 CSV file ({str(err).splitlines()[0][:80]})") from None
 
 
 def csv_text(rows, fields) -> str:

@@ -104,3 +104,8 @@ def test_a_pairs_file_that_cannot_be_scored_as_published_is_one_line(pair_inputs
     (pair_inputs / "masks" / "pairs.csv").write_text(text)
     assert message in one_error_line(run_pairs(pair_inputs, pair_inputs / "masks" / "pairs.csv"))
     assert not (pair_inputs / "out" / "results.csv").exists()
+
+
+def test_a_pairs_file_that_is_not_utf8_csv_is_one_line(pair_inputs):
+    (pair_inputs / "masks" / "pairs.csv").write_bytes(b"\xff\xfe\x00garbage")
+    assert "not a UTF-8 CSV file" in one_error_line(run_pairs(pair_inputs, pair_inputs / "masks" / "pairs.csv"))
