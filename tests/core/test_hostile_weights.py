@@ -97,8 +97,10 @@ def test_the_fid_network_never_gets_the_users_path(swapped, monkeypatch):
         raise RuntimeError("stop before building the network")  # its layers are not needed here
 
     monkeypatch.setattr(fidelity.FeatureExtractorInceptionV3, "__init__", record_only)
-    for _ in range(50):
+    for _ in range(1000):  # until the good file has been read a few times (a busy machine may take long)
         with pytest.raises(UserError):
             InceptionFeatures(path)
+        if len(given) >= 5:
+            break
     assert not marker.exists()
     assert given and not any(isinstance(g, (str, os.PathLike)) for g in given)
