@@ -13,7 +13,7 @@ import numpy as np
 
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash, read_csv_rows
-from pconvkit.images import image_size, list_images, read_image, read_mask
+from pconvkit.images import image_size, list_images, read_image, read_mask, to_uint8
 from pconvkit.maskgen.bins import (
     BIN_LABELS,
     BORDER_MARGIN,
@@ -26,6 +26,7 @@ from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_man
 from pconvkit.maskgen.survey import classify_folder
 
 MIN_IMAGE_SIDE = 64
+OUTSIDE = "outside"  # the bin of a mask outside the paper's six (0.01, 0.6]
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,11 @@ class MaskEntry:
 
 
 def load_images(folder, size: int = 512) -> dict[str, np.ndarray]:
-    """{name: image (size, size, 3)}: the central square of each image, resized (INTER_AREA down,
-    INTER_CUBIC up). Images with a side under 64 px are rejected."""
+    """{name: image (size, size, 3) float32}: the central square of each image, resized (INTER_AREA
+    down, INTER_CUBIC up) and rounded to 8 bits. Images with a side under 64 px are rejected.
+
+    The rounding makes the ground truth of a run the very pixels `export-pairs` writes and any other
+    evaluator reads back (k / 255): scored here or there, the same outputs give the same numbers."""
     images = {}
     for path in list_images(folder, unique_names="images"):
         image = read_image(path, min_size=MIN_IMAGE_SIDE)
@@ -49,7 +53,8 @@ def load_images(folder, size: int = 512) -> dict[str, np.ndarray]:
         top, left = (height - side) // 2, (width - side) // 2
         square = image[top : top + side, left : left + side]
         interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
-        images[path.stem] = np.clip(cv2.resize(square, (size, size), interpolation=interpolation), 0, 1)
+        resized = cv2.resize(square, (size, size), interpolation=interpolation)
+        images[path.stem] = to_uint8(resized).astype(np.float32) / np.float32(255)
     return images
 
 
@@ -74,7 +79,7 @@ def load_masks(
         white = manifest_polarity(test_dir)
         rows = read_manifest(test_dir)
         check_manifest_masks(test_dir, rows, white)
-        outside += [test_dir / r["path"] for r in rows if r["bin"] == "outside"]
+        outside += [test_dir / r["path"] for r in rows if r["bin"] == OUTSIDE]
         return [
             MaskEntry(
                 f"{int(r['id']):05d}" if r["id"].isdigit() else r["id"],
@@ -84,16 +89,16 @@ def load_masks(
                 white,
             )
             for r in rows
-            if r["bin"] != "outside"
+            if r["bin"] != OUTSIDE
         ]
     rows = classify_folder(folder, hole_white, margin, threshold, unique_names="masks")
     if not mostly_hole:
         check_polarity(folder, [r["hole_ratio"] for r in rows], hole_white)
-    outside += [folder / r["path"] for r in rows if r["bin"] == "outside"]
+    outside += [folder / r["path"] for r in rows if r["bin"] == OUTSIDE]
     return [
         MaskEntry(Path(r["path"]).stem, folder / r["path"], r["category"], r["bin"], hole_white, threshold)
         for r in rows
-        if r["bin"] != "outside"
+        if r["bin"] != OUTSIDE
     ]
 
 
@@ -184,25 +189,41 @@ def check_mask_sizes(masks, size: int):
 PAIRS_FIELDS = ("image", "mask")  # and an optional "id"
 
 
-def read_pairs(source, images: dict, masks_dir=None, hole_white=False, threshold=None, margin=BORDER_MARGIN, log=print):
-    """A published pairing, in its order: (MaskEntry, image name) pairs from a CSV of image, mask and
-    an optional id (the image by its file name or stem in the images folder; the mask path relative
-    to `masks_dir`, else to the CSV's folder), or from a LaMa-style paired folder (NAME.png beside
-    NAME_mask*.png, paired by LaMa's rule: a mask's image is its name up to the last "_mask").
-    Each mask is classified by its pixels; masks outside every bin are counted and left out."""
-    source = Path(source)
-    if source.is_dir():
+def _pair_rows(source: Path, masks_dir):
+    """(rows of image, mask[, id], the folder mask paths are relative to) of a pairs source."""
+    if source.is_dir():  # LaMa: NAME_mask*.png's image is its name up to the last "_mask", + .png
         rows = [
             dict(image=str(mask.with_name(mask.name.rsplit("_mask", 1)[0] + ".png")), mask=str(mask), id=mask.stem)
             for mask in sorted(source.rglob("*mask*.png"))
         ]
-        base = source
-    elif source.is_file():
-        rows, base = read_csv_rows(source), Path(masks_dir) if masks_dir else source.parent
-        if not rows or not set(PAIRS_FIELDS) <= set(rows[0]):
-            raise UserError(f"{source} is not a pairs file: it needs the columns image and mask (and optionally id)")
-    else:
-        raise UserError(f"pairs not found: {source} (a CSV of image,mask[,id] or a LaMa-style folder)")
+        return rows, source
+    if not source.is_file():
+        raise UserError(f"pairs not found: {source} (a CSV of image,mask[,id], an mmagic .txt or a LaMa-style folder)")
+    if source.suffix.lower() == ".txt":  # mmagic: a line's first word names the file in images/ and masks/
+        try:
+            lines = source.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise UserError(f"{source} is not UTF-8 text: an mmagic annotation file lists one file per line") from None
+        words = [line.split(" ")[0] for line in lines if line.strip()]
+        return [dict(image=w, mask=w) for w in words], Path(masks_dir) if masks_dir else source.parent / "masks"
+    rows = read_csv_rows(source)
+    if rows and not set(PAIRS_FIELDS) <= set(rows[0]):
+        raise UserError(f"{source} is not a pairs file: it needs the columns image and mask (and optionally id)")
+    return rows, Path(masks_dir) if masks_dir else source.parent
+
+
+def read_pairs(source, images: dict, masks_dir=None, hole_white=False, threshold=None, margin=BORDER_MARGIN, log=print):
+    """A published pairing, every pair in its order: (MaskEntry, image name) pairs from a CSV of
+    image, mask and an optional id (the image by its file name or stem in the images folder; the mask
+    path relative to `masks_dir`, else to the CSV's folder), from an mmagic annotation file (.txt: a
+    line's first word is a file of the images folder and of `masks_dir`, default the file's folder's
+    masks/), or from a LaMa-style paired folder (NAME.png beside NAME_mask*.png, paired by LaMa's
+    rule: a mask's image is its name up to the last "_mask").
+
+    Each mask is classified by its pixels; masks outside the paper's bins are kept with the bin
+    OUTSIDE (the paper's table leaves them out and counts them, `table --bins lama` shows them)."""
+    source = Path(source)
+    rows, base = _pair_rows(source, masks_dir)
     if not rows:
         raise UserError(f"no pairs in {source}")
     by_stem = {name: name for name in images}
@@ -221,11 +242,13 @@ def read_pairs(source, images: dict, masks_dir=None, hole_white=False, threshold
             raise UserError(f"mask {path} is {valid.shape[1]}x{valid.shape[0]}, images are {images[image].shape[1]}px")
         category, index, ratio = classify(valid, margin)
         ratios.append(ratio)
-        if index is not None:
-            pairs.append((MaskEntry(mask_id, path, category, bin_label(index), hole_white, threshold), image))
+        label = bin_label(index) if index is not None else OUTSIDE
+        pairs.append((MaskEntry(mask_id, path, category, label, hole_white, threshold), image))
     check_polarity(source, ratios, hole_white)
-    if not pairs:
-        raise UserError(f"no pair of {source} has a mask inside the bins (0.01, 0.6]: check the polarity")
-    if len(pairs) < len(rows):
-        log(f"{len(rows) - len(pairs)} of {len(rows)} pairs have masks outside every bin (0.01, 0.6]: not scored")
+    outside = sum(mask.bin == OUTSIDE for mask, _ in pairs)
+    if outside:
+        log(
+            f"{outside} of {len(pairs)} pairs have masks outside the paper's bins (0.01, 0.6]: scored, in the "
+            "tables of --bins lama or your own edges, left out (and counted) in the paper's"
+        )
     return pairs

@@ -16,9 +16,11 @@ meant, whatever the mask ids are; pairs.csv maps each NAME to its mask id):
     plain   images/NAME.png and masks/NAME.png, white = valid (the paper's M)
 
 Each image is the method's input: the photo with its holes blanked (`images.blank_holes`), as the
-harness hands it to a built-in method; the ground truth stays with the run. Every layout also gets
-pairs.csv (name, mask, image, category, bin) and protocol.txt (the pairing's hashes, as the tables
-print them).
+harness hands it to a built-in method. With `truth`, each image is the ground truth instead, the
+very 8-bit pixels `run` and `score` score against (`data.load_images`): the folder another
+evaluator reads (LaMa's evaluate_predicts.py takes NAME.png as the truth; LaMa and mmagic blank the
+holes themselves before they fill them). Every layout also gets pairs.csv (name, mask, image,
+category, bin) and protocol.txt (the pairing's hashes, as the tables print them).
 """
 
 import math
@@ -33,24 +35,27 @@ from pconvkit.benchmark.run import MetricWeights, Scorers, checked_composite
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash, csv_text, file_hash, write_image, write_png_atomic, write_text_atomic
 from pconvkit.images import HOLE_FILL, IMAGE_SUFFIXES, blank_holes, image_size, mask_to_png, read_image
+from pconvkit.maskgen.bins import hole_ratio
 
 LAYOUTS = ("lama", "mmagic", "plain")
 OUTPUT_SUFFIXES = ("", "_mask001", "_mask")  # LaMa names its outputs after the mask file
 
 
-def export_pairs(results_dir, images: dict, layout: str, out_dir) -> Path:
-    """Write the exact inputs of a run's pairs (512x512 image and mask files) in `layout`."""
+def export_pairs(results_dir, images: dict, layout: str, out_dir, truth: bool = False) -> Path:
+    """Write the exact inputs of a run's pairs (512x512 image and mask files) in `layout`, or with
+    `truth` the ground truths in place of the inputs."""
     if layout not in LAYOUTS:
         raise UserError(f"unknown layout {layout!r}: {', '.join(LAYOUTS)}")
     out_dir = Path(out_dir)
     pairs = read_pairing(results_dir)
-    protocol = f"{len(pairs)} pairs; pairing {pairing_hash(results_dir)}; layout {layout}\n"
+    contents = "ground truths" if truth else "inputs"
+    protocol = f"{len(pairs)} pairs; pairing {pairing_hash(results_dir)}; layout {layout}; {contents}\n"
     # another export's files left in the folder would be read as pairs of this one by the other tool
     if out_dir.is_dir() and any(out_dir.iterdir()):
         held = (out_dir / "protocol.txt").read_text() if (out_dir / "protocol.txt").is_file() else None
         if held != protocol:
             raise UserError(
-                f"{out_dir} is not empty and holds no export of these pairs in this layout: give another --out"
+                f"{out_dir} is not empty and holds no export of these pairs, layout and contents: give another --out"
             )
     rows = []
     for index, (mask, image_name) in enumerate(pairs):
@@ -62,7 +67,7 @@ def export_pairs(results_dir, images: dict, layout: str, out_dir) -> Path:
         else:
             image_path, mask_path = out_dir / "images" / f"{name}.png", out_dir / "masks" / f"{name}.png"
             hole_white = layout == "mmagic"
-        write_image(image_path, blank_holes(image, valid))  # the input, never the truth in its holes
+        write_image(image_path, image if truth else blank_holes(image, valid))
         write_png_atomic(mask_path, mask_to_png(valid, hole_white))
         rows.append(dict(name=name, mask=mask.mask_id, image=image_name, category=mask.category, bin=mask.bin))
     if layout == "mmagic":
@@ -173,7 +178,10 @@ def score_outputs(
             valid = read_pair(mask, image)
             composited = checked_composite(method, output, image, valid, mask, image_name)
             metrics = scorers.score(method, mask, composited, image, valid)
-            row = result_row(method, identity[method, mask.mask_id], mask, image_name, metrics, math.nan, "external")
+            ratio = hole_ratio(valid)
+            row = result_row(
+                method, identity[method, mask.mask_id], mask, image_name, metrics, math.nan, "external", ratio
+            )
             session.write(row)
     done = len(session.done)
     log(f"{method}: {len(pairs) - done} of {len(pairs)} outputs scored, none missing, {done} already in {path.name}")

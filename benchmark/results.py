@@ -51,7 +51,7 @@ VECTOR_KINDS = (INCEPTION_VECTORS, FEATURE_VECTORS, TF_LOGITS)
 TRUTH = "gt"  # the method name under which the ground truth's vectors are kept
 
 RESULT_FIELDS = ("method", "method_id", "mask", "mask_hash", "image", "image_hash", "category", "bin",
-                 *(m.name for m in PER_IMAGE), "seconds", "device")  # fmt: skip
+                 "hole_ratio", *(m.name for m in PER_IMAGE), "seconds", "device")  # fmt: skip
 # Every header results.csv has had, by format version (the version is recorded in run.json, and a
 # file without one is known by its header). Version 0 rows carry no hashes and cannot be resumed or
 # trusted; versions 1 and 2 lack metric columns added since, read as not computed (NaN). Rule: a
@@ -61,7 +61,8 @@ RESULT_FORMATS = {
     0: ("method", "mask", "image", "category", "bin", "l1", "psnr", "ssim", "seconds", "device"),
     1: (*_IDENTIFIED, "l1", "psnr", "ssim", "seconds", "device"),
     2: (*_IDENTIFIED, "l1", "psnr", "ssim", "l1_hole", "seconds", "device"),
-    3: RESULT_FIELDS,
+    3: (*_IDENTIFIED, "l1", "psnr", "ssim", "l1_hole", "lpips", "seconds", "device"),
+    4: RESULT_FIELDS,
 }
 RESULTS_FORMAT = max(RESULT_FORMATS)
 PAIRING_FIELDS = ("mask", "image", "category", "bin", "path", "hole_white", "threshold")
@@ -156,7 +157,7 @@ def read_results(path) -> list[dict]:
         if None in row.values() or None in row:
             raise UserError(f"{path}, line {reader.line_num}: {len(row)} fields where {len(reader.fieldnames)} belong")
         row = {field: row.get(field, "nan") for field in RESULT_FIELDS} if missing else row
-        for field in [m.name for m in PER_IMAGE] + ["seconds"]:
+        for field in ["hole_ratio", *(m.name for m in PER_IMAGE), "seconds"]:
             try:
                 float(row[field])
             except ValueError:
@@ -288,9 +289,18 @@ def results_lock(path):
 
 
 def result_row(
-    method: str, identity: dict, mask: MaskEntry, image_name: str, metrics: dict, seconds: float, device: str
+    method: str,
+    identity: dict,
+    mask: MaskEntry,
+    image_name: str,
+    metrics: dict,
+    seconds: float,
+    device: str,
+    hole_ratio: float,
 ) -> dict:
-    """A results row; `identity` holds method_id, mask_hash and image_hash."""
+    """A results row; `identity` holds method_id, mask_hash and image_hash; `hole_ratio` is the
+    mask's share of hole pixels at the run's size (what `benchmark table --bins` groups by). Metrics
+    keep 10 significant digits, so that a table reproduces another evaluator's mean to 1e-6."""
     return dict(
         method=method,
         mask=mask.mask_id,
@@ -298,7 +308,8 @@ def result_row(
         **identity,
         category=mask.category,
         bin=mask.bin,
-        **{m.name: f"{metrics.get(m.name, math.nan):.6f}" for m in PER_IMAGE},  # nan: not computed
+        hole_ratio=repr(float(hole_ratio)),
+        **{m.name: f"{metrics.get(m.name, math.nan):.10g}" for m in PER_IMAGE},  # nan: not computed
         seconds=f"{seconds:.6f}",
         device=device,
     )

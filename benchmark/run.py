@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from pconvkit.benchmark.data import image_identity, mask_identity, pair_masks, read_pair
 from pconvkit.benchmark.methods import METHODS, check_method_name, make_method, method_fingerprint
-from pconvkit.benchmark.metrics import LPIPS, InceptionClassifier, image_metrics
+from pconvkit.benchmark.metrics import LPIPS, LPIPS_BOX, InceptionClassifier, hole_box, image_metrics
 from pconvkit.benchmark.perceptual import InceptionFeatures, Lpips
 from pconvkit.benchmark.provenance import run_inputs_record
 from pconvkit.benchmark.results import (
@@ -34,6 +34,7 @@ from pconvkit.benchmark.results import (
 from pconvkit.benchmark.shards import run_identity, write_shard_record
 from pconvkit.errors import UserError
 from pconvkit.images import blank_holes, composite
+from pconvkit.maskgen.bins import hole_ratio
 from pconvkit.workers import process_pool, worker_state
 
 
@@ -116,7 +117,14 @@ class Scorers:
         for kind, function in self.vectors.items():
             save_vectors(function, self.out_dir, kind, method, [(mask, composited)])
         metrics = image_metrics(composited, image, valid)
-        metrics[LPIPS.name] = float(self.lpips.distance(composited[None], image[None])[0]) if self.lpips else math.nan
+        metrics[LPIPS.name] = metrics[LPIPS_BOX.name] = math.nan
+        if self.lpips:
+            metrics[LPIPS.name] = float(self.lpips.distance(composited[None], image[None])[0])
+            box = hole_box(valid)
+            if box is not None:
+                rows, cols = box
+                crop = lambda a: a[None, rows, cols]
+                metrics[LPIPS_BOX.name] = float(self.lpips.distance(crop(composited), crop(image))[0])
         return metrics
 
 
@@ -186,7 +194,11 @@ def run_benchmark(
                 for mask, image_name, valid, composited, seconds, device in outputs:
                     metrics = scorers.score(name, mask, composited, images[image_name], valid)
                     session.write(
-                        result_row(name, identity[name, mask.mask_id], mask, image_name, metrics, seconds, device)
+                        result_row(
+                            name,
+                            identity[name, mask.mask_id],
+                            *(mask, image_name, metrics, seconds, device, hole_ratio(valid)),
+                        )
                     )
                     bar.update()
     return results_path

@@ -14,7 +14,19 @@ import pandas as pd
 
 from pconvkit.benchmark.confidence import cluster_bootstrap, corrected_level
 from pconvkit.benchmark.methods import NOT_RUN
-from pconvkit.benchmark.metrics import IS, IS_DROP, IS_TF, METRICS, PER_BIN, PER_IMAGE, PER_SET, inception_score
+from pconvkit.benchmark.metrics import (
+    IS,
+    IS_DROP,
+    IS_TF,
+    METRICS,
+    PER_BIN,
+    PER_IMAGE,
+    PER_SET,
+    SSIM,
+    SSIM_BORDERS,
+    SSIM_FULL,
+    inception_score,
+)
 from pconvkit.benchmark.perceptual import FID_MIN_IMAGES, fid, inception_score_tf, kid
 from pconvkit.benchmark.render import Number, Table
 from pconvkit.benchmark.results import (
@@ -32,7 +44,7 @@ from pconvkit.benchmark.results import (
 )
 from pconvkit.errors import UserError
 from pconvkit.files import content_hash, read_csv_rows
-from pconvkit.maskgen.bins import BIN_LABELS, CATEGORIES, CELLS
+from pconvkit.maskgen.bins import BIN_EDGES, BIN_LABELS, CATEGORIES
 
 
 def _paper_table1() -> dict:
@@ -49,10 +61,94 @@ PAPER_TABLE1 = _paper_table1()
 
 
 TOTAL = "all"  # the column of every pair, all bins and both categories (`--total`)
+BOTH = "N+B"  # the category of a column that holds both border categories
 
 
-def column_labels(total: bool = False):
-    return [f"{b} {c}" for c, b in CELLS] + ([TOTAL] if total else [])
+@dataclass(frozen=True)
+class Binning:
+    """How a table groups pairs into columns: bins of the hole ratio, N and B apart or together.
+
+    `closed` 'right' gives (a, b], the paper's bins, read from each row's `bin` (the manifest's,
+    which `data.load_masks` checks against the mask); 'left' gives [a, b) with the last bin [a, b],
+    LaMa's evaluator's rule (saicinpainting/evaluation/evaluator.py: np.searchsorted(edges, area,
+    side='right') - 1, an area of 1 in the last bin), read from each row's `hole_ratio`.
+    """
+
+    name: str
+    edges: tuple[float, ...]
+    closed: str = "left"
+    by_border: bool = True
+
+    def labels(self) -> list[str]:
+        if self.closed == "right":
+            return list(BIN_LABELS)
+        if self.name == "lama":  # LaMa's own names: 0-10%, 10-20%, ...
+            return [f"{low * 100:.0f}-{high * 100:.0f}%" for low, high in zip(self.edges, self.edges[1:])]
+        return [f"{low:g}-{high:g}" for low, high in zip(self.edges, self.edges[1:])]
+
+    def headings(self) -> list[str]:
+        pairs = list(zip(self.edges, self.edges[1:]))
+        if self.closed == "right":
+            return [f"({low:g},{high:g}]" for low, high in pairs]
+        return [f"[{low:g},{high:g}{']' if i == len(pairs) - 1 else ')'}" for i, (low, high) in enumerate(pairs)]
+
+    def categories(self) -> tuple[str, ...]:
+        return CATEGORIES if self.by_border else (BOTH,)
+
+    def columns(self, total: bool = False) -> list[str]:
+        cells = [f"{b} {c}" for b in self.labels() for c in self.categories()]
+        return cells + ([TOTAL] if total else [])
+
+    def assign(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of `frame` inside these bins, with `bin` and `category` as these columns read them."""
+        if self.closed == "right":
+            frame = frame[frame["bin"].isin(BIN_LABELS)].copy()
+        else:
+            ratios = frame["hole_ratio"].astype(float).to_numpy()
+            if np.isnan(ratios).any():
+                raise UserError(
+                    f"--bins {self.name}: this results file has no hole ratios (it was written before pconvkit "
+                    "0.9): run the methods again into a new --out"
+                )
+            edges = np.asarray(self.edges)
+            index = np.searchsorted(edges, ratios, side="right") - 1
+            index[ratios == edges[-1]] = len(edges) - 2  # the last bin is closed
+            inside = (index >= 0) & (index < len(edges) - 1)
+            frame = frame[inside].copy()
+            frame["bin"] = np.asarray(self.labels(), dtype=object)[index[inside]]
+        if not self.by_border:
+            frame["category"] = BOTH
+        return frame
+
+
+PAPER_BINS = Binning("paper", BIN_EDGES, closed="right")
+LAMA_EDGES = tuple(np.linspace(0, 1, 11))  # LaMa's edges, unrounded (its 0.3 is 0.30000000000000004)
+
+
+def binning(bins: str = "paper", categories: str | None = None) -> Binning:
+    """The Binning of `--bins` (paper, lama, or increasing comma-separated edges in [0, 1]) and
+    `--categories` (apart, together; default apart for the paper's bins, together otherwise)."""
+    if categories not in (None, "apart", "together"):
+        raise UserError(f"--categories {categories!r}: apart or together")
+    if bins == "paper":
+        chosen = PAPER_BINS
+    elif bins == "lama":
+        chosen = Binning("lama", LAMA_EDGES, by_border=False)
+    else:
+        try:
+            edges = tuple(float(edge) for edge in bins.split(","))
+        except ValueError:
+            raise UserError(f"--bins {bins!r}: paper, lama, or comma-separated hole ratios such as 0,0.2,0.4") from None
+        if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0 or edges[-1] > 1:
+            raise UserError(f"--bins {bins!r}: at least two increasing hole ratios in [0, 1]")
+        chosen = Binning(bins, edges, by_border=False)
+    if categories is not None:
+        chosen = Binning(chosen.name, chosen.edges, chosen.closed, categories == "apart")
+    return chosen
+
+
+def column_labels(total: bool = False, bins: Binning = PAPER_BINS):
+    return bins.columns(total)
 
 
 def _results_frame(results_dir: Path) -> pd.DataFrame:
@@ -87,18 +183,36 @@ class Summary:
     distribution: pd.DataFrame | None = None  # method, bin, images, fid, kid (FID and KID per bin)
     total: bool = False
     outside_masks: int = 0  # masks of the run's set outside every bin (run.json)
+    bins: Binning = PAPER_BINS
+    left_out: int = 0  # scored masks outside the table's bins
+    ssim_border: str = "crop"
 
 
-def summarise(results_dir, against: str | None = None, total: bool = False) -> Summary:
+def summarise(
+    results_dir, against: str | None = None, total: bool = False, bins: Binning = PAPER_BINS, ssim_border="crop"
+) -> Summary:
     """Means with cluster-bootstrap intervals per (method, metric, column), the best-in-column marks,
     and, with `against`, every method's paired difference to that method (see `confidence`); with
-    `total`, the TOTAL column too (every pair, the same bootstrap over photos)."""
+    `total`, the TOTAL column too (every pair in the bins, the same bootstrap over photos). `bins`
+    makes the columns; `ssim_border` 'include' puts SSIM over every pixel in the SSIM row."""
     results_dir = Path(results_dir)
-    frame = _results_frame(results_dir)
+    every = _results_frame(results_dir)
+    if ssim_border not in SSIM_BORDERS:
+        raise UserError(f"--ssim-border {ssim_border!r}: {' or '.join(SSIM_BORDERS)}")
+    if ssim_border == "include":
+        if every[SSIM_FULL.name].isna().all():
+            raise UserError(
+                f"--ssim-border include: {results_dir} has no SSIM over the border (written before pconvkit 0.9): "
+                "run the methods again into a new --out"
+            )
+        every[SSIM.name] = every[SSIM_FULL.name]
+    frame = bins.assign(every)
+    if frame.empty:
+        raise UserError(f"no pair of {results_dir} lies inside the bins of --bins {bins.name}")
     frame["column"] = frame["bin"] + " " + frame["category"]
     if total:
         frame = pd.concat([frame, frame.assign(column=TOTAL)], ignore_index=True)
-    names = [m.name for m in PER_IMAGE]
+    names = [m.name for m in PER_IMAGE if m.row]
     rows = []
     for (method, column), group in frame.groupby(["method", "column"]):
         for metric in names:
@@ -113,15 +227,19 @@ def summarise(results_dir, against: str | None = None, total: bool = False) -> S
             f"--against {against}: no such method in {results_dir} ({', '.join(sorted(set(frame['method'])))})"
         )
     single = frame[frame["column"] != TOTAL]  # each pair once, for the protocol and the per-bin sets
+    columns = bins.columns(total)
     return Summary(
         cells_,
-        _best_marks(frame, cells_, column_labels(total)),
-        _paired_differences(frame, against, column_labels(total)) if against else None,
+        _best_marks(frame, cells_, columns, len(bins.columns())),
+        _paired_differences(frame, against, columns) if against else None,
         against,
         _protocol(folder, single),
         _distribution(folder, single),
         total,
         int(read_run_settings(folder).get("outside_masks", 0)),
+        bins,
+        every["mask"].nunique() - single["mask"].nunique(),
+        ssim_border,
     )
 
 
@@ -134,10 +252,10 @@ def _paired(frame, method: str, other: str, column: str, metric: str):
     return (a.loc[shared, metric] - b.loc[shared, metric]).to_numpy(), a.loc[shared, "image"].to_numpy()
 
 
-def _best_marks(frame, cells_, columns) -> dict:
+def _best_marks(frame, cells_, columns, comparisons: int) -> dict:
     """{(metric, column): marked methods}: the best alone where it beats the runner-up significantly
-    (paired, Bonferroni over the 12 cells), else the best and all methods tied with it."""
-    marks, level = {}, corrected_level()
+    (paired, Bonferroni over the `comparisons` bin columns), else the best and all methods tied with it."""
+    marks, level = {}, corrected_level(comparisons=comparisons)
     for metric in PER_IMAGE:
         for column in columns:
             part = cells_[(cells_["metric"] == metric.name) & (cells_["column"] == column)].dropna(subset=["value"])
@@ -173,7 +291,7 @@ def _paired_differences(frame, reference: str, columns) -> pd.DataFrame:
     rows = []
     for method in sorted(set(frame["method"]) - {reference}):
         for column in columns:
-            for metric in PER_IMAGE:
+            for metric in [m for m in PER_IMAGE if m.row]:
                 differences, photos = _paired(frame, method, reference, column, metric.name)
                 if differences.size:
                     rows.append(_estimate(method, metric.name, column, differences, photos))
@@ -253,10 +371,10 @@ def distribution_table(summary: Summary) -> Table | None:
     every bin, each cell the value and how many images it was computed from."""
     if summary.distribution is None:
         return None
-    columns = [*BIN_LABELS, TOTAL]
+    columns = [*summary.bins.labels(), TOTAL]
     table = Table(
         ["metric", "method"],
-        [f"{b} N+B" for b in columns],
+        [f"{b} {BOTH}" for b in columns],
         caption=(
             "FID and KID per bin and over every bin, N and B together (n: images). FID from fewer than "
             f"{FID_MIN_IMAGES:,} images (the feature dimension) is biased upward: compare such values only at "
@@ -303,11 +421,11 @@ def timing_table(results_dir) -> Table:
 
 CAPTION = (
     "Cells: mean [95 % interval, bootstrap over photos]. Bold: best in column, or tied for best "
-    "(paired bootstrap, Bonferroni over the 12 columns)."
+    "(paired bootstrap, Bonferroni over the {n} columns)."
 )
 CAPTION_STD = (
     "Cells: mean ± standard deviation over pairs. Bold: best in column, or tied for best "
-    "(paired bootstrap over photos, Bonferroni over the 12 columns)."
+    "(paired bootstrap over photos, Bonferroni over the {n} columns)."
 )
 
 
@@ -320,18 +438,25 @@ def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN, stat: st
     `stat` 'mean-std' prints each cell as mean ± the standard deviation over its pairs instead."""
     if stat not in STATS:
         raise UserError(f"--stat {stat!r}: {' or '.join(STATS)}")
-    columns = column_labels(summary.total)
-    caption = (CAPTION if stat == "mean-ci" else CAPTION_STD) + (
+    bins = summary.bins
+    if with_paper and bins != PAPER_BINS:
+        raise UserError("--with-paper: the paper's rows have the paper's columns: use --bins paper, N and B apart")
+    columns = bins.columns(summary.total)
+    caption = (CAPTION if stat == "mean-ci" else CAPTION_STD).format(n=len(bins.columns())) + (
         f" Pairs: {summary.protocol}." if summary.protocol else ""
     )
+    if summary.ssim_border == "include":
+        caption += " SSIM over every pixel, the windows at the border zero-padded (as LaMa's evaluator)."
     if summary.outside_masks:
         caption += f" {summary.outside_masks} masks of the set lie outside every bin (0.01, 0.6] and are not scored."
-    groups = [(f"({b.replace('-', ',')}]", len(CATEGORIES)) for b in BIN_LABELS] + (
+    if summary.left_out:
+        caption += f" {summary.left_out} scored masks lie outside these bins and are not in the table."
+    groups = [(heading, len(bins.categories())) for heading in bins.headings()] + (
         [("all bins", 1)] if summary.total else []
     )
-    subheads = [category for category, _ in CELLS] + (["N+B"] if summary.total else [])
+    subheads = list(bins.categories()) * len(bins.labels()) + ([BOTH] if summary.total else [])
     table = Table(["metric", "method"], columns, caption=caption, groups=groups, subheads=subheads, html_id="table1")
-    for metric in METRICS:
+    for metric in [m for m in METRICS if m.row]:
         part = summary.cells[summary.cells["metric"] == metric.name]
         if part.empty:
             continue
@@ -346,7 +471,7 @@ def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN, stat: st
         table.rows += [
             [metric.label, f"{m} (not run)", *[None] * len(columns)]
             for m in not_run
-            if m not in set(summary.cells["method"])
+            if m not in set(summary.cells["method"]) and bins == PAPER_BINS  # the paper's methods, in its columns
         ]
         if summary.against is not None and not summary.against.empty:
             differences = summary.against[summary.against["metric"] == metric.name]

@@ -1,6 +1,7 @@
 """Inputs tests make on the fly: small smooth photos, box masks, flows of a moving square, textures,
 and `benchmark run` arguments."""
 
+import glob
 import os
 import shutil
 import threading
@@ -208,3 +209,59 @@ class Server:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(timeout=10)
+
+
+# ------------------------------------------------ the peer tools' file rules, from their sources
+
+
+def lama_entries(folder):
+    """(image, mask) as LaMa's evaluation reader pairs them (saicinpainting/evaluation/data.py)."""
+    masks = sorted(glob.glob(os.path.join(folder, "**", "*mask*.png"), recursive=True))
+    return [(mask.rsplit("_mask", 1)[0] + ".png", mask) for mask in masks]
+
+
+def mmagic_entries(folder, annotation="pairs.txt"):
+    """(image, mask) as mmagic's BasicImageDataset reads an annotation file with data prefixes images/
+    and masks/ (mmagic/datasets/basic_image_dataset.py, _get_path_list_from_ann and load_data_list)."""
+    entries = []
+    for line in (folder / annotation).read_text().splitlines():
+        if line.isspace() or not line:
+            continue
+        basename, ext = os.path.splitext(line.split(" ")[0])
+        entries.append((str(folder / "images" / f"{basename}{ext}"), str(folder / "masks" / f"{basename}{ext}")))
+    return entries
+
+
+def iopaint_entries(folder):
+    """(image, mask) as IOPaint's batch mode pairs a mask folder with an image folder
+    (iopaint/batch_processing.py)."""
+    images = sorted(p for p in (folder / "images").iterdir() if p.suffix == ".png")
+    return [(str(p), str(folder / "masks" / f"{p.stem}.png")) for p in images]
+
+
+def lama_ssim(output, truth, dtype="float32") -> float:
+    """SSIM as LaMa's evaluator computes it (saicinpainting/evaluation/losses/ssim.py, SSIM(window_size=11,
+    size_average=False)), written again here in torch: 11 normalised Gaussian taps of sigma 1.5, their
+    outer product as a window per channel, conv2d with zero padding of 5, the map's mean over channels
+    and every pixel. Images (H, W, 3) in [0, 1]. In float32, as LaMa runs it, its E[x^2] - mu^2 loses
+    up to 1e-5 on photos; "float64" gives the formula's exact value."""
+    import torch
+    import torch.nn.functional as F
+
+    kind = getattr(torch, dtype)
+
+    def tensor(image):
+        return torch.from_numpy(np.ascontiguousarray(image, np.float64)).permute(2, 0, 1)[None].to(kind)
+
+    img1, img2 = tensor(output), tensor(truth)
+    taps = torch.tensor([np.exp(-((x - 5) ** 2) / float(2 * 1.5**2)) for x in range(11)], dtype=kind)
+    taps = (taps / taps.sum()).unsqueeze(1)
+    window = taps.mm(taps.t()).unsqueeze(0).unsqueeze(0).expand(3, 1, 11, 11).contiguous()
+    conv = lambda t: F.conv2d(t, window, padding=5, groups=3)
+    mu1, mu2 = conv(img1), conv(img2)
+    mu1_sq, mu2_sq, mu1_mu2 = mu1.pow(2), mu2.pow(2), mu1 * mu2
+    sigma1_sq, sigma2_sq = conv(img1 * img1) - mu1_sq, conv(img2 * img2) - mu2_sq
+    sigma12 = conv(img1 * img2) - mu1_mu2
+    c1, c2 = 0.01**2, 0.03**2
+    ssim_map = ((2 * mu1_mu2 + c1) * (2 * sigma12 + c2)) / ((mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2))
+    return float(ssim_map.mean(1).mean(1).mean(1)[0])

@@ -194,11 +194,17 @@ def benchmark_upgrade(results):
 )
 @opt.out_folder("Folder to write the pairs into.")
 @opt.images
-def benchmark_export_pairs(results, layout, out, images):
+@click.option(
+    "--truth",
+    is_flag=True,
+    help="Write the ground truths (the exact pixels the run scores against) instead of the inputs: the folder "
+    "another evaluator reads, and the input of tools that blank the holes themselves (LaMa, mmagic).",
+)
+def benchmark_export_pairs(results, layout, out, images, truth):
     """Write the exact inputs of a run's pairs for a method that runs in another tool."""
     from pconvkit.benchmark.external import export_pairs
 
-    click.echo(str(export_pairs(results, run_images(images, results), layout, out)))
+    click.echo(str(export_pairs(results, run_images(images, results), layout, out, truth)))
 
 
 @benchmark.command("score")
@@ -311,13 +317,34 @@ def benchmark_sr(methods, factor, images, size, checkpoint, out):
     show_default=True,
     help="Each cell's mean with its 95 % interval, or with the standard deviation over pairs (as many papers print).",
 )
-def benchmark_table(results, fmt, with_paper, out, against, total, stat):
+@click.option(
+    "--bins",
+    default="paper",
+    show_default=True,
+    help="Columns by hole ratio: paper (6 bins (a, b], N and B apart), lama (LaMa's 10 bins [a, b), N and B "
+    "together) or comma-separated ratios such as 0,0.2,0.4,0.6 (bins [a, b), the last [a, b]).",
+)
+@click.option(
+    "--categories",
+    type=click.Choice(["apart", "together"]),
+    default=None,
+    help="N and B in columns of their own, or together (default: apart for --bins paper, together otherwise).",
+)
+@click.option(
+    "--ssim-border",
+    type=click.Choice(["crop", "include"]),
+    default="crop",
+    show_default=True,
+    help="SSIM over the pixels whose window lies inside the image (the paper, scikit-image), or over every "
+    "pixel with zero-padded windows (LaMa, torchmetrics).",
+)
+def benchmark_table(results, fmt, with_paper, out, against, total, stat, bins, categories, ssim_border):
     """Table 1 from a results folder or file: rows metric x method, columns 6 bins x N/B; each cell its
     mean and 95 % interval (bootstrap over photos); best in bold, ties bold together."""
     from pconvkit.benchmark.perceptual import FID_MIN_IMAGES
-    from pconvkit.benchmark.tables import biased_fid, summarise, tables
+    from pconvkit.benchmark.tables import biased_fid, binning, summarise, tables
 
-    summary = summarise(results, against, total)
+    summary = summarise(results, against, total, binning(bins, categories), ssim_border)
     _write_or_print(render.FORMATS[fmt](*tables(summary, with_paper, stat)), out)
     if biased_fid(summary):
         click.echo(

@@ -1,10 +1,14 @@
 """Benchmark inputs: masks of the wrong polarity stopped before anything runs, a resumed run kept to
 its own pairing."""
 
+import csv
+import io
+from pathlib import Path
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import gradient_photos, one_error_line, one_line_error, run_arguments, run_command
+from helpers import gradient_photos, mmagic_entries, one_error_line, one_line_error, run_arguments, run_command
 
 from pconvkit.benchmark.results import read_csv_rows, read_pairing
 from pconvkit.cli import benchmark
@@ -68,11 +72,41 @@ def test_a_csv_pairing_is_scored_as_published_pair_for_pair_and_in_order(pair_in
     (pair_inputs / "masks" / "pairs.csv").write_text(text)
     result = run_pairs(pair_inputs, pair_inputs / "masks" / "pairs.csv")
     assert result.exit_code == 0, result.output
-    assert "1 of 5 pairs have masks outside every bin" in result.output
+    assert "1 of 5 pairs have masks outside the paper's bins" in result.output
     pairing = [(mask.mask_id, image) for mask, image in read_pairing(pair_inputs / "out")]
-    assert pairing == [("a", "p2"), ("m1", "p0"), ("z", "p2"), ("b", "p1")]
+    assert pairing == [("a", "p2"), ("m1", "p0"), ("z", "p2"), ("b", "p1"), ("t", "p1")]  # every pair, in order
     rows = read_csv_rows(pair_inputs / "out" / "results.csv")
     assert [(r["mask"], r["image"]) for r in rows] == pairing
+    assert [r["bin"] for r in rows][-1] == "outside" and float(rows[-1]["hole_ratio"]) == 30 / 64**2
+    paper = CliRunner().invoke(benchmark, ["table", str(pair_inputs / "out")])
+    assert "1 scored masks lie outside these bins and are not in the table" in paper.output
+    lama = CliRunner().invoke(benchmark, ["table", str(pair_inputs / "out"), "--bins", "lama", "--format", "csv"])
+    assert lama.exit_code == 0 and "outside these bins" not in lama.output
+    cells = {(r["metric"], r["column"]): float(r["value"]) for r in csv.DictReader(io.StringIO(lama.output))}
+    for column, low, high in (("0-10% N+B", 0, 0.1), ("10-20% N+B", 0.1, 0.2)):  # tiny (0.7 %) in the first
+        inside = [float(r["l1"]) for r in rows if low <= float(r["hole_ratio"]) < high]
+        assert len(inside) == (3 if low == 0 else 2)
+        assert cells[("l1 (%)", column)] == pytest.approx(np.mean(inside), abs=1e-9)
+
+
+def test_an_mmagic_annotation_file_is_paired_by_mmagics_rule(pair_inputs):
+    """The rule of mmagic_entries (tests/helpers.py): a line's first word is the file in images/ and masks/."""
+    folder = pair_inputs / "mmagic"
+    lines = ["p1.png 512 512\n", "\n", "p0.png\n", "p2.png x\n"]
+    for line in lines:
+        if line.strip():
+            name = line.split(" ")[0].strip()
+            (folder / "images").mkdir(parents=True, exist_ok=True)
+            (folder / "images" / name).write_bytes((pair_inputs / "images" / name).read_bytes())
+            _mask(folder / "masks" / name, 4 + len(name) + lines.index(line), hole_white=True)
+    (folder / "test.txt").write_text("".join(lines))
+    expected = [(Path(image).stem, Path(mask)) for image, mask in mmagic_entries(folder, "test.txt")]
+    arguments = ["run", "--methods", "mean", "--images", str(folder / "images"), "--pairs", str(folder / "test.txt")]
+    result = CliRunner().invoke(benchmark, [*arguments, "--size", "64", "--out", str(folder / "out"), "--hole-white"])
+    assert result.exit_code == 0, result.output
+    pairing = [(image, mask.path) for mask, image in read_pairing(folder / "out")]
+    assert [(i, p.resolve()) for i, p in pairing] == [(i, p.resolve()) for i, p in expected]
+    assert [image for image, _ in pairing] == ["p1", "p0", "p2"]
 
 
 def test_a_lama_style_folder_is_paired_by_lamas_rule(pair_inputs):

@@ -2,6 +2,8 @@
 files and scored back give the built-in method's rows (within 8-bit rounding); an incomplete or
 wrongly sized set of outputs is refused."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -104,3 +106,47 @@ def test_an_export_into_a_folder_of_other_files_is_refused_and_the_same_export_r
     (run / "other" / "old.png").write_bytes(b"")
     other = ["export-pairs", str(run / "results"), "--images", str(run / "images"), "--out", str(run / "other")]
     assert "is not empty" in one_error_line(CliRunner().invoke(benchmark, other))
+
+
+def test_a_peers_scores_of_the_exported_truths_reproduce_the_table_to_1e_6(tmp_path):
+    """One ground truth: `export-pairs --truth` writes the very pixels the run scores against, so
+    outputs made and scored by LaMa's rules (its pairing, its SSIM, its [a, b) bins) and by
+    scikit-image's PSNR give `table`'s cells to 1e-6."""
+    import cv2
+    from helpers import lama_entries, lama_ssim
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from pconvkit.benchmark.data import load_images
+    from pconvkit.benchmark.tables import binning, summarise
+
+    rng = np.random.default_rng(4)
+    for i in range(3):  # textured photos, so that SSIM's border matters
+        write_image(tmp_path / "images" / f"t{i}.png", cv2.GaussianBlur(rng.random((80, 96, 3)), (0, 0), 1.5))
+    box_masks(tmp_path / "masks", [(8, 8 + rows, 10, 50) for rows in (6, 14, 22, 30, 40, 50, 56)])
+    assert runner.invoke(benchmark, run_arguments(tmp_path, "telea", "results")).exit_code == 0
+    images, export = ["--images", str(tmp_path / "images")], tmp_path / "lama"
+    command = ["export-pairs", str(tmp_path / "results"), "--layout", "lama", "--truth", "--out", str(export)]
+    assert runner.invoke(benchmark, command + images).exit_code == 0
+    photos = load_images(tmp_path / "images", 64)
+    by_name = {line.split(",")[0]: line.split(",")[2] for line in (export / "pairs.csv").read_text().splitlines()[1:]}
+    peer = {}  # LaMa's bin name: [(its SSIM, scikit-image's PSNR)]
+    for image_path, mask_path in lama_entries(export):
+        truth, holes = read_image(image_path), read_mask(mask_path, hole_white=True) == 0
+        assert np.array_equal(truth, photos[by_name[Path(image_path).stem]])  # the run's own truth, bit for bit
+        blanked = (truth * ~holes[..., None] * 255).round().astype(np.uint8)  # LaMa blanks the holes itself
+        output = cv2.inpaint(blanked, holes.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+        write_image(tmp_path / "outputs" / Path(mask_path).name, output / 255.0)  # LaMa names it after the mask
+        output = read_image(tmp_path / "outputs" / Path(mask_path).name)
+        edges = np.linspace(0, 1, 11)  # LaMa's evaluator: searchsorted(edges, area, side="right") - 1
+        index = min(int(np.searchsorted(edges, holes.mean(), side="right")) - 1, 9)
+        name = f"{edges[index] * 100:.0f}-{edges[index + 1] * 100:.0f}%"
+        psnr = peak_signal_noise_ratio(truth, output, data_range=1)
+        peer.setdefault(name, []).append((lama_ssim(output, truth, "float64"), psnr))
+    score = ["score", str(tmp_path / "results"), "--method", "peer", "--outputs", str(tmp_path / "outputs")]
+    assert runner.invoke(benchmark, score + images).exit_code == 0
+    cells = summarise(tmp_path / "results", bins=binning("lama"), ssim_border="include").cells
+    cells = cells[cells["method"] == "peer"].set_index(["metric", "column"])["value"]
+    assert len(peer) >= 4
+    for name, values in peer.items():
+        assert cells["ssim", f"{name} N+B"] == pytest.approx(np.mean([s for s, _ in values]), abs=1e-6)
+        assert cells["psnr", f"{name} N+B"] == pytest.approx(np.mean([p for _, p in values]), abs=1e-6)

@@ -13,13 +13,12 @@ The rules:
   MASKS/{image stem}.png; the output is written under the image's name.
 """
 
-import glob
 import os
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import gradient_photos, one_error_line
+from helpers import gradient_photos, iopaint_entries, lama_entries, mmagic_entries, one_error_line
 
 from pconvkit.benchmark.methods import make_method
 from pconvkit.benchmark.results import read_results
@@ -49,29 +48,6 @@ def export(run, layout):
     result = CliRunner().invoke(benchmark, [*arguments, "--out", str(run / layout)])
     assert result.exit_code == 0, result.output
     return run / layout
-
-
-def lama_entries(folder):
-    """(image, mask) as LaMa's evaluation reader pairs them."""
-    masks = sorted(glob.glob(os.path.join(folder, "**", "*mask*.png"), recursive=True))
-    return [(mask.rsplit("_mask", 1)[0] + ".png", mask) for mask in masks]
-
-
-def mmagic_entries(folder):
-    """(image, mask) as BasicImageDataset reads pairs.txt with data prefixes images/ and masks/."""
-    entries = []
-    for line in (folder / "pairs.txt").read_text().splitlines():
-        if line.isspace() or not line:
-            continue
-        basename, ext = os.path.splitext(line.split(" ")[0])
-        entries.append((str(folder / "images" / f"{basename}{ext}"), str(folder / "masks" / f"{basename}{ext}")))
-    return entries
-
-
-def iopaint_entries(folder):
-    """(image, mask) as IOPaint's batch mode pairs a mask folder with an image folder."""
-    images = sorted(p for p in (folder / "images").iterdir() if p.suffix == ".png")
-    return [(str(p), str(folder / "masks" / f"{p.stem}.png")) for p in images]
 
 
 def fill_as_the_tool_would(entries, out, name_of):

@@ -3,6 +3,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from pconvkit.benchmark.metrics import inception_score, l1_error_percent, psnr, ssim
+from pconvkit.errors import UserError
 
 
 def test_l1_and_psnr_by_hand():
@@ -91,3 +92,65 @@ def test_hole_l1_is_the_mean_error_over_the_hole_pixels_only():
     assert values["l1_hole"] == pytest.approx(20.0)  # every hole value is off by 0.2
     assert values["l1"] == pytest.approx(20.0 * 50 / 600)  # the paper's l1: over the whole image
     assert image_metrics(truth, truth, np.ones((20, 30), np.uint8))["l1_hole"] == 0.0  # no hole at all
+
+
+def _telea_on_photos():
+    """(output, truth) pairs: scikit-image's photos, 8-bit, with Telea's fill in scattered small holes."""
+    import cv2
+    from skimage import data
+
+    from pconvkit.images import to_uint8
+
+    pairs = []
+    for index, name in enumerate(["astronaut", "chelsea", "coffee", "rocket"]):
+        truth = to_uint8(getattr(data, name)()[:200, :240] / 255.0).astype(np.float32) / 255
+        rng = np.random.default_rng(index)
+        valid = cv2.erode((rng.random(truth.shape[:2]) > 0.02).astype(np.uint8), np.ones((7, 7), np.uint8))
+        output = cv2.inpaint(to_uint8(truth), 1 - valid, 3, cv2.INPAINT_TELEA).astype(np.float32) / 255
+        pairs.append((output, truth, valid))
+    return pairs
+
+
+def test_ssim_with_the_border_included_is_lamas_ssim():
+    """LaMa's formula (zero-padded windows, every pixel) to 1e-6; LaMa's own float32 code lies within
+    its rounding (about 1e-5 on photos) of it."""
+    from helpers import lama_ssim
+
+    for output, truth, _ in _telea_on_photos():
+        included = ssim(output, truth, border="include")
+        assert included == pytest.approx(lama_ssim(output, truth, "float64"), abs=1e-6)
+        assert included == pytest.approx(lama_ssim(output, truth), abs=2e-5)
+        assert included != pytest.approx(ssim(output, truth), abs=1e-3)  # the border does count
+    with pytest.raises(UserError, match="--ssim-border"):
+        ssim(truth, truth, border="reflect")
+
+
+def test_psnr_over_the_holes_by_hand():
+    from pconvkit.benchmark.metrics import image_metrics
+
+    truth, valid = np.zeros((20, 20, 3)), np.ones((20, 20), np.uint8)
+    valid[5:9, 5:10] = 0  # 20 hole pixels
+    output = truth.copy()
+    output[5:9, 5:10] = 0.1  # MSE 0.01 over the hole: 20 dB
+    output[0, 0] = 0.5  # outside the hole: counts for PSNR, not for PSNR holes
+    values = image_metrics(output, truth, valid)
+    assert values["psnr_hole"] == pytest.approx(20.0, abs=1e-5)
+    whole = (20 * 3 * 0.01 + 3 * 0.25) / (400 * 3)
+    assert values["psnr"] == pytest.approx(10 * np.log10(1 / whole), abs=1e-5)
+
+
+def test_the_hole_box_holds_every_hole_pixel_at_least_64_px_a_side_inside_the_image():
+    from pconvkit.benchmark.metrics import hole_box
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        height, width = rng.integers(40, 300, 2)
+        valid = np.ones((height, width), np.uint8)
+        top, left = rng.integers(0, height), rng.integers(0, width)
+        valid[top : top + rng.integers(1, 120), left : left + rng.integers(1, 120)] = 0
+        rows, cols = hole_box(valid)
+        assert (valid[rows, cols] == 0).sum() == (valid == 0).sum()
+        assert rows.stop - rows.start == max(min(64, height), np.ptp(np.nonzero(valid == 0)[0]) + 1)
+        assert 0 <= rows.start and rows.stop <= height and 0 <= cols.start and cols.stop <= width
+        assert cols.stop - cols.start >= min(64, width)
+    assert hole_box(np.ones((10, 10))) is None

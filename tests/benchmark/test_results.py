@@ -216,6 +216,7 @@ def _result_rows(count):
     return [
         dict.fromkeys(RESULT_FIELDS, "x")
         | dict(method="m", mask=f"{i:05d}", l1=f"{i / 7!r}", psnr="30.5", ssim="0.9", l1_hole="1", lpips="nan")
+        | dict.fromkeys(["hole_ratio", "ssim_full", "psnr_hole", "lpips_box"], "nan")
         | dict(seconds="0.25")
         for i in range(count)
     ]

@@ -8,12 +8,19 @@ import pytest
 from pconvkit.benchmark.render import to_csv, to_latex, to_markdown
 from pconvkit.benchmark.results import RESULT_FIELDS, read_results
 from pconvkit.benchmark.tables import PAPER_TABLE1, column_labels, summarise, table1
+from pconvkit.errors import UserError
 
 
 def write_results(path, rows):
+    """rows: (method, mask, image, category, bin, l1[, hole ratio]); the ratio defaults to the bin's middle."""
     lines = [",".join(RESULT_FIELDS)]
-    for method, mask, image, category, bin_, l1 in rows:
+    for method, mask, image, category, bin_, l1, *ratio in rows:
+        low, high = (float(edge) for edge in bin_.split("-"))
         row = dict(
+            hole_ratio=ratio[0] if ratio else (low + high) / 2,
+            ssim_full=1 - l1 / 9,
+            psnr_hole=30 - l1,
+            lpips_box="nan",
             method=method,
             method_id="m",
             mask=mask,
@@ -31,7 +38,7 @@ def write_results(path, rows):
             device="cpu",
         )
         lines.append(",".join(str(row[field]) for field in RESULT_FIELDS))
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture
@@ -48,7 +55,7 @@ def results(tmp_path):
         rows += [("a", f"1{k}", image, "B", "0.1-0.2", level), ("b", f"1{k}", image, "B", "0.1-0.2", level + shift)]
     write_results(tmp_path / "results.csv", rows)
     with open(tmp_path / "results.csv", "a") as handle:
-        handle.write("\nb,m,9,h,img,i,N,0.01")  # a torn last line from an interrupted run
+        handle.write("b,m,9,h,img,i,N,0.01")  # a torn last line from an interrupted run
     return tmp_path
 
 
@@ -179,3 +186,85 @@ def test_mean_std_cells_print_the_standard_deviation_over_pairs(results):
     long = pd.read_csv(io.StringIO(to_csv(table)))
     assert "std" in long.columns and "std" not in pd.read_csv(io.StringIO(to_csv(table1(summary)))).columns
     assert _bold(_by_row(table)["l1 (%)", "a"]) == _bold(_by_row(table1(summary))["l1 (%)", "a"])  # the same marks
+
+
+# ------------------------------------------------------------------ other binnings (--bins, --categories)
+
+
+def lama_bin(area: float, bins: int = 10) -> int:
+    """LaMa's evaluator's bin of a hole share (saicinpainting/evaluation/evaluator.py, _get_bin_edges)."""
+    index = np.searchsorted(np.linspace(0, 1, bins + 1), [area], side="right") - 1
+    index[index == bins] = bins - 1
+    return int(index[0])
+
+
+def test_lama_bins_put_every_hole_ratio_where_lamas_evaluator_does(tmp_path):
+    from pconvkit.benchmark.tables import binning
+
+    ratios = [0.0, 1e-9, 0.1, 0.1 - 1e-12, 0.2, 0.3, 0.5, 0.7, 0.9, 0.95, 1.0, 3 / 10, 0.6 + 1e-12]
+    rows = [("a", f"{i}", f"photo{i % 3}", "N", "0.01-0.1", 1.0 + i, ratio) for i, ratio in enumerate(ratios)]
+    write_results(tmp_path / "results.csv", rows)
+    bins = binning("lama")
+    summary = summarise(tmp_path, bins=bins, total=True)
+    labels = bins.labels()
+    assert labels[:2] == ["0-10%", "10-20%"] and labels[-1] == "90-100%" and len(labels) == 10
+    assert bins.columns() == [f"{label} N+B" for label in labels]
+    counts = summary.cells[summary.cells["metric"] == "l1"].set_index("column")["pairs"]
+    expected = pd.Series([labels[lama_bin(r)] + " N+B" for r in ratios]).value_counts()
+    assert counts.drop("all").sort_index().to_dict() == expected.sort_index().to_dict()
+    assert counts["all"] == len(ratios) and summary.left_out == 0
+
+
+def test_edges_of_ones_own_and_categories_apart(tmp_path, results):
+    from pconvkit.benchmark.tables import binning
+
+    ratios = [0.05, 0.15, 0.25, 0.35, 0.45, 0.55]
+    rows = [("a", f"{i}", f"photo{i % 3}", "NB"[i % 2], "0.01-0.1", float(i), r) for i, r in enumerate(ratios)]
+    write_results(tmp_path / "results.csv", rows)
+    bins = binning("0.1,0.3,0.5", "apart")
+    assert bins.columns() == ["0.1-0.3 N", "0.1-0.3 B", "0.3-0.5 N", "0.3-0.5 B"]
+    summary = summarise(tmp_path, bins=bins)
+    assert summary.left_out == 2  # 0.05 and 0.55
+    table = table1(summary)
+    assert "Bonferroni over the 4 columns" in table.caption and "2 scored masks lie outside" in table.caption
+    l1 = _by_row(table)["l1 (%)", "a"]
+    assert l1["0.1-0.3 B"].value == 1.0 and l1["0.1-0.3 N"].value == 2.0 and l1["0.3-0.5 B"].value == 3.0
+    assert not any(method.endswith("(not run)") for _, method in _by_row(table))  # the paper's methods, its bins
+    with pytest.raises(UserError, match="--with-paper"):
+        table1(summary, with_paper=True)
+    for text in ("0.3,0.1", "0.5", "a,b", "-0.1,0.2", "0.5,1.5"):
+        with pytest.raises(UserError, match="--bins"):
+            binning(text)
+
+
+def test_ssim_border_include_puts_the_zero_padded_ssim_in_the_ssim_row(results):
+    crop = summarise(results).cells.set_index(["method", "metric", "column"])["value"]
+    include = summarise(results, ssim_border="include").cells.set_index(["method", "metric", "column"])["value"]
+    key = ("a", "ssim", "0.01-0.1 N")
+    frame = pd.read_csv(results / "results.csv").dropna(subset=["device"])
+    part = frame[(frame.method == "a") & (frame.category == "N")]
+    assert crop[key] == pytest.approx(part["ssim"].mean()) and include[key] == pytest.approx(part["ssim_full"].mean())
+    assert "ssim_full" not in set(include.index.get_level_values("metric"))  # never a row of its own
+    assert "zero-padded" in table1(summarise(results, ssim_border="include")).caption
+
+
+def test_table_options_that_cannot_apply_are_one_line(results):
+    from click.testing import CliRunner
+    from helpers import one_error_line
+
+    from pconvkit.cli import benchmark
+
+    runner = CliRunner()
+    assert "--bins" in one_error_line(runner.invoke(benchmark, ["table", str(results), "--bins", "0.5,0.2"]))
+    line = one_error_line(runner.invoke(benchmark, ["table", str(results), "--bins", "lama", "--with-paper"]))
+    assert "--with-paper" in line
+    older = results / "older"  # results format 3: no hole ratios, no SSIM over the border
+    older.mkdir()
+    frame = pd.read_csv(results / "results.csv").dropna(subset=["device"])
+    frame.drop(columns=["hole_ratio", "ssim_full", "psnr_hole", "lpips_box"]).to_csv(
+        older / "results.csv", index=False, na_rep="nan"
+    )
+    assert runner.invoke(benchmark, ["table", str(older)]).exit_code == 0
+    assert "no hole ratios" in one_error_line(runner.invoke(benchmark, ["table", str(older), "--bins", "lama"]))
+    line = one_error_line(runner.invoke(benchmark, ["table", str(older), "--ssim-border", "include"]))
+    assert "no SSIM over the border" in line
