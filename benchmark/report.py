@@ -36,6 +36,7 @@ def write_report(results_dir, images: dict, out_dir, method_options=None, log=pr
     plots = [
         _plot_metric(summary, metric, out_dir)
         for metric in metrics.PER_IMAGE
+        if metric.row
         if (summary.cells["metric"] == metric.name).any()
     ]
     log("report: comparison picture")

@@ -107,8 +107,8 @@ class Binning:
             ratios = frame["hole_ratio"].astype(float).to_numpy()
             if np.isnan(ratios).any():
                 raise UserError(
-                    f"--bins {self.name}: this results file has no hole ratios (it was written before pconvkit "
-                    "0.9): run the methods again into a new --out"
+                    f"--bins {self.name}: this results file has no hole ratios (results format 3 or earlier): "
+                    "run the methods again into a new --out"
                 )
             edges = np.asarray(self.edges)
             index = np.searchsorted(edges, ratios, side="right") - 1
@@ -202,8 +202,8 @@ def summarise(
     if ssim_border == "include":
         if every[SSIM_FULL.name].isna().all():
             raise UserError(
-                f"--ssim-border include: {results_dir} has no SSIM over the border (written before pconvkit 0.9): "
-                "run the methods again into a new --out"
+                f"--ssim-border include: {results_dir} has no SSIM over the border (results format 3 or "
+                "earlier): run the methods again into a new --out"
             )
         every[SSIM.name] = every[SSIM_FULL.name]
     frame = bins.assign(every)

@@ -204,3 +204,31 @@ def test_the_metric_networks_run_on_the_runs_device(inputs, monkeypatch):
     result = CliRunner().invoke(benchmark, [*arguments, "--device", "cpu:0"])  # not the default "cpu"
     assert result.exit_code == 0, result.output
     assert devices == ["cpu:0"]  # the run's --device, resolved (auto: the GPU where there is one)
+
+
+def test_lpips_over_the_hole_box_sees_the_box_of_the_holes_and_nothing_else(tmp_path):
+    """The LPIPS network's two calls per pair: the whole image, then the holes' bounding box (grown
+    to 64 px) of output and truth; a stand-in network records what it is given."""
+    from pconvkit.benchmark.run import MetricWeights, Scorers
+
+    class Recorder:
+        def __init__(self):
+            self.seen = []
+
+        def distance(self, output, truth):
+            self.seen.append((output.copy(), truth.copy()))
+            return np.abs(output - truth).mean(axis=(1, 2, 3))
+
+    scorers = Scorers(MetricWeights(), tmp_path)
+    scorers.lpips = Recorder()
+    rng = np.random.default_rng(0)
+    truth, output = rng.random((128, 160, 3)).astype(np.float32), rng.random((128, 160, 3)).astype(np.float32)
+    valid = np.ones((128, 160), np.uint8)
+    valid[100:110, 150:158] = 0  # near the corner: the 64-px box is shifted inside the image
+    composited = np.where(valid[..., None] == 1, truth, output)
+    metrics = scorers.score("m", None, composited, truth, valid)
+    (whole, whole_truth), (box, box_truth) = scorers.lpips.seen
+    assert whole.shape == (1, 128, 160, 3) and np.array_equal(whole_truth[0], truth)
+    assert np.array_equal(box[0], composited[64:128, 96:160]) and np.array_equal(box_truth[0], truth[64:128, 96:160])
+    assert metrics["lpips_box"] == pytest.approx(np.abs(composited - truth)[64:128, 96:160].mean())
+    assert metrics["lpips_box"] > metrics["lpips"]  # the same difference, over a smaller area around it
