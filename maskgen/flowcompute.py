@@ -94,8 +94,9 @@ def frame_pairs(frame_count: int, frame_gaps=(1,), stride: int = 1) -> list[tupl
     return [(i, i + gap) for gap in frame_gaps for i in range(0, frame_count - gap, stride)]
 
 
-def read_frames(source, max_side: int | None = None) -> list[np.ndarray]:
-    """All frames of a video file or a folder of images, as grayscale uint8 arrays.
+def read_frames(source, max_side: int | None = None, minimum: int = 2) -> list[np.ndarray]:
+    """All frames of a video file or a folder of images, as grayscale uint8 arrays; fewer than
+    `minimum` is a one-line error (none at all always is: unreadable).
 
     With max_side, frames are scaled down (INTER_AREA) so that their longer side is at most that.
     """
@@ -124,8 +125,10 @@ def read_frames(source, max_side: int | None = None) -> list[np.ndarray]:
                 f"early (damaged or truncated), so the last decoded frame is dropped too: using {len(frames)}",
                 file=sys.stderr,
             )
-    if len(frames) < 2:
-        raise UserError(f"cannot read two frames from {source} (unreadable or not a video)")
+    if len(frames) < max(minimum, 1):
+        raise UserError(
+            f"cannot read {'two frames' if minimum > 1 else 'a frame'} from {source} (unreadable or not a video)"
+        )
     if len({f.shape for f in frames}) != 1:
         raise UserError(f"frames of {source} differ in size")
     if max_side and max(frames[0].shape) > max_side:

@@ -3,12 +3,16 @@
 On disk (under OUT/raw/SPLIT/):
 
     VIDEO/FIRST_SECOND.png   a raw mask, 8-bit, white = valid (the paper's M)
+    VIDEO/skipped.json       its frame pairs, and those skipped as not one view (`shots`)
     VIDEO/index.csv          written last: the video's kept masks (its presence marks it done)
     pool.csv                 the masks of the pool, in order: the first COUNT of all videos
+    skipped.csv              per video: frame pairs, and those skipped by reason
 """
 
 import contextlib
 import hashlib
+import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,11 +33,13 @@ from pconvkit.maskgen.bins import hole_ratio
 from pconvkit.maskgen.flowcompute import FlowSettings, compute_flow, frame_pairs, list_flow_pairs, read_frames
 from pconvkit.maskgen.flowio import read_flow
 from pconvkit.maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
+from pconvkit.maskgen.shots import SKIP_REASONS, ShotSettings, screen_pairs
 from pconvkit.workers import process_pool
 
 PAPER_TRAIN_COUNT = 55_116
 PAPER_TEST_COUNT = 24_866
 INDEX_FIELDS = ("raw_id", "video", "first", "second", "hole_ratio", "height", "width")
+SKIPPED_FIELDS = ("video", "pairs", *SKIP_REASONS, "too_short")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class RawMaskSettings:
     max_hole_ratio: float = 0.9  # near-full ones too (scene cuts, failed flow)
     duplicate_iou: float = 0.9  # a mask this close to the last kept one of its video is dropped
     flow: FlowSettings = FlowSettings()
+    shots: ShotSettings = ShotSettings()  # pairs across cuts, in fades, blank or frozen are skipped
 
 
 @dataclass
@@ -125,14 +132,27 @@ def _mask_from_flow_files(job):
     return mask
 
 
-def _raw_masks(video: Video, settings: RawMaskSettings, pool):
-    """Yield ((first, second), mask) for every frame pair of a video, in order."""
-    if video.kind == "flows":
+def _video_pairs(video: Video, settings: RawMaskSettings) -> tuple[list, object, dict]:
+    """(the frame pairs to make masks of, the frames (None for flow files), the skip record: pairs
+    and skipped pairs by reason). A clip too short for one pair gives no pair and says so."""
+    record = dict(video=video.name, pairs=0, **dict.fromkeys(SKIP_REASONS, 0), too_short=0)
+    if video.kind == "flows":  # no frames to screen: only the hole-ratio ceiling guards against cuts
         pairs = [(p.first, p.second) for p in video.pairs]
-        results = pool.map(_mask_from_flow_files, [(p, settings) for p in video.pairs], chunksize=4)
+        return pairs, None, record | dict(pairs=len(pairs))
+    frames = read_frames(video.path, settings.flow.max_side, minimum=1)
+    pairs = frame_pairs(len(frames), settings.flow.frame_gaps, settings.flow.frame_stride)
+    if not pairs:
+        return [], frames, record | dict(too_short=1)
+    kept, skipped = screen_pairs(frames, pairs, settings.shots)
+    return kept, frames, record | dict(pairs=len(pairs), **skipped)
+
+
+def _raw_masks(video: Video, pairs, frames, settings: RawMaskSettings, pool):
+    """Yield ((first, second), mask) for the given frame pairs of a video, in order."""
+    if video.kind == "flows":
+        by_frames = {(p.first, p.second): p for p in video.pairs}
+        results = pool.map(_mask_from_flow_files, [(by_frames[pair], settings) for pair in pairs], chunksize=4)
     else:
-        frames = read_frames(video.path, settings.flow.max_side)
-        pairs = frame_pairs(len(frames), settings.flow.frame_gaps, settings.flow.frame_stride)
         results = pool.map(_mask_from_frames, [(frames[i], frames[j], settings) for i, j in pairs], chunksize=4)
     with tqdm(total=len(pairs), desc=f"raw masks {video.name}", unit="pair", leave=False) as bar:
         for pair, mask in zip(pairs, results):
@@ -140,18 +160,21 @@ def _raw_masks(video: Video, settings: RawMaskSettings, pool):
             yield pair, mask
 
 
-def build_video_pool(video: Video, split_dir: Path, settings: RawMaskSettings, pool) -> list[dict]:
-    """Compute, filter and write the raw masks of one video; returns its index rows (resumable)."""
+def build_video_pool(video: Video, split_dir: Path, settings: RawMaskSettings, pool) -> tuple[list[dict], dict]:
+    """Compute, filter and write the raw masks of one video; returns its index rows and its skip
+    record (resumable: a video with an index is read back)."""
     folder = split_dir / video.name
-    index_path = folder / "index.csv"
-    if index_path.exists():
-        return read_csv_rows(index_path)
-    masks = _raw_masks(video, settings, pool)
+    index_path, skipped_path = folder / "index.csv", folder / "skipped.json"
+    if index_path.exists() and skipped_path.exists():
+        return read_csv_rows(index_path), json.loads(skipped_path.read_text())
+    pairs, frames, record = _video_pairs(video, settings)
+    masks = _raw_masks(video, pairs, frames, settings, pool)
     with contextlib.closing(masks):  # closes the progress bar before an error is printed
         rows = _keep_distinct(masks, video, split_dir, settings)
     folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(skipped_path, json.dumps(record, indent=1) + "\n")
     write_text_atomic(index_path, csv_text(rows, INDEX_FIELDS))
-    return rows
+    return rows, record
 
 
 def _keep_distinct(masks, video, split_dir, settings):
@@ -196,8 +219,10 @@ def build_raw_pools(
     test_videos=None,
     settings: RawMaskSettings = RawMaskSettings(),
     workers: int = 1,
+    log=lambda line: tqdm.write(line, file=sys.stderr),
 ) -> dict:
-    """Build both raw pools under OUT/raw/. A count of 0 keeps every mask the inputs give.
+    """Build both raw pools under OUT/raw/. A count of 0 keeps every mask the inputs give; the frame
+    pairs skipped as not one view are logged per video and written to OUT/raw/SPLIT/skipped.csv.
 
     Returns {'train': rows, 'test': rows}. Raises UserError when the inputs give fewer masks than asked.
     """
@@ -215,10 +240,14 @@ def build_raw_pools(
     pools = {}
     with _worker_pool(workers) as pool:
         for split in ("train", "test"):
-            rows = []
+            rows, records = [], []
             for video in videos:
                 if splits[video.name] == split:
-                    rows += build_video_pool(video, raw_dir / split, settings, pool)
+                    video_rows, record = build_video_pool(video, raw_dir / split, settings, pool)
+                    rows += video_rows
+                    records.append(record)
+                    _log_skipped(record, log)
+            write_text_atomic(raw_dir / split / "skipped.csv", csv_text(records, SKIPPED_FIELDS))
             wanted = counts[split]
             if wanted and len(rows) < wanted:
                 raise UserError(
@@ -228,6 +257,17 @@ def build_raw_pools(
             pools[split] = rows[:wanted] if wanted else rows
             write_text_atomic(raw_dir / split / "pool.csv", csv_text(pools[split], INDEX_FIELDS))
     return pools
+
+
+def _log_skipped(record: dict, log):
+    if record["too_short"]:
+        log(f"{record['video']}: too short for one frame pair at these --frame-gaps: no mask from it")
+        return
+    reasons = {"cut": "across a cut", "fade": "in a fade", "blank": "with a blank frame", "frozen": "frozen"}
+    parts = [f"{record[reason]} {words}" for reason, words in reasons.items() if record[reason]]
+    if parts:
+        skipped = sum(record[reason] for reason in reasons)
+        log(f"{record['video']}: {skipped} of {record['pairs']} frame pairs skipped ({', '.join(parts)})")
 
 
 class _InProcess:

@@ -67,7 +67,7 @@ def test_maskgen_bad_inputs(tmp_path):
     (tmp_path / "video.avi").write_bytes(b"garbage")
     one_line_error(
         runner.invoke(maskgen, ["build", "--video", str(tmp_path / "video.avi"), "--out", str(tmp_path / "o")]),
-        "cannot read two frames",
+        "cannot read a frame",
     )
     flows = tmp_path / "flows" / "v"
     write_flow(flows / "forward_0_1.flo", np.zeros((8, 8, 2), np.float32))
