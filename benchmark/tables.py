@@ -471,7 +471,7 @@ def table1(summary: Summary, with_paper: bool = False, not_run=NOT_RUN, stat: st
         table.rows += [
             [metric.label, f"{m} (not run)", *[None] * len(columns)]
             for m in not_run
-            if m not in set(summary.cells["method"]) and bins == PAPER_BINS  # the paper's methods, in its columns
+            if m not in set(summary.cells["method"]) and bins == PAPER_BINS and metric.in_paper  # the paper's cells
         ]
         if summary.against is not None and not summary.against.empty:
             differences = summary.against[summary.against["metric"] == metric.name]

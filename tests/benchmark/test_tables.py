@@ -86,6 +86,8 @@ def test_cells_carry_their_interval_and_bold_marks_only_significant_winners(resu
     markdown = to_markdown(table)
     assert f"| l1 (%) | a | **{value:.2f} [{low:.2f}, {high:.2f}]** |" in markdown
     assert "GL (not run)" in markdown and "bootstrap over photos" in markdown and "4 images" in markdown
+    not_run = {metric for metric, method in row if method.endswith("(not run)")}
+    assert not_run == {"l1 (%)", "PSNR", "SSIM"}  # the paper's own cells, where its rows would go
     long = pd.read_csv(io.StringIO(to_csv(table)))
     picked = long[(long.metric == "l1 (%)") & (long.method == "a") & (long.column == "0.01-0.1 N")].iloc[0]
     assert picked.value == pytest.approx(expected) and picked.best == 1 and picked.ci_low == pytest.approx(low)
