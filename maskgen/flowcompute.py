@@ -40,6 +40,7 @@ class FlowSettings:
     frame_gaps: tuple = (1,)  # pairs (i, i + gap) for each gap: more gaps, more distinct masks
     frame_stride: int = 1  # step between the first frames of pairs
     max_side: int | None = None  # frames scaled down to this longer side first
+    short_side: int | None = None  # frames scaled down to this shorter side first
     method: str = "dis"  # OpenCV's DIS flow, or 'farneback'
     dis_preset: str = "medium"
 
@@ -94,11 +95,14 @@ def frame_pairs(frame_count: int, frame_gaps=(1,), stride: int = 1) -> list[tupl
     return [(i, i + gap) for gap in frame_gaps for i in range(0, frame_count - gap, stride)]
 
 
-def read_frames(source, max_side: int | None = None, minimum: int = 2) -> list[np.ndarray]:
+def read_frames(
+    source, max_side: int | None = None, minimum: int = 2, short_side: int | None = None
+) -> list[np.ndarray]:
     """All frames of a video file or a folder of images, as grayscale uint8 arrays; fewer than
     `minimum` is a one-line error (none at all always is: unreadable).
 
-    With max_side, frames are scaled down (INTER_AREA) so that their longer side is at most that.
+    With max_side (short_side), frames are scaled down (INTER_AREA) so that their longer (shorter)
+    side is at most that; never up.
     """
     source = Path(source)
     if source.is_dir():
@@ -131,8 +135,10 @@ def read_frames(source, max_side: int | None = None, minimum: int = 2) -> list[n
         )
     if len({f.shape for f in frames}) != 1:
         raise UserError(f"frames of {source} differ in size")
-    if max_side and max(frames[0].shape) > max_side:
-        scale = max_side / max(frames[0].shape)
+    scale = min(
+        max_side / max(frames[0].shape) if max_side else 1.0, short_side / min(frames[0].shape) if short_side else 1.0
+    )
+    if scale < 1:
         size = (round(frames[0].shape[1] * scale), round(frames[0].shape[0] * scale))
         frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
     return frames
@@ -174,7 +180,7 @@ def write_flow_folder(sources, out, suffix: str = "flo", settings: FlowSettings 
     }
     check_settings_file(Path(out) / "flow_settings.json", record, "flows", outputs="*/*ward_*")
     for source, name in zip(sources, names):
-        images = read_frames(source, settings.max_side)
+        images = read_frames(source, settings.max_side, short_side=settings.short_side)
         folder = Path(out) / name
         for i, j in tqdm(frame_pairs(len(images), settings.frame_gaps, settings.frame_stride), desc=name, unit="pair"):
             if not (folder / f"backward_{j:06d}_{i:06d}.{suffix}").exists():

@@ -139,7 +139,7 @@ def _video_pairs(video: Video, settings: RawMaskSettings) -> tuple[list, object,
     if video.kind == "flows":  # no frames to screen: only the hole-ratio ceiling guards against cuts
         pairs = [(p.first, p.second) for p in video.pairs]
         return pairs, None, record | dict(pairs=len(pairs))
-    frames = read_frames(video.path, settings.flow.max_side, minimum=1)
+    frames = read_frames(video.path, settings.flow.max_side, minimum=1, short_side=settings.flow.short_side)
     pairs = frame_pairs(len(frames), settings.flow.frame_gaps, settings.flow.frame_stride)
     if not pairs:
         return [], frames, record | dict(too_short=1)

@@ -68,6 +68,13 @@ _flow_options = [
         "--max-side", type=POSITIVE, default=_FLOW.max_side, help="Scale frames down to this longer side before flow."
     ),
     click.option(
+        "--short-side",
+        type=POSITIVE,
+        default=_FLOW.short_side,
+        show_default=True,
+        help="Scale frames down to this shorter side before flow (never up).",
+    ),
+    click.option(
         "--flow-method",
         type=click.Choice(FLOW_METHODS),
         default=_FLOW.method,
@@ -131,6 +138,7 @@ def _flow_settings(options) -> FlowSettings:
         frame_gaps=csv_list(options["frame_gaps"], int),
         frame_stride=options["frame_stride"],
         max_side=options["max_side"],
+        short_side=options["short_side"],
         method=options["flow_method"],
         dis_preset=options["dis_preset"],
     )

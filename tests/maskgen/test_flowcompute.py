@@ -69,3 +69,15 @@ def test_maskgen_flow_writes_a_folder_that_flow_dir_reads_back(tmp_path):
     forward, valid = read_flow(pairs[0].forward)
     assert forward.shape == (64, 96, 2) and valid.all()
     assert abs(np.median(forward[25:35, 15:25, 0]) - 5) < 1.5  # the patch moved 5 px right
+
+
+def test_frames_are_scaled_down_to_the_shorter_or_longer_side_and_never_up(tmp_path):
+    from pconvkit.maskgen.flowcompute import read_frames
+
+    for index in range(2):
+        write_png_atomic(tmp_path / "clip" / f"{index}.png", np.full((360, 640), 50 + index, np.uint8))
+    assert read_frames(tmp_path / "clip")[0].shape == (360, 640)
+    assert read_frames(tmp_path / "clip", short_side=180)[0].shape == (180, 320)
+    assert read_frames(tmp_path / "clip", short_side=512)[0].shape == (360, 640)  # never up
+    assert read_frames(tmp_path / "clip", max_side=320, short_side=300)[0].shape == (180, 320)  # the smaller scale
+    assert read_frames(tmp_path / "clip", max_side=600, short_side=90)[0].shape == (90, 160)
