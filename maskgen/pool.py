@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,15 @@ from pconvkit.files import (
 )
 from pconvkit.images import mask_to_png, read_mask
 from pconvkit.maskgen.bins import hole_ratio
-from pconvkit.maskgen.flowcompute import FlowSettings, compute_flow, frame_pairs, list_flow_pairs, read_frames
+from pconvkit.maskgen.flowcompute import (
+    FlowSettings,
+    camera_motion,
+    compute_flow,
+    flow_method_for,
+    frame_pairs,
+    list_flow_pairs,
+    read_frames,
+)
 from pconvkit.maskgen.flowio import read_flow
 from pconvkit.maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
 from pconvkit.maskgen.shots import SKIP_REASONS, ShotSettings, screen_pairs
@@ -39,7 +47,7 @@ from pconvkit.workers import process_pool
 PAPER_TRAIN_COUNT = 55_116
 PAPER_TEST_COUNT = 24_866
 INDEX_FIELDS = ("raw_id", "video", "first", "second", "hole_ratio", "height", "width")
-SKIPPED_FIELDS = ("video", "pairs", *SKIP_REASONS, "too_short")
+SKIPPED_FIELDS = ("video", "pairs", *SKIP_REASONS, "too_short", "camera_motion", "flow_method")
 
 
 @dataclass(frozen=True)
@@ -132,19 +140,26 @@ def _mask_from_flow_files(job):
     return mask
 
 
-def _video_pairs(video: Video, settings: RawMaskSettings) -> tuple[list, object, dict]:
-    """(the frame pairs to make masks of, the frames (None for flow files), the skip record: pairs
-    and skipped pairs by reason). A clip too short for one pair gives no pair and says so."""
-    record = dict(video=video.name, pairs=0, **dict.fromkeys(SKIP_REASONS, 0), too_short=0)
+def _video_pairs(video: Video, settings: RawMaskSettings) -> tuple[list, object, dict, RawMaskSettings]:
+    """(the frame pairs to make masks of, the frames (None for flow files), the video's record: its
+    pairs, those skipped by reason, its camera's motion and flow method; the settings for its masks,
+    with the flow method `auto` resolved). A clip too short for one pair gives no pair and says so."""
+    record = dict(
+        video=video.name, pairs=0, **dict.fromkeys(SKIP_REASONS, 0), too_short=0, camera_motion="", flow_method=""
+    )
     if video.kind == "flows":  # no frames to screen: only the hole-ratio ceiling guards against cuts
         pairs = [(p.first, p.second) for p in video.pairs]
-        return pairs, None, record | dict(pairs=len(pairs))
+        return pairs, None, record | dict(pairs=len(pairs)), settings
     frames = read_frames(video.path, settings.flow.max_side, minimum=1, short_side=settings.flow.short_side)
+    motion = camera_motion(frames)
+    method = flow_method_for(settings.flow.method, motion)
+    settings = replace(settings, flow=replace(settings.flow, method=method))
+    record |= dict(camera_motion=f"{motion:.5f}", flow_method=method)
     pairs = frame_pairs(len(frames), settings.flow.frame_gaps, settings.flow.frame_stride)
     if not pairs:
-        return [], frames, record | dict(too_short=1)
+        return [], frames, record | dict(too_short=1), settings
     kept, skipped = screen_pairs(frames, pairs, settings.shots)
-    return kept, frames, record | dict(pairs=len(pairs), **skipped)
+    return kept, frames, record | dict(pairs=len(pairs), **skipped), settings
 
 
 def _raw_masks(video: Video, pairs, frames, settings: RawMaskSettings, pool):
@@ -167,7 +182,7 @@ def build_video_pool(video: Video, split_dir: Path, settings: RawMaskSettings, p
     index_path, skipped_path = folder / "index.csv", folder / "skipped.json"
     if index_path.exists() and skipped_path.exists():
         return read_csv_rows(index_path), json.loads(skipped_path.read_text())
-    pairs, frames, record = _video_pairs(video, settings)
+    pairs, frames, record, settings = _video_pairs(video, settings)
     masks = _raw_masks(video, pairs, frames, settings, pool)
     with contextlib.closing(masks):  # closes the progress bar before an error is printed
         rows = _keep_distinct(masks, video, split_dir, settings)

@@ -207,6 +207,8 @@ def video_statistics(folder):
         for column in ("pairs", *SKIP_REASONS):
             name = column if column == "pairs" else f"{column}_skipped"
             table[name] = [int(counts[v][column]) if v in counts else None for v in table["video"]]
+        for column in ("camera_motion", "flow_method"):  # what the build measured of the clip, and chose
+            table[column] = [counts.get(v, {}).get(column) or None for v in table["video"]]
     return table
 
 

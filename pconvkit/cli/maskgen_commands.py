@@ -79,7 +79,8 @@ _flow_options = [
         type=click.Choice(FLOW_METHODS),
         default=_FLOW.method,
         show_default=True,
-        help="OpenCV DIS optical flow (default) or Farneback.",
+        help="OpenCV DIS optical flow, Farneback, or auto: per clip, Farneback where its camera moves "
+        "(maskgen.flowcompute.camera_motion), DIS where it stands still.",
     ),
     click.option(
         "--dis-preset",

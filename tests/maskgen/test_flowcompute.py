@@ -3,6 +3,7 @@ in, a damaged video named with what it gave."""
 
 import cv2
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from helpers import one_error_line, write_clip
 
@@ -81,3 +82,22 @@ def test_frames_are_scaled_down_to_the_shorter_or_longer_side_and_never_up(tmp_p
     assert read_frames(tmp_path / "clip", short_side=512)[0].shape == (360, 640)  # never up
     assert read_frames(tmp_path / "clip", max_side=320, short_side=300)[0].shape == (180, 320)  # the smaller scale
     assert read_frames(tmp_path / "clip", max_side=600, short_side=90)[0].shape == (90, 160)
+
+
+def test_auto_takes_farneback_for_a_panning_camera_and_dis_for_a_standing_one():
+    from skimage import data
+
+    from pconvkit.maskgen.flowcompute import MOVING_CAMERA, camera_motion, flow_method_for
+
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+    panning = [photo[100:340, 20 + 3 * t : 340 + 3 * t].copy() for t in range(30)]  # 3 px a frame, 240 px high
+    standing = []
+    for t in range(30):  # the same view, a patch of another photo moving across it
+        frame = photo[100:340, 20:340].copy()
+        frame[40:90, 10 + 6 * t : 60 + 6 * t] = cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2GRAY)[100:150, 100:150]
+        standing.append(frame)
+    assert camera_motion(panning) == pytest.approx(3 / 240, rel=0.2)  # the pan's speed, per shorter side
+    assert camera_motion(standing) < MOVING_CAMERA / 10
+    assert flow_method_for("auto", camera_motion(panning)) == "farneback"
+    assert flow_method_for("auto", camera_motion(standing)) == "dis"
+    assert flow_method_for("dis", 1.0) == "dis" and camera_motion(panning[:1]) == 0.0

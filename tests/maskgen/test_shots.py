@@ -73,8 +73,13 @@ def test_the_build_skips_and_counts_them_and_a_one_frame_clip_is_named(tmp_path,
     # (8, 10), (9, 10) and (9, 11) skipped, every other pair a mask
     assert not any(first <= CUT_AT < second for first, second in spans) and len(spans) == 34
     record = json.loads((tmp_path / "out" / "raw" / "train" / "cutclip" / "skipped.json").read_text())
-    assert record == dict(video="cutclip", pairs=37, cut=3, fade=0, blank=0, frozen=0, too_short=0)
+    counts = dict(video="cutclip", pairs=37, cut=3, fade=0, blank=0, frozen=0, too_short=0, flow_method="dis")
+    assert record == counts | dict(camera_motion="0.03333")  # a pan of 4 px a frame, 120 px high
     table = (tmp_path / "out" / "raw" / "test" / "skipped.csv").read_text().splitlines()
-    assert table == ["video,pairs,cut,fade,blank,frozen,too_short", "still,0,0,0,0,0,1"] and pools["test"] == []
+    assert table == [
+        "video,pairs,cut,fade,blank,frozen,too_short,camera_motion,flow_method",
+        "still,0,0,0,0,0,1,0.00000,dis",
+    ]
+    assert pools["test"] == []
     resumed = build_raw_pools(videos, tmp_path / "out", 0, 0, test_videos=["still"], settings=settings, log=print)
     assert [r["raw_id"] for r in resumed["train"]] == [r["raw_id"] for r in pools["train"]]
