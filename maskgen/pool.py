@@ -3,7 +3,8 @@
 On disk (under OUT/raw/SPLIT/):
 
     VIDEO/FIRST_SECOND.png   a raw mask, 8-bit, white = valid (the paper's M)
-    VIDEO/skipped.json       its frame pairs, and those skipped as not one view (`shots`)
+    VIDEO/skipped.json       its frame pairs, those skipped as not one view (`shots`), its shots'
+                             camera motion and flow method
     VIDEO/index.csv          written last: the video's kept masks (its presence marks it done)
     pool.csv                 the masks of the pool, in order: the first COUNT of all videos
     skipped.csv              per video: frame pairs, and those skipped by reason
@@ -41,13 +42,13 @@ from pconvkit.maskgen.flowcompute import (
 )
 from pconvkit.maskgen.flowio import read_flow
 from pconvkit.maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
-from pconvkit.maskgen.shots import SKIP_REASONS, ShotSettings, screen_pairs
+from pconvkit.maskgen.shots import SKIP_REASONS, ShotSettings, screen_pairs, shot_spans
 from pconvkit.workers import process_pool
 
 PAPER_TRAIN_COUNT = 55_116
 PAPER_TEST_COUNT = 24_866
 INDEX_FIELDS = ("raw_id", "video", "first", "second", "hole_ratio", "height", "width")
-SKIPPED_FIELDS = ("video", "pairs", *SKIP_REASONS, "too_short", "camera_motion", "flow_method")
+SKIPPED_FIELDS = ("video", "pairs", *SKIP_REASONS, "too_short", "shots", "camera_motion", "flow_method")
 
 
 @dataclass(frozen=True)
@@ -140,35 +141,39 @@ def _mask_from_flow_files(job):
     return mask
 
 
-def _video_pairs(video: Video, settings: RawMaskSettings) -> tuple[list, object, dict, RawMaskSettings]:
+def _video_pairs(video: Video, settings: RawMaskSettings) -> tuple[list, object, dict, list]:
     """(the frame pairs to make masks of, the frames (None for flow files), the video's record: its
-    pairs, those skipped by reason, its camera's motion and flow method; the settings for its masks,
-    with the flow method `auto` resolved). A clip too short for one pair gives no pair and says so."""
-    record = dict(
-        video=video.name, pairs=0, **dict.fromkeys(SKIP_REASONS, 0), too_short=0, camera_motion="", flow_method=""
-    )
+    pairs, those skipped by reason, its shots with their camera's motion and flow method; each
+    pair's flow method, `auto` resolved shot by shot). A clip too short for one pair gives no pair
+    and says so."""
+    record = dict(video=video.name, pairs=0, **dict.fromkeys(SKIP_REASONS, 0), too_short=0)
+    record |= dict(shots="", camera_motion="", flow_method="")
     if video.kind == "flows":  # no frames to screen: only the hole-ratio ceiling guards against cuts
         pairs = [(p.first, p.second) for p in video.pairs]
-        return pairs, None, record | dict(pairs=len(pairs)), settings
+        return pairs, None, record | dict(pairs=len(pairs)), [settings.flow.method] * len(pairs)
     frames = read_frames(video.path, settings.flow.max_side, minimum=1, short_side=settings.flow.short_side)
-    motion = camera_motion(frames)
-    method = flow_method_for(settings.flow.method, motion)
-    settings = replace(settings, flow=replace(settings.flow, method=method))
-    record |= dict(camera_motion=f"{motion:.5f}", flow_method=method)
+    spans = shot_spans(frames, settings.shots)
+    motions = [camera_motion(frames[first:stop]) for first, stop in spans]
+    methods = [flow_method_for(settings.flow.method, motion) for motion in motions]
+    record |= dict(shots=len(spans), camera_motion=";".join(f"{m:.5f}" for m in motions), flow_method=";".join(methods))
     pairs = frame_pairs(len(frames), settings.flow.frame_gaps, settings.flow.frame_stride)
     if not pairs:
-        return [], frames, record | dict(too_short=1), settings
+        return [], frames, record | dict(too_short=1), []
     kept, skipped = screen_pairs(frames, pairs, settings.shots)
-    return kept, frames, record | dict(pairs=len(pairs), **skipped), settings
+    shot_of = np.searchsorted([first for first, _ in spans], [i for i, _ in kept], side="right") - 1
+    return kept, frames, record | dict(pairs=len(pairs), **skipped), [methods[k] for k in shot_of]
 
 
-def _raw_masks(video: Video, pairs, frames, settings: RawMaskSettings, pool):
-    """Yield ((first, second), mask) for the given frame pairs of a video, in order."""
+def _raw_masks(video: Video, pairs, frames, methods, settings: RawMaskSettings, pool):
+    """Yield ((first, second), mask) for the given frame pairs of a video, in order, each pair's flow
+    computed with its method."""
     if video.kind == "flows":
         by_frames = {(p.first, p.second): p for p in video.pairs}
         results = pool.map(_mask_from_flow_files, [(by_frames[pair], settings) for pair in pairs], chunksize=4)
     else:
-        results = pool.map(_mask_from_frames, [(frames[i], frames[j], settings) for i, j in pairs], chunksize=4)
+        per_method = {m: replace(settings, flow=replace(settings.flow, method=m)) for m in set(methods)}
+        jobs = [(frames[i], frames[j], per_method[m]) for (i, j), m in zip(pairs, methods)]
+        results = pool.map(_mask_from_frames, jobs, chunksize=4)
     with tqdm(total=len(pairs), desc=f"raw masks {video.name}", unit="pair", leave=False) as bar:
         for pair, mask in zip(pairs, results):
             bar.update()
@@ -182,8 +187,8 @@ def build_video_pool(video: Video, split_dir: Path, settings: RawMaskSettings, p
     index_path, skipped_path = folder / "index.csv", folder / "skipped.json"
     if index_path.exists() and skipped_path.exists():
         return read_csv_rows(index_path), json.loads(skipped_path.read_text())
-    pairs, frames, record, settings = _video_pairs(video, settings)
-    masks = _raw_masks(video, pairs, frames, settings, pool)
+    pairs, frames, record, methods = _video_pairs(video, settings)
+    masks = _raw_masks(video, pairs, frames, methods, settings, pool)
     with contextlib.closing(masks):  # closes the progress bar before an error is printed
         rows = _keep_distinct(masks, video, split_dir, settings)
     folder.mkdir(parents=True, exist_ok=True)
@@ -278,6 +283,12 @@ def _log_skipped(record: dict, log):
     if record["too_short"]:
         log(f"{record['video']}: too short for one frame pair at these --frame-gaps: no mask from it")
         return
+    methods = record["flow_method"].split(";") if record["flow_method"] else []
+    if "farneback" in methods and "dis" in methods:
+        log(
+            f"{record['video']}: the camera moves in {methods.count('farneback')} of {len(methods)} shots: "
+            "Farneback flow there"
+        )
     reasons = {"cut": "across a cut", "fade": "in a fade", "blank": "with a blank frame", "frozen": "frozen"}
     parts = [f"{record[reason]} {words}" for reason, words in reasons.items() if record[reason]]
     if parts:

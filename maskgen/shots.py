@@ -67,6 +67,13 @@ def transition_kinds(frames, settings: ShotSettings = ShotSettings()) -> tuple[l
     return blank, kinds
 
 
+def shot_spans(frames, settings: ShotSettings = ShotSettings()) -> list[tuple[int, int]]:
+    """The clip's shots as (first frame, one past the last), split at its cuts."""
+    _, kinds = transition_kinds(frames, settings)
+    starts = [0] + [i + 1 for i, kind in enumerate(kinds) if kind == "cut"]
+    return list(zip(starts, starts[1:] + [len(frames)]))
+
+
 def screen_pairs(frames, pairs, settings: ShotSettings = ShotSettings()) -> tuple[list, Counter]:
     """(the pairs (i, j) that show one continuous view, a Counter of the others by SKIP_REASONS)."""
     blank, kinds = transition_kinds(frames, settings)

@@ -73,13 +73,31 @@ def test_the_build_skips_and_counts_them_and_a_one_frame_clip_is_named(tmp_path,
     # (8, 10), (9, 10) and (9, 11) skipped, every other pair a mask
     assert not any(first <= CUT_AT < second for first, second in spans) and len(spans) == 34
     record = json.loads((tmp_path / "out" / "raw" / "train" / "cutclip" / "skipped.json").read_text())
-    counts = dict(video="cutclip", pairs=37, cut=3, fade=0, blank=0, frozen=0, too_short=0, flow_method="dis")
-    assert record == counts | dict(camera_motion="0.03333")  # a pan of 4 px a frame, 120 px high
+    counts = dict(video="cutclip", pairs=37, cut=3, fade=0, blank=0, frozen=0, too_short=0, flow_method="dis;dis")
+    motions = [float(m) for m in record.pop("camera_motion").split(";")]
+    assert record == counts | dict(shots=2) and motions == pytest.approx([4 / 120] * 2, rel=0.01)  # 4 px a frame
     table = (tmp_path / "out" / "raw" / "test" / "skipped.csv").read_text().splitlines()
     assert table == [
-        "video,pairs,cut,fade,blank,frozen,too_short,camera_motion,flow_method",
-        "still,0,0,0,0,0,1,0.00000,dis",
+        "video,pairs,cut,fade,blank,frozen,too_short,shots,camera_motion,flow_method",
+        "still,0,0,0,0,0,1,1,0.00000,dis",
     ]
     assert pools["test"] == []
     resumed = build_raw_pools(videos, tmp_path / "out", 0, 0, test_videos=["still"], settings=settings, log=print)
     assert [r["raw_id"] for r in resumed["train"]] == [r["raw_id"] for r in pools["train"]]
+
+
+def test_auto_chooses_the_flow_shot_by_shot(tmp_path, two_shots):
+    """A standing camera on the astronaut, then a cut to a pan over the coffee cup: DIS for the first
+    shot, Farneback for the second, each pair computed with its own shot's method."""
+    standing = [two_shots[0].copy() for _ in range(CUT_AT + 1)]
+    for t, frame in enumerate(standing):  # something moves in front of the standing camera
+        frame[30:60, 10 + 5 * t : 40 + 5 * t] = 255 - frame[30:60, 10 + 5 * t : 40 + 5 * t]
+    for index, frame in enumerate(standing + two_shots[CUT_AT + 1 :]):
+        write_png_atomic(tmp_path / "frames" / "clip" / f"{index:03d}.png", frame)
+    videos = videos_from_inputs(frames=[tmp_path / "frames" / "clip"])
+    settings = RawMaskSettings(min_hole_ratio=0.0, duplicate_iou=1.0, flow=FlowSettings(method="auto"))
+    lines = []
+    build_raw_pools(videos, tmp_path / "out", 0, 0, settings=settings, log=lines.append)
+    record = json.loads((tmp_path / "out" / "raw" / "train" / "clip" / "skipped.json").read_text())
+    assert record["shots"] == 2 and record["flow_method"] == "dis;farneback" and record["cut"] == 1
+    assert "clip: the camera moves in 1 of 2 shots: Farneback flow there" in lines
