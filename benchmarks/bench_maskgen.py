@@ -23,21 +23,28 @@ from pconvkit import sampledata
 from pconvkit.maskgen import build
 from pconvkit.maskgen.bins import BINS
 from pconvkit.maskgen.build import BenchmarkSettings, build_test_set
-from pconvkit.maskgen.flowcompute import compute_flow, read_frames
+from pconvkit.maskgen.flowcompute import FlowSettings, camera_motion, compute_flow, flow_method_for, read_frames
 from pconvkit.maskgen.occlusion import raw_mask_from_flows
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
+from pconvkit.maskgen.shots import shot_spans
 from pconvkit.memory import reuse_freed_memory
 
 
 def bench_flow(pairs: int):
+    """Flow + check per pair of each sample clip with the defaults: frames at FlowSettings' sizes,
+    the flow method `auto` picks for the clip's first shot."""
+    settings = FlowSettings()
     for video in sampledata.sample_videos():
-        frames = read_frames(video)[: pairs + 1]
+        frames = read_frames(video, settings.max_side, short_side=settings.short_side)
+        method = flow_method_for(settings.method, camera_motion(frames[: shot_spans(frames)[0][1]]))
+        frames = frames[: pairs + 1]
         height, width = frames[0].shape
         start = time.perf_counter()
         flow_seconds, flows = 0.0, []
         for first, second in zip(frames, frames[1:]):
             t = time.perf_counter()
-            forward, backward = compute_flow(first, second), compute_flow(second, first)
+            forward = compute_flow(first, second, method, settings.dis_preset)
+            backward = compute_flow(second, first, method, settings.dis_preset)
             flow_seconds += time.perf_counter() - t
             raw_mask_from_flows(forward, backward)
             flows.append((forward, backward))
@@ -50,7 +57,8 @@ def bench_flow(pairs: int):
         pairs = len(frames) - 1
         print(
             f"{video.name:14} {width}x{height}: {pairs / total:5.2f} pairs/s "
-            f"(two DIS flows {flow_seconds / pairs * 1e3:.0f} ms, check {(total - flow_seconds) / pairs * 1e3:.0f} ms "
+            f"(two {method} flows {flow_seconds / pairs * 1e3:.0f} ms, "
+            f"check {(total - flow_seconds) / pairs * 1e3:.0f} ms "
             f"per pair in the loop, {alone / pairs * 1e3:.1f} ms alone: {alone / flow_seconds:.2f} of the flows)"
         )
 
@@ -83,9 +91,10 @@ def bench_check_against(revision: str, pairs: int):
 
 
 def bench_flow_methods(pairs: int):
-    """Two flows per pair of vtest.avi with DIS and with Farneback, alternating."""
+    """Two flows per pair of vtest.avi with DIS and with Farneback, alternating, at the default size."""
     video = next(v for v in sampledata.sample_videos() if v.name == "vtest.avi")
-    frames = read_frames(video)[: pairs + 1]
+    settings = FlowSettings()
+    frames = read_frames(video, settings.max_side, short_side=settings.short_side)[: pairs + 1]
     seconds = {"dis": 0.0, "farneback": 0.0}
     for first, second in zip(frames, frames[1:]):
         for method in seconds:
