@@ -26,7 +26,7 @@ from pconvkit.maskgen.build import BenchmarkSettings, build_test_set
 from pconvkit.maskgen.flowcompute import FlowSettings, camera_motion, compute_flow, flow_method_for, read_frames
 from pconvkit.maskgen.occlusion import raw_mask_from_flows
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
-from pconvkit.maskgen.shots import shot_spans
+from pconvkit.maskgen.shots import shot_spans, transition_kinds
 from pconvkit.memory import reuse_freed_memory
 
 
@@ -36,7 +36,9 @@ def bench_flow(pairs: int):
     settings = FlowSettings()
     for video in sampledata.sample_videos():
         frames = read_frames(video, settings.max_side, short_side=settings.short_side)
-        method = flow_method_for(settings.method, camera_motion(frames[: shot_spans(frames)[0][1]]))
+        method = flow_method_for(
+            settings.method, camera_motion(frames[: shot_spans(transition_kinds(frames)[1])[0][1]])
+        )
         frames = frames[: pairs + 1]
         height, width = frames[0].shape
         start = time.perf_counter()

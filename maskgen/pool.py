@@ -42,7 +42,7 @@ from pconvkit.maskgen.flowcompute import (
 )
 from pconvkit.maskgen.flowio import read_flow
 from pconvkit.maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
-from pconvkit.maskgen.shots import SKIP_REASONS, ShotSettings, screen_pairs, shot_spans
+from pconvkit.maskgen.shots import SKIP_REASONS, ShotSettings, screen_pairs, shot_spans, transition_kinds
 from pconvkit.workers import process_pool
 
 PAPER_TRAIN_COUNT = 55_116
@@ -152,14 +152,15 @@ def _video_pairs(video: Video, settings: RawMaskSettings) -> tuple[list, object,
         pairs = [(p.first, p.second) for p in video.pairs]
         return pairs, None, record | dict(pairs=len(pairs)), [settings.flow.method] * len(pairs)
     frames = read_frames(video.path, settings.flow.max_side, minimum=1, short_side=settings.flow.short_side)
-    spans = shot_spans(frames, settings.shots)
+    transitions = transition_kinds(frames, settings.shots)  # once: for the shots and for the screening
+    spans = shot_spans(transitions[1])
     motions = [camera_motion(frames[first:stop]) for first, stop in spans]
     methods = [flow_method_for(settings.flow.method, motion) for motion in motions]
     record |= dict(shots=len(spans), camera_motion=";".join(f"{m:.5f}" for m in motions), flow_method=";".join(methods))
     pairs = frame_pairs(len(frames), settings.flow.frame_gaps, settings.flow.frame_stride)
     if not pairs:
         return [], frames, record | dict(too_short=1), []
-    kept, skipped = screen_pairs(frames, pairs, settings.shots)
+    kept, skipped = screen_pairs(frames, pairs, settings.shots, transitions)
     shot_of = np.searchsorted([first for first, _ in spans], [i for i, _ in kept], side="right") - 1
     return kept, frames, record | dict(pairs=len(pairs), **skipped), [methods[k] for k in shot_of]
 

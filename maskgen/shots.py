@@ -67,16 +67,17 @@ def transition_kinds(frames, settings: ShotSettings = ShotSettings()) -> tuple[l
     return blank, kinds
 
 
-def shot_spans(frames, settings: ShotSettings = ShotSettings()) -> list[tuple[int, int]]:
-    """The clip's shots as (first frame, one past the last), split at its cuts."""
-    _, kinds = transition_kinds(frames, settings)
+def shot_spans(kinds) -> list[tuple[int, int]]:
+    """The clip's shots as (first frame, one past the last), split at the cuts among `kinds` (the
+    steps of `transition_kinds`)."""
     starts = [0] + [i + 1 for i, kind in enumerate(kinds) if kind == "cut"]
-    return list(zip(starts, starts[1:] + [len(frames)]))
+    return list(zip(starts, starts[1:] + [len(kinds) + 1]))
 
 
-def screen_pairs(frames, pairs, settings: ShotSettings = ShotSettings()) -> tuple[list, Counter]:
-    """(the pairs (i, j) that show one continuous view, a Counter of the others by SKIP_REASONS)."""
-    blank, kinds = transition_kinds(frames, settings)
+def screen_pairs(frames, pairs, settings: ShotSettings = ShotSettings(), transitions=None) -> tuple[list, Counter]:
+    """(the pairs (i, j) that show one continuous view, a Counter of the others by SKIP_REASONS);
+    `transitions`, the clip's `transition_kinds` where already computed."""
+    blank, kinds = transitions or transition_kinds(frames, settings)
     kept, skipped = [], Counter()
     for i, j in pairs:
         reason = _reason(frames, i, j, blank, kinds, settings)

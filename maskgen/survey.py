@@ -138,14 +138,17 @@ NVIDIA_TOLERANCE = 0.25  # a figure is NVIDIA-like within 25 % of theirs
 def measured_masks(folder, hole_white: bool = False, margin: int = BORDER_MARGIN):
     """Every mask of a folder, classified and measured from its pixels, as a pandas DataFrame. A
     maskgen output (or its test folder) is read from its test set with its recorded polarity, each
-    mask in the cell its manifest records (the set's own border margin)."""
+    mask in the cell its manifest records (the set's own border margin), with its source video."""
     import pandas as pd
 
     test_dir = find_test_dir(folder)
     cells = {}
     if test_dir is not None:  # the set's own cells, classified with its own border margin
         folder, hole_white = test_dir, manifest_polarity(test_dir)
-        cells = {row["path"]: dict(category=row["category"], bin=row["bin"]) for row in read_manifest(test_dir)}
+        cells = {
+            row["path"]: dict(category=row["category"], bin=row["bin"], source_video=row.get("source_video"))
+            for row in read_manifest(test_dir)
+        }
     rows = []
     for row in classify_folder(folder, hole_white, margin):
         figures = mask_statistics(read_mask(Path(folder) / row["path"], hole_white))
@@ -179,9 +182,7 @@ def video_statistics(folder):
     test_dir = find_test_dir(folder)
     if test_dir is None:
         raise UserError(f"{folder} holds no maskgen test set (test/manifest.csv): --by-video needs one")
-    frame = measured_masks(test_dir)
-    sources = {row["path"]: row["source_video"] for row in read_manifest(test_dir)}
-    frame["video"] = frame["path"].map(sources)
+    frame = measured_masks(test_dir).rename(columns={"source_video": "video"})
     rows = []
     for video, masks in frame.groupby("video"):
         cells = masks[masks["bin"] != "outside"].groupby(["bin", "category"])[["components", "boundary_per_sqrt_area"]]
