@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-KERNEL_RANGE = (5, 47)
+KERNEL_RANGE = (5, 47)  # the test masks' dilation (NVIDIA's dataset page); training's: TrainConfig
 MAX_RADIUS = (KERNEL_RANGE[1] - 1) // 2 + 1
 FOOTPRINTS = ("square", "disk")
 _DISTANCE = {"square": (cv2.DIST_C, 3), "disk": (cv2.DIST_L2, cv2.DIST_MASK_PRECISE)}
@@ -137,19 +137,36 @@ def augment(raw_valid: np.ndarray, params: AugmentParams, size: int = 512) -> np
 
 
 def random_augment(
-    raw_valid: np.ndarray, rng: np.random.Generator, size: int = 512, footprint: str = "square"
+    raw_valid: np.ndarray,
+    rng: np.random.Generator,
+    size: int = 512,
+    footprint: str = "square",
+    kernel_range: tuple[int, int] = KERNEL_RANGE,
 ) -> tuple[np.ndarray, AugmentParams]:
     """A random augmentation (as used for training masks on the fly) and its parameters."""
-    params = random_params(rng, raw_valid.shape, size, footprint)
+    params = random_params(rng, raw_valid.shape, size, footprint, kernel_range)
     return augment(raw_valid, params, size), params
 
 
-def random_params(rng: np.random.Generator, raw_shape, size: int = 512, footprint: str = "square") -> AugmentParams:
+def random_params(
+    rng: np.random.Generator,
+    raw_shape,
+    size: int = 512,
+    footprint: str = "square",
+    kernel_range: tuple[int, int] = KERNEL_RANGE,
+) -> AugmentParams:
     """Random augmentation parameters for a raw mask of `raw_shape`: any angle, any crop, a kernel
-    drawn uniformly from KERNEL_RANGE."""
+    drawn uniformly from `kernel_range` (within 1 and KERNEL_RANGE's largest)."""
+    check_kernel_range(kernel_range)
     angle, crop_x, crop_y = random_geometry(rng, raw_shape, size)
-    kernel = int(rng.integers(KERNEL_RANGE[0], KERNEL_RANGE[1] + 1))
+    kernel = int(rng.integers(kernel_range[0], kernel_range[1] + 1))
     return AugmentParams(kernel, angle, crop_x, crop_y, footprint)
+
+
+def check_kernel_range(kernel_range) -> None:
+    low, high = kernel_range
+    if not 1 <= low <= high <= KERNEL_RANGE[1]:
+        raise ValueError(f"kernel range {low}-{high} is not within 1-{KERNEL_RANGE[1]} (smallest first)")
 
 
 class AugmentedMasks:
@@ -159,11 +176,20 @@ class AugmentedMasks:
     Returns uint8 (size, size) masks, 1 = valid. Works with torch.utils.data.DataLoader.
     """
 
-    def __init__(self, raw_masks, size: int = 512, seed: int = 0, length: int = 10**9, footprint: str = "square"):
+    def __init__(
+        self,
+        raw_masks,
+        size: int = 512,
+        seed: int = 0,
+        length: int = 10**9,
+        footprint: str = "square",
+        kernel_range: tuple[int, int] = KERNEL_RANGE,
+    ):
         if not raw_masks:
             raise ValueError("the raw mask pool is empty")
+        check_kernel_range(kernel_range)
         self.raw_masks, self.size, self.seed, self.length = raw_masks, size, seed, length
-        self.footprint = footprint
+        self.footprint, self.kernel_range = footprint, tuple(kernel_range)
 
     def __len__(self):
         return self.length
@@ -171,5 +197,5 @@ class AugmentedMasks:
     def __getitem__(self, index: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, index])
         raw = self.raw_masks[rng.integers(len(self.raw_masks))]
-        mask, _ = random_augment(raw, rng, self.size, self.footprint)
+        mask, _ = random_augment(raw, rng, self.size, self.footprint, self.kernel_range)
         return mask

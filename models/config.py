@@ -55,6 +55,10 @@ class TrainConfig:
     # 0 (the paper's) is off. With few training photos it stops the network from learning their
     # colours as a prior instead of copying colours from around the hole.
     color_jitter: float = 0.0
+    # The training masks' dilation kernels (maskgen.augment): 1-47 px, the undilated raw masks
+    # included, so that holes of one pixel upward occur. The test masks' 5-47 (the bundled models'
+    # first runs) leaves few holes under 5 px, and those are filled with a blotch (docs/results.md).
+    kernel_range: tuple[int, int] = (1, 47)
     workers: int = 0  # processes preparing batches ahead (batches stay a function of the step)
     # 'device': batches made on the training device (models/device_data.py); 'workers': on the CPU,
     # in `workers` processes; 'auto': on the device where it is a GPU

@@ -5,7 +5,7 @@ What a batch holds is decided as in `train.TrainingData`: every random number is
 from (seed, step, rank), so batch k is a function of the seed and k on any device; the arrays those
 numbers describe are computed on the device. The masks are maskgen's augmentation
 (`pconvkit.maskgen.augment`: scale-up of small sources, rotation about the centre with nearest
-sampling, crop, dilation by a square of side 5 to 47 px), rendered by gathering the rotated pixels
+sampling, crop, dilation by a square of side within the training kernel range), rendered by gathering the rotated pixels
 and dilating with separable max-pooling (a square footprint is a max filter, and a radius is the sum of
 its powers of two); the photos are
 cropped, resized and flipped as `TrainingData` does, and their colours jittered in HSV
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pconvkit.maskgen.augment import MAX_RADIUS, random_params, scaled_shape, source_scale
+from pconvkit.maskgen.augment import KERNEL_RANGE, MAX_RADIUS, random_params, scaled_shape, source_scale
 from pconvkit.models.crops import draw_crop
 
 
@@ -28,11 +28,21 @@ class DeviceBatches:
     1 = valid (maskgen's raw pool). Photos are stored as uint8 (a quarter of the memory).
     """
 
-    def __init__(self, images, raw_masks, size: int, device, scale_jitter: float = 1.0, color_jitter: float = 0.0):
+    def __init__(
+        self,
+        images,
+        raw_masks,
+        size: int,
+        device,
+        scale_jitter: float = 1.0,
+        color_jitter: float = 0.0,
+        kernel_range: tuple[int, int] = KERNEL_RANGE,
+    ):
         if not raw_masks:
             raise ValueError("the raw mask pool is empty")
         self.size, self.device = size, torch.device(device)
         self.scale_jitter, self.color_jitter = scale_jitter, color_jitter
+        self.kernel_range = tuple(kernel_range)
         self.images = [
             torch.from_numpy(
                 np.ascontiguousarray((np.clip(i, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(2, 0, 1))
@@ -62,7 +72,7 @@ class DeviceBatches:
 
     def _mask_parameters(self, rng):
         source = int(rng.integers(len(self.mask_shapes)))
-        params = random_params(rng, tuple(self.mask_shapes[source]), self.size)
+        params = random_params(rng, tuple(self.mask_shapes[source]), self.size, kernel_range=self.kernel_range)
         return source, params.angle, params.crop_x, params.crop_y, params.kernel
 
     # -- the arrays: computed on the device

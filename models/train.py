@@ -84,7 +84,7 @@ class TrainingData:
         if not raw_masks:
             raise UserError(f"no training masks in {masks}")
         self.raw_masks = raw_masks
-        self.masks = AugmentedMasks(raw_masks, config.size, config.seed)
+        self.masks = AugmentedMasks(raw_masks, config.size, config.seed, kernel_range=tuple(config.kernel_range))
 
     def batch(self, seed: int, step: int, batch_size: int, rank: int = 0, world: int = 1):
         """(images (B, 3, S, S), masks (B, 1, S, S)) as float tensors for step `step`."""
@@ -278,7 +278,13 @@ class _DeviceSource:
 
         self.config, self.first_step, self.rank, self.world = config, first_step, rank, world
         self.batches = DeviceBatches(
-            data.images, data.raw_masks, config.size, device, config.scale_jitter, config.color_jitter
+            data.images,
+            data.raw_masks,
+            config.size,
+            device,
+            config.scale_jitter,
+            config.color_jitter,
+            tuple(config.kernel_range),
         )
 
     def __iter__(self):

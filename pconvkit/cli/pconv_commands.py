@@ -13,6 +13,7 @@ from pconvkit.cli.options import (
     apply,
     batch_size,
     checkpoint,
+    csv_list,
     device,
     factor,
     hole_white,
@@ -38,6 +39,19 @@ def pconv():
 
 _TRAIN = TrainConfig(images="", masks="", out="")
 _UNET = UNetConfig()
+
+
+def _kernel_range(ctx, param, value):
+    """Click callback: 'MIN,MAX' dilation kernels within maskgen's largest -> (MIN, MAX)."""
+    from pconvkit.maskgen.augment import KERNEL_RANGE
+
+    try:
+        low, high = csv_list(value, int)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not MIN,MAX, e.g. 1,47") from None
+    if not 1 <= low <= high <= KERNEL_RANGE[1]:
+        raise click.BadParameter(f"{value!r}: kernels run from 1 to {KERNEL_RANGE[1]} px, the smaller first")
+    return low, high
 
 
 @pconv.command("train")
@@ -88,6 +102,13 @@ _UNET = UNetConfig()
     _TRAIN.color_jitter,
     FiniteFloatRange(0, 1),
     "Random hue rotation (+-180 x this degrees) and saturation scaling (1 +- this); 0 = off (paper).",
+)
+@click.option(
+    "--kernel-range",
+    callback=_kernel_range,
+    default=",".join(map(str, _TRAIN.kernel_range)),
+    show_default=True,
+    help="The training masks' dilation kernels, MIN,MAX px (1 = the raw mask undilated; the test masks use 5,47).",
 )
 @processes(_TRAIN.workers, NON_NEGATIVE, "Processes preparing batches ahead (results do not depend on it).")
 @click.option(

@@ -10,11 +10,14 @@
 # EXTRA_ARGS adds options to every `pconv train` (--no-amp, say). To repeat a run step for step, replace the time
 # limits by the step counts that the model card gives. START_FROM=DIR continues from DIR/NAME.pt (the
 # bundled models: START_FROM=models/weights) instead of starting afresh, so that training budgets add
-# up across runs; its step count carries on.
+# up across runs; its step count carries on. BATCH_SIZE (32) and THREADS (torch's threads per run,
+# default all cores) fit it to a CPU machine: BATCH_SIZE=8 THREADS=1 WORKERS=0 runs the two side by
+# side on two cores.
 set -euo pipefail
 photos=$1 masks=$2 out=$3 phase1_minutes=${4:-60} phase2_minutes=${5:-20}
 workers=${WORKERS:-7}
-common=(--images "$photos" --masks "$masks" --size 256 --batch-size 32 --layers 7 --width 0.5
+if [[ -n ${THREADS:-} ]]; then export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS; fi
+common=(--images "$photos" --masks "$masks" --size 256 --batch-size "${BATCH_SIZE:-32}" --layers 7 --width 0.5
         --scale-jitter 3 --color-jitter 0.5 --workers "$workers" --checkpoint-every 1000 --sample-every 5000 ${EXTRA_ARGS:-})
 
 train_one() {  # NAME [--plain]
