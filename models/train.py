@@ -335,7 +335,7 @@ def _starting_point(config, resume, phase: int, log) -> dict | None:
         return state
     held = read_checkpoint(last)
     if held["phase"] == phase and (state is None or held["step"] > state["step"]):
-        if held["unet"] != (state["unet"] if state else config.unet):
+        if UNetConfig(**held["unet"]) != UNetConfig(**config.unet):
             raise UserError(f"{config.out} holds a run of another network ({held['unet']}): give another --out")
         log(f"continuing the run in {config.out} from step {held['step']} ({last}); give another --out to start afresh")
         return held

@@ -4,7 +4,8 @@ Encoder PConv1-8: 7x7/64, 5x5/128, 5x5/256, then 3x3/512 five times, all stride 
 on PConv1) and ReLU. Decoder PConv9-16: nearest up-sampling x2, concatenation of features and masks
 with the matching encoder layer (the input image for the last), 3x3 stride 1, BatchNorm and
 LeakyReLU(0.2), except PConv16, which gives 3 channels with neither. `layers` and `width` shrink
-the network for small compute budgets; the defaults are the paper's.
+the network for small compute budgets; `skip_fill` fills the thinnest holes of PConv16's image skip
+(UNetConfig); the defaults are the paper's.
 
 Images enter and leave in [0, 1]; the network normalises them with ImageNet statistics inside.
 """
@@ -55,6 +56,8 @@ class PConvUNet(nn.Module):
         super().__init__()
         if not 2 <= config.layers <= len(TABLE2_ENCODER):
             raise ValueError(f"layers must be between 2 and {len(TABLE2_ENCODER)}")
+        if config.skip_fill < 0 or (config.skip_fill and not config.partial):
+            raise ValueError("skip_fill is a count of passes (0 or more) and belongs to the partial network")
         self.config = config
         conv = PartialConv2d if config.partial else nn.Conv2d
         channels = [3] + [max(1, round(c * config.width)) for _, c in TABLE2_ENCODER[: config.layers]]
@@ -111,6 +114,8 @@ class PConvUNet(nn.Module):
             x, mask = stage(x, mask)
             features.append(x)
             masks.append(mask)
+        if self.config.skip_fill:
+            features[0], masks[0] = box_fill(features[0], masks[0], self.config.skip_fill)
         for stage, skip, skip_mask in zip(self.decoder, reversed(features[:-1]), reversed(masks[:-1])):
             # Nearest up-sampling commutes with masking, so mask at the low resolution (4x fewer
             # products); the valid-channel count replaces a multi-channel mask.
@@ -146,6 +151,22 @@ class PConvUNet(nn.Module):
                 if stage.batchnorm is not None:
                     stage.batchnorm.eval()
         return self
+
+
+def box_fill(x: torch.Tensor, mask: torch.Tensor, passes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`passes` 3x3 box partial convolutions (Eq. 1 with W = 1) of x, each filling the hole pixels next
+    to a valid one with the mean of their valid neighbours (the mask update marks them valid); valid
+    pixels keep their values and hole contents are never read. Returns (x masked, mask)."""
+    channels = x.shape[1]
+    ones = torch.ones(1, 1, 3, 3, dtype=x.dtype, device=x.device)
+    x = x * mask
+    for _ in range(passes):
+        total = F.conv2d(x, ones.expand(channels, 1, 3, 3), padding=1, groups=channels)
+        count = F.conv2d(mask, ones, padding=1)
+        fill = (mask == 0) & (count > 0)
+        x = torch.where(fill, total / count.clamp(min=1), x)
+        mask = torch.where(fill, torch.ones_like(mask), mask)
+    return x, mask
 
 
 class _Stage(nn.Module):

@@ -78,6 +78,14 @@ def _kernel_range(ctx, param, value):
 )
 @click.option("--plain", is_flag=True, help="Train the 'Conv' baseline: the same U-Net with plain convolutions.")
 @click.option(
+    "--skip-fill",
+    type=NON_NEGATIVE,
+    default=None,
+    help="Passes of a 3x3 box partial convolution over the last layer's image skip, filling holes up to twice "
+    "this wide that no deeper layer sees (0 = Table 2's network; the bundled model: 3). Default: the --resume "
+    "checkpoint's, else 0.",
+)
+@click.option(
     "--vgg-weights",
     type=click.Path(),
     default=None,
@@ -133,7 +141,7 @@ def _kernel_range(ctx, param, value):
     help="sr: super-resolution (Section 5.2), the mask being the lattice of the low-resolution pixels.",
 )
 @factor
-def pconv_train(resume, layers, width, plain, no_amp, max_minutes, **options):
+def pconv_train(resume, layers, width, plain, skip_fill, no_amp, max_minutes, **options):
     """Train the PConv U-Net (or the Conv baseline) with the loss of Eq. 7; with --task sr, for
     super-resolution by --factor (Section 5.2)."""
     if options["task"] == "inpaint" and options["masks"] is None:
@@ -141,9 +149,13 @@ def pconv_train(resume, layers, width, plain, no_amp, max_minutes, **options):
     from pconvkit.models.checkpoint import read_checkpoint
     from pconvkit.models.train import train
 
-    unet = UNetConfig(layers=layers, width=width, partial=not plain).as_dict()
+    unet = UNetConfig(layers=layers, width=width, partial=not plain, skip_fill=skip_fill or 0).as_dict()
     if resume:
-        unet = read_checkpoint(resume)["unet"]  # the architecture of the checkpoint wins
+        unet = read_checkpoint(resume)["unet"]  # the architecture of the checkpoint wins, but for
+        if skip_fill is not None:  # the skip fill, which has no weights: it may start at a resume
+            unet = {**unet, "skip_fill": skip_fill}
+    if unet.get("skip_fill") and not unet["partial"]:
+        raise UserError("--skip-fill is for the partial network; the Conv baseline (--plain) has none")
     if options["size"] % 2 ** unet["layers"]:
         raise UserError(f"--size {options['size']} is not divisible by 2^{unet['layers']}")
     max_seconds = None if max_minutes is None else max_minutes * 60

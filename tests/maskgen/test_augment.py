@@ -73,3 +73,20 @@ def test_the_cheap_bound_never_falls_below_the_largest_dilations_ratio(size):
                 assert true_ratio <= bound <= true_ratio + 0.3  # never below; loose, not useless
                 checked += true_ratio < 0.6
     assert checked > 100  # mostly crops below the top bin, where skipping them matters
+
+
+def test_a_training_kernel_range_from_one_keeps_one_pixel_holes_and_draws_every_kernel():
+    from pconvkit.maskgen.augment import AugmentedMasks, random_params
+
+    valid = np.ones((513, 513), np.uint8)
+    valid[256, 256] = 0  # the rotation's centre: it stays one pixel at any angle
+    for kernel in (1, 3):
+        masks = AugmentedMasks([valid], 512, seed=0, kernel_range=(kernel, kernel))
+        assert [int((masks[i] == 0).sum()) for i in range(5)] == [kernel**2] * 5
+    rng = np.random.default_rng(0)
+    drawn = {random_params(rng, valid.shape, 512, kernel_range=(1, 6)).kernel for _ in range(300)}
+    assert drawn == {1, 2, 3, 4, 5, 6}
+    with pytest.raises(ValueError, match="not within 1-47"):
+        random_params(rng, valid.shape, 512, kernel_range=(0, 47))
+    with pytest.raises(ValueError, match="not within 1-47"):
+        AugmentedMasks([valid], 512, kernel_range=(9, 3))

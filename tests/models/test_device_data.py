@@ -32,6 +32,7 @@ def test_masks_equal_maskgen_augment_for_the_same_parameters():
     masks = raw_pool()
     data = batches(masks)
     cases = [(0, 0.0, 10, 5, 5), (2, 250.0, 20, 30, 47), (1, 10.0, 300, 200, 9), (2, 45.0, 40, 40, 21)]
+    cases += [(0, 0.0, 10, 5, 1), (2, 45.0, 40, 40, 3)]  # training's smallest kernels: no or 1-px dilation
     device = data.render_masks(cases)[:, 0].numpy()
     for (source, angle, x, y, kernel), rendered in zip(cases, device):
         expected = augment(masks[source], AugmentParams(kernel, angle, x, y), 256)
@@ -52,6 +53,13 @@ def test_masks_have_the_statistics_of_maskgen_augment_for_one_seed():
         ours = np.mean([mask_statistics(m)[name] for m in device.astype(np.uint8)])
         theirs = np.mean([mask_statistics(m)[name] for m in cpu])
         assert abs(ours / theirs - 1) < 0.15, (name, ours, theirs)
+
+
+def test_the_kernel_range_reaches_the_device_masks():
+    masks = raw_pool()
+    thin, thick = batches(masks, kernel_range=(1, 1)), batches(masks, kernel_range=(47, 47))
+    thin_holes = (thin.batch(0, 0, 8)[1] == 0).sum()
+    assert 0 < thin_holes < (thick.batch(0, 0, 8)[1] == 0).sum() / 4
 
 
 def test_batches_are_a_function_of_seed_and_step():

@@ -1,25 +1,22 @@
-"""Dark blotches in plain skies: the bundled network's mean signed error in small holes on smooth
-regions, and a measurement for each suspect cause.
+"""Blotches in plain skies: a network's mean signed error in small holes on smooth regions, by hole
+size and by distance from the hole's edge, for one or more checkpoints side by side.
 
-    .venv/bin/python tools/weights/blotches.py [--checkpoint FILE]
+    .venv/bin/python tools/weights/blotches.py [CHECKPOINT ...] [--suspects]
 
 Scenes: a synthetic sky (a vertical blue gradient, 512 x 512) and the top 160 rows of two held-out
-photos with open sky (Bridge_by_Sander_Klootwijk, Kite), each with small square holes of side 4, 8,
+photos with open sky (Bridge_by_Sander_Klootwijk, Kite), each with square holes of side 2, 4, 8,
 16 and 32 px on a grid. Reported per channel, in 1/255: the mean signed error of the fill over the
-hole pixels (target: within 2/255 of the surroundings, which the composite copies exactly).
+hole pixels (target: within 2/255; the surroundings are copied exactly by the composite), and in
+the 32-px holes the same by distance from the hole's edge: a network that never learnt small holes
+is wrong at every distance of a small hole and right deep inside a large one; a structural fault
+(the image skip masked in a hole's interior, the coarse features' nearest-neighbour upsampling)
+would be wrong deep inside whatever it learnt.
 
-Suspects, each measured on the same scenes:
-- BatchNorm statistics: the running statistics of training against the statistics of the image
-  itself (BatchNorm layers in training mode for a batch of one; no weight changes);
-- weight precision: the shipped fp16 weights rounded further to bfloat16 (8 bits of mantissa
-  against fp16's 11): a cause would show as a change of the same order as the error;
-- the renormalisation next to tiny holes: the error by hole size (the first layers' sum(1)/sum(M)
-  is largest where a window barely touches the valid region);
-- colour jitter: whether the error is a brightness offset (all channels one sign) or a hue shift;
-- compositing: the network's raw output on the valid pixels around the holes (the composite
-  discards it; an offset there that the holes share would be the network's, not the composite's);
-- the partial convolution's renormalisation: run it again with `--checkpoint models/weights/conv.pt`,
-  the same network with plain convolutions, which has none.
+`--suspects` adds, for the first checkpoint, the measurements that ruled out other causes
+(docs/results.md): the BatchNorm statistics (the image's own in place of the running ones), the
+weight precision (the fp16 weights rounded further to bfloat16), and the raw output on the valid
+ring the composite discards. The partial convolution's renormalisation is ruled out by passing
+models/weights/conv.pt, the same network with plain convolutions, which has none.
 """
 
 import argparse
@@ -32,7 +29,10 @@ from pconvkit import sampledata
 from pconvkit.models.checkpoint import load_model
 from pconvkit.models.preprocess import pad_to_stride
 
-HOLE_SIDES = (4, 8, 16, 32)
+HOLE_SIDES = (2, 4, 8, 16, 32)
+# distance bands from a hole's edge (Chebyshev, px: 1 = the hole's outermost ring) in the 32-px holes
+DISTANCE_BANDS = ((1, 1), (2, 2), (3, 4), (5, 8), (9, 16))
+TARGET = 2.0  # |mean signed error| per channel, in 1/255, for every hole size
 
 
 def synthetic_sky(size: int = 512) -> np.ndarray:
@@ -74,6 +74,31 @@ def raw_output(model, image, valid, batchnorm_from_image=False):
     return output.transpose(1, 2, 0)[: image.shape[0], : image.shape[1]]
 
 
+def output_with_image_at_last_layer(model, image, valid):
+    """The partial network's output with one change: its last layer's image skip holds the true pixels
+    in the holes too (and counts them valid), every layer before it as usual. What this recovers of
+    the fill's error is the share of the last layer's missing image taps (a masked pixel enters the
+    normalised skip as 0, the ImageNet mean colour); what stays comes from the features."""
+    padded, masks = pad_to_stride(image[None], valid[None], model.stride)
+    image_t, mask = torch.from_numpy(padded), torch.from_numpy(masks)
+    with torch.no_grad():
+        x = (image_t - model.mean) / model.std
+        features, feature_masks = [x], [mask]
+        for stage in model.encoder:
+            x, mask = stage(x, mask)
+            features.append(x)
+            feature_masks.append(mask)
+        skips = list(zip(reversed(features[:-1]), reversed(feature_masks[:-1])))
+        for index, (stage, (skip, skip_mask)) in enumerate(zip(model.decoder, skips)):
+            if index == len(model.decoder) - 1:
+                skip_mask = torch.ones_like(skip_mask)  # the true image, holes included
+            up = torch.nn.functional.interpolate(x * mask, scale_factor=2, mode="nearest")
+            count = torch.nn.functional.interpolate(mask * x.shape[1], scale_factor=2, mode="nearest")
+            x, mask = stage(torch.cat([up, skip * skip_mask], dim=1), count + skip_mask * skip.shape[1], premasked=True)
+        output = (x * model.std + model.mean).numpy()[0]
+    return output.transpose(1, 2, 0)[: image.shape[0], : image.shape[1]]
+
+
 def signed_error(output, image, where) -> np.ndarray:
     return (output[where] - image[where]).mean(axis=0) * 255
 
@@ -84,23 +109,73 @@ def ring(valid, width: int = 3) -> np.ndarray:
     return (grown == 1) & (holes == 0)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default=None)
-    args = parser.parse_args()
-    model, _ = load_model(args.checkpoint)
-    model = model.float().eval()
-    bf16 = load_model(args.checkpoint)[0].float().eval()
+def depth(valid) -> np.ndarray:
+    """Chebyshev distance of each hole pixel to the nearest valid pixel (1 on a hole's edge)."""
+    return cv2.distanceTransform((valid == 0).astype(np.uint8), cv2.DIST_C, 3)
+
+
+def fmt(error) -> str:
+    return "(" + ", ".join(f"{v:+5.1f}" for v in error) + ")"
+
+
+def by_size(models, scenes):
+    """Mean signed error (R, G, B) over the hole pixels, per checkpoint, scene and hole side."""
+    print(f"mean signed error (R, G, B) in 1/255 over the hole pixels, holes every 64 px; target within +-{TARGET:g}")
+    print("| checkpoint | scene | " + " | ".join(f"{side} px" for side in HOLE_SIDES) + " | all within target |")
+    print("|---|---|" + "---|" * len(HOLE_SIDES) + "---|")
+    for name, model in models.items():
+        for scene, image in scenes.items():
+            errors = []
+            for side in HOLE_SIDES:
+                valid = holes_grid(image.shape, side)
+                errors.append(signed_error(raw_output(model, image, valid), image, valid == 0))
+            within = all(np.abs(e).max() <= TARGET for e in errors)
+            print(f"| {name} | {scene} | " + " | ".join(fmt(e) for e in errors) + f" | {'yes' if within else 'no'} |")
+
+
+def by_distance(models, image, side: int = 32):
+    """In holes of `side` px: the mean signed error (R, G, B) by distance from the hole's edge. A
+    fill that is right at the edge and wrong inside points at what the network cannot see there (the
+    image skip is masked, the coarse features upsampled); one wrong everywhere, at what it learnt."""
+    valid = holes_grid(image.shape, side)
+    distance = depth(valid)
+    print(f"\nmean signed error (R, G, B) in 1/255 in {side}-px holes of the synthetic sky, by distance from the edge")
+    print("| checkpoint | " + " | ".join(f"{a}-{b} px" if a != b else f"{a} px" for a, b in DISTANCE_BANDS) + " |")
+    print("|---|" + "---|" * len(DISTANCE_BANDS))
+    for name, model in models.items():
+        output = raw_output(model, image, valid)
+        cells = [fmt(signed_error(output, image, (distance >= a) & (distance <= b))) for a, b in DISTANCE_BANDS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def last_layer(models, image):
+    """The fill's error as measured, and with the last layer's image skip unmasked (the truth in the
+    holes): the part that goes is the last layer's, the part that stays the features'."""
+    print("\nmean signed error (R, G, B) in 1/255 on the synthetic sky: as is | the last layer given the true pixels")
+    print("| checkpoint | " + " | ".join(f"{side} px" for side in HOLE_SIDES) + " |")
+    print("|---|" + "---|" * len(HOLE_SIDES))
+    for name, model in models.items():
+        if not model.config.partial:
+            continue
+        cells = []
+        for side in HOLE_SIDES:
+            valid = holes_grid(image.shape, side)
+            holes = valid == 0
+            as_is = signed_error(raw_output(model, image, valid), image, holes)
+            seeing = signed_error(output_with_image_at_last_layer(model, image, valid), image, holes)
+            cells.append(f"{fmt(as_is)} \\| {fmt(seeing)}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def suspects(checkpoint, scenes):
+    """The suspect causes of the first measurement (docs/results.md): BatchNorm statistics, weight
+    precision, and the raw output on the valid ring the composite discards."""
+    model = load_model(checkpoint)[0].float().eval()
+    bf16 = load_model(checkpoint)[0].float().eval()
     with torch.no_grad():
         for parameter in bf16.parameters():
             parameter.copy_(parameter.to(torch.bfloat16).float())
-    scenes = {"synthetic sky": synthetic_sky()}
-    for name in ("Bridge_by_Sander_Klootwijk", "Kite"):
-        sky = photo_sky(name)
-        if sky is not None:
-            scenes[f"{name} sky"] = sky
-    fmt = lambda e: "(" + ", ".join(f"{v:+.1f}" for v in e) + ")"  # noqa: E731
-    print("mean signed error (R, G, B) in 1/255 over the hole pixels; ring = valid pixels within 3 px")
+    print("\nmean signed error (R, G, B) in 1/255 over the hole pixels; ring = valid pixels within 3 px")
     for scene, image in scenes.items():
         for side in HOLE_SIDES:
             valid = holes_grid(image.shape, side)
@@ -114,6 +189,26 @@ def main():
                 f"bf16 weights {fmt(signed_error(bfloat, image, holes))}, "
                 f"raw output on the ring {fmt(signed_error(as_shipped, image, ring(valid)))}"
             )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "checkpoints", nargs="*", default=[None], help="checkpoints to compare (default: the bundled PConv)"
+    )
+    parser.add_argument("--suspects", action="store_true", help="also the suspect causes, for the first checkpoint")
+    args = parser.parse_args()
+    models = {name or "bundled pconv": load_model(name)[0].float().eval() for name in args.checkpoints}
+    scenes = {"synthetic sky": synthetic_sky()}
+    for name in ("Bridge_by_Sander_Klootwijk", "Kite"):
+        sky = photo_sky(name)
+        if sky is not None:
+            scenes[f"{name} sky"] = sky
+    by_size(models, scenes)
+    by_distance(models, scenes["synthetic sky"])
+    last_layer(models, scenes["synthetic sky"])
+    if args.suspects:
+        suspects(args.checkpoints[0], scenes)
 
 
 if __name__ == "__main__":

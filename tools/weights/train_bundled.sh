@@ -7,7 +7,7 @@
 #   tools/weights/train_bundled.sh PHOTOS MASKS OUT [PHASE1_MINUTES] [PHASE2_MINUTES]
 #
 # PHOTOS: `benchmark data path train-photos`; MASKS: a `maskgen build --preset sample` folder.
-# EXTRA_ARGS adds options to every `pconv train` (--no-amp, say). To repeat a run step for step, replace the time
+# EXTRA_ARGS adds options to every `pconv train` (--no-amp, say), PCONV_ARGS to PConv's alone (--skip-fill 3). To repeat a run step for step, replace the time
 # limits by the step counts that the model card gives. START_FROM=DIR continues from DIR/NAME.pt (the
 # bundled models: START_FROM=models/weights) instead of starting afresh, so that training budgets add
 # up across runs; its step count carries on. BATCH_SIZE (32) and THREADS (torch's threads per run,
@@ -40,7 +40,7 @@ EOF
 }
 
 mkdir -p "$out"
-train_one pconv > "$out/pconv.log" 2>&1 &
+train_one pconv ${PCONV_ARGS:-} > "$out/pconv.log" 2>&1 &
 partial=$!
 train_one conv --plain > "$out/conv.log" 2>&1 &
 plain=$!
