@@ -157,12 +157,11 @@ def box_fill(x: torch.Tensor, mask: torch.Tensor, passes: int) -> tuple[torch.Te
     """`passes` 3x3 box partial convolutions (Eq. 1 with W = 1) of x, each filling the hole pixels next
     to a valid one with the mean of their valid neighbours (the mask update marks them valid); valid
     pixels keep their values and hole contents are never read. Returns (x masked, mask)."""
-    channels = x.shape[1]
-    ones = torch.ones(1, 1, 3, 3, dtype=x.dtype, device=x.device)
     x = x * mask
     for _ in range(passes):
-        total = F.conv2d(x, ones.expand(channels, 1, 3, 3), padding=1, groups=channels)
-        count = F.conv2d(mask, ones, padding=1)
+        # window sums as 3x3 means over a zero-padded border (the border counts as hole)
+        total = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=True) * 9
+        count = F.avg_pool2d(mask, 3, stride=1, padding=1, count_include_pad=True) * 9
         fill = (mask == 0) & (count > 0)
         x = torch.where(fill, total / count.clamp(min=1), x)
         mask = torch.where(fill, torch.ones_like(mask), mask)

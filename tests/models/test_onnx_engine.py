@@ -23,8 +23,12 @@ pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip 
 
 @pytest.fixture
 def trained_looking_checkpoint(tmp_path):
+    return trained_looking(tmp_path)
+
+
+def trained_looking(tmp_path, skip_fill=0):
     torch.manual_seed(0)
-    model = PConvUNet(UNetConfig(layers=3, width=0.125))
+    model = PConvUNet(UNetConfig(layers=3, width=0.125, skip_fill=skip_fill))
     for stage in list(model.encoder) + list(model.decoder):  # BatchNorm statistics away from identity
         if stage.batchnorm is not None:
             stage.batchnorm.running_mean.uniform_(-0.5, 0.5)
@@ -46,6 +50,16 @@ def test_onnx_engine_equals_torch_at_any_size(trained_looking_checkpoint, tmp_pa
     result = OnnxInpainter(trained_looking_checkpoint, cache=tmp_path / "cache")(image, valid)
     assert result.shape == image.shape and np.abs(result - expected).max() < 1e-5
     assert np.array_equal(result[valid == 1], image[valid == 1])
+
+
+def test_onnx_engine_equals_torch_with_the_skip_fill(tmp_path):
+    checkpoint = trained_looking(tmp_path, skip_fill=3)
+    image, valid = pair((64, 64))
+    valid[10:12, 20:22] = 0  # a hole the fill closes
+    model, _ = load_model(checkpoint)
+    assert model.config.skip_fill == 3
+    result = OnnxInpainter(checkpoint, cache=tmp_path / "cache")(image, valid)
+    assert np.abs(result - inpaint(model, image, valid)).max() < 1e-5
 
 
 def test_onnx_engine_ignores_hole_contents(trained_looking_checkpoint, tmp_path):

@@ -40,21 +40,47 @@ def test_table2_layers_and_parameter_count():
     assert sum(p.numel() for p in model.parameters()) / 1e6 == pytest.approx(32.9, abs=0.05)
 
 
-def small(partial=True):
+def small(partial=True, skip_fill=0):
     torch.manual_seed(0)
-    return PConvUNet(UNetConfig(layers=4, width=0.125, partial=partial)).eval()
+    return PConvUNet(UNetConfig(layers=4, width=0.125, partial=partial, skip_fill=skip_fill)).eval()
 
 
-def test_whole_network_ignores_hole_contents():
-    model = small()
+@pytest.mark.parametrize("skip_fill", [0, 3])
+def test_whole_network_ignores_hole_contents(skip_fill):
+    model = small(skip_fill=skip_fill)
     image = torch.rand(2, 3, 64, 64)
     mask = torch.ones(2, 1, 64, 64)
     mask[:, :, 10:40, 20:50] = 0
+    mask[:, :, 50:52, 5:7] = 0  # a hole the skip fill closes
     with torch.no_grad():
         reference = model(image, mask)
         for fill in (0.0, 127.5, None):
             filler = torch.rand_like(image) * 100 if fill is None else torch.full_like(image, fill)
             assert torch.allclose(model(image * mask + filler * (1 - mask), mask), reference, atol=1e-4)
+
+
+def test_the_skip_fill_puts_the_mean_of_valid_neighbours_into_holes_no_wider_than_twice_its_passes():
+    from pconvkit.models.unet import box_fill
+
+    image = torch.rand(1, 3, 32, 32)
+    image[..., 8:16, 8:16] = 0.25  # a flat patch round the small holes
+    mask = torch.ones(1, 1, 32, 32)
+    mask[..., 11:13, 11:13] = 0  # 2 px: closed by one pass
+    mask[..., 20:28, 20:28] = 0  # 8 px: three passes leave its 2-px core
+    filled, after = box_fill(image + 50 * (1 - mask), mask, 3)  # hole contents are never read
+    assert torch.equal(filled[mask.expand_as(image) == 1], image[mask.expand_as(image) == 1])
+    assert torch.allclose(filled[..., 11:13, 11:13], torch.full((1, 3, 2, 2), 0.25))
+    assert after[..., 11:13, 11:13].all() and after[..., 21:27, 21:27].sum() == 36 - 4
+    assert not after[..., 23:25, 23:25].any() and (filled[..., 23:25, 23:25] == 0).all()
+    # one pass: each pixel next to the valid region gets the plain mean of its valid 3x3 neighbours
+    once, _ = box_fill(image, mask, 1)
+    window = image[0, :, 19:22, 19:22] * mask[0, :, 19:22, 19:22]
+    assert torch.allclose(once[0, :, 20, 20], window.sum((1, 2)) / mask[0, 0, 19:22, 19:22].sum())
+
+
+def test_the_skip_fill_belongs_to_the_partial_network():
+    with pytest.raises(ValueError, match="partial network"):
+        PConvUNet(UNetConfig(layers=4, width=0.125, partial=False, skip_fill=2))
 
 
 def test_plain_baseline_sees_the_placeholder_not_the_hole_contents():
