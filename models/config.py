@@ -12,11 +12,12 @@ class UNetConfig:
     width: float = 1.0  # multiplier on every channel count except the 3 image channels
     partial: bool = True  # False: the paper's "Conv" baseline, plain convolutions
     hole_value: str = "imagenet_mean"  # Conv baseline's hole placeholder: 'imagenet_mean' or '127.5'
-    # Partial network only: passes of a fixed 3x3 box partial convolution (Eq. 1 with W = 1, and the
-    # mask update) over the image skip of the last layer, filling holes up to 2 x this px wide with
-    # the mean of their valid neighbours. 0 is Table 2's network. Holes that thin vanish from every
-    # deeper layer's mask, so only the last layer knows of them, and its renormalisation over 3 image
-    # and many feature channels cannot make up the missing image taps: a blotch (docs/results.md).
+    # Passes of a fixed 3x3 box partial convolution (Eq. 1 with W = 1, and the mask update) over the
+    # image skip of the last layer, filling holes up to 2 x this px wide with the mean of their valid
+    # neighbours (the Conv baseline: the placeholder stays in the rest). 0 is Table 2's network. Holes
+    # that thin vanish from every deeper layer's mask, so only the last layer knows of them, and its
+    # renormalisation over 3 image and many feature channels cannot make up the missing image taps:
+    # a blotch (docs/results.md, "Small holes").
     skip_fill: int = 0
 
     def as_dict(self):

@@ -56,8 +56,8 @@ class PConvUNet(nn.Module):
         super().__init__()
         if not 2 <= config.layers <= len(TABLE2_ENCODER):
             raise ValueError(f"layers must be between 2 and {len(TABLE2_ENCODER)}")
-        if config.skip_fill < 0 or (config.skip_fill and not config.partial):
-            raise ValueError("skip_fill is a count of passes (0 or more) and belongs to the partial network")
+        if config.skip_fill < 0:
+            raise ValueError("skip_fill is a count of passes, 0 or more")
         self.config = config
         conv = PartialConv2d if config.partial else nn.Conv2d
         channels = [3] + [max(1, round(c * config.width)) for _, c in TABLE2_ENCODER[: config.layers]]
@@ -126,11 +126,14 @@ class PConvUNet(nn.Module):
 
     def _forward_plain(self, x, mask):
         placeholder = 0.0 if self.config.hole_value == "imagenet_mean" else (0.5 - self.mean) / self.std
-        x = x * mask + placeholder * (1 - mask)
+        image, x = x, x * mask + placeholder * (1 - mask)
         features = [x]
         for stage in self.encoder:
             x, _ = stage(x, None)
             features.append(x)
+        if self.config.skip_fill:  # the thin holes of the last layer's skip filled, the rest the placeholder
+            filled, reached = box_fill(image, mask, self.config.skip_fill)
+            features[0] = filled + placeholder * (1 - reached)
         for stage, skip in zip(self.decoder, reversed(features[:-1])):
             x, _ = stage(torch.cat([F.interpolate(x, scale_factor=2, mode="nearest"), skip], dim=1), None)
         return x * self.std + self.mean

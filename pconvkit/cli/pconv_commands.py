@@ -82,7 +82,7 @@ def _kernel_range(ctx, param, value):
     type=NON_NEGATIVE,
     default=None,
     help="Passes of a 3x3 box partial convolution over the last layer's image skip, filling holes up to twice "
-    "this wide that no deeper layer sees (0 = Table 2's network; the bundled model: 3). Default: the --resume "
+    "this wide that no deeper layer sees (0 = Table 2's network; the bundled models: 3). Default: the --resume "
     "checkpoint's, else 0.",
 )
 @click.option(
@@ -154,8 +154,6 @@ def pconv_train(resume, layers, width, plain, skip_fill, no_amp, max_minutes, **
         unet = read_checkpoint(resume)["unet"]  # the architecture of the checkpoint wins, but for
         if skip_fill is not None:  # the skip fill, which has no weights: it may start at a resume
             unet = {**unet, "skip_fill": skip_fill}
-    if unet.get("skip_fill") and not unet["partial"]:
-        raise UserError("--skip-fill is for the partial network; the Conv baseline (--plain) has none")
     if options["size"] % 2 ** unet["layers"]:
         raise UserError(f"--size {options['size']} is not divisible by 2^{unet['layers']}")
     max_seconds = None if max_minutes is None else max_minutes * 60

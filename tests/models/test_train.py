@@ -270,7 +270,7 @@ def test_device_pipeline_refuses_super_resolution_in_one_line(data, tmp_path):
         train(config(data, tmp_path, 2, task="sr", masks=None, data_pipeline="device"), log=lambda *_: None)
 
 
-def test_a_resume_can_add_the_skip_fill_and_the_plain_network_refuses_it(data, tmp_path):
+def test_a_resume_can_add_the_skip_fill(data, tmp_path):
     runner = CliRunner()
     small = ("--steps", "1", "--size", "32", "--layers", "3", "--width", "0.125", "--batch-size", "2")
     first = runner.invoke(pconv, train_args(data, tmp_path / "first", *small, "--kernel-range", "1,3"))
@@ -282,7 +282,5 @@ def test_a_resume_can_add_the_skip_fill_and_the_plain_network_refuses_it(data, t
     assert result.exit_code == 0, result.output
     second = read_checkpoint(tmp_path / "second" / "last.pt")
     assert second["unet"] == {**state["unet"], "skip_fill": 3} and second["step"] == 2
-    plain = runner.invoke(pconv, train_args(data, tmp_path / "plain", *small, "--plain", "--skip-fill", "1"))
-    assert plain.exit_code != 0 and "--skip-fill is for the partial network" in plain.output
     wrong = runner.invoke(pconv, train_args(data, tmp_path / "wrong", *small, "--kernel-range", "0,47"))
     assert wrong.exit_code != 0 and "kernels run from 1 to 47" in wrong.output

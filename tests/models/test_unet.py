@@ -78,16 +78,13 @@ def test_the_skip_fill_puts_the_mean_of_valid_neighbours_into_holes_no_wider_tha
     assert torch.allclose(once[0, :, 20, 20], window.sum((1, 2)) / mask[0, 0, 19:22, 19:22].sum())
 
 
-def test_the_skip_fill_belongs_to_the_partial_network():
-    with pytest.raises(ValueError, match="partial network"):
-        PConvUNet(UNetConfig(layers=4, width=0.125, partial=False, skip_fill=2))
-
-
-def test_plain_baseline_sees_the_placeholder_not_the_hole_contents():
-    model = small(partial=False)
+@pytest.mark.parametrize("skip_fill", [0, 2])
+def test_plain_baseline_sees_the_placeholder_not_the_hole_contents(skip_fill):
+    model = small(partial=False, skip_fill=skip_fill)
     image = torch.rand(1, 3, 64, 64)
     mask = torch.ones(1, 1, 64, 64)
     mask[..., 16:32, 16:32] = 0
+    mask[..., 40:42, 40:42] = 0
     with torch.no_grad():
         assert torch.allclose(model(image, mask), model(image * mask + 9 * (1 - mask), mask), atol=1e-5)
 
@@ -124,3 +121,17 @@ def test_channels_last_gives_the_same_output():
             image.contiguous(memory_format=torch.channels_last), mask.contiguous(memory_format=torch.channels_last)
         )
     assert torch.allclose(output, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_the_skip_fill_changes_the_output_only_beside_the_pixels_it_fills(partial):
+    plain, filled = small(partial=partial), small(partial=partial, skip_fill=1)
+    filled.load_state_dict(plain.state_dict())
+    image = torch.rand(1, 3, 64, 64)
+    mask = torch.ones(1, 1, 64, 64)
+    mask[..., 20:22, 30:32] = 0  # closed by one pass
+    with torch.no_grad():
+        changed = (plain(image, mask) - filled(image, mask)).abs().amax(dim=1)[0] > 1e-6
+    beside = torch.zeros(64, 64, dtype=torch.bool)
+    beside[19:23, 29:33] = True  # the last layer's 3x3 window round the filled pixels
+    assert changed[20:22, 30:32].all() and not changed[~beside].any()
