@@ -5,6 +5,10 @@ loading the model. The two engines alternate run by run; medians. The ONNX graph
 cached) before the timed runs; the export's own time is reported once.
 
     python benchmarks/bench_inpaint.py [--repeats 5] [--image PHOTO]
+    python benchmarks/bench_inpaint.py --checkpoints OLD.pt,NEW.pt   # two checkpoints, the ONNX engine
+
+With --checkpoints the two alternate instead (each one's graph exported first): the cost of a
+change of network, the skip fill say, measured side by side.
 """
 
 import argparse
@@ -27,6 +31,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--image", default=None, help="Default: the held-out sample photo 'home', or noise.")
+    parser.add_argument("--checkpoints", default=None, help="A,B: time two checkpoints against each other.")
     args = parser.parse_args()
     pconv = shutil.which("pconv") or sys.exit("the pconv command is not on PATH: install the package first")
     with tempfile.TemporaryDirectory() as folder:
@@ -41,7 +46,7 @@ def main():
         cv2.imwrite(str(folder / "mask.png"), mask)
         env = {**os.environ, "PCONVKIT_CACHE": str(folder / "cache")}
 
-        def command(engine):
+        def command(engine, checkpoint=None):
             start = time.perf_counter()
             subprocess.run(
                 [
@@ -53,6 +58,7 @@ def main():
                     str(folder / f"{engine}.png"),
                     "--engine",
                     engine,
+                    *(["--checkpoint", checkpoint] if checkpoint else []),
                 ],
                 check=True,
                 env=env,
@@ -60,6 +66,9 @@ def main():
             )
             return time.perf_counter() - start
 
+        if args.checkpoints:
+            compare_checkpoints(command, args.checkpoints.split(","), args.repeats)
+            return
         first = command("onnx")
         samples = {"onnx": [], "torch": []}
         for _ in range(args.repeats):
@@ -70,6 +79,20 @@ def main():
     print(f"  --engine onnx   {onnx:6.2f} s")
     print(f"  --engine torch  {torch:6.2f} s   ({torch / onnx:.1f}x the ONNX engine's time)")
     print(f"  first onnx run, which exports the graph: {first:.2f} s")
+
+
+def compare_checkpoints(command, checkpoints, repeats):
+    for checkpoint in checkpoints:
+        command("onnx", checkpoint)  # exports and caches the graph
+    samples = {checkpoint: [] for checkpoint in checkpoints}
+    for _ in range(repeats):
+        for checkpoint in checkpoints:
+            samples[checkpoint].append(command("onnx", checkpoint))
+    first, second = (statistics.median(samples[c]) for c in checkpoints)
+    ratios = [b / a for a, b in zip(*samples.values())]
+    print(f"pconv inpaint --engine onnx, 512x512, median of {repeats} alternating runs (fresh processes)")
+    print(f"  {checkpoints[0]}  {first:6.2f} s")
+    print(f"  {checkpoints[1]}  {second:6.2f} s   (run by run: {statistics.median(ratios):.3f}x the first)")
 
 
 if __name__ == "__main__":
