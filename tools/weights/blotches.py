@@ -12,6 +12,11 @@ is wrong at every distance of a small hole and right deep inside a large one; a 
 (the image skip masked in a hole's interior, the coarse features' nearest-neighbour upsampling)
 would be wrong deep inside whatever it learnt.
 
+`--sr` measures super-resolution checkpoints (default the bundled x4) on the same skies instead:
+from the lattice, the output's mean signed error per channel (a colour cast) and its lattice
+pattern, the spread over the 16 positions of the 4 x 4 lattice cell of the mean error at each
+(0 for an output without a pattern; bicubic's, beside it, is the interpolation's own).
+
 `--suspects` adds, for the first checkpoint, the measurements that ruled out other causes
 (docs/results.md): the BatchNorm statistics (the image's own in place of the running ones), the
 weight precision (the fp16 weights rounded further to bfloat16), and the raw output on the valid
@@ -167,6 +172,34 @@ def last_layer(models, image):
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
+def lattice_pattern(error: np.ndarray, factor: int) -> float:
+    """The spread (standard deviation, over channels' mean) across the factor x factor positions of
+    the lattice cell of the mean error at each position, in 1/255."""
+    height, width = (error.shape[0] // factor) * factor, (error.shape[1] // factor) * factor
+    cells = error[:height, :width].reshape(height // factor, factor, width // factor, factor, -1)
+    return float(cells.mean(axis=(0, 2)).std(axis=(0, 1)).mean() * 255)
+
+
+def super_resolution(checkpoints, scenes, factor: int = 4):
+    from pconvkit.models.superres import interpolate, load_sr_model, sample_lattice, upscale
+
+    print(f"x{factor} from the lattice: mean signed error (R, G, B) in 1/255 | lattice pattern in 1/255")
+    print("| method | " + " | ".join(scenes) + " |")
+    print("|---|" + "---|" * len(scenes))
+    methods = {"bicubic": lambda low: interpolate(low, factor, "bicubic")}
+    for checkpoint in checkpoints:
+        model = load_sr_model(checkpoint, factor, "cpu")
+        methods[checkpoint or "bundled sr4"] = lambda low, model=model: upscale(model, low, factor)
+    for name, method in methods.items():
+        cells = []
+        for image in scenes.values():
+            side = (min(image.shape[:2]) // factor) * factor
+            truth = image[:side, : (image.shape[1] // factor) * factor]
+            error = (method(sample_lattice(truth, factor)) - truth)[factor:-factor, factor:-factor]
+            cells.append(f"{fmt(error.reshape(-1, 3).mean(axis=0) * 255)} \\| {lattice_pattern(error, factor):.2f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def suspects(checkpoint, scenes):
     """The suspect causes of the first measurement (docs/results.md): BatchNorm statistics, weight
     precision, and the raw output on the valid ring the composite discards."""
@@ -197,13 +230,17 @@ def main():
         "checkpoints", nargs="*", default=[None], help="checkpoints to compare (default: the bundled PConv)"
     )
     parser.add_argument("--suspects", action="store_true", help="also the suspect causes, for the first checkpoint")
+    parser.add_argument("--sr", action="store_true", help="super-resolution checkpoints instead (default: sr4.pt)")
     args = parser.parse_args()
-    models = {name or "bundled pconv": load_model(name)[0].float().eval() for name in args.checkpoints}
     scenes = {"synthetic sky": synthetic_sky()}
     for name in ("Bridge_by_Sander_Klootwijk", "Kite"):
         sky = photo_sky(name)
         if sky is not None:
             scenes[f"{name} sky"] = sky
+    if args.sr:
+        super_resolution(args.checkpoints, scenes)
+        return
+    models = {name or "bundled pconv": load_model(name)[0].float().eval() for name in args.checkpoints}
     by_size(models, scenes)
     by_distance(models, scenes["synthetic sky"])
     last_layer(models, scenes["synthetic sky"])
