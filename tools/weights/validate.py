@@ -1,4 +1,4 @@
-"""Choose between trained PConv checkpoints without looking at the held-out photos (MODEL_CARD.md):
+"""Choose between trained PConv (or Conv) checkpoints without looking at the held-out photos (MODEL_CARD.md):
 each checkpoint goes through the benchmark's own harness (`benchmark.run.run_benchmark`, so the same
 dealing of images to masks, compositing and l1) on the demo's test masks and the sample photos that
 are in neither split (`pconvkit.sampledata.VALIDATION_PHOTOS`). Run after `make demo`:
@@ -24,6 +24,7 @@ from pconvkit.benchmark.data import load_images, load_masks
 from pconvkit.benchmark.run import run_benchmark
 from pconvkit.benchmark.superres import run_sr_benchmark
 from pconvkit.errors import UserError
+from pconvkit.models.checkpoint import read_checkpoint
 
 
 def main(checkpoints, masks):
@@ -32,15 +33,16 @@ def main(checkpoints, masks):
     masks = load_masks(masks)
     summary = []
     for checkpoint in checkpoints:
+        method = "pconv" if read_checkpoint(checkpoint)["unet"]["partial"] else "conv"  # the Conv baseline's too
         with tempfile.TemporaryDirectory() as out:
             results = pd.read_csv(
                 run_benchmark(
-                    ["pconv"],
+                    [method],
                     images,
                     masks,
                     out,
                     log=lambda *_: None,
-                    method_options={"pconv": {"checkpoint": checkpoint}},
+                    method_options={method: {"checkpoint": checkpoint}},
                 )
             )
         summary.append(
