@@ -83,7 +83,7 @@ def test_bundled_pconv_fills_small_holes_in_a_plain_sky_without_a_blotch(side):
             valid[y : y + side, x : x + side] = 0
     holes = valid == 0
     error = (inpaint(load_model()[0], image, valid) - image)[holes].mean(axis=0) * 255
-    assert np.abs(error).max() < SKY_TOLERANCE, error  # run 3's weights: up to 86/255 in blue
+    assert np.abs(error).max() < 10, error  # run 5: at most 6.6/255; run 3, without the skip fill: 85
 
 
 def test_bundled_sr_model_leaves_no_lattice_pattern_in_a_plain_sky():
