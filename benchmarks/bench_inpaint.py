@@ -33,6 +33,8 @@ def main():
     parser.add_argument("--image", default=None, help="Default: the held-out sample photo 'home', or noise.")
     parser.add_argument("--checkpoints", default=None, help="A,B: time two checkpoints against each other.")
     args = parser.parse_args()
+    if args.checkpoints and len(args.checkpoints.split(",")) != 2:
+        parser.error("--checkpoints takes two checkpoints, A,B")
     pconv = shutil.which("pconv") or sys.exit("the pconv command is not on PATH: install the package first")
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)

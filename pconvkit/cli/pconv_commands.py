@@ -43,14 +43,16 @@ _UNET = UNetConfig()
 
 def _kernel_range(ctx, param, value):
     """Click callback: 'MIN,MAX' dilation kernels within maskgen's largest -> (MIN, MAX)."""
-    from pconvkit.maskgen.augment import KERNEL_RANGE
+    from pconvkit.maskgen.augment import check_kernel_range
 
     try:
         low, high = csv_list(value, int)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not MIN,MAX, e.g. 1,47") from None
-    if not 1 <= low <= high <= KERNEL_RANGE[1]:
-        raise click.BadParameter(f"{value!r}: kernels run from 1 to {KERNEL_RANGE[1]} px, the smaller first")
+    try:
+        check_kernel_range((low, high))  # the rule maskgen.augment applies
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
     return low, high
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from pconvkit import sampledata
+from pconvkit.errors import UserError
 from pconvkit.models.checkpoint import load_model
 from pconvkit.models.preprocess import pad_to_stride
 
@@ -249,4 +250,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as err:
+        raise SystemExit(f"Error: {err}") from None
