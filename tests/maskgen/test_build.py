@@ -10,8 +10,18 @@ from pconvkit.errors import UserError
 from pconvkit.files import write_png_atomic
 from pconvkit.images import mask_to_png, read_mask
 from pconvkit.maskgen.bins import BINS, bin_index, border_category, border_distance, hole_ratio
-from pconvkit.maskgen.build import BenchmarkSettings, build_test_set, regenerate
+from pconvkit.maskgen.build import (
+    BenchmarkSettings,
+    _unfillable_advice,
+    build_test_set,
+    check_test_set_memory,
+    ratio_candidates,
+    reach,
+    regenerate,
+    sample_cell_mask,
+)
 from pconvkit.maskgen.manifest import read_manifest
+from pconvkit.maskgen.pool import load_raw_mask
 
 SIZE = 160  # small test masks keep the suite fast; the rules do not depend on the size
 MARGIN = 16
@@ -140,3 +150,119 @@ def test_a_preset_takes_what_the_user_typed_and_ignores_other_options():
     values = preset_values("sample", {"frame_gaps": "1,4", "test_videos": "a, b", "per_bin": 3, "workers": 2})
     assert values == {**PRESETS["sample"], "frame_gaps": (1, 4), "test_videos": ("a", "b"), "per_bin": 3}
     assert preset_values("paper", {"per_bin": None}) == PRESETS["paper"]  # not given: the preset's value
+
+
+def test_the_defaults_are_the_papers():
+    """Section 4.1: 1,000 masks per cell, 512x512, no hole within 50 px of the border in N."""
+    defaults = BenchmarkSettings()
+    assert (defaults.per_bin, defaults.size, defaults.margin) == (1000, 512, 50)
+
+
+def test_every_row_regenerates_its_mask(built):
+    out, _, manifest = built
+    for row in read_manifest(manifest):
+        assert np.array_equal(regenerate(row, out), read_mask(out / "test" / row["path"]))
+
+
+def test_each_mask_takes_the_thinnest_dilation_that_reaches_its_drawn_ratio(built):
+    """The ratio is drawn first from the mask's own generator (the module's contract). Where some
+    source's reach covers it, the mask has the thinnest dilation that lands within the tolerance:
+    the kernel one thinner misses the ratio or, for B, leaves the border frame without a hole. Where
+    none does, any ratio of the bin is taken, the nearest to the drawn one: neither neighbouring
+    kernel that stays in the bin comes nearer."""
+    out, pool, manifest = built
+    reaches = [reach(load_raw_mask(out, "test", row["raw_id"]), "square") for row in pool]
+    tolerance = BenchmarkSettings().ratio_tolerance
+    rules = {"thinnest": 0, "nearest": 0}
+    for row in read_manifest(manifest):
+        low, high = BINS[[f"{a:g}-{b:g}" for a, b in BINS].index(row["bin"])]
+        target = np.random.default_rng([int(s) for s in row["seed"].split("-")]).uniform(low, high)
+        near = (max(low, target - tolerance), min(high, target + tolerance))
+        kernel, ratio = int(row["kernel"]), hole_ratio(read_mask(out / "test" / row["path"]))
+
+        def allowed(mask, bounds):
+            touches = border_distance(mask) is not None and border_distance(mask) < MARGIN
+            return bounds[0] < hole_ratio(mask) <= bounds[1] and (row["category"] == "N" or touches)
+
+        if ratio_candidates(reaches, *near).size:
+            rules["thinnest"] += 1
+            assert near[0] < ratio <= near[1]
+            assert kernel == 5 or not allowed(regenerate(dict(row, kernel=kernel - 1), out), near)
+        else:
+            rules["nearest"] += 1
+            for other in {max(kernel - 1, 5), min(kernel + 1, 47)} - {kernel}:
+                mask = regenerate(dict(row, kernel=other), out)
+                assert not allowed(mask, (low, high)) or abs(hole_ratio(mask) - target) >= abs(ratio - target)
+    assert min(rules.values()) > 0, rules  # both rules were exercised
+
+
+def test_the_reach_of_one_hole_block_by_hand():
+    """At a quarter of the resolution a 4x4 hole is one block; the square footprint's thinnest
+    dilation (5 px) keeps it alone, its widest (47 px) reaches 5 blocks each way: 11 x 11 blocks."""
+    valid = np.ones((400, 400), np.uint8)
+    valid[200:204, 200:204] = 0
+    smallest, largest = reach(valid, "square")
+    assert smallest == pytest.approx(1 / 100**2) and largest == pytest.approx(11**2 / 100**2)
+
+
+def test_sources_are_chosen_by_whether_their_reach_overlaps_the_ratios():
+    reaches = [(0.001, 0.004), (0.02, 0.3), (0.5, 0.9), (0.3, 0.7)]
+    assert ratio_candidates(reaches, 0.1, 0.2).tolist() == [1, 3]  # 0.3 <= 1.5 x 0.2; 0.004 < 0.6 x 0.1
+
+
+def test_an_unfillable_bin_says_whether_the_pool_is_too_dense_too_sparse_or_neither():
+    assert "sparser occlusions" in _unfillable_advice([(0.4, 0.9)] * 3, 0.1, 0.2)
+    assert "larger occlusions" in _unfillable_advice([(0.001, 0.05)] * 3, 0.1, 0.2)
+    assert "lower --per-bin" in _unfillable_advice([(0.05, 0.5)] * 3, 0.1, 0.2)
+
+
+def test_the_memory_check_scales_with_the_workers(monkeypatch):
+    """A 512-px worker holds about (512 + 2 x 24)^2 x 16 bytes (5 MB): with 15 MB free, two workers
+    fit (80 % of what is free) and four do not."""
+    monkeypatch.setattr("pconvkit.memory.available_bytes", lambda: 15 * 2**20)
+    check_test_set_memory(BenchmarkSettings(), workers=2)
+    with pytest.raises(UserError, match="test masks of 512 px needs about"):
+        check_test_set_memory(BenchmarkSettings(), workers=4)
+
+
+def test_a_resumed_build_counts_what_was_done(tmp_path, capsys):
+    valid = np.ones((300, 300), np.uint8)
+    valid[10:300:40, 10:300:40] = 0
+    write_png_atomic(tmp_path / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
+    rows = [dict(raw_id="v/a", video="v", first=0, second=1, hole_ratio=0.0, height=300, width=300)]
+    build_test_set(tmp_path, rows, small_settings(per_bin=2, chunk=1))
+    for part in sorted((tmp_path / "test" / ".parts").iterdir())[::2]:
+        part.unlink()
+    capsys.readouterr()
+    build_test_set(tmp_path, rows, small_settings(per_bin=2, chunk=1))
+    bar = capsys.readouterr().err.split("\r")
+    assert any("12/24" in state for state in bar) and "24/24" in bar[-1]
+
+
+def test_a_b_mask_reaches_the_border_with_the_thinnest_dilation_that_does(tmp_path):
+    """One blob in a large frame: most crops hold it away from the border, so a B mask's dilation is
+    often set by reaching the border frame rather than by the ratio. The mask reaches it; the kernel
+    one thinner, where it lands within the tolerance of the drawn ratio, does not."""
+    valid = np.ones((400, 400), np.uint8)
+    cv2.circle(valid, (200, 200), 10, 0, -1)
+    write_png_atomic(tmp_path / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
+    load = lambda _: load_raw_mask(tmp_path, "test", "v/a")  # noqa: E731
+    settings, (low, high), reaches = small_settings(), BINS[0], [reach(load(0))]
+    set_by_the_border = 0
+    for index in range(30):
+        seed = [0, 1, 0, index]
+        mask, _, params = sample_cell_mask(load, reaches, "B", 0, np.random.default_rng(seed), settings)
+        assert border_distance(mask) < MARGIN
+        target = np.random.default_rng(seed).uniform(low, high)
+        near = (max(low, target - settings.ratio_tolerance), min(high, target + settings.ratio_tolerance))
+        if params.kernel == 5 or not ratio_candidates(reaches, *near).size:  # the nearest ratio's rule
+            continue
+        assert near[0] < hole_ratio(mask) <= near[1]
+        row = dict(
+            raw_id="v/a", size=SIZE, margin=MARGIN, category="B", kernel=params.kernel - 1, footprint=params.footprint
+        )
+        thinner = regenerate(dict(row, angle=params.angle, crop_x=params.crop_x, crop_y=params.crop_y), tmp_path)
+        if near[0] < hole_ratio(thinner) <= near[1]:
+            assert border_distance(thinner) is None or border_distance(thinner) >= MARGIN
+            set_by_the_border += 1
+    assert set_by_the_border > 0

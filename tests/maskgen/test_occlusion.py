@@ -1,6 +1,16 @@
+import cv2
 import numpy as np
+import pytest
+from scipy import ndimage
 
-from pconvkit.maskgen.occlusion import ConsistencyThresholds, occluded_pixels, raw_mask_from_flows
+from pconvkit.maskgen.occlusion import (
+    ConsistencyThresholds,
+    _central_gradient,
+    clean_holes,
+    occluded_pixels,
+    occlusions_and_disocclusions,
+    raw_mask_from_flows,
+)
 
 SIZE, SQUARE, SHIFT = 96, (30, 60), 8  # a square over rows/cols 30..59 moves 8 px right
 
@@ -53,3 +63,125 @@ def test_flow_leaving_the_frame_is_valid_by_default_and_a_hole_on_request():
     assert not default.any()
     strict = occluded_pixels(forward, backward, ConsistencyThresholds(out_of_frame_is_hole=True))
     assert strict[:, -5:].all() and not strict[:, :-6].any()
+
+
+# --- against references: Sundaram et al.'s constants, NumPy's gradient, a slow, obvious check ---
+
+
+def test_the_default_thresholds_are_sundaram_et_als():
+    """Section 4.1 of Sundaram et al. (2010): |w + w^|^2 < 0.01 (|w|^2 + |w^|^2) + 0.5 and
+    |grad u|^2 + |grad v|^2 > 0.01 |w|^2 + 0.002."""
+    defaults = ConsistencyThresholds()
+    assert (defaults.relative, defaults.absolute) == (0.01, 0.5)
+    assert (defaults.boundary_relative, defaults.boundary_absolute) == (0.01, 0.002)
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (3, 7), (17, 5)])
+def test_the_flow_gradient_is_numpys(shape):
+    channel = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    d_dy, d_dx = _central_gradient(channel)
+    expected_dy, expected_dx = np.gradient(channel.astype(np.float64))
+    np.testing.assert_allclose(d_dy, expected_dy, atol=1e-6)
+    np.testing.assert_allclose(d_dx, expected_dx, atol=1e-6)
+
+
+def _random_flows(seed, size=48):
+    """Smooth random flows of up to ~6 px, on a 1/8-px lattice (where OpenCV's bilinear remap, whose
+    weights are multiples of 1/32, is exact), with a discontinuity where an object would be."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.normal(0, 3, size=(2, 6, 6, 2)).astype(np.float32)
+    flows = [cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in coarse]
+    flows[0][10:30, 12:28] += rng.normal(0, 4, 2).astype(np.float32)  # an object moving its own way
+    return [np.round(flow * 8) / 8 for flow in flows]
+
+
+def _slow_check(forward, backward, thresholds):
+    """Sundaram et al.'s check written out in float64, pixel by pixel: (verdict, its margin)."""
+    height, width = forward.shape[:2]
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float64)
+    target_x, target_y = columns + forward[..., 0], rows + forward[..., 1]
+    inside = (target_x >= 0) & (target_x <= width - 1) & (target_y >= 0) & (target_y <= height - 1)
+    w_hat = np.stack(
+        [ndimage.map_coordinates(backward[..., c].astype(np.float64), [target_y, target_x], order=1) for c in (0, 1)],
+        axis=-1,
+    )
+    forward = forward.astype(np.float64)
+    norm = (forward**2).sum(-1)
+    margin = ((forward + w_hat) ** 2).sum(-1) - thresholds.relative * (norm + (w_hat**2).sum(-1)) - thresholds.absolute
+    verdict = margin > 0
+    if thresholds.motion_boundaries:
+        gradient = sum(g**2 for c in (0, 1) for g in np.gradient(forward[..., c]))
+        absolute = max(thresholds.boundary_absolute, thresholds.boundary_noise * np.median(gradient[::4, ::4]))
+        boundary_margin = gradient - thresholds.boundary_relative * norm - absolute
+        verdict |= boundary_margin > 0
+        margin = np.maximum(margin, boundary_margin)  # the verdict is an or: the larger margin decides it
+    verdict = verdict | ~inside if thresholds.out_of_frame_is_hole else verdict & inside
+    return verdict, margin
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(
+    "thresholds",
+    [
+        ConsistencyThresholds(motion_boundaries=False),
+        ConsistencyThresholds(motion_boundaries=False, out_of_frame_is_hole=True),
+        ConsistencyThresholds(boundary_noise=0.0),
+        ConsistencyThresholds(),
+    ],
+    ids=["round-trip", "out-of-frame-is-hole", "boundaries", "boundaries-above-noise"],
+)
+def test_the_check_is_the_slow_obvious_one(seed, thresholds):
+    forward, backward = _random_flows(seed)
+    expected, margin = _slow_check(forward, backward, thresholds)
+    found = occluded_pixels(forward, backward, thresholds)
+    decided = np.abs(margin) > 1e-3  # float32 against float64: only pixels on the threshold may differ
+    assert decided.mean() > 0.99 and 0.02 < expected.mean() < 0.98  # a case where the verdicts are not all one way
+    assert np.array_equal(found[decided], expected[decided])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_holes_are_occlusions_and_disocclusions_with_any_thread_count(threads):
+    forward, backward = _random_flows(2)
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(threads)
+    try:
+        both = occlusions_and_disocclusions(forward, backward)
+    finally:
+        cv2.setNumThreads(before)
+    expected = occluded_pixels(forward, backward) | occluded_pixels(backward, forward)
+    assert np.array_equal(both, expected) and expected.any() and not expected.all()
+
+
+# --- clean-up: each step by its own case ---
+
+
+def test_clean_up_drops_components_under_min_area_and_keeps_those_of_it():
+    holes = np.zeros((20, 20), bool)
+    holes[1:4, 1:5] = True  # 12 px
+    holes[10:14, 10:14] = True  # 16 px
+    kept = clean_holes(holes, close_size=0, min_area=16)
+    assert not kept[1:4, 1:5].any() and kept[10:14, 10:14].all()
+
+
+def test_closing_fills_a_one_pixel_gap_only_when_asked():
+    holes = np.zeros((20, 20), bool)
+    holes[5:15, 5:15] = True
+    holes[5:15, 10] = False  # a one-pixel gap through the block
+    for no_closing in (0, 1):
+        assert not clean_holes(holes, close_size=no_closing, min_area=1)[5:15, 10].any()
+    assert clean_holes(holes, close_size=3, min_area=1)[6:14, 10].all()
+
+
+def test_opening_removes_speckle_and_keeps_blocks():
+    holes = np.zeros((30, 30), bool)
+    holes[2:4, 2:4] = True  # speckle
+    holes[10:20, 10:20] = True
+    opened = clean_holes(holes, close_size=0, open_size=3, min_area=1)
+    assert not opened[2:4, 2:4].any() and opened[11:19, 11:19].all()
+    assert clean_holes(holes, close_size=0, open_size=0, min_area=1)[2:4, 2:4].all()
+
+
+def test_more_components_than_16_bit_labels_hold_are_all_kept():
+    holes = np.zeros((520, 520), bool)
+    holes[::2, ::2] = True  # 67,600 one-pixel components, none touching another
+    assert np.array_equal(clean_holes(holes, close_size=0, min_area=1), holes)

@@ -15,6 +15,7 @@ today's tests: after new tests, in minutes instead of a whole run's hours; those
 counted as killed.
 """
 
+import fcntl
 import json
 import subprocess
 import sys
@@ -93,9 +94,24 @@ REPORT = REPOSITORY / "docs" / "mutation.md"
 OUTCOMES = REPOSITORY / "docs" / "mutation.json"
 
 
+def _name(module: str) -> str:
+    return module.replace("/", "_").removesuffix(".py")
+
+
+def _record(module: str, outcome: dict) -> None:
+    """Write one module's outcome into docs/mutation.json and redraw the report, under a lock: runs
+    of other modules side by side may be writing theirs."""
+    with open(WORK / "outcomes.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        outcomes = json.loads(OUTCOMES.read_text()) if OUTCOMES.exists() else {}
+        outcomes[module] = outcome
+        OUTCOMES.write_text(json.dumps(outcomes, indent=1, sort_keys=True) + "\n")
+        REPORT.write_text(_report(outcomes))
+
+
 def _session(module: str, copy: Path) -> Path:
     """Run (or resume) the module's cosmic-ray session in the copy; returns the session file."""
-    name = module.replace("/", "_").removesuffix(".py")
+    name = _name(module)
     session, config = WORK / f"{name}.sqlite", WORK / f"{name}.toml"
     tests = " ".join(str(REPOSITORY / t) for t in MODULES[module])
     # from the copy, with the copy first on the path: its pconvkit is the one mutated
@@ -107,7 +123,7 @@ def _session(module: str, copy: Path) -> Path:
     config.write_text(
         "[cosmic-ray]\n"
         f"module-path = {json.dumps(str(target))}\n"
-        "timeout = 300.0\nexcluded-modules = []\n"
+        "timeout = 90.0\nexcluded-modules = []\n"  # 3x the slowest tests (loss, 30 s): an endless loop is a kill
         f"test-command = {json.dumps(command)}\n\n"
         '[cosmic-ray.distributor]\nname = "local"\n'
     )
@@ -192,11 +208,9 @@ def _retest_survivors(module: str, outcome: dict) -> dict:
 
 def main(modules) -> int:
     if modules[:1] == ["--survivors"]:
-        outcomes = json.loads(OUTCOMES.read_text())
+        WORK.mkdir(exist_ok=True)
         for module in modules[1:]:
-            outcomes[module] = _retest_survivors(module, outcomes[module])
-            OUTCOMES.write_text(json.dumps(outcomes, indent=1, sort_keys=True) + "\n")
-            REPORT.write_text(_report(outcomes))
+            _record(module, _retest_survivors(module, json.loads(OUTCOMES.read_text())[module]))
         print(REPORT.read_text())
         return 0
     unknown = [m for m in modules if m not in MODULES]
@@ -204,17 +218,15 @@ def main(modules) -> int:
         print(f"Error: not a module of the mutation run: {', '.join(unknown)} (see MODULES)", file=sys.stderr)
         return 2
     WORK.mkdir(exist_ok=True)
-    # the library is copied once per .mutation/ folder, and a session resumes only for the code it
-    # was made from: delete .mutation/ after changing a module to test it again
-    copy = WORK / "copy"
-    if not copy.exists():
-        scratch_copy(copy)
-    outcomes = json.loads(OUTCOMES.read_text()) if OUTCOMES.exists() else {}
     for module in modules:
+        # one copy of the library per module, so that runs of different modules side by side (one per
+        # core) never import each other's mutants; a session resumes only for the code it was made
+        # from: delete the module's files under .mutation/ after changing it, to test it again
+        copy = WORK / ("copy_" + _name(module))
+        if not copy.exists():
+            scratch_copy(copy)
         total, killed, survivors = _results(_session(module, copy), copy)
-        outcomes[module] = dict(mutants=total, killed=killed, survivors=survivors)
-        OUTCOMES.write_text(json.dumps(outcomes, indent=1, sort_keys=True) + "\n")
-        REPORT.write_text(_report(outcomes))
+        _record(module, dict(mutants=total, killed=killed, survivors=survivors))
     print(REPORT.read_text())
     return 0
 
