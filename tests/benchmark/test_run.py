@@ -2,6 +2,8 @@
 plug-in or network, receives the image with its holes blanked (`images.HOLE_FILL`) and the mask;
 the known pixels are composited back before scoring."""
 
+import json
+import os
 import textwrap
 
 import numpy as np
@@ -11,9 +13,10 @@ from helpers import box_masks, gradient_photos, run_arguments
 
 from pconvkit.benchmark.data import load_images, load_masks, read_pair
 from pconvkit.benchmark.methods import fill, make_method
-from pconvkit.benchmark.results import read_pairing, read_results
+from pconvkit.benchmark.results import read_pairing, read_results, read_run_settings, shard_record_path
 from pconvkit.benchmark.run import run_benchmark
 from pconvkit.cli import benchmark
+from pconvkit.errors import UserError
 from pconvkit.images import HOLE_FILL, read_image, read_mask
 
 PLUGINS = (
@@ -52,6 +55,22 @@ def spoiler(image, mask, **_):
 
 def recorder(image, mask, **_):
     received.append((image.copy(), mask.copy()))
+    return np.full_like(image, 0.5)
+
+
+def boolean(image, mask, **_):
+    return np.ones(image.shape, bool)
+
+
+def below(image, mask, **_):  # -1.5 in the holes: beyond what clipping to [0, 1] should mend
+    return np.where(mask[..., None] == 1, image, np.float32(-1.5)).astype(np.float32)
+
+
+def process(image, mask, **_):  # writes the id of the process it ran in into $PEEK_FOLDER
+    import os
+    from pathlib import Path
+
+    (Path(os.environ["PEEK_FOLDER"]) / f"ran-in-{os.getpid()}").touch()
     return np.full_like(image, 0.5)
 """
 )
@@ -232,3 +251,74 @@ def test_lpips_over_the_hole_box_sees_the_box_of_the_holes_and_nothing_else(tmp_
     assert np.array_equal(box[0], composited[64:128, 96:160]) and np.array_equal(box_truth[0], truth[64:128, 96:160])
     assert metrics["lpips_box"] == pytest.approx(np.abs(composited - truth)[64:128, 96:160].mean())
     assert metrics["lpips_box"] > metrics["lpips"]  # the same difference, over a smaller area around it
+
+
+def _metrics(rows, method):
+    return sorted((r["mask"], r["image"], r["l1"], r["psnr"], r["ssim"]) for r in rows if r["method"] == method)
+
+
+def test_a_network_scores_every_pair_once_whatever_its_batch_size(inputs):
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    runs = {
+        batch: read_results(run_benchmark(["pconv"], images, masks, inputs / str(batch), batch_size=batch, log=print))
+        for batch in (1, 3)
+    }
+    assert len(runs[1]) == len(masks) and _metrics(runs[3], "pconv") == _metrics(runs[1], "pconv")
+
+
+def test_a_batchs_time_is_shared_among_its_images(inputs, monkeypatch):
+    ticks = iter(range(0, 10_000, 6))  # a clock that advances 6 s at every reading
+    monkeypatch.setattr("pconvkit.benchmark.run.time.perf_counter", lambda: float(next(ticks)))
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    rows = read_results(run_benchmark(["pconv"], images, masks, inputs / "out", batch_size=3, log=print))
+    assert sorted(float(r["seconds"]) for r in rows) == [2.0, 2.0, 2.0, 6.0]  # a batch of 3, then of 1
+
+
+def test_a_resumed_run_shows_the_pairs_already_done(inputs, capsys):
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    path = run_benchmark(["mean"], images, masks, inputs / "out", log=print)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:3]))  # the header and two rows: an interrupted run
+    capsys.readouterr()
+    run_benchmark(["mean"], images, masks, inputs / "out", log=print)
+    bar = capsys.readouterr().err.split("\r")
+    assert any(" 2/4 " in state for state in bar) and " 4/4 " in bar[-1]
+
+
+@pytest.mark.parametrize(
+    "plugin, message", [("peek:boolean", "returned an array of shape"), ("peek:below", "not 0-255")]
+)
+def test_a_method_that_returns_no_image_in_0_1_is_refused(inputs, plugin, message):
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    with pytest.raises(UserError, match=message):
+        run_benchmark([plugin], images, masks, inputs / "out", log=print)
+
+
+def test_an_unknown_method_is_refused_before_anything_runs(inputs, monkeypatch):
+    monkeypatch.setenv("PEEK_FOLDER", str(inputs))
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    with pytest.raises(UserError, match="nosuch"):
+        run_benchmark(["peek:process", "nosuch"], images, masks, inputs / "out", log=print)
+    assert not list(inputs.glob("ran-in-*")) and not (inputs / "out" / "results.csv").exists()
+
+
+def test_workers_run_a_cpu_method_in_other_processes(inputs, monkeypatch):
+    monkeypatch.setenv("PEEK_FOLDER", str(inputs))
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    run_benchmark(["peek:process"], images, masks, inputs / "out", workers=2, log=print)
+    ran_in = {int(p.name.split("-")[-1]) for p in inputs.glob("ran-in-*")}
+    assert ran_in and os.getpid() not in ran_in
+
+
+def test_only_a_sharded_run_writes_a_shard_record_naming_its_methods(inputs):
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    plain = run_benchmark(["mean"], images, masks, inputs / "plain", log=print)
+    assert not shard_record_path(plain).exists()
+    sharded = run_benchmark(["mean", "telea"], images, masks, inputs / "sharded", shard=(1, 2), log=print)
+    assert set(json.loads(shard_record_path(sharded).read_text())["methods"]) == {"mean", "telea"}
+
+
+def test_the_run_records_how_many_masks_lay_outside_every_bin(inputs):
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    run_benchmark(["mean"], images, masks, inputs / "out", log=print)
+    assert read_run_settings(inputs / "out")["outside_masks"] == 0
