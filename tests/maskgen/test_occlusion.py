@@ -1,3 +1,5 @@
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -6,6 +8,7 @@ from scipy import ndimage
 from pconvkit.maskgen.occlusion import (
     ConsistencyThresholds,
     _central_gradient,
+    _pixel_grid,
     clean_holes,
     occluded_pixels,
     occlusions_and_disocclusions,
@@ -74,6 +77,29 @@ def test_the_default_thresholds_are_sundaram_et_als():
     defaults = ConsistencyThresholds()
     assert (defaults.relative, defaults.absolute) == (0.01, 0.5)
     assert (defaults.boundary_relative, defaults.boundary_absolute) == (0.01, 0.002)
+    assert defaults.motion_boundaries and defaults.boundary_noise == 30.0  # the documented noise floor
+    with pytest.raises(dataclasses.FrozenInstanceError):  # a default argument shared by every call
+        defaults.relative = 0.5
+
+
+def test_a_pixel_exactly_on_a_threshold_is_consistent():
+    """Sundaram et al.'s inequalities are strict: with both absolute terms 0, a static scene (every
+    term 0) has no hole."""
+    zero = np.zeros((16, 16, 2), np.float32)
+    on_the_threshold = ConsistencyThresholds(absolute=0.0, boundary_absolute=0.0, boundary_noise=0.0)
+    assert not occluded_pixels(zero, zero, on_the_threshold).any()
+
+
+@pytest.mark.parametrize("shapes", [((10, 12, 2), (12, 10, 2)), ((12, 10, 2), (10, 12, 2))])
+def test_flows_of_different_sizes_are_refused(shapes):
+    forward, backward = (np.zeros(shape, np.float32) for shape in shapes)
+    with pytest.raises(ValueError, match="differ in size"):
+        raw_mask_from_flows(forward, backward)
+
+
+def test_the_shared_pixel_grid_is_read_only():
+    grid_x, grid_y = _pixel_grid(4, 5)
+    assert not grid_x.flags.writeable and not grid_y.flags.writeable
 
 
 @pytest.mark.parametrize("shape", [(2, 2), (3, 7), (17, 5)])
@@ -86,13 +112,14 @@ def test_the_flow_gradient_is_numpys(shape):
 
 
 def _random_flows(seed, size=48):
-    """Smooth random flows of up to ~6 px, on a 1/8-px lattice (where OpenCV's bilinear remap, whose
-    weights are multiples of 1/32, is exact), with a discontinuity where an object would be."""
+    """A smooth random flow of a few px and, backward, its negative, but for a box whose content
+    moved its own way (so its round trip fails): on a 1/8-px lattice, where OpenCV's bilinear remap,
+    whose weights are multiples of 1/32, is exact."""
     rng = np.random.default_rng(seed)
-    coarse = rng.normal(0, 3, size=(2, 6, 6, 2)).astype(np.float32)
-    flows = [cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in coarse]
-    flows[0][10:30, 12:28] += rng.normal(0, 4, 2).astype(np.float32)  # an object moving its own way
-    return [np.round(flow * 8) / 8 for flow in flows]
+    forward = cv2.resize(rng.normal(0, 2, size=(6, 6, 2)).astype(np.float32), (size, size), cv2.INTER_CUBIC)
+    backward = -forward
+    backward[10:30, 12:28] += rng.normal(0, 4, 2).astype(np.float32)
+    return [np.round(flow * 8) / 8 for flow in (forward, backward)]
 
 
 def _slow_check(forward, backward, thresholds):
@@ -126,7 +153,7 @@ def _slow_check(forward, backward, thresholds):
         ConsistencyThresholds(motion_boundaries=False),
         ConsistencyThresholds(motion_boundaries=False, out_of_frame_is_hole=True),
         ConsistencyThresholds(boundary_noise=0.0),
-        ConsistencyThresholds(),
+        ConsistencyThresholds(boundary_noise=3.0),
     ],
     ids=["round-trip", "out-of-frame-is-hole", "boundaries", "boundaries-above-noise"],
 )
@@ -182,6 +209,6 @@ def test_opening_removes_speckle_and_keeps_blocks():
 
 
 def test_more_components_than_16_bit_labels_hold_are_all_kept():
-    holes = np.zeros((520, 520), bool)
-    holes[::2, ::2] = True  # 67,600 one-pixel components, none touching another
+    holes = np.zeros((512, 512), bool)
+    holes[::2, ::2] = True  # 2^16 one-pixel components, none touching another: one more label than 16 bits hold
     assert np.array_equal(clean_holes(holes, close_size=0, min_area=1), holes)

@@ -50,6 +50,26 @@ EQUIVALENT = {
         "if values.size else 1": "with no values, count < 2 whether it is 0, 1 or -1: the same early return (NaN)",
         "if values.size else -1": "with no values, count < 2 whether it is 0, 1 or -1: the same early return (NaN)",
     },
+    "maskgen/occlusion.py": {
+        **{
+            text: "a lower cut-over only uses 32-bit labels more often (16-bit ones where fewer than 2^16 hole "
+            "pixels are): memory, not results"
+            for text in ("< 2+16", "< 2-16", "< 2*16", "< 2/16", "< 2//16", "< 2%16", "< 2>>16", "< 2|16")
+            + ("< 2&16", "< 2^16", "< 2** 15", "< 1**16", "is 2**16")
+        },
+        **{
+            text: "on bool arrays + is |, * is & and // is & (x // False is 0)"
+            for text in ("inconsistent + ~inside", "inconsistent * inside", "inconsistent // inside")
+            + ("thresholds) + disoccluded", "thresholds) + occluded_pixels(", "(map_x >= 0) * (map_x")
+            + ("(map_x <= width - 1) * (map_y", "(map_y >= 0) * (map_y")
+        },
+        "line: holes = holes.view(np.uint8) if holes.dtype == bool": "both branches give the same 0/1 bytes for "
+        "the bool and 0/1 uint8 arrays it is given",
+        "line: if cv2.getNumThreads() > 1:": "both branches compute the same union (tested with 1 and 2 threads): "
+        "speed, not results",
+        "close_size >= 1": "closing with a 1-px structuring element changes nothing",
+        "open_size >= 1": "opening with a 1-px structuring element changes nothing",
+    },
     "models/partialconv.py": {
         "if self.groups > 1:": "nn.Conv2d's groups are at least 1: > 1 is != 1",
         "if mask.shape[1] != 1 else": "a mask has at least one channel: != 1 is > 1",
