@@ -292,8 +292,6 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
     check_size_holds_every_bin(settings.size, settings.margin)
     if settings.per_bin < 1:
         raise UserError("--per-bin must be at least 1")
-    if settings.size <= 2 * settings.margin:
-        raise UserError(f"--size {settings.size} leaves no interior inside a {settings.margin}-px margin")
     if not pool_rows:
         raise UserError("the raw test pool is empty: the test videos gave no usable masks")
     check_test_set_memory(settings, workers)

@@ -12,7 +12,7 @@ module's outcome is kept in docs/mutation.json, so a run of some modules updates
 keeps the others'; the report is drawn from that file. `--survivors` tests again only the mutants a
 module's last run left alive, each applied (`patch`) to a fresh copy of today's code and run against
 today's tests: after new tests, in minutes instead of a whole run's hours; those now killed are
-counted as killed.
+counted as killed, and those whose code is gone (a dead line removed) leave the count.
 """
 
 import fcntl
@@ -208,7 +208,7 @@ def _report(outcomes: dict) -> str:
 
 def _retest_survivors(module: str, outcome: dict) -> dict:
     """The outcome with the survivors that today's tests kill moved to the killed count."""
-    alive = []
+    alive, gone = [], 0
     with tempfile.TemporaryDirectory() as scratch:
         copy = scratch_copy(Path(scratch))
         for number, diff in enumerate(outcome["survivors"], 1):
@@ -216,14 +216,19 @@ def _retest_survivors(module: str, outcome: dict) -> dict:
                 alive.append(diff)
                 continue
             patch = (diff.split("\n", 1)[1] if diff.startswith("--- mutation diff ---") else diff).rstrip("\n") + "\n"
+            dry_run = ["patch", "-s", "--dry-run", "-p1", "-d", str(copy)]
+            if subprocess.run(dry_run, input=patch, text=True, capture_output=True).returncode != 0:
+                gone += 1  # the code it mutated is no longer there (removed, or rewritten)
+                print(f"{module}: survivor {number}/{len(outcome['survivors'])} no longer applies")
+                continue
             subprocess.run(["patch", "-s", "-p1", "-d", str(copy)], input=patch, text=True, check=True)
             survived = _run_tests(copy, MODULES[module]).returncode == 0
             subprocess.run(["patch", "-s", "-R", "-p1", "-d", str(copy)], input=patch, text=True, check=True)
             if survived:
                 alive.append(diff)
             print(f"{module}: survivor {number}/{len(outcome['survivors'])} {'survives' if survived else 'killed'}")
-    killed = outcome["killed"] + len(outcome["survivors"]) - len(alive)
-    return dict(outcome, killed=killed, survivors=alive)
+    killed = outcome["killed"] + len(outcome["survivors"]) - len(alive) - gone
+    return dict(outcome, mutants=outcome["mutants"] - gone, killed=killed, survivors=alive)
 
 
 def main(modules) -> int:
