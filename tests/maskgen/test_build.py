@@ -130,7 +130,9 @@ def test_explicit_options_override_a_preset():
     sample = preset_values("sample", {"per_bin": 3, "frame_stride": None})
     assert sample["per_bin"] == 3 and sample["frame_stride"] == PRESETS["sample"]["frame_stride"]
     assert sample["test_videos"] == ("Megamind",)
-    assert preset_values("paper", {})["train_count"] == 55_116 and preset_values("paper", {})["per_bin"] == 1000
+    paper = preset_values("paper", {})
+    assert paper["train_count"] == 55_116 and paper["per_bin"] == 1000
+    assert paper["frame_gaps"] == (1,) and paper["frame_stride"] == 1  # every consecutive pair, as in the paper
 
 
 def test_test_masks_spread_over_their_bins(tmp_path):
@@ -209,8 +211,11 @@ def test_the_reach_of_one_hole_block_by_hand():
 
 
 def test_sources_are_chosen_by_whether_their_reach_overlaps_the_ratios():
-    reaches = [(0.001, 0.004), (0.02, 0.3), (0.5, 0.9), (0.3, 0.7)]
-    assert ratio_candidates(reaches, 0.1, 0.2).tolist() == [1, 3]  # 0.3 <= 1.5 x 0.2; 0.004 < 0.6 x 0.1
+    """A source is a candidate for (low, high] when its widest dilation reaches 0.6 low and its
+    thinnest stays under 1.5 high, both bounds included (exact binary fractions here)."""
+    low, high = 0.125, 0.25
+    reaches = [(0.001, 0.004), (0.02, 0.3), (0.5, 0.9), (1.5 * high, 0.7), (0.01, 0.6 * low)]
+    assert ratio_candidates(reaches, low, high).tolist() == [1, 3, 4]
 
 
 def test_an_unfillable_bin_says_whether_the_pool_is_too_dense_too_sparse_or_neither():
@@ -242,15 +247,22 @@ def test_a_resumed_build_counts_what_was_done(tmp_path, capsys):
     assert any("12/24" in state for state in bar) and "24/24" in bar[-1]
 
 
-def test_a_b_mask_reaches_the_border_with_the_thinnest_dilation_that_does(tmp_path):
-    """One blob in a large frame: most crops hold it away from the border, so a B mask's dilation is
-    often set by reaching the border frame rather than by the ratio. The mask reaches it; the kernel
-    one thinner, where it lands within the tolerance of the drawn ratio, does not."""
+def _blob_pool(folder):
+    """One blob in a large frame: most crops hold it away from the border, and the large bins need
+    the widest dilations."""
     valid = np.ones((400, 400), np.uint8)
     cv2.circle(valid, (200, 200), 10, 0, -1)
-    write_png_atomic(tmp_path / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
-    load = lambda _: load_raw_mask(tmp_path, "test", "v/a")  # noqa: E731
-    settings, (low, high), reaches = small_settings(), BINS[0], [reach(load(0))]
+    write_png_atomic(folder / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
+    load = lambda _: load_raw_mask(folder, "test", "v/a")  # noqa: E731
+    return load, [reach(load(0))]
+
+
+def test_a_b_mask_reaches_the_border_with_the_thinnest_dilation_that_does(tmp_path):
+    """A B mask's dilation is often set by reaching the border frame rather than by the ratio here.
+    The mask reaches it; the kernel one thinner, where it lands within the tolerance of the drawn
+    ratio, does not."""
+    load, reaches = _blob_pool(tmp_path)
+    settings, (low, high) = small_settings(), BINS[0]
     set_by_the_border = 0
     for index in range(30):
         seed = [0, 1, 0, index]
@@ -269,3 +281,42 @@ def test_a_b_mask_reaches_the_border_with_the_thinnest_dilation_that_does(tmp_pa
             assert border_distance(thinner) is None or border_distance(thinner) >= MARGIN
             set_by_the_border += 1
     assert set_by_the_border > 0
+
+
+def test_n_masks_keep_their_frame_at_every_dilation_up_to_the_widest(tmp_path):
+    load, reaches = _blob_pool(tmp_path)
+    kernels = set()
+    for index in range(30):
+        rng = np.random.default_rng([0, 0, 0, index])
+        mask, _, params = sample_cell_mask(load, reaches, "N", 0, rng, small_settings())
+        assert border_distance(mask) >= MARGIN
+        kernels.add(params.kernel)
+    assert max(kernels) == 47  # the widest dilation (NVIDIA's 47 px) is drawn here, and none wider
+
+
+def test_the_cheap_bound_only_skips_crops_that_no_dilation_brings_into_the_bin(tmp_path, monkeypatch):
+    """The same masks with the bound as without it (every draw is made before the bound is read)."""
+    load, reaches = _blob_pool(tmp_path)
+    cells = [(category, bin_index, index) for category in "NB" for bin_index in (0, 1) for index in range(6)]
+
+    def masks():
+        drawn = []
+        for category, cell_bin, index in cells:
+            rng = np.random.default_rng([0, "NB".index(category), cell_bin, index])
+            drawn.append(sample_cell_mask(load, reaches, category, cell_bin, rng, small_settings(max_tries=3000))[2])
+        return drawn
+
+    bounded = masks()
+    monkeypatch.setattr("pconvkit.maskgen.build.largest_ratio_bound", lambda *_: 1.0)
+    assert masks() == bounded
+
+
+def test_too_few_masks_per_bin_are_refused(tmp_path):
+    with pytest.raises(UserError, match="--per-bin must be at least 1"):
+        build_test_set(tmp_path, [dict(raw_id="v/a")], small_settings(per_bin=0))
+
+
+def test_a_tuple_from_a_python_caller_is_taken_as_it_is():
+    from pconvkit.maskgen.build import preset_values
+
+    assert preset_values("sample", {"frame_gaps": (1, 4)})["frame_gaps"] == (1, 4)
