@@ -110,7 +110,15 @@ def occluded_pixels(
     return inconsistent & inside
 
 
-def clean_holes(holes: np.ndarray, close_size: int = 3, open_size: int = 0, min_area: int = 16) -> np.ndarray:
+# The clean-up's defaults (maskgen.pool's RawMaskSettings scales MIN_AREA with the frame's area): a
+# 3-px closing joins outlines broken by a pixel; no opening, which would cut them; hole components
+# under MIN_AREA pixels (at 512 x 512) are flow noise on compressed video, not occlusions.
+CLOSE_SIZE, OPEN_SIZE, MIN_AREA = 3, 0, 10
+
+
+def clean_holes(
+    holes: np.ndarray, close_size: int = CLOSE_SIZE, open_size: int = OPEN_SIZE, min_area: int = MIN_AREA
+) -> np.ndarray:
     """Morphological clean-up: close small gaps, open away speckle (off by default: it also cuts the
     thin occlusion outlines NVIDIA's masks are made of), drop components under min_area pixels."""
     holes = holes.view(np.uint8) if holes.dtype == bool else holes.astype(np.uint8)
@@ -147,9 +155,9 @@ def raw_mask_from_flows(
     forward: np.ndarray,
     backward: np.ndarray,
     thresholds: ConsistencyThresholds = ConsistencyThresholds(),
-    min_area: int = 16,
-    close_size: int = 3,
-    open_size: int = 0,
+    min_area: int = MIN_AREA,
+    close_size: int = CLOSE_SIZE,
+    open_size: int = OPEN_SIZE,
 ) -> np.ndarray:
     """One frame pair's raw mask, uint8 (H, W), 1 = valid, 0 = hole.
 

@@ -41,7 +41,7 @@ from pconvkit.maskgen.flowcompute import (
     read_frames,
 )
 from pconvkit.maskgen.flowio import read_flow
-from pconvkit.maskgen.occlusion import ConsistencyThresholds, raw_mask_from_flows
+from pconvkit.maskgen.occlusion import CLOSE_SIZE, MIN_AREA, OPEN_SIZE, ConsistencyThresholds, raw_mask_from_flows
 from pconvkit.maskgen.shots import SKIP_REASONS, ShotSettings, screen_pairs, shot_spans, transition_kinds
 from pconvkit.workers import process_pool
 
@@ -56,12 +56,11 @@ class RawMaskSettings:
     """How frame pairs become raw masks, and which raw masks are kept."""
 
     thresholds: ConsistencyThresholds = ConsistencyThresholds()
-    # Clean-up sized to the frame: hole components under min_component_area pixels per 512 x 512 px
-    # of frame are dropped (10 at 512 x 512, 17 at 768 x 576): flow noise on compressed video, not
-    # occlusions. A 3-px closing joins outlines broken by a pixel; no opening, which would cut them.
-    min_component_area: int = 10
-    close_size: int = 3
-    open_size: int = 0
+    # Clean-up sized to the frame (maskgen.occlusion's defaults): hole components under
+    # min_component_area pixels per 512 x 512 px of frame are dropped (10 at 512 x 512, 17 at 768 x 576)
+    min_component_area: int = MIN_AREA
+    close_size: int = CLOSE_SIZE
+    open_size: int = OPEN_SIZE
     min_hole_ratio: float = 0.005  # near-empty masks are dropped
     max_hole_ratio: float = 0.9  # near-full ones too (scene cuts, failed flow)
     duplicate_iou: float = 0.9  # a mask this close to the last kept one of its video is dropped

@@ -93,8 +93,9 @@ def test_a_pixel_exactly_on_a_threshold_is_consistent():
 @pytest.mark.parametrize("shapes", [((10, 12, 2), (12, 10, 2)), ((12, 10, 2), (10, 12, 2))])
 def test_flows_of_different_sizes_are_refused(shapes):
     forward, backward = (np.zeros(shape, np.float32) for shape in shapes)
-    with pytest.raises(ValueError, match="differ in size"):
+    with pytest.raises(ValueError) as error:
         raw_mask_from_flows(forward, backward)
+    assert str(error.value) == f"forward flow {shapes[0][:2]} and backward flow {shapes[1][:2]} differ in size"
 
 
 def test_the_shared_pixel_grid_is_read_only():
@@ -190,13 +191,24 @@ def test_clean_up_drops_components_under_min_area_and_keeps_those_of_it():
     assert not kept[1:4, 1:5].any() and kept[10:14, 10:14].all()
 
 
+def test_the_default_clean_up_drops_components_under_10_pixels_and_closes_one_pixel_gaps():
+    holes = np.zeros((40, 40), bool)
+    holes[2:5, 2:5] = True  # 9 px: flow noise
+    holes[10:12, 10:15] = True  # 10 px
+    holes[20:30, 20:30] = True
+    holes[20:30, 25] = False  # a one-pixel break
+    cleaned = clean_holes(holes)
+    assert not cleaned[2:5, 2:5].any() and cleaned[10:12, 10:15].all() and cleaned[21:29, 25].all()
+
+
 def test_closing_fills_a_one_pixel_gap_only_when_asked():
     holes = np.zeros((20, 20), bool)
     holes[5:15, 5:15] = True
     holes[5:15, 10] = False  # a one-pixel gap through the block
     for no_closing in (0, 1):
         assert not clean_holes(holes, close_size=no_closing, min_area=1)[5:15, 10].any()
-    assert clean_holes(holes, close_size=3, min_area=1)[6:14, 10].all()
+    for closing in (2, 3):
+        assert clean_holes(holes, close_size=closing, min_area=1)[6:14, 10].all()
 
 
 def test_opening_removes_speckle_and_keeps_blocks():
@@ -205,6 +217,8 @@ def test_opening_removes_speckle_and_keeps_blocks():
     holes[10:20, 10:20] = True
     opened = clean_holes(holes, close_size=0, open_size=3, min_area=1)
     assert not opened[2:4, 2:4].any() and opened[11:19, 11:19].all()
+    holes[25, 25] = True  # a one-pixel speckle, which the smallest opening (2 px) removes
+    assert not clean_holes(holes, close_size=0, open_size=2, min_area=1)[25, 25]
     assert clean_holes(holes, close_size=0, open_size=0, min_area=1)[2:4, 2:4].all()
 
 

@@ -67,7 +67,12 @@ EQUIVALENT = {
         "the bool and 0/1 uint8 arrays it is given",
         "line: if cv2.getNumThreads() > 1:": "both branches compute the same union (tested with 1 and 2 threads): "
         "speed, not results",
+        "borderValue= 1)": "remap reads the border only for targets outside the frame, which `inside` excludes",
+        "borderValue= -1)": "remap reads the border only for targets outside the frame, which `inside` excludes",
+        "ThreadPoolExecutor( 2,": "one task at a time is submitted to the helper thread: a second thread stays idle",
         "close_size >= 1": "closing with a 1-px structuring element changes nothing",
+        "close_size > 0:": "closing with a 1-px structuring element changes nothing",
+        "open_size > 0:": "opening with a 1-px structuring element changes nothing",
         "open_size >= 1": "opening with a 1-px structuring element changes nothing",
     },
     "models/partialconv.py": {
