@@ -66,6 +66,23 @@ def below(image, mask, **_):  # -1.5 in the holes: beyond what clipping to [0, 1
     return np.where(mask[..., None] == 1, image, np.float32(-1.5)).astype(np.float32)
 
 
+def above(image, mask, **_):  # 2.5 in the holes
+    return np.where(mask[..., None] == 1, image, np.float32(2.5)).astype(np.float32)
+
+
+def edges(image, mask, **_):  # the bounds themselves, -1 and 2, in the holes: clipped, not refused
+    fill = np.where(np.arange(image.shape[1]) % 2 == 0, -1.0, 2.0)[None, :, None]
+    return np.where(mask[..., None] == 1, image, fill).astype(np.float32)
+
+
+def garbage_outside(image, mask, **_):  # -5 on the known pixels, which compositing replaces
+    return np.where(mask[..., None] == 1, np.float32(-5), np.full_like(image, 0.5)).astype(np.float32)
+
+
+def smaller(image, mask, **_):
+    return image[1:]
+
+
 def process(image, mask, **_):  # writes the id of the process it ran in into $PEEK_FOLDER
     import os
     from pathlib import Path
@@ -266,32 +283,67 @@ def test_a_network_scores_every_pair_once_whatever_its_batch_size(inputs):
     assert len(runs[1]) == len(masks) and _metrics(runs[3], "pconv") == _metrics(runs[1], "pconv")
 
 
-def test_a_batchs_time_is_shared_among_its_images(inputs, monkeypatch):
-    ticks = iter(range(0, 10_000, 6))  # a clock that advances 6 s at every reading
+def test_each_image_is_timed_and_a_batchs_time_is_shared_among_its_images(inputs, monkeypatch):
+    ticks = iter(range(1000, 10_000, 6))  # a clock that advances 6 s at every reading
     monkeypatch.setattr("pconvkit.benchmark.run.time.perf_counter", lambda: float(next(ticks)))
     images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
-    rows = read_results(run_benchmark(["pconv"], images, masks, inputs / "out", batch_size=3, log=print))
-    assert sorted(float(r["seconds"]) for r in rows) == [2.0, 2.0, 2.0, 6.0]  # a batch of 3, then of 1
+    rows = read_results(run_benchmark(["pconv", "mean"], images, masks, inputs / "out", batch_size=3, log=print))
+    assert sorted(float(r["seconds"]) for r in rows if r["method"] == "pconv") == [2.0, 2.0, 2.0, 6.0]  # 3, then 1
+    assert [float(r["seconds"]) for r in rows if r["method"] == "mean"] == [6.0] * 4
 
 
 def test_a_resumed_run_shows_the_pairs_already_done(inputs, capsys):
     images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
     path = run_benchmark(["mean"], images, masks, inputs / "out", log=print)
     lines = path.read_text().splitlines(keepends=True)
-    path.write_text("".join(lines[:3]))  # the header and two rows: an interrupted run
+    path.write_text("".join(lines[:4]))  # the header and three rows: an interrupted run
     capsys.readouterr()
     run_benchmark(["mean"], images, masks, inputs / "out", log=print)
     bar = capsys.readouterr().err.split("\r")
-    assert any(" 2/4 " in state for state in bar) and " 4/4 " in bar[-1]
+    assert any(" 3/4 " in state for state in bar) and " 4/4 " in bar[-1]
 
 
 @pytest.mark.parametrize(
-    "plugin, message", [("peek:boolean", "returned an array of shape"), ("peek:below", "not 0-255")]
+    "plugin, message",
+    [
+        ("peek:boolean", "returned an array of shape"),
+        ("peek:smaller", "returned an array of shape"),
+        ("peek:below", "not 0-255"),
+        ("peek:above", "not 0-255"),
+    ],
 )
 def test_a_method_that_returns_no_image_in_0_1_is_refused(inputs, plugin, message):
     images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
     with pytest.raises(UserError, match=message):
         run_benchmark([plugin], images, masks, inputs / "out", log=print)
+
+
+def test_what_clipping_mends_and_what_compositing_replaces_is_accepted(inputs):
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    rows = read_results(
+        run_benchmark(["peek:edges", "peek:garbage_outside"], images, masks, inputs / "a" / "b", log=print)
+    )
+    assert len(rows) == 2 * len(masks)  # into a folder whose parent did not exist either
+
+
+def test_a_methods_options_reach_it_in_the_workers_too(inputs):
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    l1 = {}
+    for radius in (1, 15):
+        options = {"telea": {"radius": radius}}
+        rows = read_results(
+            run_benchmark(["telea"], images, masks, inputs / str(radius), method_options=options, log=print)
+        )
+        l1[radius] = [r["l1"] for r in rows]
+    assert l1[1] != l1[15]
+
+
+def test_shard_i_of_n_takes_every_nth_pair_from_the_ith(inputs):
+    images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
+    for index in (1, 2, 3):
+        path = run_benchmark(["mean"], images, masks, inputs / "out", shard=(index, 3), log=print)
+        pairing = [entry.mask_id for entry, _ in read_pairing(inputs / "out")]
+        assert [r["mask"] for r in read_results(path)] == pairing[index - 1 :: 3]
 
 
 def test_an_unknown_method_is_refused_before_anything_runs(inputs, monkeypatch):
@@ -321,4 +373,5 @@ def test_only_a_sharded_run_writes_a_shard_record_naming_its_methods(inputs):
 def test_the_run_records_how_many_masks_lay_outside_every_bin(inputs):
     images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
     run_benchmark(["mean"], images, masks, inputs / "out", log=print)
-    assert read_run_settings(inputs / "out")["outside_masks"] == 0
+    settings = read_run_settings(inputs / "out")
+    assert settings["outside_masks"] == 0 and settings["size"] == 64

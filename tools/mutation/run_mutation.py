@@ -37,7 +37,7 @@ MODULES = {
     "benchmark/metrics.py": ["tests/benchmark/test_metrics.py"],
     "benchmark/confidence.py": ["tests/benchmark/test_confidence.py", "tests/benchmark/test_tables.py"],
     "benchmark/tables.py": ["tests/benchmark/test_tables.py", "tests/benchmark/test_render.py"],
-    "benchmark/run.py": ["tests/benchmark/test_run.py"],
+    "benchmark/run.py": ["tests/benchmark/test_run.py", "tests/benchmark/test_methods.py"],
     "benchmark/methods.py": ["tests/benchmark/test_methods.py", "tests/benchmark/test_run.py"],
     "benchmark/study.py": ["tests/benchmark/test_study.py"],
     "benchmark/results.py": ["tests/benchmark/test_results.py"],
@@ -49,6 +49,24 @@ EQUIVALENT = {
         "its Bonferroni correction 1 - 0.05 / 12",
         "if values.size else 1": "with no values, count < 2 whether it is 0, 1 or -1: the same early return (NaN)",
         "if values.size else -1": "with no values, count < 2 whether it is 0, 1 or -1: the same early return (NaN)",
+    },
+    "benchmark/run.py": {
+        "[ -1])": "LPIPS of a batch of one image: [-1] is [0]",
+        "pairs[ -1][0].mask_id]": "every mask's identity carries the same method id: the first pair's or the last's",
+        "time.perf_counter() % started": "x % s is x - s for s <= x < 2 s: two readings of perf_counter (seconds since "
+        "boot) one method call apart",
+        "output[valid <= 0]": "masks are uint8 0/1 (images.read_mask's rule): no value is below 0",
+        "batch_size: int = 7,": "any batch size gives the same rows (test_a_network_scores_every_pair_once_whatever_"
+        "its_batch_size); only the default's speed and memory differ",
+        "workers: int = 0,": "no workers and one worker both run the method in this process",
+        "if workers > 2:": "two workers or one give the same rows; only whether the method runs in other processes "
+        "differs, which test_workers_run_a_cpu_method_in_other_processes checks with more than two",
+        "chunksize= 1)": "how many pairs a worker takes at once: the same rows, in the same order (map keeps it)",
+        "chunksize= 3)": "how many pairs a worker takes at once: the same rows, in the same order (map keeps it)",
+        "@dataclass(frozen=False)": "MetricWeights is never changed after it is made: frozen only guards that",
+        "size = next(iter(images.values())).shape[ 1]": "the run's images are resized to squares: width is height",
+        "for name in []:  # fail on unknown methods": "an unknown name is refused by method_fingerprint before "
+        "anything is written anyway (test_an_unknown_method_is_refused_before_anything_runs); the loop names it first",
     },
     "maskgen/occlusion.py": {
         **{
