@@ -4,6 +4,7 @@ cheap bound that never undercuts the true hole ratio."""
 import cv2
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from pconvkit.maskgen.augment import AugmentParams, augment, random_augment
 
@@ -90,3 +91,33 @@ def test_a_training_kernel_range_from_one_keeps_one_pixel_holes_and_draws_every_
         random_params(rng, valid.shape, 512, kernel_range=(0, 47))
     with pytest.raises(ValueError, match="not within 1-47"):
         AugmentedMasks([valid], 512, kernel_range=(9, 3))
+
+
+def _slow_augment(raw_valid, quarter_turns, crop_x, crop_y, size, kernel, footprint):
+    """The augmentation written out: np.rot90 (exact for a square source), valid beyond the source,
+    the holes dilated by SciPy with the footprint itself (a kernel x kernel square, or the disk of
+    diameter kernel: offsets within (kernel - 1) / 2), then the crop."""
+    radius = (kernel - 1) / 2
+    reach = int(radius)
+    offsets = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+    structure = np.ones((2 * reach + 1,) * 2, bool)
+    if footprint == "disk":
+        structure = (offsets**2).sum(0) <= radius**2
+    rotated = np.pad(np.rot90(raw_valid, quarter_turns), reach, constant_values=1)
+    holes = ndimage.binary_dilation(rotated == 0, structure)
+    top, left = crop_y + reach, crop_x + reach  # in the padded frame
+    return (~holes[top : top + size, left : left + size]).astype(np.uint8)
+
+
+@pytest.mark.parametrize("footprint", ["square", "disk"])
+def test_the_augmentation_is_the_slow_obvious_one_at_quarter_turns(footprint):
+    rng = np.random.default_rng(0)
+    raw = (rng.random((24, 24)) > 0.02).astype(np.uint8)
+    raw = cv2.resize(raw, (96, 96), interpolation=cv2.INTER_NEAREST)  # blocks of 4 px, some on the edge
+    raw[0, 10:14] = raw[95, 50] = 0  # holes on the source's edges, whose dilation leaves it
+    for quarter_turns in range(4):
+        for kernel in (1, 2, 5, 6, 13, 47):
+            crop_x, crop_y = (int(v) for v in rng.integers(0, 96 - 64 + 1, 2))
+            expected = _slow_augment(raw, quarter_turns, crop_x, crop_y, 64, kernel, footprint)
+            params = AugmentParams(kernel, 90.0 * quarter_turns, crop_x, crop_y, footprint)
+            assert np.array_equal(augment(raw, params, 64), expected), (quarter_turns, kernel)
