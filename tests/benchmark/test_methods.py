@@ -89,3 +89,72 @@ def test_the_opencv_baselines_are_opencvs_call_byte_for_byte_on_an_inner_hole(na
         photo, (valid == 0).astype(np.uint8) * 255, 3, cv2.INPAINT_NS + cv2.INPAINT_TELEA - getattr(cv2, flag)
     )
     assert not np.array_equal(reference, other)
+
+
+def test_biharmonic_runs_on_the_block_means_of_the_known_pixels_at_a_quarter_of_the_size(monkeypatch):
+    import skimage.restoration
+
+    handed = []
+
+    def recording(image, holes, **options):
+        handed.append((image.copy(), holes.copy()))
+        return image
+
+    monkeypatch.setattr(skimage.restoration, "inpaint_biharmonic", recording)
+    rng = np.random.default_rng(0)
+    image = rng.random((64, 96, 3)).astype(np.float32)
+    valid = np.ones((64, 96), np.uint8)
+    valid[10:30, 20:61] = 0
+    assert make_method("biharmonic")(image, valid).shape == image.shape
+    small, holes = handed[0]
+    blocks = lambda a: a.reshape(16, 4, 24, 4, -1).sum(axis=(1, 3))  # noqa: E731
+    known = blocks(image * valid[..., None]) / np.maximum(blocks(valid[..., None].astype(np.float32)), 1e-6)
+    np.testing.assert_allclose(small, known, atol=1e-5)
+    assert holes.shape == (16, 24) and holes[5, 10] and not holes[0, 0]
+
+
+def test_the_opencv_baselines_pad_by_reflection_with_the_margin_marked_as_hole():
+    """A hole on the border: OpenCV on the image reflected outwards by radius + 2 px, the margin
+    itself a hole (so that OpenCV's frame handling reads no hole pixel as known), cropped back."""
+    import cv2
+    from helpers import textured
+
+    photo = (textured((48, 48, 3), seed=2) * 255).astype(np.uint8)
+    valid = np.ones((48, 48), np.uint8)
+    valid[0:12, 30:48] = 0
+    margin = 3 + 2
+    padded = cv2.copyMakeBorder(photo, *[margin] * 4, cv2.BORDER_REFLECT_101)
+    holes = np.pad((valid == 0).astype(np.uint8) * 255, margin, constant_values=255)
+    reference = cv2.inpaint(padded, holes, 3, cv2.INPAINT_TELEA)[margin:-margin, margin:-margin]
+    ours = make_method("telea")(photo.astype(np.float32) / 255, valid)
+    assert np.array_equal(np.round(ours * 255).astype(np.uint8), reference)
+
+
+def test_a_fingerprint_holds_the_options_and_the_weights_but_not_the_device():
+    from pconvkit.benchmark.methods import method_fingerprint
+    from pconvkit.files import file_hash
+    from pconvkit.models import BUNDLED_CONV_WEIGHTS
+
+    assert method_fingerprint("telea", radius=1) != method_fingerprint("telea", radius=15)
+    assert method_fingerprint("telea", device="cpu") == method_fingerprint("telea", device="cuda")
+    assert method_fingerprint("conv") == method_fingerprint("conv", weights_hash=file_hash(BUNDLED_CONV_WEIGHTS))
+
+
+def test_a_plugins_fingerprint_follows_its_source(tmp_path, monkeypatch):
+    """A plug-in without __version__ is versioned by its source file's hash: an edit changes it."""
+    from pconvkit.benchmark.methods import method_fingerprint
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    prints = []
+    for body in ("return image", "return image * 1"):
+        (tmp_path / "edited_plugin.py").write_text(f"def inpaint(image, mask):\n    {body}\n")
+        prints.append(method_fingerprint("edited_plugin:inpaint"))
+    assert prints[0] != prints[1]
+
+
+def test_a_name_with_two_dots_cannot_name_scored_outputs():
+    from pconvkit.benchmark.methods import check_scored_name
+
+    check_scored_name("ours-1.5")
+    with pytest.raises(UserError, match="cannot name a method"):
+        check_scored_name("ours..b")
