@@ -320,3 +320,17 @@ def test_a_tuple_from_a_python_caller_is_taken_as_it_is():
     from pconvkit.maskgen.build import preset_values
 
     assert preset_values("sample", {"frame_gaps": (1, 4)})["frame_gaps"] == (1, 4)
+
+
+def test_the_sample_preset_is_what_the_readme_says():
+    """README: consecutive frames, every 2nd frame of the short sample clips, every raw mask kept,
+    300 test masks, 25 per cell."""
+    from pathlib import Path
+
+    from pconvkit.maskgen.build import PRESETS
+
+    sample = PRESETS["sample"]
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert sample["frame_gaps"] == (1,) and sample["frame_stride"] == 2 and "every 2nd frame" in readme
+    assert sample["train_count"] == sample["test_count"] == 0  # 0: every raw mask is kept
+    assert f"{12 * sample['per_bin']} masks ({sample['per_bin']} per cell)" in " ".join(readme.split())

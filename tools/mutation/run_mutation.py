@@ -68,6 +68,44 @@ EQUIVALENT = {
         "for name in []:  # fail on unknown methods": "an unknown name is refused by method_fingerprint before "
         "anything is written anyway (test_an_unknown_method_is_refused_before_anything_runs); the loop names it first",
     },
+    "maskgen/build.py": {
+        **{
+            text: "no distance of either footprint's transform lies in (0, 0.955) (DIST_C gives integers, DIST_L2 "
+            "with a 3x3 mask steps of 0.955 and 1.3693): every threshold from 0 to 0.9 keeps the same blocks"
+            for text in ("(KERNEL_RANGE[0] % 1) / 8", "(KERNEL_RANGE[0] * 1) / 8", "(KERNEL_RANGE[0] ** 1) / 8")
+            + ("(KERNEL_RANGE[0] - 1) >> 8", "(KERNEL_RANGE[0] // 1) / 8", "(KERNEL_RANGE[0] >> 1) / 8")
+            + ("(KERNEL_RANGE[0] ^ 1) / 8", "distance < (KERNEL_RANGE[0] - 1) / 8", "(KERNEL_RANGE[0] + 1) / 8")
+            + ("(KERNEL_RANGE[0] - 2) / 8", "(KERNEL_RANGE[0] - 0) / 8", "(KERNEL_RANGE[0] - 1) / 9")
+            + ("(KERNEL_RANGE[0] - 1) / 7", "(KERNEL_RANGE[0] - 1) // 8")
+        },
+        **{
+            text: "the widest reach's threshold moves from 5.75 to 5.875: no distance of either transform lies "
+            "between (DIST_C: integers; DIST_L2, 3x3 mask: 5.73, then 6.02)"
+            for text in ("(KERNEL_RANGE[1] * 1) / 8", "(KERNEL_RANGE[1] ** 1) / 8", "(KERNEL_RANGE[1] - 0) / 8")
+        },
+        "leave=True)": "whether the finished bar stays on the screen: display, not results",
+        'if category >= "N":': "the categories are 'B' and 'N': >= 'N' picks 'N' alone",
+        'if row["category"] >= "N":': "the categories are 'B' and 'N': >= 'N' picks 'N' alone",
+        'if category is "N":': "one-letter string literals are interned: is is ==",
+        'category is "N" else 0)': "one-letter string literals are interned: is is ==",
+        "line: if workers > 1 and len(todo) > 1:": "in other processes or in this one: the output is byte-identical "
+        "for any number of workers (test_same_seed_same_bytes_whatever_workers_and_after_resume)",
+        "workers: int = 0) -> Path:": "no workers and one worker both draw the masks in this process",
+        **{
+            text: "minlength only pads the counts past the largest step (47 after the clip) with zeros"
+            for text in ("minlength=KERNEL_RANGE[1] // 1)", "minlength=KERNEL_RANGE[1] << 1)")
+        },
+        **{
+            text: "any value above 46 keeps the frame valid at every kernel up to 47"
+            for text in ("KERNEL_RANGE[1] / 1  # NVIDIA", "KERNEL_RANGE[1] // 1  # NVIDIA")
+            + ("KERNEL_RANGE[1] << 1  # NVIDIA", "KERNEL_RANGE[1] + 2  # NVIDIA")
+        },
+        "KERNEL_RANGE[1] + 2)": "a kernel of 48 counts every pixel clipped at 47 as a hole: ratio 1, in no bin",
+        "else 0) == near[0]:": "the bound only saves work: a test that skips fewer crops gives the same masks "
+        "(test_the_cheap_bound_only_skips_crops_that_no_dilation_brings_into_the_bin)",
+        "else 0) < near[0]:": "the bound only saves work: a test that skips fewer crops gives the same masks",
+        'category == "N" else -1) <= near[0]:': "a margin of -1 counts more blocks: a looser bound, the same masks",
+    },
     "maskgen/occlusion.py": {
         **{
             text: "a lower cut-over only uses 32-bit labels more often (16-bit ones where fewer than 2^16 hole "
