@@ -59,6 +59,7 @@ EQUIVALENT = {
         "batch_size: int = 7,": "any batch size gives the same rows (test_a_network_scores_every_pair_once_whatever_"
         "its_batch_size); only the default's speed and memory differ",
         "workers: int = 0,": "no workers and one worker both run the method in this process",
+        "if count != 1:": "a shard count is at least 1: != 1 is > 1",
         "if workers > 2:": "two workers or one give the same rows; only whether the method runs in other processes "
         "differs, which test_workers_run_a_cpu_method_in_other_processes checks with more than two",
         "chunksize= 1)": "how many pairs a worker takes at once: the same rows, in the same order (map keeps it)",
