@@ -120,6 +120,7 @@ def test_the_opencv_baselines_pad_by_reflection_with_the_margin_marked_as_hole()
     from helpers import textured
 
     photo = (textured((48, 48, 3), seed=2) * 255).astype(np.uint8)
+    photo[40:, :8] = 255  # saturated pixels stay 255
     valid = np.ones((48, 48), np.uint8)
     valid[0:12, 30:48] = 0
     margin = 3 + 2
@@ -158,3 +159,62 @@ def test_a_name_with_two_dots_cannot_name_scored_outputs():
     check_scored_name("ours-1.5")
     with pytest.raises(UserError, match="cannot name a method"):
         check_scored_name("ours..b")
+
+
+def test_the_mean_fill_is_the_mean_of_the_known_pixels_and_grey_without_any():
+    rng = np.random.default_rng(1)
+    image = rng.random((16, 16, 3)).astype(np.float32)
+    valid = np.ones((16, 16), np.uint8)
+    valid[4:9, 4:12] = 0
+    expected = image[valid == 1].mean(axis=0)
+    np.testing.assert_allclose(make_method("mean")(image, valid)[6, 6], expected, rtol=1e-6)
+    assert (make_method("mean")(image, np.zeros_like(valid)) == 0.5).all()
+
+
+def test_patchmatch_is_pypatchmatchs_call_byte_for_byte():
+    patch_match = pytest.importorskip("patchmatch.patch_match", reason="the patchmatch extra is not installed")
+    from helpers import textured
+
+    photo = (textured((48, 48, 3), seed=5) * 255).astype(np.uint8)
+    photo[:8, :8] = 255  # saturated pixels stay 255
+    valid = np.ones((48, 48), np.uint8)
+    valid[15:30, 12:33] = 0
+    reference = patch_match.inpaint(photo, (valid == 0).astype(np.uint8) * 255, patch_size=3)
+    ours = make_method("patchmatch")(photo.astype(np.float32) / 255, valid)
+    assert np.array_equal(np.round(ours * 255).astype(np.uint8), reference)
+
+
+def test_patchmatch_without_its_extra_says_which_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "patchmatch", None)  # the import fails, as where it is not installed
+    with pytest.raises(UserError, match=r"pip install 'pconvkit\[patchmatch\]'"):
+        make_method("patchmatch")
+
+
+def test_the_networks_are_built_once_and_fingerprinted_by_their_own_weights(monkeypatch, tmp_path):
+    from pconvkit.benchmark import methods
+    from pconvkit.files import file_hash
+    from pconvkit.models import BUNDLED_WEIGHTS
+
+    assert methods.METHODS["pconv"].neural and methods.METHODS["conv"].neural
+    assert methods.method_fingerprint("pconv") == methods.method_fingerprint("pconv", file_hash(BUNDLED_WEIGHTS))
+    assert methods.method_fingerprint("conv", "a") != methods.method_fingerprint("conv", "b")
+    monkeypatch.setattr("pconvkit.models.BUNDLED_CONV_WEIGHTS", tmp_path / "missing.pt")
+    with pytest.raises(UserError, match="needs --conv-checkpoint"):
+        make_method("conv")
+
+
+def test_a_device_option_built_at_run_time_is_left_out_of_the_fingerprint_too():
+    from pconvkit.benchmark.methods import method_fingerprint
+
+    key = "".join(["dev", "ice"])  # an option name made at run time, as a command line makes it: not interned
+    assert method_fingerprint("telea", **{key: "cuda"}) == method_fingerprint("telea")
+
+
+@pytest.mark.parametrize("name", ["truth", "Damaged", "-ours", "our method"])
+def test_reserved_and_unplain_names_cannot_name_scored_outputs(name):
+    from pconvkit.benchmark.methods import check_scored_name
+
+    with pytest.raises(UserError, match="cannot name a method"):
+        check_scored_name(name)
