@@ -224,13 +224,30 @@ def test_an_unfillable_bin_says_whether_the_pool_is_too_dense_too_sparse_or_neit
     assert "lower --per-bin" in _unfillable_advice([(0.05, 0.5)] * 3, 0.1, 0.2)
 
 
-def test_the_memory_check_scales_with_the_workers(monkeypatch):
-    """A 512-px worker holds about (512 + 2 x 24)^2 x 16 bytes (5 MB): with 15 MB free, two workers
-    fit (80 % of what is free) and four do not."""
-    monkeypatch.setattr("pconvkit.memory.available_bytes", lambda: 15 * 2**20)
-    check_test_set_memory(BenchmarkSettings(), workers=2)
+@pytest.mark.parametrize("workers, holding", [(0, 1), (1, 1), (3, 3)])
+def test_the_memory_check_is_the_documented_estimate(monkeypatch, workers, holding):
+    """Each worker holds (512 + 2 x 24)^2 window pixels x 16 bytes (BYTES_PER_WINDOW_PIXEL's arrays);
+    the check refuses more than 80 % of what is free: a build that needs exactly that fits, one byte
+    less free does not."""
+    needed = holding * (512 + 2 * 24) ** 2 * 16
+    monkeypatch.setattr("pconvkit.memory.available_bytes", lambda: needed / 0.8 + 2)
+    check_test_set_memory(BenchmarkSettings(), workers=workers)
+    monkeypatch.setattr("pconvkit.memory.available_bytes", lambda: needed / 0.8 - 2)
     with pytest.raises(UserError, match="test masks of 512 px needs about"):
-        check_test_set_memory(BenchmarkSettings(), workers=4)
+        check_test_set_memory(BenchmarkSettings(), workers=workers)
+
+
+def test_disk_footprint_masks_lie_in_their_cells_and_regenerate(tmp_path):
+    rows = synthetic_pool(tmp_path)
+    manifest = build_test_set(tmp_path, rows, small_settings(per_bin=2, footprint="disk"))
+    kernels = set()
+    for row in read_manifest(manifest):
+        valid = read_mask(tmp_path / "test" / row["path"])
+        assert bin_index(hole_ratio(valid)) == [f"{a:g}-{b:g}" for a, b in BINS].index(row["bin"])
+        assert border_category(valid, MARGIN) == row["category"] and row["footprint"] == "disk"
+        assert np.array_equal(regenerate(row, tmp_path), valid)
+        kernels.add(int(row["kernel"]) % 2)
+    assert kernels == {0, 1}  # a disk grows by half pixels: even kernels differ from odd ones
 
 
 def test_a_resumed_build_counts_what_was_done(tmp_path, capsys):

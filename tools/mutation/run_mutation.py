@@ -85,6 +85,7 @@ EQUIVALENT = {
             for text in ("(KERNEL_RANGE[1] * 1) / 8", "(KERNEL_RANGE[1] ** 1) / 8", "(KERNEL_RANGE[1] - 0) / 8")
         },
         "leave=True)": "whether the finished bar stays on the screen: display, not results",
+        'footprint >= "square" else': "the footprints are 'disk' and 'square': >= 'square' picks 'square' alone",
         'if category >= "N":': "the categories are 'B' and 'N': >= 'N' picks 'N' alone",
         'if row["category"] >= "N":': "the categories are 'B' and 'N': >= 'N' picks 'N' alone",
         'if category is "N":': "one-letter string literals are interned: is is ==",
