@@ -121,3 +121,23 @@ def test_the_augmentation_is_the_slow_obvious_one_at_quarter_turns(footprint):
             expected = _slow_augment(raw, quarter_turns, crop_x, crop_y, 64, kernel, footprint)
             params = AugmentParams(kernel, 90.0 * quarter_turns, crop_x, crop_y, footprint)
             assert np.array_equal(augment(raw, params, 64), expected), (quarter_turns, kernel)
+
+
+def test_a_half_turn_of_an_oblong_source_is_np_rot90_twice():
+    rng = np.random.default_rng(3)
+    raw = cv2.resize((rng.random((20, 28)) > 0.03).astype(np.uint8), (112, 80), interpolation=cv2.INTER_NEAREST)
+    for kernel in (1, 5, 47):
+        crop_x, crop_y = int(rng.integers(0, 112 - 64 + 1)), int(rng.integers(0, 80 - 64 + 1))
+        expected = _slow_augment(raw, 2, crop_x, crop_y, 64, kernel, "square")
+        assert np.array_equal(augment(raw, AugmentParams(kernel, 180.0, crop_x, crop_y), 64), expected), kernel
+
+
+def test_random_geometry_draws_every_angle_and_every_crop_of_the_scaled_source():
+    from pconvkit.maskgen.augment import random_geometry, scaled_shape
+
+    rng = np.random.default_rng(0)
+    assert scaled_shape((40, 56), 64) == (64, 90)  # the shorter side scaled up to the size: 1.6 x
+    draws = np.array([random_geometry(rng, (40, 56), 64) for _ in range(3000)])
+    angles, crop_x, crop_y = draws.T
+    assert 0 <= angles.min() < 1 and 359 < angles.max() < 360
+    assert set(crop_x.astype(int)) == set(range(90 - 64 + 1)) and set(crop_y.astype(int)) == {0}
