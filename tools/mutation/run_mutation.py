@@ -77,13 +77,37 @@ EQUIVALENT = {
             + ("(KERNEL_RANGE[0] - 1) >> 8", "(KERNEL_RANGE[0] // 1) / 8", "(KERNEL_RANGE[0] >> 1) / 8")
             + ("(KERNEL_RANGE[0] ^ 1) / 8", "distance < (KERNEL_RANGE[0] - 1) / 8", "(KERNEL_RANGE[0] + 1) / 8")
             + ("(KERNEL_RANGE[0] - 2) / 8", "(KERNEL_RANGE[0] - 0) / 8", "(KERNEL_RANGE[0] - 1) / 9")
-            + ("(KERNEL_RANGE[0] - 1) / 7", "(KERNEL_RANGE[0] - 1) // 8")
+            + ("(KERNEL_RANGE[0] - 1) / 7", "(KERNEL_RANGE[0] - 1) // 8", "(KERNEL_RANGE[0] & 1) / 8")
+            + ("(KERNEL_RANGE[0] - 1) & 8", "(KERNEL_RANGE[0] / 1) / 8", "(KERNEL_RANGE[0] | 1) / 8")
         },
         **{
             text: "the widest reach's threshold moves from 5.75 to 5.875: no distance of either transform lies "
             "between (DIST_C: integers; DIST_L2, 3x3 mask: 5.73, then 6.02)"
             for text in ("(KERNEL_RANGE[1] * 1) / 8", "(KERNEL_RANGE[1] ** 1) / 8", "(KERNEL_RANGE[1] - 0) / 8")
+            + ("(KERNEL_RANGE[1] / 1) / 8", "(KERNEL_RANGE[1] // 1) / 8", "(KERNEL_RANGE[1] | 1) / 8")
+            + ("(KERNEL_RANGE[1] ^ 1) / 8", "distance < (KERNEL_RANGE[1] - 1) / 8")
         },
+        "(block_mean >= 1.0)": "a mean of 0s and 1s is never above 1: >= 1 is == 1",
+        **{
+            text: "on bool arrays * is & and // is & (x // False is 0)"
+            for text in ("(ratios > near[0]) * (ratios", "(largest >= 0.6 * low) * (", "(largest >= 0.6 * low) // (")
+        },
+        **{
+            text: "the categories are 'B' and 'N', and one-character strings are singletons in CPython: is is =="
+            for text in ('if category <= "B":', 'if category is "B":', 'if row["category"] is "N":')
+        },
+        'margin if category >= "N" else 0)': "the categories are 'B' and 'N': >= 'N' picks 'N' alone",
+        'margin if category > "N" else 0)': "no category is above 'N': every crop is bounded without the margin, "
+        "a looser bound and the same masks",
+        "else 0) is near[0]:": "never true: the bound skips no crop, and the masks are the same",
+        "lru_cache(maxsize= 1023)": "how many raw masks a worker keeps loaded: speed, not results",
+        "lru_cache(maxsize= 1025)": "how many raw masks a worker keeps loaded: speed, not results",
+        "chunk: int = 49": "how many masks a task writes at once: the same masks and manifest (each mask has its own "
+        "seed); only the settings record's chunk differs",
+        "chunk: int = 51": "how many masks a task writes at once: the same masks and manifest",
+        "workers: int = 2,": "the output is byte-identical for any number of workers",
+        "workers: int = 0,": "no workers and one worker both draw the masks in this process",
+        "workers: int = 2) -> Path:": "the output is byte-identical for any number of workers",
         "leave=True)": "whether the finished bar stays on the screen: display, not results",
         'footprint >= "square" else': "the footprints are 'disk' and 'square': >= 'square' picks 'square' alone",
         'if category >= "N":': "the categories are 'B' and 'N': >= 'N' picks 'N' alone",
@@ -96,11 +120,14 @@ EQUIVALENT = {
         **{
             text: "minlength only pads the counts past the largest step (47 after the clip) with zeros"
             for text in ("minlength=KERNEL_RANGE[1] // 1)", "minlength=KERNEL_RANGE[1] << 1)")
+            + ("minlength=KERNEL_RANGE[1] * 1)", "minlength=KERNEL_RANGE[1] ** 1)", "minlength=KERNEL_RANGE[1] + 0)")
+            + ("minlength=KERNEL_RANGE[1] | 1)",)
         },
         **{
             text: "any value above 46 keeps the frame valid at every kernel up to 47"
             for text in ("KERNEL_RANGE[1] / 1  # NVIDIA", "KERNEL_RANGE[1] // 1  # NVIDIA")
-            + ("KERNEL_RANGE[1] << 1  # NVIDIA", "KERNEL_RANGE[1] + 2  # NVIDIA")
+            + ("KERNEL_RANGE[1] << 1  # NVIDIA", "KERNEL_RANGE[1] + 2  # NVIDIA", "KERNEL_RANGE[1] * 1  # NVIDIA")
+            + ("KERNEL_RANGE[1] ** 1  # NVIDIA", "KERNEL_RANGE[1] + 0  # NVIDIA", "KERNEL_RANGE[1] | 1  # NVIDIA")
         },
         "KERNEL_RANGE[1] + 2)": "a kernel of 48 counts every pixel clipped at 47 as a hole: ratio 1, in no bin",
         "else 0) == near[0]:": "the bound only saves work: a test that skips fewer crops gives the same masks "
