@@ -69,6 +69,36 @@ EQUIVALENT = {
         "for name in []:  # fail on unknown methods": "an unknown name is refused by method_fingerprint before "
         "anything is written anyway (test_an_unknown_method_is_refused_before_anything_runs); the loop names it first",
     },
+    "maskgen/augment.py": {
+        **{
+            text: "the same value: 47 // 2 + 1 = 46 // 2 + 1 = 24"
+            for text in ("(KERNEL_RANGE[1] * 1) // 2 + 1", "(KERNEL_RANGE[1] ** 1) // 2 + 1")
+            + ("(KERNEL_RANGE[1] - 0) // 2 + 1", "(KERNEL_RANGE[1] // 1) // 2 + 1", "(KERNEL_RANGE[1] ^ 1) // 2 + 1")
+            + ("(KERNEL_RANGE[1] | 1) // 2 + 1",)
+        },
+        **{
+            text: "the bound grows by (reach + 3) // 4 = 6 blocks for every reach from 21 to 24.9, and block "
+            "distances (DIST_C) are integers: <= 6.5 is <= 6"
+            for text in ("(KERNEL_RANGE[1] * 1) / 2", "(KERNEL_RANGE[1] ** 1) / 2", "(KERNEL_RANGE[1] + 1) / 2")
+            + ("(KERNEL_RANGE[1] - 0) / 2", "(KERNEL_RANGE[1] - 1) // 2", "(KERNEL_RANGE[1] - 2) / 2")
+            + ("(KERNEL_RANGE[1] / 1) / 2", "(KERNEL_RANGE[1] // 1) / 2", "(KERNEL_RANGE[1] ^ 1) / 2")
+            + ("(KERNEL_RANGE[1] | 1) / 2", "<= (reach + 2) // 4", "<= (reach + 3) / 4", "<= (reach + 4) // 4")
+        },
+        **{
+            text: "any clamp above the largest kernel's reach (24 px) gives the same steps after their clip at 47"
+            for text in ("np.minimum(distance, 1.0 * window.shape[0]", "np.minimum(distance, 2.0 * window.shape[ -1]")
+            + ("np.minimum(distance, 2.0 * window.shape[ 1]", "np.minimum(distance, 2.0 + window.shape[0]")
+            + ("np.minimum(distance, 3.0 * window.shape[0]",)
+        },
+        "window = size + 3 * MAX_RADIUS": "a larger window renders more of the source than any dilation reaches: "
+        "the same distances within 24 px of the crop",
+        "window = size // 2 * MAX_RADIUS": "a larger window renders more of the source than any dilation reaches",
+        "borderValue= 2,": "outside the source is valid whatever non-zero value marks it (distanceTransform)",
+        "        return -1.0": "a window without a hole is skipped by any bound at most the smallest bin's 0.01",
+        "        return 1.0": "a window without a hole, not skipped, has ratio 0 at every kernel: infeasible all the same",
+        "count_nonzero(grown) * 17 /": "a larger bound only skips fewer crops: the same masks",
+        "@dataclass(frozen=False)": "AugmentParams is never changed after it is made: frozen only guards that",
+    },
     "maskgen/build.py": {
         **{
             text: "no distance of either footprint's transform lies in (0, 0.955) (DIST_C gives integers, DIST_L2 "
