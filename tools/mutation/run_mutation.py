@@ -95,7 +95,7 @@ EQUIVALENT = {
         "window = size // 2 * MAX_RADIUS": "a larger window renders more of the source than any dilation reaches",
         "borderValue= 2,": "outside the source is valid whatever non-zero value marks it (distanceTransform)",
         "        return -1.0": "a window without a hole is skipped by any bound at most the smallest bin's 0.01",
-        "        return 1.0": "a window without a hole, not skipped, has ratio 0 at every kernel: infeasible all the same",
+        "        return 1.0": "a window without a hole, not skipped, has ratio 0 at every kernel: infeasible anyway",
         "count_nonzero(grown) * 17 /": "a larger bound only skips fewer crops: the same masks",
         "@dataclass(frozen=False)": "AugmentParams is never changed after it is made: frozen only guards that",
     },
