@@ -15,6 +15,7 @@ today's tests: after new tests, in minutes instead of a whole run's hours; those
 counted as killed, and those whose code is gone (a dead line removed) leave the count.
 """
 
+import contextlib
 import fcntl
 import json
 import subprocess
@@ -70,26 +71,46 @@ EQUIVALENT = {
         "anything is written anyway (test_an_unknown_method_is_refused_before_anything_runs); the loop names it first",
     },
     "maskgen/augment.py": {
-        **{
-            text: "the same value: 47 // 2 + 1 = 46 // 2 + 1 = 24"
-            for text in ("(KERNEL_RANGE[1] * 1) // 2 + 1", "(KERNEL_RANGE[1] ** 1) // 2 + 1")
-            + ("(KERNEL_RANGE[1] - 0) // 2 + 1", "(KERNEL_RANGE[1] // 1) // 2 + 1", "(KERNEL_RANGE[1] ^ 1) // 2 + 1")
-            + ("(KERNEL_RANGE[1] | 1) // 2 + 1",)
-        },
-        **{
-            text: "the bound grows by (reach + 3) // 4 = 6 blocks for every reach from 21 to 24.9, and block "
-            "distances (DIST_C) are integers: <= 6.5 is <= 6"
-            for text in ("(KERNEL_RANGE[1] * 1) / 2", "(KERNEL_RANGE[1] ** 1) / 2", "(KERNEL_RANGE[1] + 1) / 2")
-            + ("(KERNEL_RANGE[1] - 0) / 2", "(KERNEL_RANGE[1] - 1) // 2", "(KERNEL_RANGE[1] - 2) / 2")
-            + ("(KERNEL_RANGE[1] / 1) / 2", "(KERNEL_RANGE[1] // 1) / 2", "(KERNEL_RANGE[1] ^ 1) / 2")
-            + ("(KERNEL_RANGE[1] | 1) / 2", "<= (reach + 2) // 4", "<= (reach + 3) / 4", "<= (reach + 4) // 4")
-        },
-        **{
-            text: "any clamp above the largest kernel's reach (24 px) gives the same steps after their clip at 47"
-            for text in ("np.minimum(distance, 1.0 * window.shape[0]", "np.minimum(distance, 2.0 * window.shape[ -1]")
-            + ("np.minimum(distance, 2.0 * window.shape[ 1]", "np.minimum(distance, 2.0 + window.shape[0]")
-            + ("np.minimum(distance, 3.0 * window.shape[0]",)
-        },
+        **dict.fromkeys(
+            (
+                "(KERNEL_RANGE[1] * 1) // 2 + 1",
+                "(KERNEL_RANGE[1] ** 1) // 2 + 1",
+                "(KERNEL_RANGE[1] - 0) // 2 + 1",
+                "(KERNEL_RANGE[1] // 1) // 2 + 1",
+                "(KERNEL_RANGE[1] ^ 1) // 2 + 1",
+                "(KERNEL_RANGE[1] | 1) // 2 + 1",
+            ),
+            "the same value: 47 // 2 + 1 = 46 // 2 + 1 = 24",
+        ),
+        **dict.fromkeys(
+            (
+                "(KERNEL_RANGE[1] * 1) / 2",
+                "(KERNEL_RANGE[1] ** 1) / 2",
+                "(KERNEL_RANGE[1] + 1) / 2",
+                "(KERNEL_RANGE[1] - 0) / 2",
+                "(KERNEL_RANGE[1] - 1) // 2",
+                "(KERNEL_RANGE[1] - 2) / 2",
+                "(KERNEL_RANGE[1] / 1) / 2",
+                "(KERNEL_RANGE[1] // 1) / 2",
+                "(KERNEL_RANGE[1] ^ 1) / 2",
+                "(KERNEL_RANGE[1] | 1) / 2",
+                "<= (reach + 2) // 4",
+                "<= (reach + 3) / 4",
+                "<= (reach + 4) // 4",
+            ),
+            "the bound grows by (reach + 3) // 4 = 6 blocks for every reach from 21 to 24.9, and block "
+            "distances (DIST_C) are integers: <= 6.5 is <= 6",
+        ),
+        **dict.fromkeys(
+            (
+                "np.minimum(distance, 1.0 * window.shape[0]",
+                "np.minimum(distance, 2.0 * window.shape[ -1]",
+                "np.minimum(distance, 2.0 * window.shape[ 1]",
+                "np.minimum(distance, 2.0 + window.shape[0]",
+                "np.minimum(distance, 3.0 * window.shape[0]",
+            ),
+            "any clamp above the largest kernel's reach (24 px) gives the same steps after their clip at 47",
+        ),
         "window = size + 3 * MAX_RADIUS": "a larger window renders more of the source than any dilation reaches: "
         "the same distances within 24 px of the crop",
         "window = size // 2 * MAX_RADIUS": "a larger window renders more of the source than any dilation reaches",
@@ -100,32 +121,61 @@ EQUIVALENT = {
         "@dataclass(frozen=False)": "AugmentParams is never changed after it is made: frozen only guards that",
     },
     "maskgen/build.py": {
-        **{
-            text: "no distance of either footprint's transform lies in (0, 0.955) (DIST_C gives integers, DIST_L2 "
-            "with a 3x3 mask steps of 0.955 and 1.3693): every threshold from 0 to 0.9 keeps the same blocks"
-            for text in ("(KERNEL_RANGE[0] % 1) / 8", "(KERNEL_RANGE[0] * 1) / 8", "(KERNEL_RANGE[0] ** 1) / 8")
-            + ("(KERNEL_RANGE[0] - 1) >> 8", "(KERNEL_RANGE[0] // 1) / 8", "(KERNEL_RANGE[0] >> 1) / 8")
-            + ("(KERNEL_RANGE[0] ^ 1) / 8", "distance < (KERNEL_RANGE[0] - 1) / 8", "(KERNEL_RANGE[0] + 1) / 8")
-            + ("(KERNEL_RANGE[0] - 2) / 8", "(KERNEL_RANGE[0] - 0) / 8", "(KERNEL_RANGE[0] - 1) / 9")
-            + ("(KERNEL_RANGE[0] - 1) / 7", "(KERNEL_RANGE[0] - 1) // 8", "(KERNEL_RANGE[0] & 1) / 8")
-            + ("(KERNEL_RANGE[0] - 1) & 8", "(KERNEL_RANGE[0] / 1) / 8", "(KERNEL_RANGE[0] | 1) / 8")
-        },
-        **{
-            text: "the widest reach's threshold moves from 5.75 to 5.875: no distance of either transform lies "
-            "between (DIST_C: integers; DIST_L2, 3x3 mask: 5.73, then 6.02)"
-            for text in ("(KERNEL_RANGE[1] * 1) / 8", "(KERNEL_RANGE[1] ** 1) / 8", "(KERNEL_RANGE[1] - 0) / 8")
-            + ("(KERNEL_RANGE[1] / 1) / 8", "(KERNEL_RANGE[1] // 1) / 8", "(KERNEL_RANGE[1] | 1) / 8")
-            + ("(KERNEL_RANGE[1] ^ 1) / 8", "distance < (KERNEL_RANGE[1] - 1) / 8")
-        },
+        **dict.fromkeys(
+            (
+                "(KERNEL_RANGE[0] % 1) / 8",
+                "(KERNEL_RANGE[0] * 1) / 8",
+                "(KERNEL_RANGE[0] ** 1) / 8",
+                "(KERNEL_RANGE[0] - 1) >> 8",
+                "(KERNEL_RANGE[0] // 1) / 8",
+                "(KERNEL_RANGE[0] >> 1) / 8",
+                "(KERNEL_RANGE[0] ^ 1) / 8",
+                "distance < (KERNEL_RANGE[0] - 1) / 8",
+                "(KERNEL_RANGE[0] + 1) / 8",
+                "(KERNEL_RANGE[0] - 2) / 8",
+                "(KERNEL_RANGE[0] - 0) / 8",
+                "(KERNEL_RANGE[0] - 1) / 9",
+                "(KERNEL_RANGE[0] - 1) / 7",
+                "(KERNEL_RANGE[0] - 1) // 8",
+                "(KERNEL_RANGE[0] & 1) / 8",
+                "(KERNEL_RANGE[0] - 1) & 8",
+                "(KERNEL_RANGE[0] / 1) / 8",
+                "(KERNEL_RANGE[0] | 1) / 8",
+            ),
+            "no distance of either footprint's transform lies in (0, 0.955) (DIST_C gives integers, DIST_L2 "
+            "with a 3x3 mask steps of 0.955 and 1.3693): every threshold from 0 to 0.9 keeps the same blocks",
+        ),
+        **dict.fromkeys(
+            (
+                "(KERNEL_RANGE[1] * 1) / 8",
+                "(KERNEL_RANGE[1] ** 1) / 8",
+                "(KERNEL_RANGE[1] - 0) / 8",
+                "(KERNEL_RANGE[1] / 1) / 8",
+                "(KERNEL_RANGE[1] // 1) / 8",
+                "(KERNEL_RANGE[1] | 1) / 8",
+                "(KERNEL_RANGE[1] ^ 1) / 8",
+                "distance < (KERNEL_RANGE[1] - 1) / 8",
+            ),
+            "the widest reach's threshold moves from 5.75 to 5.875: no distance of either transform lies "
+            "between (DIST_C: integers; DIST_L2, 3x3 mask: 5.73, then 6.02)",
+        ),
         "(block_mean >= 1.0)": "a mean of 0s and 1s is never above 1: >= 1 is == 1",
-        **{
-            text: "on bool arrays * is & and // is & (x // False is 0)"
-            for text in ("(ratios > near[0]) * (ratios", "(largest >= 0.6 * low) * (", "(largest >= 0.6 * low) // (")
-        },
-        **{
-            text: "the categories are 'B' and 'N', and one-character strings are singletons in CPython: is is =="
-            for text in ('if category <= "B":', 'if category is "B":', 'if row["category"] is "N":')
-        },
+        **dict.fromkeys(
+            (
+                "(ratios > near[0]) * (ratios",
+                "(largest >= 0.6 * low) * (",
+                "(largest >= 0.6 * low) // (",
+            ),
+            "on bool arrays * is & and // is & (x // False is 0)",
+        ),
+        **dict.fromkeys(
+            (
+                'if category <= "B":',
+                'if category is "B":',
+                'if row["category"] is "N":',
+            ),
+            "the categories are 'B' and 'N', and one-character strings are singletons in CPython: is is ==",
+        ),
         'margin if category >= "N" else 0)': "the categories are 'B' and 'N': >= 'N' picks 'N' alone",
         'margin if category > "N" else 0)': "no category is above 'N': every crop is bounded without the margin, "
         "a looser bound and the same masks",
@@ -147,18 +197,30 @@ EQUIVALENT = {
         "line: if workers > 1 and len(todo) > 1:": "in other processes or in this one: the output is byte-identical "
         "for any number of workers (test_same_seed_same_bytes_whatever_workers_and_after_resume)",
         "workers: int = 0) -> Path:": "no workers and one worker both draw the masks in this process",
-        **{
-            text: "minlength only pads the counts past the largest step (47 after the clip) with zeros"
-            for text in ("minlength=KERNEL_RANGE[1] // 1)", "minlength=KERNEL_RANGE[1] << 1)")
-            + ("minlength=KERNEL_RANGE[1] * 1)", "minlength=KERNEL_RANGE[1] ** 1)", "minlength=KERNEL_RANGE[1] + 0)")
-            + ("minlength=KERNEL_RANGE[1] | 1)",)
-        },
-        **{
-            text: "any value above 46 keeps the frame valid at every kernel up to 47"
-            for text in ("KERNEL_RANGE[1] / 1  # NVIDIA", "KERNEL_RANGE[1] // 1  # NVIDIA")
-            + ("KERNEL_RANGE[1] << 1  # NVIDIA", "KERNEL_RANGE[1] + 2  # NVIDIA", "KERNEL_RANGE[1] * 1  # NVIDIA")
-            + ("KERNEL_RANGE[1] ** 1  # NVIDIA", "KERNEL_RANGE[1] + 0  # NVIDIA", "KERNEL_RANGE[1] | 1  # NVIDIA")
-        },
+        **dict.fromkeys(
+            (
+                "minlength=KERNEL_RANGE[1] // 1)",
+                "minlength=KERNEL_RANGE[1] << 1)",
+                "minlength=KERNEL_RANGE[1] * 1)",
+                "minlength=KERNEL_RANGE[1] ** 1)",
+                "minlength=KERNEL_RANGE[1] + 0)",
+                "minlength=KERNEL_RANGE[1] | 1)",
+            ),
+            "minlength only pads the counts past the largest step (47 after the clip) with zeros",
+        ),
+        **dict.fromkeys(
+            (
+                "KERNEL_RANGE[1] / 1  # NVIDIA",
+                "KERNEL_RANGE[1] // 1  # NVIDIA",
+                "KERNEL_RANGE[1] << 1  # NVIDIA",
+                "KERNEL_RANGE[1] + 2  # NVIDIA",
+                "KERNEL_RANGE[1] * 1  # NVIDIA",
+                "KERNEL_RANGE[1] ** 1  # NVIDIA",
+                "KERNEL_RANGE[1] + 0  # NVIDIA",
+                "KERNEL_RANGE[1] | 1  # NVIDIA",
+            ),
+            "any value above 46 keeps the frame valid at every kernel up to 47",
+        ),
         "KERNEL_RANGE[1] + 2)": "a kernel of 48 counts every pixel clipped at 47 as a hole: ratio 1, in no bin",
         "else 0) == near[0]:": "the bound only saves work: a test that skips fewer crops gives the same masks "
         "(test_the_cheap_bound_only_skips_crops_that_no_dilation_brings_into_the_bin)",
@@ -166,18 +228,38 @@ EQUIVALENT = {
         'category == "N" else -1) <= near[0]:': "a margin of -1 counts more blocks: a looser bound, the same masks",
     },
     "maskgen/occlusion.py": {
-        **{
-            text: "a lower cut-over only uses 32-bit labels more often (16-bit ones where fewer than 2^16 hole "
-            "pixels are): memory, not results"
-            for text in ("< 2+16", "< 2-16", "< 2*16", "< 2/16", "< 2//16", "< 2%16", "< 2>>16", "< 2|16")
-            + ("< 2&16", "< 2^16", "< 2** 15", "< 1**16", "is 2**16")
-        },
-        **{
-            text: "on bool arrays + is |, * is & and // is & (x // False is 0)"
-            for text in ("inconsistent + ~inside", "inconsistent * inside", "inconsistent // inside")
-            + ("thresholds) + disoccluded", "thresholds) + occluded_pixels(", "(map_x >= 0) * (map_x")
-            + ("(map_x <= width - 1) * (map_y", "(map_y >= 0) * (map_y")
-        },
+        **dict.fromkeys(
+            (
+                "< 2+16",
+                "< 2-16",
+                "< 2*16",
+                "< 2/16",
+                "< 2//16",
+                "< 2%16",
+                "< 2>>16",
+                "< 2|16",
+                "< 2&16",
+                "< 2^16",
+                "< 2** 15",
+                "< 1**16",
+                "is 2**16",
+            ),
+            "a lower cut-over only uses 32-bit labels more often (16-bit ones where fewer than 2^16 hole "
+            "pixels are): memory, not results",
+        ),
+        **dict.fromkeys(
+            (
+                "inconsistent + ~inside",
+                "inconsistent * inside",
+                "inconsistent // inside",
+                "thresholds) + disoccluded",
+                "thresholds) + occluded_pixels(",
+                "(map_x >= 0) * (map_x",
+                "(map_x <= width - 1) * (map_y",
+                "(map_y >= 0) * (map_y",
+            ),
+            "on bool arrays + is |, * is & and // is & (x // False is 0)",
+        ),
         "line: holes = holes.view(np.uint8) if holes.dtype == bool": "both branches give the same 0/1 bytes for "
         "the bool and 0/1 uint8 arrays it is given",
         "line: if cv2.getNumThreads() > 1:": "both branches compute the same union (tested with 1 and 2 threads): "
@@ -355,27 +437,40 @@ def _retest_survivors(module: str, outcome: dict) -> dict:
     return dict(outcome, mutants=outcome["mutants"] - gone, killed=killed, survivors=alive)
 
 
+@contextlib.contextmanager
+def _only_run_of(module: str):
+    """One run of a module at a time: a second one would mutate the same scratch copy and session."""
+    with open(WORK / f"{_name(module)}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SystemExit(f"Error: {module} is being mutated by another run; wait for it to end") from None
+        yield
+
+
 def main(modules) -> int:
-    if modules[:1] == ["--survivors"]:
-        WORK.mkdir(exist_ok=True)
-        for module in modules[1:]:
-            _record(module, _retest_survivors(module, json.loads(OUTCOMES.read_text())[module]))
-        print(REPORT.read_text())
-        return 0
-    unknown = [m for m in modules if m not in MODULES]
+    retest = modules[:1] == ["--survivors"]
+    modules = modules[1:] if retest else modules
+    recorded = json.loads(OUTCOMES.read_text()) if OUTCOMES.exists() else {}
+    unknown = [m for m in modules if m not in (recorded if retest else MODULES)]
     if unknown:
-        print(f"Error: not a module of the mutation run: {', '.join(unknown)} (see MODULES)", file=sys.stderr)
+        what = "a module with recorded survivors" if retest else "a module of the mutation run"
+        print(f"Error: not {what}: {', '.join(unknown)} (see MODULES and docs/mutation.json)", file=sys.stderr)
         return 2
     WORK.mkdir(exist_ok=True)
     for module in modules:
-        # one copy of the library per module, so that runs of different modules side by side (one per
-        # core) never import each other's mutants; a session resumes only for the code it was made
-        # from: delete the module's files under .mutation/ after changing it, to test it again
-        copy = WORK / ("copy_" + _name(module))
-        if not copy.exists():
-            scratch_copy(copy)
-        total, killed, survivors = _results(_session(module, copy), copy)
-        _record(module, dict(mutants=total, killed=killed, survivors=survivors))
+        with _only_run_of(module):
+            if retest:
+                _record(module, _retest_survivors(module, json.loads(OUTCOMES.read_text())[module]))
+                continue
+            # one copy of the library per module, so that runs of different modules side by side (one
+            # per core) never import each other's mutants; a session resumes only for the code it was
+            # made from: delete the module's files under .mutation/ after changing it, to test it again
+            copy = WORK / ("copy_" + _name(module))
+            if not copy.exists():
+                scratch_copy(copy)
+            total, killed, survivors = _results(_session(module, copy), copy)
+            _record(module, dict(mutants=total, killed=killed, survivors=survivors))
     print(REPORT.read_text())
     return 0
 
