@@ -274,17 +274,13 @@ def test_lpips_over_the_hole_box_sees_the_box_of_the_holes_and_nothing_else(tmp_
     assert metrics["lpips_box"] > metrics["lpips"]  # the same difference, over a smaller area around it
 
 
-def _metrics(rows, method):
-    return sorted((r["mask"], r["image"], r["l1"], r["psnr"], r["ssim"]) for r in rows if r["method"] == method)
-
-
 def test_a_network_scores_every_pair_once_whatever_its_batch_size(inputs):
     images, masks = load_images(inputs / "images", 64), load_masks(inputs / "masks")
     runs = {
         batch: read_results(run_benchmark(["pconv"], images, masks, inputs / str(batch), batch_size=batch, log=print))
         for batch in (1, 3)
     }
-    assert len(runs[1]) == len(masks) and _metrics(runs[3], "pconv") == _metrics(runs[1], "pconv")
+    assert len(runs[1]) == len(masks) and scores(runs[3], "pconv") == scores(runs[1], "pconv")
 
 
 def test_each_image_is_timed_and_a_batchs_time_is_shared_among_its_images(inputs, monkeypatch):

@@ -52,6 +52,13 @@ def synthetic_pool(out_dir, count=30, seed=0):
     return rows
 
 
+def one_source_pool(out_dir, valid):
+    """A raw test pool of one mask, `valid`: its pool rows."""
+    write_png_atomic(out_dir / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
+    height, width = valid.shape
+    return [dict(raw_id="v/a", video="v", first=0, second=1, hole_ratio=0.0, height=height, width=width)]
+
+
 def small_settings(**changes):
     return BenchmarkSettings(**{**dict(per_bin=4, size=SIZE, margin=MARGIN, seed=3, chunk=3), **changes})
 
@@ -117,8 +124,7 @@ def test_other_settings_in_the_same_folder_are_refused(built):
 def test_impossible_bin_names_the_cell(tmp_path):
     valid = np.ones((120, 200), np.uint8)
     valid[50:54, 90:94] = 0  # one tiny hole, even dilated by 47 px, cannot reach 0.2
-    write_png_atomic(tmp_path / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
-    rows = [dict(raw_id="v/a", video="v", first=0, second=1, hole_ratio=0.0, height=120, width=200)]
+    rows = one_source_pool(tmp_path, valid)
     with pytest.raises(UserError, match=r"cannot fill bin N 0.2-0.3") as error:
         build_test_set(tmp_path, rows, small_settings(per_bin=1, max_tries=50))
     assert "larger occlusions" in str(error.value) and "sparser" not in str(error.value)
@@ -138,8 +144,7 @@ def test_explicit_options_override_a_preset():
 def test_test_masks_spread_over_their_bins(tmp_path):
     valid = np.ones((300, 300), np.uint8)
     valid[10:300:40, 10:300:40] = 0  # a lattice of hole pixels: dilation reaches any ratio
-    write_png_atomic(tmp_path / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
-    rows = [dict(raw_id="v/a", video="v", first=0, second=1, hole_ratio=0.0, height=300, width=300)]
+    rows = one_source_pool(tmp_path, valid)
     build_test_set(tmp_path, rows, small_settings(per_bin=12))
     ratios = [float(r["hole_ratio"]) for r in read_manifest(tmp_path / "test") if r["bin"] == "0.01-0.1"]
     # drawn uniformly in (0.01, 0.1]: both halves of the bin get masks, not only the end dilation favours
@@ -253,8 +258,7 @@ def test_disk_footprint_masks_lie_in_their_cells_and_regenerate(tmp_path):
 def test_a_resumed_build_counts_what_was_done(tmp_path, capsys):
     valid = np.ones((300, 300), np.uint8)
     valid[10:300:40, 10:300:40] = 0
-    write_png_atomic(tmp_path / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
-    rows = [dict(raw_id="v/a", video="v", first=0, second=1, hole_ratio=0.0, height=300, width=300)]
+    rows = one_source_pool(tmp_path, valid)
     build_test_set(tmp_path, rows, small_settings(per_bin=2, chunk=1))
     for part in sorted((tmp_path / "test" / ".parts").iterdir())[::2]:
         part.unlink()
@@ -269,7 +273,7 @@ def _blob_pool(folder):
     the widest dilations."""
     valid = np.ones((400, 400), np.uint8)
     cv2.circle(valid, (200, 200), 10, 0, -1)
-    write_png_atomic(folder / "raw" / "test" / "v" / "a.png", mask_to_png(valid))
+    one_source_pool(folder, valid)
     load = lambda _: load_raw_mask(folder, "test", "v/a")  # noqa: E731
     return load, [reach(load(0))]
 
