@@ -8,6 +8,7 @@ import csv
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -160,21 +161,34 @@ def test_rows_of_other_masks_under_the_same_ids_are_refused_not_reused(tmp_path)
 
 @pytest.mark.slow
 def test_a_second_run_on_the_same_results_folder_is_refused_while_the_first_runs(tmp_path):
-    # 4 pairs of 2 s: the first run holds the lock long after a second one has started, even on a busy machine
-    (tmp_path / "slow.py").write_text("import time\ndef inpaint(image, mask):\n    time.sleep(2)\n    return image\n")
+    # the first run's method says when it has started and waits until the test lets it go: it holds
+    # the lock while the second run starts, on a machine however busy (a second run let in goes on)
+    (tmp_path / "held.py").write_text(
+        "import os, pathlib, time\n"
+        "def inpaint(image, mask):\n"
+        "    started = pathlib.Path('started')\n"
+        "    if not started.exists():\n"
+        "        started.write_text(str(os.getpid()))\n"
+        "    for _ in range(6000 if started.read_text() == str(os.getpid()) else 0):  # the first run only\n"
+        "        if pathlib.Path('release').exists():\n"
+        "            break\n"
+        "        time.sleep(0.01)\n"
+        "    return image\n"
+    )
     rng = np.random.default_rng(6)
     for i in range(4):
         write_image(tmp_path / "images" / f"{i}.png", rng.random((64, 64, 3)))
         write_png_atomic(tmp_path / "masks" / f"{i}.png", mask_to_png(valid_mask()))
-    command = [str(Path(sys.executable).with_name("benchmark")), *run_arguments(tmp_path, "slow:inpaint")]
+    command = [str(Path(sys.executable).with_name("benchmark")), *run_arguments(tmp_path, "held:inpaint")]
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lock = tmp_path / "out" / "results.csv.lock"
-    for _ in range(200):  # until the first run holds the lock
-        if (tmp_path / "out" / "results.csv").exists():
+    for _ in range(6000):  # until the first run is inside its method, holding the lock
+        if (tmp_path / "started").exists() or first.poll() is not None:
             break
-        subprocess.run(["sleep", "0.05"])
+        time.sleep(0.01)
     second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    (tmp_path / "release").touch()
     first.communicate(timeout=120)
     assert first.returncode == 0 and second.returncode != 0
     assert "in use by another benchmark run" in second.stderr.splitlines()[-1] and lock.exists()
