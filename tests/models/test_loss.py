@@ -1,3 +1,4 @@
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -107,24 +108,30 @@ def test_total_weights_follow_eq7():
     )
 
 
+def torchvision_vgg(arch: str) -> torch.nn.Sequential:
+    """torchvision's VGG16 or VGG19 convolutional part, built by torchvision, with the state-dict
+    names of the whole network (features.N...): the classifier (120 M parameters) only slows a test."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    return torch.nn.Sequential(OrderedDict(features=make_layers(cfgs[{"vgg16": "D", "vgg19": "E"}[arch]])))
+
+
 SHARED_VGG19 = Path(__file__).resolve().parents[3] / "shared" / "weights" / "vgg19_features_to_pool3.pth"
 
 
 @pytest.mark.slow
 def test_vgg16_and_vgg19_files_full_or_cut_after_pool3_are_recognised(tmp_path):
-    from torchvision.models import vgg16, vgg19
-
     from pconvkit.errors import UserError
     from pconvkit.models.loss import load_vgg
 
     cut = {
         k: v
-        for k, v in vgg19(weights=None).state_dict().items()
+        for k, v in torchvision_vgg("vgg19").state_dict().items()
         if k.startswith("features.") and int(k.split(".")[1]) < 19
     }
     torch.save(cut, tmp_path / "vgg19_to_pool3.pth")
     torch.save(
-        {k: v for k, v in vgg16(weights=None).state_dict().items() if k.startswith("features.")},
+        {k: v for k, v in torchvision_vgg("vgg16").state_dict().items() if k.startswith("features.")},
         tmp_path / "vgg16_features.pth",
     )
     nineteen, sixteen = load_vgg(tmp_path / "vgg19_to_pool3.pth"), load_vgg(tmp_path / "vgg16_features.pth")
@@ -189,12 +196,12 @@ def _numbered(features: VGGFeatures):
 def test_vgg_features_take_torchvisions_imagenet_input_and_pool_where_the_paper_says():
     """The reference: torchvision's own VGG16 `features` on input normalised by its published
     ImageNet transform (Normalize(mean, std)), read after pool1, pool2 and pool3 (indices 4, 9, 16)."""
-    from torchvision import models, transforms
+    from torchvision import transforms
 
     from pconvkit.models.loss import VGGFeatures
 
     torch.manual_seed(0)
-    reference = models.vgg16(weights=None).eval()
+    reference = torchvision_vgg("vgg16").eval()
     ours = VGGFeatures(reference.state_dict(), "vgg16")
     image = torch.rand(2, 3, 32, 32)
     normalised = transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])(image)
@@ -212,12 +219,14 @@ def test_weights_converted_from_pixel_level_networks_get_features_in_torchvision
     its first layer scaled by 255 x the mean ImageNet std (57.6): its pool1 activations are that many
     times larger (ReLU and max pooling are positively homogeneous). Divided by the scale, they are
     the torchvision network's."""
-    from torchvision import models
-
     from pconvkit.models.loss import VGGFeatures
 
     torch.manual_seed(0)
-    state = models.vgg16(weights=None).state_dict()
+    # the biases zero, as torchvision initialises them: only conv1_1 is scaled, and conv1_2's bias
+    # would otherwise not be
+    state = {
+        k: torch.zeros_like(v) if k.endswith("bias") else v for k, v in torchvision_vgg("vgg16").state_dict().items()
+    }
     scale = 255.0 * (0.229 + 0.224 + 0.225) / 3
     pixel_level = dict(state, **{k: state[k] * scale for k in ("features.0.weight", "features.0.bias")})
     plain, converted = VGGFeatures(state, "vgg16"), VGGFeatures(pixel_level, "vgg16")
