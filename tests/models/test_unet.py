@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from pconvkit.models.unet import PConvUNet, UNetConfig, composite
 
@@ -135,3 +136,139 @@ def test_the_skip_fill_changes_the_output_only_beside_the_pixels_it_fills(partia
     beside = torch.zeros(64, 64, dtype=torch.bool)
     beside[19:23, 29:33] = True  # the last layer's 3x3 window round the filled pixels
     assert changed[20:22, 30:32].all() and not changed[~beside].any()
+
+
+# torchvision's published ImageNet normalisation (transforms.Normalize), which the network applies inside
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def reference_partial_conv(conv, x, mask):
+    """Eq. 1 and Eq. 2 with a mask per input channel (NVIDIA's multi_channel layer): where the window
+    holds a valid value, W^T (X . M) sum(1) / sum(M) + b, the sums over the window and every channel;
+    elsewhere 0, and the mask's hole goes on."""
+    ones = torch.ones(1, *conv.weight.shape[1:])
+    total = F.conv2d(mask, ones, None, conv.stride, conv.padding)
+    out = F.conv2d(x * mask, conv.weight, None, conv.stride, conv.padding) * ones.numel() / total.clamp(min=1e-8)
+    out = out + (0 if conv.bias is None else conv.bias.view(1, -1, 1, 1))
+    valid = (total > 0).float()
+    return out * valid, valid.expand(-1, conv.out_channels, -1, -1)
+
+
+def reference_box_fill(x, mask, passes):
+    """Pixel by pixel: a hole pixel with a valid 3x3 neighbour takes their mean and becomes valid."""
+    x, mask = (x * mask).clone(), mask.clone()
+    for _ in range(passes):
+        new_x, new_mask = x.clone(), mask.clone()
+        for n, row, column in (mask[:, 0] == 0).nonzero().tolist():
+            window = (n, slice(max(row - 1, 0), row + 2), slice(max(column - 1, 0), column + 2))
+            known = mask[n, 0][window[1:]]
+            if known.sum() > 0:
+                new_x[n, :, row, column] = (x[n][(slice(None),) + window[1:]] * known).sum((1, 2)) / known.sum()
+                new_mask[n, 0, row, column] = 1
+        x, mask = new_x, new_mask
+    return x, mask
+
+
+def reference_stage(stage, x):
+    if stage.batchnorm is not None:
+        bn = stage.batchnorm
+        x = (x - bn.running_mean.view(1, -1, 1, 1)) / torch.sqrt(bn.running_var.view(1, -1, 1, 1) + bn.eps)
+        x = x * bn.weight.view(1, -1, 1, 1) + bn.bias.view(1, -1, 1, 1)
+    if isinstance(stage.activation, torch.nn.LeakyReLU):
+        return torch.where(x > 0, x, 0.2 * x)
+    return x.clamp(min=0) if stage.activation is not None else x
+
+
+def reference_unet(model, image, mask):
+    """The U-Net of Table 2 computed the obvious way from the model's parameters: input normalised
+    with ImageNet statistics; a mask per channel, up-sampled and concatenated with the features; the
+    Conv baseline's holes filled with the placeholder colour (ImageNet's mean or 127.5) before the
+    normalisation; output de-normalised."""
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    config = model.config
+    if not config.partial:
+        colour = mean if config.hole_value == "imagenet_mean" else torch.full_like(mean, 127.5 / 255)
+        x = (image * mask + colour * (1 - mask) - mean) / std
+        skips = [x]
+        if config.skip_fill:
+            filled, reached = reference_box_fill((image - mean) / std, mask, config.skip_fill)
+            skips = [torch.where(reached > 0, filled, (colour - mean) / std)]
+        for stage in model.encoder:
+            x = reference_stage(stage, F.conv2d(x, stage.conv.weight, stage.conv.bias, 2, stage.conv.padding))
+            skips.append(x)
+        for stage, skip in zip(model.decoder, reversed(skips[:-1])):
+            x = torch.cat([F.interpolate(x, scale_factor=2, mode="nearest"), skip], 1)
+            x = reference_stage(stage, F.conv2d(x, stage.conv.weight, stage.conv.bias, 1, 1))
+        return x * std + mean
+    x, m = (image - mean) / std, mask.expand(-1, 3, -1, -1)
+    skips = [(x, m)]
+    if config.skip_fill:
+        filled, reached = reference_box_fill(x, mask, config.skip_fill)
+        skips = [(filled, reached.expand(-1, 3, -1, -1))]
+    for stage in model.encoder:
+        x, m = reference_partial_conv(stage.conv, x, m)
+        x = reference_stage(stage, x)
+        skips.append((x, m))
+    for stage, (skip, skip_mask) in zip(model.decoder, reversed(skips[:-1])):
+        up, up_mask = F.interpolate(x, scale_factor=2, mode="nearest"), F.interpolate(m, scale_factor=2, mode="nearest")
+        x, m = reference_partial_conv(stage.conv, torch.cat([up, skip], 1), torch.cat([up_mask, skip_mask], 1))
+        x = reference_stage(stage, x)
+    return x * std + mean
+
+
+@pytest.mark.parametrize(
+    "partial, hole_value, skip_fill",
+    [
+        (True, "imagenet_mean", 0),
+        (True, "imagenet_mean", 2),
+        (False, "imagenet_mean", 0),
+        (False, "127.5", 0),
+        (False, "127.5", 2),
+    ],
+)
+def test_the_network_equals_table2_computed_the_obvious_way(partial, hole_value, skip_fill):
+    torch.manual_seed(1)
+    model = PConvUNet(UNetConfig(layers=3, width=0.06, partial=partial, hole_value=hole_value, skip_fill=skip_fill))
+    with torch.no_grad():  # BatchNorm statistics, scales and the two biases away from their initial values
+        for stage in list(model.encoder) + list(model.decoder):
+            if stage.conv.bias is not None:
+                stage.conv.bias.normal_(0, 0.3)
+            if stage.batchnorm is not None:
+                stage.batchnorm.running_mean.normal_(0, 0.3)
+                stage.batchnorm.running_var.uniform_(0.5, 2)
+                stage.batchnorm.weight.uniform_(0.5, 1.5)
+                stage.batchnorm.bias.normal_(0, 0.3)
+    model.eval()
+    image = torch.rand(2, 3, 32, 32)
+    mask = torch.ones(2, 1, 32, 32)
+    mask[0, :, 4:20, 6:18] = 0
+    mask[1, :, 10:13, 0:30] = 0
+    mask[1, :, 25:26, 20:22] = 0  # a one-pixel-high hole, which the skip fill closes
+    with torch.no_grad():
+        assert torch.allclose(model(image, mask), reference_unet(model, image, mask), atol=1e-5)
+
+
+def test_only_the_first_and_last_layers_have_biases_and_the_weights_start_he_initialised():
+    model = PConvUNet()
+    stages = list(model.encoder) + list(model.decoder)
+    assert [s.conv.bias is not None for s in stages] == [True] + [False] * 14 + [True]  # BatchNorm has the rest
+    assert all(float(s.conv.bias.detach().abs().max()) == 0 for s in (stages[0], stages[-1]))
+    for stage in (stages[3], stages[8]):  # He et al.: std sqrt(2 / ((1 + a^2) fan_in)), a the leak
+        slope = 0.2 if isinstance(stage.activation, torch.nn.LeakyReLU) else 0.0
+        he = (2 / ((1 + slope**2) * stage.conv.weight[0].numel())) ** 0.5
+        assert float(stage.conv.weight.detach().std()) == pytest.approx(he, rel=0.01)
+
+
+def test_depth_and_skip_fill_bounds_and_an_odd_width_are_refused_by_name():
+    assert PConvUNet(UNetConfig(layers=2, width=0.1)).stride == 4
+    for bad in (dict(layers=1), dict(layers=9), dict(skip_fill=-1)):
+        with pytest.raises(ValueError):
+            PConvUNet(UNetConfig(width=0.1, **bad))
+    with pytest.raises(ValueError, match=r"divisible by 16, got \(64, 40\)"):
+        small()(torch.rand(1, 3, 64, 40), torch.ones(1, 1, 64, 40))
+
+
+def test_composite_takes_known_pixels_from_the_input_and_holes_from_the_output():
+    image, output = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    mask = (torch.rand(2, 1, 8, 8) > 0.5).float()
+    assert torch.equal(composite(output, image, mask), torch.where(mask.bool(), image, output))
