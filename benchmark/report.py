@@ -19,7 +19,7 @@ from pconvkit.benchmark.render import plot_label, to_html
 from pconvkit.benchmark.results import read_pairing, read_results, read_run_settings, results_path
 from pconvkit.benchmark.tables import distribution_table, summarise, table1, timing_table
 from pconvkit.errors import require_extra
-from pconvkit.files import content_hash, ensure_writable_dir, write_text_atomic
+from pconvkit.files import content_hash, ensure_writable_dir, save_figure, write_text_atomic
 from pconvkit.maskgen.bins import BINS, CATEGORIES
 from pconvkit.maskgen.manifest import find_test_dir, read_settings
 
@@ -87,10 +87,7 @@ def _plot_metric(summary, metric, out_dir: Path) -> Path:
     axes[0].set_ylabel(metric.label)
     axes[1].legend(fontsize=8)
     figure.tight_layout()
-    path = out_dir / f"plot_{metric.name}.png"
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, out_dir / f"plot_{metric.name}.png", dpi=110)
 
 
 def _protocol(results_dir: Path, summary, rows, methods) -> dict:

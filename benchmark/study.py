@@ -35,7 +35,7 @@ from pconvkit.benchmark.methods import fill, make_method
 from pconvkit.benchmark.render import Number, Table, plot_label, to_latex, to_markdown
 from pconvkit.benchmark.results import read_pairing
 from pconvkit.errors import UserError
-from pconvkit.files import csv_text, read_csv_rows, write_bytes_atomic, write_image, write_text_atomic
+from pconvkit.files import csv_text, read_csv_rows, save_figure, write_bytes_atomic, write_image, write_text_atomic
 
 DESIGNS = ("unlimited", "limited")
 CATCH_PER_SESSION = 2
@@ -480,11 +480,6 @@ def rendered_tally(table: pd.DataFrame) -> Table:
 
 def write_tally(study_dir, out_dir) -> list[Path]:
     """tally.csv (every count of the tally), tally.tex, tally.md and the Fig. 9-style plot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     table = tally(study_dir)
     if table.empty:
         raise UserError(f"no answers in {study_dir} yet")
@@ -493,6 +488,18 @@ def write_tally(study_dir, out_dir) -> list[Path]:
     rendered = rendered_tally(table)
     write_text_atomic(out_dir / "tally.tex", to_latex(rendered))
     write_text_atomic(out_dir / "tally.md", to_markdown(rendered))
+    save_figure(tally_figure(table), out_dir / "fig9.png", dpi=110)
+    return [out_dir / name for name in ("tally.csv", "tally.tex", "tally.md", "fig9.png")]
+
+
+def tally_figure(table: pd.DataFrame):
+    """Fig. 9's bars: each comparison's rate (with its interval) for N and for B, over every bin,
+    beside the 0.5 of no preference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     figure, axis = plt.subplots(figsize=(7, 3.8))
     part = table[(table["category"] != "all") & (table["bin"] == "all")]
     labels = [
@@ -514,6 +521,4 @@ def write_tally(study_dir, out_dir) -> list[Path]:
     axis.set_ylabel("preference rate")
     axis.set_ylim(0, 1)
     figure.tight_layout()
-    figure.savefig(out_dir / "fig9.png", dpi=110)
-    plt.close(figure)
-    return [out_dir / name for name in ("tally.csv", "tally.tex", "tally.md", "fig9.png")]
+    return figure

@@ -28,7 +28,7 @@ from pconvkit.benchmark.render import Number, Table, plot_label, to_csv, to_mark
 from pconvkit.benchmark.results import read_results, results_path
 from pconvkit.benchmark.run import run_benchmark
 from pconvkit.errors import UserError
-from pconvkit.files import encode_image, encode_png, exclusive_lock, write_bytes_atomic, write_text_atomic
+from pconvkit.files import encode_image, encode_png, exclusive_lock, save_figure, write_bytes_atomic, write_text_atomic
 from pconvkit.images import mask_to_png, read_mask, to_uint8
 from pconvkit.maskgen.bins import BORDER_MARGIN, bin_label, border_frame
 
@@ -200,10 +200,7 @@ def write_outputs(results_dir, images: dict, methods, method_options=None) -> li
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
         figure.tight_layout()
-        path = results_dir / f"sweep_{metric}.png"
-        figure.savefig(path, dpi=110)
-        plt.close(figure)
-        written.append(path)
+        written.append(save_figure(figure, results_dir / f"sweep_{metric}.png", dpi=110))
     written.append(_figure10(results_dir, images, methods, method_options))
     return written
 

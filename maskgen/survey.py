@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from pconvkit.errors import UserError
-from pconvkit.files import encode_png, read_csv_rows, write_bytes_atomic
+from pconvkit.files import encode_png, read_csv_rows, save_figure, write_bytes_atomic
 from pconvkit.images import list_images, mask_to_png, read_mask
 from pconvkit.maskgen.bins import (
     BINS,
@@ -283,9 +283,7 @@ def comparison_picture(table, path, names=("A", "B")):
             axis.set_title(f"{name.replace('_', ' ')}, {category}", fontsize=9)
     axes[0, 0].legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=100)
 
 
 def contact_sheets(

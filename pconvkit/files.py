@@ -62,6 +62,18 @@ def write_text_atomic(path, text: str, private: bool = False):
     write_bytes_atomic(path, text.encode("utf-8"), private)
 
 
+def save_figure(figure, path, dpi: int) -> Path:
+    """A matplotlib figure as a PNG under `path`, whole or not at all (atomic_path); closes the figure."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        plt.close(figure)
+    return Path(path)
+
+
 def encode_png(array: np.ndarray) -> bytes:
     """PNG bytes of a uint8/uint16 array (H, W) or (H, W, 3) in OpenCV's BGR order."""
     ok, buf = cv2.imencode(".png", array)

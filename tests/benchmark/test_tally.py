@@ -167,3 +167,45 @@ def test_the_written_tally_holds_every_row_and_a_plot(run, tmp_path):
         label = row["comparison"] + ("" if row["bin"] == "all" else f", bin {row['bin']}")
         assert f"| {label} | {row['category']} | {row['rate']:.3f} [{row['low']:.3f}, {row['high']:.3f}] |" in markdown
     assert files[3].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_figure_shows_each_comparisons_rate_and_interval_for_n_and_b(run, tmp_path):
+    from matplotlib.colors import to_rgba
+    from matplotlib.container import BarContainer
+
+    from pconvkit.benchmark.study import tally_figure
+
+    study = make_study(run, tmp_path / "s", design="limited", per_method=4, times=(250, 1000))
+    answer_every_trial(study, tmp_path, seed=1)
+    table = tally(study)
+    shown = table[table["category"].isin(["N", "B"]) & (table["bin"] == "all")]
+    axis = tally_figure(table).axes[0]
+    (bars,) = [c for c in axis.containers if isinstance(c, BarContainer)]
+    assert [bar.get_height() for bar in bars] == pytest.approx(shown["rate"].tolist())
+    colours = [to_rgba("tab:blue" if c == "N" else "tab:orange") for c in shown["category"]]
+    assert [bar.get_facecolor() for bar in bars] == colours
+    whiskers = bars.errorbar.lines[2][0].get_segments()
+    ends = [float(end[1]) for whisker in whiskers for end in whisker]
+    assert ends == pytest.approx([v for interval in zip(shown["low"], shown["high"]) for v in interval])
+    names = [f"{r['comparison']}\n{r['duration_ms']:.0f} ms {r['category']}" for _, r in shown.iterrows()]
+    assert [t.get_text() for t in axis.get_xticklabels()] == names
+    assert [tuple(line.get_ydata()) for line in axis.lines if line.get_linestyle() == "-"][-1] == (0.5, 0.5)
+    assert axis.get_ylim() == (0, 1)
+
+
+def test_each_answer_is_joined_with_the_side_it_chose_and_the_other(run, tmp_path):
+    from pconvkit.benchmark.study import answers_frame
+
+    study = make_study(run, tmp_path / "s", per_method=4)
+    key, answers = answer_every_trial(study, tmp_path)
+    frame = answers_frame(study)
+    expected = sorted((f"mturk:{w}", t, key[t][c], key[t]["right" if c == "left" else "left"]) for w, t, c in answers)
+    assert sorted(frame[["participant", "trial", "chosen", "other"]].itertuples(index=False, name=None)) == expected
+
+
+def test_one_answer_has_a_rate_and_no_interval():
+    from pconvkit.benchmark.study import two_way_bootstrap
+
+    mean, low, high = two_way_bootstrap([1.0], ["p"], ["a"], np.random.default_rng(0))
+    assert mean == 1.0 and np.isnan(low) and np.isnan(high)
+    assert np.isnan(two_way_bootstrap([], [], [], np.random.default_rng(0))[0])

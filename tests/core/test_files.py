@@ -4,6 +4,7 @@ an earlier format is read, a newer or damaged one refused in one line, other set
 import json
 import os
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from pconvkit.files import (
     csv_text,
     read_csv_rows,
     read_settings_record,
+    save_figure,
     write_png_atomic,
     write_text_atomic,
 )
@@ -32,6 +34,28 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_behind(tmp_path):
         tmp.write_text("half of the new")
         raise RuntimeError("interrupted")
     assert path.read_text() == "old\n" and sorted(os.listdir(tmp_path)) == ["table.md"]
+
+
+def test_a_figure_is_saved_whole_or_not_at_all(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure = plt.figure()
+    path = save_figure(figure, tmp_path / "plot.png", dpi=50)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not plt.fignum_exists(figure.number)
+    broken = plt.figure()
+
+    def fails_halfway(target, **options):
+        Path(target).write_bytes(b"\x89PNG half")
+        raise OSError("disk full")
+
+    broken.savefig = fails_halfway
+    with pytest.raises(OSError, match="disk full"):
+        save_figure(broken, tmp_path / "plot.png", dpi=50)
+    assert path.read_bytes() == save_figure(plt.figure(), tmp_path / "again.png", dpi=50).read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.png", "plot.png"]  # no temporary left
+    assert not plt.fignum_exists(broken.number)
 
 
 def test_writing_onto_a_folder_is_a_user_error(tmp_path):
