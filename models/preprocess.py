@@ -33,12 +33,12 @@ def check_pair(image: np.ndarray, valid_mask: np.ndarray):
 
 def pad_to_stride(images: np.ndarray, valid_masks: np.ndarray, stride: int):
     """(B, H, W, 3) images and (B, H, W) masks padded at the bottom and right to multiples of
-    `stride`: images by reflection (replication when the pad exceeds the side), masks with hole,
-    so padding is never read as content. Returns float32 NCHW arrays (images, masks)."""
+    `stride`, the pad marked as hole: neither network reads a hole's values (PConv by Eq. 1, Conv
+    puts its placeholder there), so the images are padded with zeros. Returns float32 NCHW arrays
+    (images, masks)."""
     _, height, width = valid_masks.shape
     pad_h, pad_w = -height % stride, -width % stride
-    mode = "reflect" if pad_h < height and pad_w < width else "edge"
-    images = np.pad(np.asarray(images, np.float32), ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode=mode)
+    images = np.pad(np.asarray(images, np.float32), ((0, 0), (0, pad_h), (0, pad_w), (0, 0)))
     masks = np.pad(np.asarray(valid_masks, np.float32), ((0, 0), (0, pad_h), (0, pad_w)))
     return np.ascontiguousarray(images.transpose(0, 3, 1, 2)), masks[:, None]
 

@@ -137,8 +137,22 @@ def test_a_fingerprint_holds_the_options_and_the_weights_but_not_the_device():
     from pconvkit.models import BUNDLED_CONV_WEIGHTS
 
     assert method_fingerprint("telea", radius=1) != method_fingerprint("telea", radius=15)
+    # an option whose name sorts before "device" counts as much as any other
+    assert method_fingerprint("pconv", batch_size=1, alpha=1) != method_fingerprint("pconv", batch_size=1, alpha=2)
     assert method_fingerprint("telea", device="cpu") == method_fingerprint("telea", device="cuda")
     assert method_fingerprint("conv") == method_fingerprint("conv", weights_hash=file_hash(BUNDLED_CONV_WEIGHTS))
+
+
+@pytest.mark.parametrize("name", ["telea", "ns"])
+def test_black_and_white_known_pixels_reach_opencv_as_0_and_255(name):
+    """The float image goes to OpenCV as rint(255 x value), clipped to 0-255: pure black stays 0."""
+    image = np.zeros((24, 24, 3), np.float32)
+    image[:, 12:] = 1.0
+    valid = np.ones((24, 24), np.uint8)
+    valid[8:16, 4:20] = 0
+    output = make_method(name)(image, valid)
+    assert output[valid == 1].min() == 0.0 and output[valid == 1].max() == 1.0
+    assert output[:, :2].max() == 0.0 and output[:, -2:].min() == 1.0  # far from the hole: unchanged
 
 
 def test_a_plugins_fingerprint_follows_its_source(tmp_path, monkeypatch):
@@ -210,6 +224,15 @@ def test_a_device_option_built_at_run_time_is_left_out_of_the_fingerprint_too():
 
     key = "".join(["dev", "ice"])  # an option name made at run time, as a command line makes it: not interned
     assert method_fingerprint("telea", **{key: "cuda"}) == method_fingerprint("telea")
+
+
+def test_a_conv_method_named_at_run_time_is_fingerprinted_by_the_conv_weights():
+    from pconvkit.benchmark.methods import method_fingerprint
+    from pconvkit.files import file_hash
+    from pconvkit.models import BUNDLED_CONV_WEIGHTS
+
+    name = "".join(["co", "nv"])  # as a command line makes it: not the interned literal
+    assert method_fingerprint(name) == method_fingerprint("conv", weights_hash=file_hash(BUNDLED_CONV_WEIGHTS))
 
 
 @pytest.mark.parametrize("name", ["truth", "Damaged", "-ours", "our method"])

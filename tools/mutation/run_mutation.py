@@ -73,6 +73,24 @@ EQUIVALENT = {
         "for name in []:  # fail on unknown methods": "an unknown name is refused by method_fingerprint before "
         "anything is written anyway (test_an_unknown_method_is_refused_before_anything_runs); the loop names it first",
     },
+    "benchmark/methods.py": {
+        'if name <= "conv" else': "the neural methods are 'conv' and 'pconv': <= 'conv' picks 'conv' alone",
+        "np.where(valid_mask <= 0, 255, 0)": "masks are uint8 0/1 (images.read_mask's rule): no value is below 0",
+        "small_mask <= 0, channel_axis": "the block mask is the uint8 mask resized by nearest neighbour: no value "
+        "is below 0",
+        "known = image[mask >= 1]": "masks are uint8 0/1: >= 1 is == 1",
+        **dict.fromkeys(
+            ("np.where(valid_mask == 0, 254, 0)", "BORDER_CONSTANT, value= 254)", "BORDER_CONSTANT, value= 256)"),
+            "cv2.inpaint and pypatchmatch take every non-zero mask pixel as hole (OpenCV: 'non-zero pixels "
+            "indicate the area that needs to be inpainted'), and 256 saturates to 255 in a uint8 image",
+        ),
+        **dict.fromkeys(
+            ("np.rint(image * 255), -1, 255)", "np.rint(image * 255), 0, 256)"),
+            "the images are in [0, 1] (read from 8- or 16-bit files): rint(255 x) is in 0..255 and neither "
+            "bound is reached",
+        ),
+        "mask[None])[ -1]": "a batch of one image: [-1] is [0]",
+    },
     "maskgen/augment.py": {
         **dict.fromkeys(
             (
@@ -311,6 +329,9 @@ EQUIVALENT = {
         "line: unfolded = x.numel() * weight.shape[-2]": "which of two exact convolutions runs (im2col or "
         "oneDNN) for a layer both can run: speed and memory, not results (test_deep_layers_on_the_im2col_path)",
         "line: return unfolded < weight.numel()": "which of two exact convolutions runs: speed and memory",
+    },
+    "models/preprocess.py": {
+        "!= valid_mask.shape[: 3]:": "masks are 2-D (H, W): [:3] is [:2]",
     },
     "maskgen/bins.py": {
         "np.asarray(valid_mask) <= 0": "masks are uint8 0/1 (images.read_mask's rule): no value is below 0",
