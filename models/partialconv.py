@@ -169,7 +169,13 @@ class _PartialConvolution(torch.autograd.Function):
         masked = x if multiplier is None else x * multiplier
         scaled = grad * ratio.to(grad.dtype)
         masked, weight = masked.to(grad.dtype), weight.to(grad.dtype)
-        if _im2col_suits(masked, weight, stride, padding, dilation):
+        if isinstance(padding, str):  # "same" or "valid": convolution_backward takes numbers only
+            with torch.enable_grad():
+                inputs = [masked.detach().requires_grad_(), weight.detach().requires_grad_()]
+                output = F.conv2d(*inputs, None, stride, padding, dilation)
+                grad_x, grad_weight = torch.autograd.grad(output, inputs, scaled)
+            grad_x, grad_weight = grad_x if need_x else None, grad_weight if need_weight else None
+        elif _im2col_suits(masked, weight, stride, padding, dilation):
             grad_x, grad_weight, _ = torch.ops.aten._slow_conv2d_backward(
                 scaled, masked, weight, weight.shape[-2:], stride, padding, [need_x, need_weight, False]
             )

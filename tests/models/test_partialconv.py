@@ -136,6 +136,52 @@ def test_banded_forward_equals_the_whole_one(stride, k, height):
     assert torch.allclose(x.grad, grads[0], atol=1e-6) and torch.allclose(conv.weight.grad, grads[1], atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "kernel, dilation, padding, height",
+    [((3, 5), 1, (1, 2), 14), (4, 1, 2, 13), ((3, 3), (2, 1), (2, 1), 15), (7, 1, 3, 2)],  # last: 2 rows, pad 3
+)
+def test_banded_forward_of_odd_windows_and_tiny_inputs_equals_the_whole_one(kernel, dilation, padding, height):
+    """Bands of non-square, even-sized and dilated windows, and of an input lower than its padding:
+    each band reads the rows the whole convolution reads, and the zero padding where it would."""
+    torch.manual_seed(4)
+    conv = PartialConv2d(4, 5, kernel, 1, padding, dilation)
+    mask = random_mask((2, 1, height, 9), seed=5)
+    x = torch.rand(2, 4, height, 9)
+    whole, whole_mask = conv(x, mask)
+    conv.band_bytes = {"cpu": x.numel() * 4 // 7}  # bands of a row or two
+    banded, banded_mask = conv(x, mask)
+    assert torch.allclose(banded, whole, atol=1e-6) and torch.equal(banded_mask, whole_mask)
+    reference, _ = reference_partial_conv(conv, x, mask.expand(-1, 4, -1, -1))
+    assert torch.allclose(banded, reference, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kernel, options",
+    [
+        (3, dict(dilation=2, padding=2)),
+        (3, dict(dilation=(1, 2), padding=(1, 2))),
+        (3, dict(padding="same")),
+        (4, dict(padding="same")),  # PyTorch pads one more row and column at the bottom and right
+        (3, dict(padding="valid")),
+    ],
+)
+def test_deep_dilated_or_named_padding_layers_equal_the_reference(kernel, options):
+    """Layers shaped for the im2col path (many channels, few pixels) that it cannot run (a dilation,
+    or padding by name): oneDNN's convolution, forward and backward, with the reference's results."""
+    torch.manual_seed(2)
+    conv = PartialConv2d(48, 40, kernel, 1, **options)
+    x = torch.rand(1, 48, 6, 6, requires_grad=True)
+    assert not _im2col_suits(x, conv.weight, conv.stride, conv.padding, conv.dilation)
+    assert_equals_the_reference(conv, x, random_mask((1, 1, 6, 6), seed=3))
+
+
+def test_only_float32_on_the_cpu_takes_the_im2col_path():
+    weight = torch.rand(40, 48, 3, 3)
+    for x in (torch.rand(1, 48, 5, 6, dtype=torch.float64), torch.empty(1, 48, 5, 6, device="meta")):
+        assert not _im2col_suits(x, weight.to(x.dtype), (1, 1), (1, 1), (1, 1))
+    assert _im2col_suits(torch.rand(1, 48, 5, 6), weight, (1, 1), (1, 1), (1, 1))
+
+
 def test_mask_update_is_eq2():
     conv = layer(k=3)
     mask = torch.zeros(1, 1, 9, 9)

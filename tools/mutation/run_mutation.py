@@ -298,6 +298,40 @@ EQUIVALENT = {
         "open_size >= 1": "opening with a 1-px structuring element changes nothing",
     },
     "models/partialconv.py": {
+        **dict.fromkeys(
+            (
+                "if low != first or high < last:",
+                "if low != first or high <= last:",
+                "if low > first or high != last:",
+                "if low >= first or high != last:",
+                "if low is not first or high != last:",
+                "if low != first or high is not last:",
+            ),
+            "low = max(first, 0) >= first and high = min(last, height) <= last, and padding by (low - first, "
+            "last - high) changes nothing where they are equal: whether the branch is taken never matters",
+        ),
+        'x.device.type > "cpu" or': "every torch device type but 'cpu' sorts after it ('cuda', 'meta', 'mps', "
+        "'xpu', ...): > 'cpu' is != 'cpu'",
+        "x.dtype is not torch.float32 or": "torch dtypes are singletons: is not is !=",
+        "tuple(dilation) > (1, 1):": "dilations are at least 1: a pair above (1, 1) is one that differs from it",
+        **dict.fromkeys(
+            (
+                "kernel_height = x.shape[+2], weight",
+                "kernel_height = x.shape[2], weight",
+                "x.shape[-2], weight.shape[+2]",
+                "x.shape[-2], weight.shape[2]",
+            ),
+            "features and weights are 4-D: index 2 is index -2",
+        ),
+        "line: @staticmethod": "torch.autograd.Function calls forward, backward and symbolic on the class, where "
+        "a plain function is called the same way",
+        "line: @once_differentiable": "only first derivatives are taken (the loss is differentiated once): "
+        "once_differentiable only forbids a second",
+        'line: @torch.amp.custom_bwd(device_type="cuda")': "for CUDA's autocast only: nothing changes on the CPU, "
+        "and on a GPU the backward casts its operands to the gradient's dtype itself (not measured on a GPU)",
+        'hasattr(torch.ops.aten, "_slow_conv2d_forward") or hasattr': "both operators exist in every torch this "
+        "toolkit installs, or neither: and and or agree",
+        "diff: +    if not im2col:\n         size += size": "the estimate that decides banding: memory, not results",
         "if self.groups > 1:": "nn.Conv2d's groups are at least 1: > 1 is != 1",
         "if mask.shape[1] != 1 else": "a mask has at least one channel: != 1 is > 1",
         "x.dtype is torch.float64": "torch dtypes are singletons: is is ==",
@@ -411,11 +445,15 @@ def _results(session: Path, copy: Path) -> tuple[int, int, list[str]]:
 
 def _equivalence(module: str, diff: str) -> str | None:
     """The reason a survivor cannot change a result, if EQUIVALENT names it: by a text of its mutated
-    line, or ("line: TEXT") by a text of the original line, for a line that any mutation leaves the
-    results of alone."""
+    line, ("line: TEXT") by a text of the original line, for a line that any mutation leaves the
+    results of alone, or ("diff: TEXT") by a text of the diff, for a line told apart by its context."""
     added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
     removed = [line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
     for text, reason in EQUIVALENT.get(module, {}).items():
+        if text.startswith("diff: "):  # a text of the diff itself, its context lines included
+            if text[len("diff: ") :] in diff:
+                return reason
+            continue
         lines, needle = (removed, text[len("line: ") :]) if text.startswith("line: ") else (added, text)
         if any(needle in line for line in lines):
             return reason
