@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from pconvkit.maskgen.bins import MASK_SIZE
+
 KERNEL_RANGE = (5, 47)  # the test masks' dilation (NVIDIA's dataset page); training's: TrainConfig
 MAX_RADIUS = (KERNEL_RANGE[1] - 1) // 2 + 1
 FOOTPRINTS = ("square", "disk")
@@ -97,7 +99,7 @@ def window_distance(window: np.ndarray, size: int, footprint: str = "square") ->
     return distance[MAX_RADIUS : MAX_RADIUS + size, MAX_RADIUS : MAX_RADIUS + size]
 
 
-def largest_ratio_bound(window: np.ndarray, size: int, margin: int = 0) -> float:
+def largest_ratio_bound(window: np.ndarray, size: int, margin: int) -> float:
     """An upper bound of the crop's hole ratio at the largest kernel, for a sixteenth of the pixels.
 
     Blocks of 4 x 4 pixels of the `rotated_window` that hold a hole are grown by the largest
@@ -130,7 +132,7 @@ def half_pixel_steps(distance: np.ndarray) -> np.ndarray:
     return np.ceil(2.0 * distance).astype(np.int32)
 
 
-def augment(raw_valid: np.ndarray, params: AugmentParams, size: int = 512) -> np.ndarray:
+def augment(raw_valid: np.ndarray, params: AugmentParams, size: int = MASK_SIZE) -> np.ndarray:
     """The augmented mask, uint8 (size, size), 1 = valid, 0 = hole."""
     distance = crop_distance(raw_valid, params.angle, params.crop_x, params.crop_y, size, params.footprint)
     return (~holes_within(distance, params.kernel)).astype(np.uint8)
@@ -139,7 +141,7 @@ def augment(raw_valid: np.ndarray, params: AugmentParams, size: int = 512) -> np
 def random_augment(
     raw_valid: np.ndarray,
     rng: np.random.Generator,
-    size: int = 512,
+    size: int = MASK_SIZE,
     footprint: str = "square",
     kernel_range: tuple[int, int] = KERNEL_RANGE,
 ) -> tuple[np.ndarray, AugmentParams]:
@@ -151,7 +153,7 @@ def random_augment(
 def random_params(
     rng: np.random.Generator,
     raw_shape,
-    size: int = 512,
+    size: int = MASK_SIZE,
     footprint: str = "square",
     kernel_range: tuple[int, int] = KERNEL_RANGE,
 ) -> AugmentParams:
@@ -179,7 +181,7 @@ class AugmentedMasks:
     def __init__(
         self,
         raw_masks,
-        size: int = 512,
+        size: int = MASK_SIZE,
         seed: int = 0,
         length: int = 10**9,
         footprint: str = "square",

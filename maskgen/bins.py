@@ -12,6 +12,7 @@ BIN_EDGES = (0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 BINS = tuple(zip(BIN_EDGES[:-1], BIN_EDGES[1:]))
 CATEGORIES = ("N", "B")
 BORDER_MARGIN = 50
+MASK_SIZE = 512  # the masks' side: the paper's images and masks are 512 x 512
 
 
 def bin_label(index: int) -> str:

@@ -39,7 +39,15 @@ from pconvkit.maskgen.augment import (
     rotated_window,
     window_distance,
 )
-from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, border_frame, check_size_holds_every_bin
+from pconvkit.maskgen.bins import (
+    BINS,
+    BORDER_MARGIN,
+    CATEGORIES,
+    MASK_SIZE,
+    bin_label,
+    border_frame,
+    check_size_holds_every_bin,
+)
 from pconvkit.maskgen.manifest import SETTINGS_NAME, manifest_text, read_manifest, write_cell_mask, write_manifest
 from pconvkit.maskgen.pool import (
     PAPER_TEST_COUNT,
@@ -87,7 +95,7 @@ def preset_values(preset: str, explicit: dict) -> dict:
 @dataclass(frozen=True)
 class BenchmarkSettings:
     per_bin: int = 1000
-    size: int = 512
+    size: int = MASK_SIZE
     margin: int = BORDER_MARGIN
     seed: int = 0
     hole_white: bool = False

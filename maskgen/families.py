@@ -24,7 +24,15 @@ from tqdm import tqdm
 
 from pconvkit.errors import UserError
 from pconvkit.files import check_settings_file
-from pconvkit.maskgen.bins import BINS, BORDER_MARGIN, CATEGORIES, bin_label, check_size_holds_every_bin, classify
+from pconvkit.maskgen.bins import (
+    BINS,
+    BORDER_MARGIN,
+    CATEGORIES,
+    MASK_SIZE,
+    bin_label,
+    check_size_holds_every_bin,
+    classify,
+)
 from pconvkit.maskgen.manifest import write_cell_mask, write_manifest
 
 STROKE_WIDTHS = {"strokes-thin": (5, 15), "strokes-medium": (15, 35), "strokes-thick": (35, 70)}
@@ -38,7 +46,7 @@ MAX_SHAPES = 400  # per attempt, before starting the mask again
 class FamilySettings:
     family: str = "rect"
     per_bin: int = 1000
-    size: int = 512
+    size: int = MASK_SIZE
     margin: int = BORDER_MARGIN
     seed: int = 0
     hole_white: bool = False

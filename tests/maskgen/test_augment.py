@@ -76,6 +76,28 @@ def test_the_cheap_bound_never_falls_below_the_largest_dilations_ratio(size):
     assert checked > 100  # mostly crops below the top bin, where skipping them matters
 
 
+def test_the_cheap_bound_holds_for_a_one_pixel_hole_anywhere_in_its_block():
+    """A 4 x 4 block holds a hole whichever of its 16 pixels it is: the bound never misses it."""
+    from pconvkit.maskgen.augment import (
+        KERNEL_RANGE,
+        MAX_RADIUS,
+        half_pixel_steps,
+        largest_ratio_bound,
+        window_distance,
+    )
+
+    size = 64
+    # inside the crop, and in the border outside it, as far as the largest dilation reaches in
+    side = size + 2 * MAX_RADIUS
+    edges = [p for x in [*range(1, 9), *range(side - 9, side - 1)] for p in ((40, x), (x, 40))]
+    for row, column in [(40 + dy, 52 + dx) for dy in range(4) for dx in range(4)] + edges:
+        window = np.ones((side, side), np.uint8)
+        window[row, column] = 0
+        for footprint in ("square", "disk"):
+            holes = half_pixel_steps(window_distance(window, size, footprint)) <= KERNEL_RANGE[1] - 1
+            assert largest_ratio_bound(window, size, 0) >= holes.sum() / size**2 > 0, (row, column, footprint)
+
+
 def test_a_training_kernel_range_from_one_keeps_one_pixel_holes_and_draws_every_kernel():
     from pconvkit.maskgen.augment import AugmentedMasks, random_params
 
@@ -109,18 +131,30 @@ def _slow_augment(raw_valid, quarter_turns, crop_x, crop_y, size, kernel, footpr
     return (~holes[top : top + size, left : left + size]).astype(np.uint8)
 
 
-@pytest.mark.parametrize("footprint", ["square", "disk"])
-def test_the_augmentation_is_the_slow_obvious_one_at_quarter_turns(footprint):
+@pytest.mark.parametrize("footprint, size", [("square", 64), ("disk", 64), ("square", 56)])  # 56: not a power of 2
+def test_the_augmentation_is_the_slow_obvious_one_at_quarter_turns(footprint, size):
     rng = np.random.default_rng(0)
     raw = (rng.random((24, 24)) > 0.02).astype(np.uint8)
     raw = cv2.resize(raw, (96, 96), interpolation=cv2.INTER_NEAREST)  # blocks of 4 px, some on the edge
     raw[0, 10:14] = raw[95, 50] = 0  # holes on the source's edges, whose dilation leaves it
     for quarter_turns in range(4):
         for kernel in (1, 2, 5, 6, 13, 47):
-            crop_x, crop_y = (int(v) for v in rng.integers(0, 96 - 64 + 1, 2))
-            expected = _slow_augment(raw, quarter_turns, crop_x, crop_y, 64, kernel, footprint)
+            crop_x, crop_y = (int(v) for v in rng.integers(0, 96 - size + 1, 2))
+            expected = _slow_augment(raw, quarter_turns, crop_x, crop_y, size, kernel, footprint)
             params = AugmentParams(kernel, 90.0 * quarter_turns, crop_x, crop_y, footprint)
-            assert np.array_equal(augment(raw, params, 64), expected), (quarter_turns, kernel)
+            assert np.array_equal(augment(raw, params, size), expected), (quarter_turns, kernel)
+
+
+def test_a_source_smaller_than_the_crop_is_scaled_up_by_whole_pixels():
+    """A 16 x 16 raw mask for 64 px masks: each source pixel becomes a 4 x 4 block, then the
+    rotation and dilation of the scaled source are the slow obvious ones."""
+    rng = np.random.default_rng(5)
+    raw = (rng.random((16, 16)) > 0.1).astype(np.uint8)
+    scaled = np.kron(raw, np.ones((4, 4), np.uint8))
+    for quarter_turns in (0, 2):
+        for kernel in (1, 5):
+            expected = _slow_augment(scaled, quarter_turns, 0, 0, 64, kernel, "square")
+            assert np.array_equal(augment(raw, AugmentParams(kernel, 90.0 * quarter_turns, 0, 0), 64), expected)
 
 
 def test_a_half_turn_of_an_oblong_source_is_np_rot90_twice():
@@ -141,3 +175,25 @@ def test_random_geometry_draws_every_angle_and_every_crop_of_the_scaled_source()
     angles, crop_x, crop_y = draws.T
     assert 0 <= angles.min() < 1 and 359 < angles.max() < 360
     assert set(crop_x.astype(int)) == set(range(90 - 64 + 1)) and set(crop_y.astype(int)) == {0}
+    # a tall source, and an odd count of crop positions: 57 x 40 scaled 1.6 x is 91 x 64
+    assert scaled_shape((57, 40), 64) == (91, 64)
+    crops = np.array([random_geometry(rng, (57, 40), 64)[1:] for _ in range(3000)]).astype(int)
+    assert set(crops[:, 0]) == {0} and set(crops[:, 1]) == set(range(91 - 64 + 1))
+
+
+def test_the_augmentations_defaults_are_the_papers_and_the_builds():
+    """512 px masks (Section 4.1) wherever a size is not given; the training stream's default seed
+    is the test set's; and its nominal length outlasts the default training run, so that a
+    DataLoader over it never starts a second epoch of the same masks."""
+    import inspect
+
+    from pconvkit.maskgen.augment import AugmentedMasks, augment, random_augment, random_params
+    from pconvkit.maskgen.build import BenchmarkSettings
+    from pconvkit.models.config import TrainConfig
+
+    for function in (augment, random_augment, random_params, AugmentedMasks):
+        assert inspect.signature(function).parameters["size"].default == 512, function
+    stream = AugmentedMasks([np.ones((600, 600), np.uint8)])
+    assert stream.size == 512 and stream.seed == BenchmarkSettings().seed == 0
+    training = TrainConfig(images="i", masks="m", out="o")
+    assert len(stream) >= training.batch_size * training.steps

@@ -140,6 +140,29 @@ EQUIVALENT = {
         "        return 1.0": "a window without a hole, not skipped, has ratio 0 at every kernel: infeasible anyway",
         "count_nonzero(grown) * 17 /": "a larger bound only skips fewer crops: the same masks",
         "@dataclass(frozen=False)": "AugmentParams is never changed after it is made: frozen only guards that",
+        **dict.fromkeys(
+            (
+                "(MAX_RADIUS | margin) // 4",
+                "(MAX_RADIUS ^ margin) // 4",
+                "(MAX_RADIUS + margin) // 5",
+                "-(~(MAX_RADIUS + size - margin) // 4)",
+                "_BLOCK = np.ones(( 5, 4)",
+                "_BLOCK = np.ones((4, 5)",
+            ),
+            "the bound's region starts earlier or ends later (margins 0 and 50), or a block counts as hole "
+            "more often: more blocks counted, a looser bound, and any bound that holds gives the same masks",
+        ),
+        **dict.fromkeys(
+            ("anchor=( 1, 0)", "anchor=(0, 1)"),
+            "blocks shifted by one pixel still tile the window; the crop's last pixel column (row) leaves "
+            "the counted blocks, but the block beside it, 4 px wide and nearer the crop, is grown whenever "
+            "that one is: the bound still holds, and any bound that holds gives the same masks",
+        ),
+        **dict.fromkeys(
+            ("length: int = 11**9", "length: int = 9**9", "length: int = 10** 10", "length: int = 10** 8"),
+            "a nominal length: any above the default training's 600,000 masks is as good "
+            "(test_the_augmentations_defaults_are_the_papers_and_the_builds)",
+        ),
     },
     "maskgen/build.py": {
         **dict.fromkeys(
