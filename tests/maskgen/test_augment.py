@@ -179,6 +179,8 @@ def test_random_geometry_draws_every_angle_and_every_crop_of_the_scaled_source()
     assert scaled_shape((57, 40), 64) == (91, 64)
     crops = np.array([random_geometry(rng, (57, 40), 64)[1:] for _ in range(3000)]).astype(int)
     assert set(crops[:, 0]) == {0} and set(crops[:, 1]) == set(range(91 - 64 + 1))
+    crops = np.array([random_geometry(rng, (40, 57), 64)[1:] for _ in range(3000)]).astype(int)
+    assert set(crops[:, 0]) == set(range(91 - 64 + 1)) and set(crops[:, 1]) == {0}
 
 
 def test_the_augmentations_defaults_are_the_papers_and_the_builds():
