@@ -30,10 +30,17 @@ def hole_ratio(valid_mask: np.ndarray) -> float:
     return float(np.count_nonzero(np.asarray(valid_mask) == 0)) / valid_mask.size
 
 
+def within(ratios, low: float, high: float):
+    """low < ratio <= high, for a ratio or elementwise for an array: the bins' rule (a ratio on an
+    edge belongs to the lower bin)."""
+    ratios = np.asarray(ratios)
+    return (ratios > low) & (ratios <= high)
+
+
 def bin_index(ratio: float) -> int | None:
     """Index of the bin with low < ratio <= high, or None outside (0.01, 0.6]."""
     for index, (low, high) in enumerate(BINS):
-        if low < ratio <= high:
+        if within(ratio, low, high):
             return index
     return None
 

@@ -47,6 +47,7 @@ from pconvkit.maskgen.bins import (
     bin_label,
     border_frame,
     check_size_holds_every_bin,
+    within,
 )
 from pconvkit.maskgen.manifest import SETTINGS_NAME, manifest_text, read_manifest, write_cell_mask, write_manifest
 from pconvkit.maskgen.pool import (
@@ -166,7 +167,7 @@ def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings
             np.bincount(np.minimum(steps, KERNEL_RANGE[1]).ravel(), minlength=KERNEL_RANGE[1] + 1)
         )[kernels - 1]
         ratios = holes_per_kernel / pixels
-        feasible = (ratios > near[0]) & (ratios <= near[1])
+        feasible = within(ratios, *near)
         if category == "B":
             feasible &= steps[frame].min() <= kernels - 1
         if not feasible.any():

@@ -13,6 +13,7 @@ from pconvkit.maskgen.bins import (
     check_polarity,
     classify,
     hole_ratio,
+    within,
 )
 
 
@@ -27,6 +28,9 @@ def test_hole_ratio_and_bin_edges_are_half_open():
     assert bin_index(0.5) == 4 and bin_index(0.5 + 1e-9) == 5
     assert bin_index(0.01) is None and bin_index(0.6) == 5 and bin_index(0.61) is None
     assert len(BINS) == 6
+    ratios = np.array([0.01, 0.0100001, 0.05, 0.1, 0.1000001])
+    assert within(ratios, 0.01, 0.1).tolist() == [False, True, True, True, False]
+    assert within(0.1, 0.01, 0.1) and not within(0.01, 0.01, 0.1)
 
 
 def test_border_distance_and_category():

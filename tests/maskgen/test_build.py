@@ -163,6 +163,7 @@ def test_the_defaults_are_the_papers():
     """Section 4.1: 1,000 masks per cell, 512x512, no hole within 50 px of the border in N."""
     defaults = BenchmarkSettings()
     assert (defaults.per_bin, defaults.size, defaults.margin) == (1000, 512, 50)
+    assert defaults.seed == 0  # the seed `make demo` builds the README's masks with (it gives none)
 
 
 def test_every_row_regenerates_its_mask(built):
@@ -206,6 +207,20 @@ def test_each_mask_takes_the_thinnest_dilation_that_reaches_its_drawn_ratio(buil
     assert min(rules.values()) > 0, rules  # both rules were exercised
 
 
+def test_the_reach_of_one_hole_block_with_the_disk_footprint_by_hand():
+    """The disk's reach reads OpenCV's DIST_L2 with a 3x3 mask, whose documented steps are 0.955
+    along an axis and 1.3693 diagonally: a block (dx, dy) from the hole block, dx >= dy, is
+    1.3693 dy + 0.955 (dx - dy) away. The widest dilation (47 px) reaches 46 / 8 = 5.75 blocks."""
+    valid = np.ones((400, 400), np.uint8)
+    valid[200:204, 200:204] = 0
+    offsets = np.abs(np.mgrid[-8:9, -8:9])
+    far, near = offsets.max(0), offsets.min(0)
+    within = (1.3693 * near + 0.955 * (far - near) <= 46 / 8).sum()  # 6 blocks along the axes (5.73)
+    square = "".join(["squ", "are"])  # as a command line gives it: not the interned literal
+    assert reach(valid, "disk") == pytest.approx((1 / 100**2, within / 100**2))
+    assert reach(valid, square) == reach(valid, "square") != reach(valid, "disk")
+
+
 def test_the_reach_of_one_hole_block_by_hand():
     """At a quarter of the resolution a 4x4 hole is one block; the square footprint's thinnest
     dilation (5 px) keeps it alone, its widest (47 px) reaches 5 blocks each way: 11 x 11 blocks."""
@@ -227,19 +242,23 @@ def test_an_unfillable_bin_says_whether_the_pool_is_too_dense_too_sparse_or_neit
     assert "sparser occlusions" in _unfillable_advice([(0.4, 0.9)] * 3, 0.1, 0.2)
     assert "larger occlusions" in _unfillable_advice([(0.001, 0.05)] * 3, 0.1, 0.2)
     assert "lower --per-bin" in _unfillable_advice([(0.05, 0.5)] * 3, 0.1, 0.2)
+    # on the edges: half the pool at exactly the bin's top is not too dense, a widest dilation at
+    # exactly its bottom not too sparse (binary fractions, exact)
+    assert "lower --per-bin" in _unfillable_advice([(0.25, 0.5)] * 3, 0.125, 0.25)
+    assert "lower --per-bin" in _unfillable_advice([(0.001, 0.125)] * 3, 0.125, 0.25)
 
 
-@pytest.mark.parametrize("workers, holding", [(0, 1), (1, 1), (3, 3)])
-def test_the_memory_check_is_the_documented_estimate(monkeypatch, workers, holding):
-    """Each worker holds (512 + 2 x 24)^2 window pixels x 16 bytes (BYTES_PER_WINDOW_PIXEL's arrays);
+@pytest.mark.parametrize("workers, holding, size", [(0, 1, 512), (1, 1, 512), (3, 3, 512), (1, 1, 240)])
+def test_the_memory_check_is_the_documented_estimate(monkeypatch, workers, holding, size):
+    """Each worker holds (size + 2 x 24)^2 window pixels x 16 bytes (BYTES_PER_WINDOW_PIXEL's arrays);
     the check refuses more than 80 % of what is free: a build that needs exactly that fits, one byte
     less free does not."""
-    needed = holding * (512 + 2 * 24) ** 2 * 16
+    needed = holding * (size + 2 * 24) ** 2 * 16
     monkeypatch.setattr("pconvkit.memory.available_bytes", lambda: needed / 0.8 + 2)
-    check_test_set_memory(BenchmarkSettings(), workers=workers)
+    check_test_set_memory(BenchmarkSettings(size=size), workers=workers)
     monkeypatch.setattr("pconvkit.memory.available_bytes", lambda: needed / 0.8 - 2)
-    with pytest.raises(UserError, match="test masks of 512 px needs about"):
-        check_test_set_memory(BenchmarkSettings(), workers=workers)
+    with pytest.raises(UserError, match=f"test masks of {size} px needs about"):
+        check_test_set_memory(BenchmarkSettings(size=size), workers=workers)
 
 
 def test_disk_footprint_masks_lie_in_their_cells_and_regenerate(tmp_path):
@@ -259,13 +278,13 @@ def test_a_resumed_build_counts_what_was_done(tmp_path, capsys):
     valid = np.ones((300, 300), np.uint8)
     valid[10:300:40, 10:300:40] = 0
     rows = one_source_pool(tmp_path, valid)
-    build_test_set(tmp_path, rows, small_settings(per_bin=2, chunk=1))
-    for part in sorted((tmp_path / "test" / ".parts").iterdir())[::2]:
+    build_test_set(tmp_path, rows, small_settings(per_bin=3, chunk=2))  # chunks of 2 and 1 per cell
+    for part in sorted((tmp_path / "test" / ".parts").iterdir())[::2]:  # each cell's first chunk
         part.unlink()
     capsys.readouterr()
-    build_test_set(tmp_path, rows, small_settings(per_bin=2, chunk=1))
+    build_test_set(tmp_path, rows, small_settings(per_bin=3, chunk=2))
     bar = capsys.readouterr().err.split("\r")
-    assert any("12/24" in state for state in bar) and "24/24" in bar[-1]
+    assert any("12/36" in state for state in bar) and "36/36" in bar[-1]
 
 
 def _blob_pool(folder):
@@ -355,3 +374,119 @@ def test_the_sample_preset_is_what_the_readme_says():
     assert sample["frame_gaps"] == (1,) and sample["frame_stride"] == 2 and "every 2nd frame" in readme
     assert sample["train_count"] == sample["test_count"] == 0  # 0: every raw mask is kept
     assert f"{12 * sample['per_bin']} masks ({sample['per_bin']} per cell)" in " ".join(readme.split())
+
+
+def _ratios_by_kernel(raw, params, category, settings):
+    """{kernel: hole ratio} of every kernel 5-47 on a mask's own rotation and crop, those that
+    the cell allows (in the bin; a hole in the border frame for B, none for N is the frame set valid)."""
+    from pconvkit.maskgen.augment import AugmentParams, augment
+    from pconvkit.maskgen.bins import border_frame
+
+    frame = border_frame((settings.size,) * 2, settings.margin)
+    ratios = {}
+    for kernel in range(5, 48):
+        mask = augment(raw, AugmentParams(kernel, params.angle, params.crop_x, params.crop_y), settings.size)
+        if category == "N":
+            mask[frame] = 1
+        if category == "B" and not (mask[frame] == 0).any():
+            continue
+        ratios[kernel] = hole_ratio(mask)
+    return ratios
+
+
+@pytest.mark.parametrize("category", ["N", "B"])
+def test_without_a_source_that_reaches_the_drawn_ratio_the_mask_nearest_to_it_in_the_bin_is_taken(category):
+    """Reaches that rule every source out send the sampler straight to the fallback: of the kernels
+    whose mask lands in the bin, the one whose ratio is nearest the drawn ratio, not the thinnest."""
+    raw = np.ones((400, 400), np.uint8)
+    for y in range(20, 140, 16):  # holes in one corner only: many crops miss them, and the next draw is taken
+        raw[y : y + 3, 20:140:16] = 0
+    settings = small_settings()
+    low, high = BINS[1]
+    nearest_is_not_thinnest = 0
+    for seed in range(12):
+        target = np.random.default_rng(seed).uniform(low, high)
+        valid, source, params = sample_cell_mask(
+            lambda _: raw, [(0.0, 0.0)], category, 1, np.random.default_rng(seed), settings
+        )
+        allowed = {k: r for k, r in _ratios_by_kernel(raw, params, category, settings).items() if low < r <= high}
+        nearest = min(allowed, key=lambda k: abs(allowed[k] - target))
+        assert params.kernel == nearest and hole_ratio(valid) == allowed[nearest], seed
+        nearest_is_not_thinnest += nearest != min(allowed)
+    assert nearest_is_not_thinnest >= 3
+
+
+def test_a_drawn_ratio_out_of_reach_widens_to_the_bin_after_near_tries(monkeypatch):
+    """A source said to reach every ratio, whose one small hole cannot reach the drawn one: after
+    NEAR_TRIES draws (here 300, an int that Python does not cache) the sampler takes any ratio of
+    the bin, well within max_tries."""
+    import pconvkit.maskgen.build as build
+
+    monkeypatch.setattr(build, "NEAR_TRIES", 300)
+    raw = np.ones((160, 160), np.uint8)
+    cv2.circle(raw, (80, 80), 15, 0, -1)  # a disk at any angle: at most 47^2 + 4 47 15.5 + pi 15.5^2 px, 0.23
+    rng = np.random.default_rng(0)
+    assert rng.uniform(*BINS[2]) - 0.01 > 0.23  # the drawn ratio, out of reach
+    settings = small_settings(max_tries=400)
+    valid, _, _ = sample_cell_mask(lambda _: raw, [(0.0, 1.0)], "N", 2, np.random.default_rng(0), settings)
+    assert BINS[2][0] < hole_ratio(valid) <= 0.23
+
+
+@pytest.fixture
+def recorded_build(monkeypatch, tmp_path):
+    """build_mask_set with its stages replaced by recorders: what it hands each stage (the last call's)."""
+    import pconvkit.maskgen.build as build
+    import pconvkit.sampledata as sampledata
+
+    calls = {}
+    monkeypatch.setattr(sampledata, "sample_videos", lambda: [tmp_path / "vtest.avi", tmp_path / "Megamind.avi"])
+
+    def inputs(*given):
+        calls["inputs"] = given
+        return ["v"]
+
+    def raw_pools(videos, out_dir, train_count, test_count, test_videos, raw_settings, workers):
+        calls["pools"] = dict(train=train_count, test=test_count, test_videos=test_videos, flow=raw_settings.flow)
+        return {"test": [{"raw_id": "x"}]}
+
+    def test_set(out_dir, rows, settings, workers):
+        calls["test"] = settings
+
+    monkeypatch.setattr(build, "videos_from_inputs", inputs)
+    monkeypatch.setattr(build, "build_raw_pools", raw_pools)
+    monkeypatch.setattr(build, "build_test_set", test_set)
+    return calls
+
+
+def test_a_build_without_inputs_takes_the_sample_videos_and_the_sample_preset(recorded_build, tmp_path):
+    from pconvkit.maskgen.build import PRESETS, build_mask_set
+
+    build_mask_set(tmp_path / "out")
+    sample = PRESETS["sample"]
+    assert recorded_build["inputs"] == ([str(tmp_path / "vtest.avi"), str(tmp_path / "Megamind.avi")], (), None)
+    assert recorded_build["pools"]["test_videos"] == sample["test_videos"] == ("Megamind",)
+    assert recorded_build["pools"]["flow"].frame_stride == sample["frame_stride"] == 2
+    assert recorded_build["test"] == BenchmarkSettings(per_bin=sample["per_bin"])
+
+
+@pytest.mark.parametrize("inputs", [dict(flow_dir="flows"), dict(videos=("a.mp4",)), dict(frames=("f",))])
+def test_a_build_of_ones_own_inputs_takes_the_paper_preset_and_the_options_given(recorded_build, tmp_path, inputs):
+    from pconvkit.maskgen.build import PAPER_TEST_COUNT, build_mask_set
+
+    explicit = {"workers": 3, "per_bin": None, "test_videos": "b, c", "frame_gaps": "1,3"}
+    build_mask_set(tmp_path / "out", **inputs, explicit=explicit, test_settings=small_settings())
+    given = (inputs.get("videos", ()), inputs.get("frames", ()), inputs.get("flow_dir"))
+    assert recorded_build["inputs"] == given
+    assert recorded_build["pools"]["test"] == PAPER_TEST_COUNT and recorded_build["pools"]["test_videos"] == ("b", "c")
+    assert recorded_build["pools"]["flow"].frame_gaps == (1, 3)
+    assert recorded_build["test"] == small_settings(per_bin=1000)  # the paper's, per_bin not given
+    build_mask_set(tmp_path / "out2", **inputs, preset="sample", explicit={"per_bin": 7})
+    assert recorded_build["test"] == BenchmarkSettings(per_bin=7)
+    assert recorded_build["pools"]["test_videos"] == ("Megamind",) and recorded_build["pools"]["train"] == 0
+
+
+def test_a_build_without_test_videos_hands_none_to_the_pools(recorded_build, tmp_path):
+    from pconvkit.maskgen.build import build_mask_set
+
+    build_mask_set(tmp_path / "out", flow_dir="flows")
+    assert recorded_build["pools"]["test_videos"] is None

@@ -46,6 +46,9 @@ MODULES = {
 # Modules mutated only from a line on (the line holding the text to the end): study.py's tally; the
 # rest of it creates and serves a study, and the browser tests that stand for that are not run here.
 SCOPE = {"benchmark/study.py": "-- tally"}  # its section comment
+# A reason that starts so names a survivor that can change a result, left alive on purpose: it is
+# listed with its reason and counts as surviving in the score.
+ACCEPTED = "accepted: "
 # Surviving mutants that cannot change any result, by module: a text of the mutated line, and why.
 EQUIVALENT = {
     "benchmark/confidence.py": {
@@ -165,6 +168,19 @@ EQUIVALENT = {
         ),
     },
     "maskgen/build.py": {
+        **dict.fromkeys(
+            ("NEAR_TRIES = 501", "NEAR_TRIES = 499", "max_tries: int = 20001", "max_tries: int = 19999"),
+            ACCEPTED + "a try budget: one try more or fewer changes a mask only where its draw needed exactly "
+            "the 500th try before widening to the bin (the 20,000th before giving up), which no test pool "
+            "reaches; pinning the numbers in a test would only restate them",
+        ),
+        'settings.margin if category == "N" else 1)': "a B crop's bound without its last pixel row and "
+        "column: the blocks beside them, nearer the crop, are grown whenever theirs are, so the bound still "
+        "holds, and any bound that holds gives the same masks",
+        "if attempt >= near_tries:": "from the first try past near_tries on, near and the candidates are set "
+        "again to the same values, and no draw is taken: the same masks",
+        "type(example[ -1]) if example": "the paper preset's tuples hold items of one type (frame gaps: ints; "
+        "test videos: none, so str): the last item's type is the first's",
         **dict.fromkeys(
             (
                 "(KERNEL_RANGE[0] % 1) / 8",
@@ -486,20 +502,25 @@ def _equivalence(module: str, diff: str) -> str | None:
 def _report(outcomes: dict) -> str:
     """docs/mutation.md from the outcomes of every module run so far, in MODULES' order."""
     lines = ["# Mutation testing", "", "`make mutation` (cosmic-ray on a scratch copy); per module:", ""]
-    lines += ["Score: killed / (mutants - equivalent).", ""]
+    lines += ["Score: killed / (mutants - equivalent); an accepted survivor counts against it.", ""]
     lines += ["| module | mutants | killed | equivalent | surviving | score |", "|---|---:|---:|---:|---:|---:|"]
     details = []
     for module in [m for m in MODULES if m in outcomes]:
         total, killed, survivors = (outcomes[module][k] for k in ("mutants", "killed", "survivors"))
         reasons = [_equivalence(module, diff) for diff in survivors]
-        equivalent = sum(reason is not None for reason in reasons)
+        equivalent = sum(reason is not None and not reason.startswith(ACCEPTED) for reason in reasons)
         counted = total - equivalent
         score = f"{killed / counted:.1%}" if counted else ""
         lines.append(f"| `{module}` | {total} | {killed} | {equivalent} | {counted - killed} | {score} |")
         if survivors:
             details += [f"## Surviving mutants of `{module}`", ""]
         for diff, reason in zip(survivors, reasons):
-            verdict = "Equivalent: " + reason if reason else "Not killed yet."
+            if reason is None:
+                verdict = "Not killed yet."
+            elif reason.startswith(ACCEPTED):
+                verdict = "Not equivalent, accepted: " + reason[len(ACCEPTED) :]
+            else:
+                verdict = "Equivalent: " + reason
             details += [verdict, "", f"```diff\n{diff.strip()}\n```", ""]
     return "\n".join(lines + [""] + details) + "\n"
 
