@@ -239,7 +239,7 @@ def test_sources_are_chosen_by_whether_their_reach_overlaps_the_ratios():
 
 
 def test_an_unfillable_bin_says_whether_the_pool_is_too_dense_too_sparse_or_neither():
-    assert "sparser occlusions" in _unfillable_advice([(0.4, 0.9)] * 3, 0.1, 0.2)
+    assert "half the test pool's raw masks hold 0.40" in _unfillable_advice([(0.4, 0.9)] * 3, 0.1, 0.2)
     assert "larger occlusions" in _unfillable_advice([(0.001, 0.05)] * 3, 0.1, 0.2)
     assert "lower --per-bin" in _unfillable_advice([(0.05, 0.5)] * 3, 0.1, 0.2)
     # on the edges: half the pool at exactly the bin's top is not too dense, a widest dilation at
