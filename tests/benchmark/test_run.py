@@ -384,3 +384,26 @@ def test_the_run_records_how_many_masks_lay_outside_every_bin(inputs):
     run_benchmark(["mean"], images, masks, inputs / "out", log=print)
     settings = read_run_settings(inputs / "out")
     assert settings["outside_masks"] == 0 and settings["size"] == 64
+
+
+def test_the_scorers_save_every_networks_vectors_of_the_truths_and_of_each_output(tmp_path):
+    """With the networks' weight files, a run keeps their vectors, OUT/KIND/METHOD/MASK.npy, of the
+    truths (under gt) and of each composited output: here two stand-in networks."""
+    from pconvkit.benchmark.data import MaskEntry
+    from pconvkit.benchmark.results import INCEPTION_VECTORS, TF_LOGITS, TRUTH, vector_folder
+    from pconvkit.benchmark.run import MetricWeights, Scorers
+
+    scorers = Scorers(MetricWeights(), tmp_path)
+    networks = {INCEPTION_VECTORS: lambda x: x.mean(axis=(1, 2)), TF_LOGITS: lambda x: x.max(axis=(1, 2))}
+    scorers.vectors = dict(networks)
+    rng = np.random.default_rng(0)
+    image, output = rng.random((2, 16, 16, 3), dtype=np.float32)
+    valid = np.ones((16, 16), np.uint8)
+    valid[4:9, 3:12] = 0
+    mask = MaskEntry("m07", tmp_path / "m07.png", "N", "0.1-0.2")
+    scorers.save_truths([(mask, image)])
+    scorers.score("telea", mask, output, image, valid)
+    for kind, network in networks.items():
+        for method, picture in ((TRUTH, image), ("telea", output)):
+            saved = np.load(vector_folder(tmp_path, kind, method) / "m07.npy")
+            assert np.array_equal(saved, network(picture[None])[0].astype(np.float32)), (kind, method)

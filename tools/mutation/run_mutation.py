@@ -288,6 +288,9 @@ EQUIVALENT = {
         'category == "N" else -1) <= near[0]:': "a margin of -1 counts more blocks: a looser bound, the same masks",
     },
     "maskgen/occlusion.py": {
+        "line: @functools.lru_cache(maxsize=8)": "the pixel grid of a frame size, computed once instead of per "
+        "pair: the same read-only values either way",
+        "line: @functools.cache": "one helper thread kept instead of a new one per call: the same results",
         **dict.fromkeys(
             (
                 "< 2+16",
