@@ -11,6 +11,7 @@ from pconvkit.maskgen.bins import (
     border_distance,
     border_frame,
     check_polarity,
+    check_size_holds_every_bin,
     classify,
     hole_ratio,
     within,
@@ -98,6 +99,7 @@ def test_the_border_frame_is_margin_pixels_wide_on_every_side():
         ([0.65, 0.005, 0.0], False, r"3 of 3 masks .* check the polarity \(--hole-white\)"),
         ([0.61], False, r"^mask SRC fall outside .*\(mean hole ratio 0.61\); they look inverted"),
         ([0.7, 0.995], False, r"^SRC: 2 of 2 masks fall .* check the polarity"),  # half would fit inverted: not most
+        ([0.005, 0.7, 0.8], False, r"3 of 3 masks"),  # a set whose first mask has a small hole
     ],
 )
 def test_sets_mostly_outside_the_bins_are_stopped_with_what_they_look_like(ratios, hole_white, message):
@@ -108,3 +110,21 @@ def test_sets_mostly_outside_the_bins_are_stopped_with_what_they_look_like(ratio
 @pytest.mark.parametrize("ratios", [[], [0.6], [0.005], [0.7, 0.2, 0.3], [0.0, 0.5], [0.6, 0.61]])
 def test_sets_mostly_in_a_bin_and_single_masks_up_to_0_6_pass(ratios):
     check_polarity("SRC", ratios, False)
+
+
+def test_a_size_whose_n_masks_cannot_reach_the_last_bin_is_refused_with_the_smallest_that_can():
+    """An N mask keeps a margin-px frame valid: at most ((size - 2 margin) / size)^2 of hole, which
+    must exceed 0.5. By hand, for the paper's 50 px: size > 100 / (1 - sqrt(0.5)) = 341.4, so 342."""
+    check_size_holds_every_bin(342, 50)  # (242 / 342)^2 = 0.5007
+    with pytest.raises(
+        UserError,
+        match=r"--size 341 with a 50-px border frame leaves N masks at most 50% hole, "
+        r"short of the bin 0.5-0.6: give --size 342 or more",
+    ):
+        check_size_holds_every_bin(341, 50)  # (241 / 341)^2 = 0.4995
+    with pytest.raises(UserError, match=r"--size 64 with a 40-px .* at most 0% hole.* give --size 274 or more"):
+        check_size_holds_every_bin(64, 40)  # the frame covers it all
+    check_size_holds_every_bin(8, 0)
+    check_size_holds_every_bin(512)  # the paper's margin by default
+    with pytest.raises(UserError, match="give --size 342"):
+        check_size_holds_every_bin(300)
