@@ -406,6 +406,28 @@ EQUIVALENT = {
         "oneDNN) for a layer both can run: speed and memory, not results (test_deep_layers_on_the_im2col_path)",
         "line: return unfolded < weight.numel()": "which of two exact convolutions runs: speed and memory",
     },
+    "models/unet.py": {
+        "else (0.5 % self.mean) / self.std": "0.5 % m is 0.5 - m for the ImageNet means, all between 0.25 and 0.5",
+        "(mask == 0) * (count > 0)": "on bool tensors * is &",
+        "fill = (mask <= 0) & (count": "masks are 0/1: no value is below 0",
+        "& (count != 0)": "a count of valid pixels is never negative: != 0 is > 0",
+        "total / count.clamp(min= 0)": "where a pixel is filled its count is at least 1; elsewhere the quotient "
+        "is not taken (torch.where), and no gradient flows into the image skip",
+        "kernel // 2, bias=level <= 1)": "encoder levels start at 1: <= 1 is == 1",
+        "last = level <= 0": "decoder levels end at 0: <= 0 is == 0",
+        "batchnorm=level != 1,": "encoder levels start at 1: != 1 is > 1",
+        'hole_value >= "imagenet_mean" else': "the placeholders are 'imagenet_mean' and '127.5': only the first "
+        "sorts at or after 'imagenet_mean'",
+        **dict.fromkeys(
+            (
+                "image.shape[+2] % self.stride",
+                "image.shape[2] % self.stride",
+                "got {tuple(image.shape[+2:])}",
+                "got {tuple(image.shape[2:])}",
+            ),
+            "images are 4-D (N, 3, H, W): index 2 is -2",
+        ),
+    },
     "models/preprocess.py": {
         "!= valid_mask.shape[: 3]:": "masks are 2-D (H, W): [:3] is [:2]",
     },
