@@ -125,6 +125,16 @@ def test_a_size_whose_n_masks_cannot_reach_the_last_bin_is_refused_with_the_smal
     with pytest.raises(UserError, match=r"--size 64 with a 40-px .* at most 0% hole.* give --size 274 or more"):
         check_size_holds_every_bin(64, 40)  # the frame covers it all
     check_size_holds_every_bin(8, 0)
+    with pytest.raises(UserError, match="at most 0% hole"):
+        check_size_holds_every_bin(2, 2)  # a frame wider than the image: no interior at all
     check_size_holds_every_bin(512)  # the paper's margin by default
     with pytest.raises(UserError, match="give --size 342"):
         check_size_holds_every_bin(300)
+
+
+def test_the_papers_test_set_constants():
+    """Section 4.1: 512 x 512 masks, six bins of 0.1 from 0.01 to 0.6, a 50-px border for N."""
+    from pconvkit.maskgen.bins import BIN_EDGES, BORDER_MARGIN, CATEGORIES, MASK_SIZE
+
+    assert (MASK_SIZE, BORDER_MARGIN, CATEGORIES) == (512, 50, ("N", "B"))
+    assert BIN_EDGES == (0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)

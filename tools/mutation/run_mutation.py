@@ -432,6 +432,27 @@ EQUIVALENT = {
         "!= valid_mask.shape[: 3]:": "masks are 2-D (H, W): [:3] is [:2]",
     },
     "maskgen/bins.py": {
+        **dict.fromkeys(
+            (
+                "ratios[0] <= BIN_EDGES[+1]",
+                "ratios[0] <= BIN_EDGES[~1]",
+                "ratios[0] <= BIN_EDGES[not 1]",
+                "ratios[0] <= BIN_EDGES[1]",
+                "ratios[0] <= BIN_EDGES[- 2]",
+                "ratios[0] <= BIN_EDGES[- 0]",
+                "ratios[0] < BIN_EDGES[-1]",
+            ),
+            "the clause decides only for a single mask outside every bin, whose ratio is at most 0.01 or above "
+            "0.6: any threshold from 0.01 to 0.6 (and < or <=) gives the same",
+        ),
+        "(ratios.size <= 1 and ratios[0]": "an empty set returned before: <= 1 is == 1",
+        "if ratios.size <= 0 or": "a size is never negative",
+        "ratios[ -1] <= BIN_EDGES[-1]": "a single ratio: [-1] is [0]",
+        "(1 % BIN_EDGES[-2] ** 0.5)": "1 % sqrt(0.5) is 1 - sqrt(0.5) (sqrt(0.5) is between 0.5 and 1)",
+        "int(2 * margin // (1 - BIN_EDGES": "int() of a positive quotient is its floor: // changes nothing",
+        "if interior < BIN_EDGES[-2]:": "(size - 2 margin)^2 / size^2 is never exactly 0.5 (sqrt 2 is irrational)",
+        "(ratios > low) * (ratios <= high)": "on bool arrays * is &",
+        "(ratios > low) // (ratios <= high)": "on bool arrays // is & (x // False is 0)",
         "np.asarray(valid_mask) <= 0": "masks are uint8 0/1 (images.read_mask's rule): no value is below 0",
         "rows.size <= 0": "a size is never negative",
         "if ratios.size != 1 else": "differs from > 1 only for an empty set, which returned before",
