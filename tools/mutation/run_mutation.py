@@ -94,6 +94,27 @@ EQUIVALENT = {
         ),
         "mask[None])[ -1]": "a batch of one image: [-1] is [0]",
     },
+    "benchmark/study.py": {
+        **dict.fromkeys(
+            (
+                "plt.subplots(figsize=( 8, 3.8))",
+                "plt.subplots(figsize=( 6, 3.8))",
+                "plt.subplots(figsize=(7, 2.8))",
+                "plt.subplots(figsize=(7, 4.8))",
+                "capsize= 2,",
+                "capsize= 4,",
+                'color="grey", linewidth= 1.8)',
+                "rotation= 61, ha=",
+                "rotation= 59, ha=",
+                'ha="right", fontsize= 8)',
+                'ha="right", fontsize= 6)',
+                'savefig(out_dir / "fig9.png", dpi= 111)',
+            ),
+            "the figure's styling (its size, the error bars' caps, the 0.5 line's width, the labels' angle and "
+            "size): how it looks, not a number it shows (test_the_figure_shows_each_comparisons_rate_and_"
+            "interval_for_n_and_b checks those)",
+        ),
+    },
     "maskgen/augment.py": {
         **dict.fromkeys(
             (
