@@ -270,3 +270,85 @@ def test_table_options_that_cannot_apply_are_one_line(results):
     assert "no hole ratios" in one_error_line(runner.invoke(benchmark, ["table", str(older), "--bins", "lama"]))
     line = one_error_line(runner.invoke(benchmark, ["table", str(older), "--ssim-border", "include"]))
     assert "no SSIM over the border" in line
+
+
+@pytest.fixture
+def scored_sets(tmp_path):
+    """Two methods on 12, 10 and 8 masks of three cells (0.01-0.1 N, 0.1-0.2 N, 0.2-0.3 B), each
+    output and truth with saved stand-in vectors: class probabilities (IS), logits (the published
+    IS) and features (FID, KID)."""
+    from pconvkit.benchmark.results import FEATURE_VECTORS, INCEPTION_VECTORS, TF_LOGITS, TRUTH, vector_folder
+
+    rng = np.random.default_rng(5)
+    rows, cells = [], [("N", "0.01-0.1", 12), ("N", "0.1-0.2", 10), ("B", "0.2-0.3", 8)]
+    for category, bin_, count in cells:
+        for k in range(count):
+            mask = f"{bin_}-{k}"
+            for method, sharpness in ((TRUTH, 4.0), ("a", 3.0), ("b", 1.0)):
+                if method != TRUTH:
+                    rows.append((method, mask, f"photo{k % 4}", category, bin_, float(rng.random())))
+                logits = rng.normal(0, sharpness, 6)
+                vectors = {INCEPTION_VECTORS: np.exp(logits) / np.exp(logits).sum(), TF_LOGITS: logits}
+                vectors[FEATURE_VECTORS] = rng.normal(sharpness, 1.0, 3)
+                for kind, vector in vectors.items():
+                    vector_folder(tmp_path, kind, method).mkdir(parents=True, exist_ok=True)
+                    np.save(vector_folder(tmp_path, kind, method) / f"{mask}.npy", vector.astype(np.float32))
+    write_results(tmp_path / "results.csv", rows)
+    return tmp_path
+
+
+def _stacked(folder, kind, method, masks):
+    from pconvkit.benchmark.results import vector_folder
+
+    return np.stack([np.load(vector_folder(folder, kind, method) / f"{m}.npy") for m in masks])
+
+
+def test_the_set_metrics_of_each_cell_come_from_its_own_saved_vectors(scored_sets, monkeypatch):
+    """IS and its drop per cell from the saved probabilities (cells of at least 10 masks), the
+    published IS from the logits, FID and KID per bin and over every bin from the features: each the
+    metric's own function on exactly that cell's vectors; the best mark by the metric's direction."""
+    import pconvkit.benchmark.tables as tables
+    from pconvkit.benchmark.metrics import inception_score
+    from pconvkit.benchmark.perceptual import fid, inception_score_tf, kid
+    from pconvkit.benchmark.results import FEATURE_VECTORS, INCEPTION_VECTORS, TF_LOGITS, TRUTH
+
+    monkeypatch.setattr(tables, "FID_MIN_IMAGES", 10)  # so that 12 images are enough, and 8 are not
+    summary = summarise(scored_sets)
+    cells = summary.cells.set_index(["method", "metric", "column"])["value"]
+    masks = {
+        label: [f"{label}-{k}" for k in range(n)] for label, n in (("0.01-0.1", 12), ("0.1-0.2", 10), ("0.2-0.3", 8))
+    }
+    for method in ("a", "b"):
+        for bin_, category in (("0.01-0.1", "N"), ("0.1-0.2", "N")):
+            column = f"{bin_} {category}"
+            score = inception_score(_stacked(scored_sets, INCEPTION_VECTORS, method, masks[bin_]))[0]
+            truth = inception_score(_stacked(scored_sets, INCEPTION_VECTORS, TRUTH, masks[bin_]))[0]
+            assert cells[method, "is", column] == pytest.approx(score, rel=1e-9)
+            assert cells[method, "is_drop", column] == pytest.approx(truth - score, rel=1e-9)
+            logits = _stacked(scored_sets, TF_LOGITS, method, masks[bin_])
+            assert cells[method, "is_tf", column] == pytest.approx(inception_score_tf(logits), rel=1e-9)
+        assert (method, "is", "0.2-0.3 B") not in cells.index  # 8 masks: too few for 10 splits
+    for metric in ("is", "is_drop"):
+        for column in ("0.01-0.1 N", "0.1-0.2 N"):
+            values = {m: cells[m, metric, column] for m in ("a", "b")}
+            best = (min if metric == "is_drop" else max)(values, key=values.get)
+            assert summary.best[metric, column] == {best}
+    distribution = summary.distribution.set_index(["method", "bin"])
+    for method in ("a", "b"):
+        every = [m for bin_ in masks for m in masks[bin_]]
+        for bin_, chosen in [*masks.items(), (tables.TOTAL, every)]:
+            outputs, truths = (_stacked(scored_sets, FEATURE_VECTORS, who, chosen) for who in (method, TRUTH))
+            row = distribution.loc[method, bin_]
+            assert row["images"] == len(chosen) and bool(row["biased"]) == (len(chosen) < 10)
+            assert row["fid"] == pytest.approx(fid(outputs, truths)) and row["kid"] == pytest.approx(
+                kid(outputs, truths)
+            )
+
+
+def test_column_headings_show_each_bins_closed_ends():
+    from pconvkit.benchmark.tables import PAPER_BINS, binning
+
+    assert PAPER_BINS.headings() == ["(0.01,0.1]", "(0.1,0.2]", "(0.2,0.3]", "(0.3,0.4]", "(0.4,0.5]", "(0.5,0.6]"]
+    assert binning("0,0.2,0.5,1").headings() == ["[0,0.2)", "[0.2,0.5)", "[0.5,1]"]  # LaMa's rule: the last closed
+    assert binning("0.25,0.75").headings() == ["[0.25,0.75]"]
+    assert binning("lama").labels()[:2] == ["0-10%", "10-20%"] and binning("0,0.5,1").labels() == ["0-0.5", "0.5-1"]
