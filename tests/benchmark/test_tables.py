@@ -352,3 +352,34 @@ def test_column_headings_show_each_bins_closed_ends():
     assert binning("0,0.2,0.5,1").headings() == ["[0,0.2)", "[0.2,0.5)", "[0.5,1]"]  # LaMa's rule: the last closed
     assert binning("0.25,0.75").headings() == ["[0.25,0.75]"]
     assert binning("lama").labels()[:2] == ["0-10%", "10-20%"] and binning("0,0.5,1").labels() == ["0-0.5", "0.5-1"]
+
+
+def test_the_fid_table_has_a_row_per_metric_and_method_and_the_images_of_each_bin(scored_sets):
+    from pconvkit.benchmark.tables import TOTAL, distribution_table
+
+    summary = summarise(scored_sets)
+    table = distribution_table(summary)
+    assert table.columns == [f"{b} N+B" for b in (*summary.bins.labels(), TOTAL)]
+    assert [row[:2] for row in table.rows] == [["FID", "a"], ["FID", "b"], ["KID", "a"], ["KID", "b"]]
+    by_cell = summary.distribution.set_index(["method", "bin"])
+    images = {"0.01-0.1": 12, "0.1-0.2": 10, "0.2-0.3": 8, TOTAL: 30}
+    for (_, method, *cells), metric in zip(table.rows, ("fid", "fid", "kid", "kid")):
+        for bin_, cell in zip((*summary.bins.labels(), TOTAL), cells):
+            if bin_ not in images:
+                assert cell is None  # a bin without masks
+                continue
+            assert cell.value == by_cell.loc[(method, bin_), metric] and cell.count == images[bin_]
+
+
+def test_the_timing_table_has_each_methods_mean_seconds_and_device(results):
+    from pconvkit.benchmark.tables import timing_table
+
+    table = timing_table(results)
+    assert [row[:2] for row in table.rows] == [["a", "cpu"], ["b", "cpu"]]
+    assert [(row[2].value, row[2].count) for row in table.rows] == [(pytest.approx(0.1), 16)] * 2
+
+
+def test_the_total_column_gets_its_own_heading_over_both_categories(results):
+    table = table1(summarise(results, total=True))
+    assert table.groups[-1] == ("all bins", 1) and table.groups[0] == ("(0.01,0.1]", 2)
+    assert table.subheads[-1] == "N+B" and len(table.subheads) == len(table.columns) == 13
