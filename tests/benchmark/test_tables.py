@@ -383,3 +383,49 @@ def test_the_total_column_gets_its_own_heading_over_both_categories(results):
     table = table1(summarise(results, total=True))
     assert table.groups[-1] == ("all bins", 1) and table.groups[0] == ("(0.01,0.1]", 2)
     assert table.subheads[-1] == "N+B" and len(table.subheads) == len(table.columns) == 13
+
+
+def test_marks_captions_and_counts_follow_each_column_and_option(tmp_path):
+    """'a' wins one column and 'b' the other, each clearly: each column's own ranking marks its
+    winner. Five scored masks lie outside the paper's bins: counted in the caption, which names the
+    statistic of the cells; no run.json: no sentence about masks outside the set's bins."""
+    from pconvkit.benchmark.tables import PAPER_BINS, binning
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for k in range(6):
+        noise = float(rng.normal(0, 0.05))
+        rows += [
+            ("a", f"n{k}", f"p{k % 3}", "N", "0.01-0.1", 1 + noise),
+            ("b", f"n{k}", f"p{k % 3}", "N", "0.01-0.1", 3),
+        ]
+        rows += [("a", f"b{k}", f"p{k % 3}", "B", "0.1-0.2", 3 + noise), ("b", f"b{k}", f"p{k % 3}", "B", "0.1-0.2", 1)]
+    rows += [(m, f"o{k}", "p0", "B", "0.6-1", 1.0) for k in range(5) for m in "ab"]  # outside the paper's bins
+    write_results(tmp_path / "results.csv", rows)
+    summary = summarise(tmp_path)
+    assert summary.best["l1", "0.01-0.1 N"] == {"a"} and summary.best["l1", "0.1-0.2 B"] == {"b"}
+    assert summary.left_out == 5 and summary.outside_masks == 0
+    caption = table1(summary).caption
+    assert caption.startswith("Cells: mean [95 % interval") and "5 scored masks lie outside" in caption
+    assert "outside every bin (0.01, 0.6]" not in caption
+    assert table1(summary, stat="mean-std").caption.startswith("Cells: mean ± standard deviation")
+    ssim = summary.cells.set_index(["method", "metric", "column"])["value"]["a", "ssim", "0.01-0.1 N"]
+    frame = pd.read_csv(tmp_path / "results.csv")
+    a = frame[(frame.method == "a") & (frame.category == "N")]
+    assert ssim == pytest.approx(a["ssim"].mean()) != pytest.approx(a["ssim_full"].mean())  # crop: the paper's
+    include = "".join(["inc", "lude"])  # as a command line gives it
+    full = summarise(tmp_path, ssim_border=include).cells.set_index(["method", "metric", "column"])["value"]
+    assert full["a", "ssim", "0.01-0.1 N"] == pytest.approx(a["ssim_full"].mean())
+    assert not binning("paper", "together").by_border and binning("paper", "apart") == PAPER_BINS
+    apart = table1(summarise(tmp_path, bins=binning("paper", "apart")), with_paper=True)
+    assert any(method.endswith("(not run)") for _, method in _by_row(apart))
+
+
+def test_a_metric_missing_from_an_older_results_file_leaves_the_others_in_the_table(tmp_path):
+    rows = [("a", f"{k}", f"p{k % 2}", "N", "0.01-0.1", 1.0 + k) for k in range(4)]
+    write_results(tmp_path / "results.csv", rows)
+    frame = pd.read_csv(tmp_path / "results.csv")
+    frame["l1_hole"] = float("nan")  # not computed by that version
+    frame.to_csv(tmp_path / "results.csv", index=False, na_rep="nan")
+    metrics = set(summarise(tmp_path).cells["metric"])
+    assert "l1_hole" not in metrics and {"l1", "psnr", "ssim", "psnr_hole"} <= metrics
