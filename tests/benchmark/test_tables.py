@@ -274,13 +274,13 @@ def test_table_options_that_cannot_apply_are_one_line(results):
 
 @pytest.fixture
 def scored_sets(tmp_path):
-    """Two methods on 12, 10 and 8 masks of three cells (0.01-0.1 N, 0.1-0.2 N, 0.2-0.3 B), each
+    """Two methods on 12, 10 and 9 masks of three cells (0.01-0.1 N, 0.1-0.2 N, 0.2-0.3 B), each
     output and truth with saved stand-in vectors: class probabilities (IS), logits (the published
     IS) and features (FID, KID)."""
     from pconvkit.benchmark.results import FEATURE_VECTORS, INCEPTION_VECTORS, TF_LOGITS, TRUTH, vector_folder
 
     rng = np.random.default_rng(5)
-    rows, cells = [], [("N", "0.01-0.1", 12), ("N", "0.1-0.2", 10), ("B", "0.2-0.3", 8)]
+    rows, cells = [], [("N", "0.01-0.1", 12), ("N", "0.1-0.2", 10), ("B", "0.2-0.3", 9)]
     for category, bin_, count in cells:
         for k in range(count):
             mask = f"{bin_}-{k}"
@@ -312,11 +312,11 @@ def test_the_set_metrics_of_each_cell_come_from_its_own_saved_vectors(scored_set
     from pconvkit.benchmark.perceptual import fid, inception_score_tf, kid
     from pconvkit.benchmark.results import FEATURE_VECTORS, INCEPTION_VECTORS, TF_LOGITS, TRUTH
 
-    monkeypatch.setattr(tables, "FID_MIN_IMAGES", 10)  # so that 12 images are enough, and 8 are not
+    monkeypatch.setattr(tables, "FID_MIN_IMAGES", 10)  # so that 10 images are enough, and 9 are not
     summary = summarise(scored_sets)
     cells = summary.cells.set_index(["method", "metric", "column"])["value"]
     masks = {
-        label: [f"{label}-{k}" for k in range(n)] for label, n in (("0.01-0.1", 12), ("0.1-0.2", 10), ("0.2-0.3", 8))
+        label: [f"{label}-{k}" for k in range(n)] for label, n in (("0.01-0.1", 12), ("0.1-0.2", 10), ("0.2-0.3", 9))
     }
     for method in ("a", "b"):
         for bin_, category in (("0.01-0.1", "N"), ("0.1-0.2", "N")):
@@ -327,7 +327,8 @@ def test_the_set_metrics_of_each_cell_come_from_its_own_saved_vectors(scored_set
             assert cells[method, "is_drop", column] == pytest.approx(truth - score, rel=1e-9)
             logits = _stacked(scored_sets, TF_LOGITS, method, masks[bin_])
             assert cells[method, "is_tf", column] == pytest.approx(inception_score_tf(logits), rel=1e-9)
-        assert (method, "is", "0.2-0.3 B") not in cells.index  # 8 masks: too few for 10 splits
+        assert (method, "is", "0.2-0.3 B") not in cells.index  # 9 masks: too few for 10 splits
+        assert (method, "is_tf", "0.2-0.3 B") not in cells.index
     for metric in ("is", "is_drop"):
         for column in ("0.01-0.1 N", "0.1-0.2 N"):
             values = {m: cells[m, metric, column] for m in ("a", "b")}
@@ -362,7 +363,7 @@ def test_the_fid_table_has_a_row_per_metric_and_method_and_the_images_of_each_bi
     assert table.columns == [f"{b} N+B" for b in (*summary.bins.labels(), TOTAL)]
     assert [row[:2] for row in table.rows] == [["FID", "a"], ["FID", "b"], ["KID", "a"], ["KID", "b"]]
     by_cell = summary.distribution.set_index(["method", "bin"])
-    images = {"0.01-0.1": 12, "0.1-0.2": 10, "0.2-0.3": 8, TOTAL: 30}
+    images = {"0.01-0.1": 12, "0.1-0.2": 10, "0.2-0.3": 9, TOTAL: 31}
     for (_, method, *cells), metric in zip(table.rows, ("fid", "fid", "kid", "kid")):
         for bin_, cell in zip((*summary.bins.labels(), TOTAL), cells):
             if bin_ not in images:
