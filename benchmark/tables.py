@@ -139,7 +139,8 @@ def binning(bins: str = "paper", categories: str | None = None) -> Binning:
             edges = tuple(float(edge) for edge in bins.split(","))
         except ValueError:
             raise UserError(f"--bins {bins!r}: paper, lama, or comma-separated hole ratios such as 0,0.2,0.4") from None
-        if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0 or edges[-1] > 1:
+        # written so that a NaN edge fails it: every comparison with NaN is false
+        if len(edges) < 2 or not all(a < b for a, b in zip(edges, edges[1:])) or not 0 <= edges[0] <= edges[-1] <= 1:
             raise UserError(f"--bins {bins!r}: at least two increasing hole ratios in [0, 1]")
         chosen = Binning(bins, edges, by_border=False)
     if categories is not None:
