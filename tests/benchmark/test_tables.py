@@ -234,7 +234,7 @@ def test_edges_of_ones_own_and_categories_apart(tmp_path, results):
     assert not any(method.endswith("(not run)") for _, method in _by_row(table))  # the paper's methods, its bins
     with pytest.raises(UserError, match="--with-paper"):
         table1(summary, with_paper=True)
-    for text in ("0.3,0.1", "0.5", "a,b", "-0.1,0.2", "0.5,1.5"):
+    for text in ("0.3,0.1", "0.5", "a,b", "-0.1,0.2", "0.5,1.5", "nan,0.5", "0,0.5,nan", "0.2,0.2"):
         with pytest.raises(UserError, match="--bins"):
             binning(text)
 
