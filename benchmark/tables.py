@@ -80,8 +80,7 @@ class Binning:
     by_border: bool = True
 
     def labels(self) -> list[str]:
-        if self.closed == "right":
-            return list(BIN_LABELS)
+        # "low-high", as maskgen.bins.bin_label writes them: the paper's bins come out as BIN_LABELS
         if self.name == "lama":  # LaMa's own names: 0-10%, 10-20%, ...
             return [f"{low * 100:.0f}-{high * 100:.0f}%" for low, high in zip(self.edges, self.edges[1:])]
         return [f"{low:g}-{high:g}" for low, high in zip(self.edges, self.edges[1:])]
@@ -178,15 +177,15 @@ class Summary:
 
     cells: pd.DataFrame
     best: dict
-    against: pd.DataFrame | None = None
-    reference: str | None = None
-    protocol: str = ""
-    distribution: pd.DataFrame | None = None  # method, bin, images, fid, kid (FID and KID per bin)
-    total: bool = False
-    outside_masks: int = 0  # masks of the run's set outside every bin (run.json)
-    bins: Binning = PAPER_BINS
-    left_out: int = 0  # scored masks outside the table's bins
-    ssim_border: str = "crop"
+    against: pd.DataFrame | None
+    reference: str | None
+    protocol: str
+    distribution: pd.DataFrame | None  # method, bin, images, fid, kid (FID and KID per bin)
+    total: bool
+    outside_masks: int  # masks of the run's set outside every bin (run.json)
+    bins: Binning
+    left_out: int  # scored masks outside the table's bins
+    ssim_border: str
 
 
 def summarise(

@@ -387,8 +387,8 @@ def test_the_total_column_gets_its_own_heading_over_both_categories(results):
 
 
 def test_marks_captions_and_counts_follow_each_column_and_option(tmp_path):
-    """'a' wins one column and 'b' the other, each clearly: each column's own ranking marks its
-    winner. Five scored masks lie outside the paper's bins: counted in the caption, which names the
+    """'a' wins one column and 'b' the other, each clearly, and b's value in the second is better than
+    a's in the first: each column's own ranking marks its winner. Five scored masks lie outside the paper's bins: counted in the caption, which names the
     statistic of the cells; no run.json: no sentence about masks outside the set's bins."""
     from pconvkit.benchmark.tables import PAPER_BINS, binning
 
@@ -397,10 +397,10 @@ def test_marks_captions_and_counts_follow_each_column_and_option(tmp_path):
     for k in range(6):
         noise = float(rng.normal(0, 0.05))
         rows += [
-            ("a", f"n{k}", f"p{k % 3}", "N", "0.01-0.1", 1 + noise),
+            ("a", f"n{k}", f"p{k % 3}", "N", "0.01-0.1", 2 + noise),
             ("b", f"n{k}", f"p{k % 3}", "N", "0.01-0.1", 3),
         ]
-        rows += [("a", f"b{k}", f"p{k % 3}", "B", "0.1-0.2", 3 + noise), ("b", f"b{k}", f"p{k % 3}", "B", "0.1-0.2", 1)]
+        rows += [("a", f"b{k}", f"p{k % 3}", "B", "0.1-0.2", 4 + noise), ("b", f"b{k}", f"p{k % 3}", "B", "0.1-0.2", 1)]
     rows += [(m, f"o{k}", "p0", "B", "0.6-1", 1.0) for k in range(5) for m in "ab"]  # outside the paper's bins
     write_results(tmp_path / "results.csv", rows)
     summary = summarise(tmp_path)
@@ -430,3 +430,162 @@ def test_a_metric_missing_from_an_older_results_file_leaves_the_others_in_the_ta
     frame.to_csv(tmp_path / "results.csv", index=False, na_rep="nan")
     metrics = set(summarise(tmp_path).cells["metric"])
     assert "l1_hole" not in metrics and {"l1", "psnr", "ssim", "psnr_hole"} <= metrics
+
+
+def _save_vector(folder, kind, method, mask, vector):
+    from pconvkit.benchmark.results import vector_folder
+
+    vector_folder(folder, kind, method).mkdir(parents=True, exist_ok=True)
+    np.save(vector_folder(folder, kind, method) / f"{mask}.npy", np.asarray(vector, np.float32))
+
+
+@pytest.fixture
+def uneven_sets(tmp_path):
+    """Two methods whose saved vectors make IS values below their IS drops: 'a' outputs uniform class
+    probabilities (IS 1), 'b' half-peaked ones, the truth peaked ones. 'b' is better than 'a' in l1 by
+    2 everywhere. Cells: 9 masks in 0.01-0.1 N (too few for IS), 60 in 0.1-0.2 N, one in 0.2-0.3 N and
+    two in 0.3-0.4 N (FID from 2 images up)."""
+    from pconvkit.benchmark.results import FEATURE_VECTORS, INCEPTION_VECTORS, TRUTH
+
+    rng = np.random.default_rng(11)
+    uniform = np.full(6, 1 / 6)
+    rows = []
+    for bin_, count in (("0.01-0.1", 9), ("0.1-0.2", 60), ("0.2-0.3", 1), ("0.3-0.4", 2)):
+        for k in range(count):
+            mask, peaked = f"{bin_}-{k:02d}", np.eye(6)[k % 6] * 0.94 + 0.01
+            level = float(rng.uniform(3, 4))
+            rows += [("a", mask, f"photo{k % 5}", "N", bin_, level + 2), ("b", mask, f"photo{k % 5}", "N", bin_, level)]
+            for method, probabilities in ((TRUTH, peaked), ("a", uniform), ("b", (peaked + uniform) / 2)):
+                _save_vector(tmp_path, INCEPTION_VECTORS, method, mask, probabilities)
+                _save_vector(tmp_path, FEATURE_VECTORS, method, mask, rng.normal(0, 1, 3))
+    write_results(tmp_path / "results.csv", rows)
+    return tmp_path
+
+
+def test_set_metrics_are_ranked_apart_from_every_other_metric_and_cell(uneven_sets):
+    """The IS drop is the truth's IS minus the outputs' (here more than the outputs' IS itself); each
+    metric's best mark is ranked among that metric's values only; a cell too small for IS leaves the
+    cells after it alone; a bin of one image has no FID and one of two has; the total column changes
+    no bin's FID; the FID table prints 4 significant digits and the IS row follows the empty LPIPS."""
+    from pconvkit.benchmark.metrics import inception_score
+    from pconvkit.benchmark.results import FEATURE_VECTORS, INCEPTION_VECTORS, TRUTH
+    from pconvkit.benchmark.tables import distribution_table
+
+    summary = summarise(uneven_sets)
+    cells = summary.cells.set_index(["method", "metric", "column"])["value"]
+    masks = [f"0.1-0.2-{k:02d}" for k in range(60)]
+    truth = inception_score(_stacked(uneven_sets, INCEPTION_VECTORS, TRUTH, masks))[0]
+    for method in ("a", "b"):
+        score = inception_score(_stacked(uneven_sets, INCEPTION_VECTORS, method, masks))[0]
+        assert cells[method, "is", "0.1-0.2 N"] == pytest.approx(score)
+        assert cells[method, "is_drop", "0.1-0.2 N"] == pytest.approx(truth - score)
+        assert (method, "is", "0.01-0.1 N") not in cells.index
+    assert cells["a", "is", "0.1-0.2 N"] == pytest.approx(1.0) and truth > 2 * cells["b", "is", "0.1-0.2 N"] > 2
+    assert cells["b", "is_drop", "0.1-0.2 N"] > cells["a", "is", "0.1-0.2 N"]  # a drop above an IS
+    assert summary.best["is_drop", "0.1-0.2 N"] == {"b"} and summary.best["is", "0.1-0.2 N"] == {"b"}
+    assert summary.best["l1", "0.1-0.2 N"] == {"b"}  # though a's IS (1) is below b's l1 (3 to 4)
+    distribution = summary.distribution.set_index(["method", "bin"])
+    assert ("a", "0.2-0.3") not in distribution.index and distribution.loc[("a", "0.3-0.4"), "images"] == 2
+    pd.testing.assert_frame_equal(summarise(uneven_sets, total=True).distribution, summary.distribution)
+    outputs, real = (_stacked(uneven_sets, FEATURE_VECTORS, who, masks) for who in ("a", TRUTH))
+    from pconvkit.benchmark.perceptual import fid
+
+    markdown = to_markdown(distribution_table(summary))
+    assert f"| {fid(outputs, real):.4g} (n=60) |" in markdown
+    assert {method for metric, method in _by_row(table1(summary)) if metric == "IS"} == {"a", "b"}
+
+
+def test_option_words_from_a_command_line_are_read_by_their_value(results):
+    """A command line's words are new strings, not the program's own constants."""
+    from pconvkit.benchmark.tables import PAPER_BINS, binning
+
+    def word(text):
+        return "".join(list(text))  # equal, but another object
+
+    assert binning(word("paper")) == PAPER_BINS and binning(word("lama")).name == "lama"
+    assert binning(word("lama"), word("apart")).by_border and not binning(word("paper"), word("together")).by_border
+    summary = summarise(results, ssim_border=word("include"))
+    assert "SSIM over every pixel" in table1(summary).caption
+    cell = _by_row(table1(summary, stat=word("mean-ci")))["l1 (%)", "a"]["0.01-0.1 N"]
+    assert table1(summary, stat=word("mean-ci")).caption.startswith("Cells: mean [95 % interval")
+    assert cell.low < cell.value < cell.high and cell.std is None
+    cell = _by_row(table1(summary, stat=word("mean-std")))["l1 (%)", "a"]["0.01-0.1 N"]
+    assert cell.low is None and cell.std > 0
+    assert "SSIM over every pixel" not in table1(summarise(results)).caption  # the paper's crop
+
+
+def test_bins_of_ones_own_are_read_whole():
+    """Unknown words are refused whatever their place in the alphabet; edges of one's own put N and B
+    together unless asked; the last bin (and only it) is closed for any count of bins; a ratio on the
+    last edge is in the last bin and one above it in none."""
+    from pconvkit.benchmark.tables import PAPER_BINS, binning
+    from pconvkit.maskgen.bins import BIN_LABELS
+
+    for word in ("zebra", "apple", "papers"):
+        with pytest.raises(UserError, match="--bins"):
+            binning(word)
+    assert binning("0,0.5,1").columns() == ["0-0.5 N+B", "0.5-1 N+B"]
+    assert PAPER_BINS.labels() == list(BIN_LABELS)
+    assert binning("0,0.5,1").headings() == ["[0,0.5)", "[0.5,1]"]
+    assert binning("0,0.1,0.2,0.3,0.4").headings()[-2:] == ["[0.2,0.3)", "[0.3,0.4]"]
+    frame = pd.DataFrame(dict(hole_ratio=[0.05, 0.3, 0.35, 0.1, 0.0], category="N"))
+    assigned = binning("0,0.1,0.2,0.3").assign(frame)
+    assert assigned["hole_ratio"].tolist() == [0.05, 0.3, 0.1, 0.0]
+    assert assigned["bin"].tolist() == ["0-0.1", "0.2-0.3", "0.1-0.2", "0-0.1"]
+
+
+def test_ties_significance_and_paired_differences_by_hand(tmp_path):
+    """'a' and 'c' are the same method (a tie, both bold); 'b' is better than both by a small margin
+    in every metric (l1 by 0.5, SSIM by 0.05: sole best); differences against 'c' are one row per
+    other method, each the mean of its own pairs' differences."""
+    from pconvkit.benchmark.tables import tables
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for k in range(12):
+        level = float(rng.uniform(2, 3))
+        for method, l1 in (("a", level), ("b", level - 0.5), ("c", level)):
+            rows.append((method, f"m{k}", f"photo{k % 4}", "N", "0.01-0.1", l1))
+        rows += [("a", f"t{k}", f"photo{k % 4}", "B", "0.1-0.2", 1.0 + k), ("c", f"t{k}", f"photo{k % 4}", "B", "0.1-0.2", 1.0 + k)]
+    write_results(tmp_path / "results.csv", rows)
+    summary = summarise(tmp_path, against="c")
+    for metric in ("l1", "ssim", "psnr"):
+        assert summary.best[metric, "0.01-0.1 N"] == {"b"}
+        assert summary.best[metric, "0.1-0.2 B"] == {"a", "c"}  # equal values: an interval of [0, 0]
+    assert set(summary.against["method"]) == {"a", "b"}
+    differences = summary.against.set_index(["method", "metric", "column"])["value"]
+    assert differences["b", "l1", "0.01-0.1 N"] == pytest.approx(-0.5)
+    assert differences["a", "l1", "0.1-0.2 B"] == pytest.approx(0.0)
+    assert not any(method.endswith("(paper)") for table in tables(summary) for _, method, *_ in table.rows)
+
+
+def test_a_cell_of_two_pairs_has_a_standard_deviation(tmp_path):
+    rows = [("a", "m0", "p0", "N", "0.01-0.1", 1.0), ("a", "m1", "p1", "N", "0.01-0.1", 2.0)]
+    rows += [("a", "m2", "p0", "B", "0.01-0.1", 1.0)]
+    write_results(tmp_path / "results.csv", rows)
+    std = summarise(tmp_path).cells.set_index(["metric", "column"])["std"]
+    assert std["l1", "0.01-0.1 N"] == pytest.approx(1 / np.sqrt(2)) and np.isnan(std["l1", "0.01-0.1 B"])
+
+
+def test_a_merged_folder_that_keeps_its_shards_gives_its_table_and_an_empty_one_says_so(results, tmp_path):
+    from pconvkit.benchmark.results import shard_file_name
+
+    (results / shard_file_name(1, 2)).write_text((results / "results.csv").read_text())
+    assert len(summarise(results).cells)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "results.csv").write_text(",".join(RESULT_FIELDS) + "\n")
+    with pytest.raises(UserError, match="no results in"):
+        summarise(empty)
+
+
+def test_scored_masks_outside_the_bins_are_counted_when_they_outnumber_those_inside(tmp_path):
+    rows = [("a", "in", "p0", "N", "0.01-0.1", 1.0)] + [("a", f"out{k}", "p0", "N", "0.6-1", 1.0) for k in range(3)]
+    write_results(tmp_path / "results.csv", rows)
+    assert summarise(tmp_path).left_out == 3
+
+
+def test_the_timing_table_prints_seconds_with_four_decimals(results):
+    from pconvkit.benchmark.tables import timing_table
+
+    assert "| a | cpu | 0.1000 (n=16) |" in to_markdown(timing_table(results))
