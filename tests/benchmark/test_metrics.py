@@ -154,3 +154,46 @@ def test_the_hole_box_holds_every_hole_pixel_at_least_64_px_a_side_inside_the_im
         assert 0 <= rows.start and rows.stop <= height and 0 <= cols.start and cols.stop <= width
         assert cols.stop - cols.start >= min(64, width)
     assert hole_box(np.ones((10, 10))) is None
+
+
+def test_the_inception_score_takes_as_many_images_as_splits_and_refuses_fewer():
+    probabilities = np.eye(10)  # ten images, each sure of its own class
+    assert inception_score(probabilities)[0] == pytest.approx(1.0)  # one image per split: no spread
+    assert inception_score(np.tile(probabilities, (2, 1)), splits=2)[0] == pytest.approx(10.0)
+    for count in (9, 5, 1):
+        with pytest.raises(UserError, match=f"at least 10 images, got {count}"):
+            inception_score(probabilities[:count])
+
+
+def test_a_mask_without_holes_gives_zero_hole_error_and_an_infinite_hole_psnr():
+    from pconvkit.benchmark.metrics import image_metrics
+
+    truth = np.zeros((16, 16, 3))
+    values = image_metrics(truth + 0.2, truth, np.ones((16, 16), np.uint8))
+    assert values["l1_hole"] == 0.0 and values["psnr_hole"] == float("inf")
+
+
+def test_the_hole_box_is_centred_on_the_holes_the_odd_pixel_before_and_meets_the_edges():
+    from pconvkit.benchmark.metrics import hole_box
+
+    valid = np.ones((256, 200), np.uint8)
+    valid[100, 150:152] = 0  # one row (63 px to share, 32 before), two columns (62: 31 and 31)
+    assert hole_box(valid) == (slice(68, 132), slice(119, 183))
+    valid = np.ones((256, 200), np.uint8)
+    valid[0, 0] = valid[255, 199] = 0  # the whole image
+    assert hole_box(valid) == (slice(0, 256), slice(0, 200))
+    valid = np.ones((256, 200), np.uint8)
+    valid[0, 199] = 0  # a corner: the box meets both edges
+    assert hole_box(valid) == (slice(0, 64), slice(136, 200))
+
+
+def test_table_cells_print_as_many_decimals_as_the_paper_prints():
+    import csv
+    from pathlib import Path
+
+    import pconvkit.benchmark.tables as tables
+    from pconvkit.benchmark.metrics import L1, PSNR, SSIM
+
+    with open(Path(tables.__file__).with_name("paper_table1.csv"), newline="") as handle:
+        printed = {(row["metric"], len(row["0.01-0.1 N"].split(".")[1])) for row in csv.DictReader(handle)}
+    assert printed == {(m.name, m.decimals) for m in (L1, PSNR, SSIM)}

@@ -252,3 +252,89 @@ def test_a_file_cut_anywhere_reads_as_the_rows_whose_line_end_was_written(tmp_pa
     handle, _ = open_results(path)  # the torn line is cut away before anything is appended
     handle.close()
     assert path.read_bytes() == text[: text[:cut].rfind(b"\n") + 1]
+
+
+def _entries(tmp_path, count):
+    from pconvkit.benchmark.data import MaskEntry
+
+    return [
+        MaskEntry(f"m{k}", tmp_path / "masks" / f"m{k}.png", "NB"[k % 2], "0.01-0.1", bool(k % 2), (None, 0.5)[k % 2])
+        for k in range(count)
+    ]
+
+
+def test_vectors_are_saved_one_file_per_mask_in_batches_and_computed_once(tmp_path):
+    """40 images through a stand-in network 16 at a time; a second call (a resumed run) computes only
+    the masks still missing; the saved rows come back in the masks' order, with the truth's."""
+    from pconvkit.benchmark.results import TRUTH, save_vectors, saved_vectors, vector_folder
+
+    entries, batches = _entries(tmp_path, 40), []
+    images = [np.full((4, 4, 3), k, np.float32) for k in range(40)]
+
+    def network(stack):
+        batches.append(len(stack))
+        return stack.reshape(len(stack), -1)[:, :3] * 2  # a row per image, from that image alone
+
+    save_vectors(network, tmp_path, "fid", TRUTH, list(zip(entries[:25], images)))
+    assert batches == [16, 9]
+    save_vectors(network, tmp_path, "fid", TRUTH, list(zip(entries, images)))  # resumed with 15 more
+    assert batches == [16, 9, 15]
+    save_vectors(network, tmp_path, "fid", "a", list(zip(entries, images)), batch=7)
+    assert batches[3:] == [7, 7, 7, 7, 7, 5]
+    files = sorted(vector_folder(tmp_path, "fid", "a").iterdir())
+    assert len(files) == 40 and not [f for f in files if f.suffix != ".npy"]  # no temporary left
+    masks = [f"m{k}" for k in (3, 0, 39)]
+    outputs, truths = saved_vectors(tmp_path, "fid", "a", masks, minimum=3)
+    assert outputs.dtype == np.float32 and outputs.tolist() == [[6.0] * 3, [0.0] * 3, [78.0] * 3]
+    assert truths.tolist() == outputs.tolist()
+    assert saved_vectors(tmp_path, "fid", "a", masks, minimum=4) is None  # too few masks
+    (vector_folder(tmp_path, "fid", TRUTH) / "m0.npy").unlink()
+    assert saved_vectors(tmp_path, "fid", "a", masks, minimum=3) is None  # the truth's vector missing
+    np.save(vector_folder(tmp_path, "fid", "a") / "m5.npy", np.array([{"code": 1}], dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle"):  # a pickle is never loaded
+        saved_vectors(tmp_path, "fid", "a", ["m5", "m6"], minimum=2)
+
+
+def test_the_pairing_round_trips_and_a_changed_one_is_refused_only_over_results(tmp_path):
+    from pconvkit.benchmark.results import PAIRING_FILE, RESULTS_FILE, read_pairing, write_pairing
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(UserError, match="no pairing.csv"):
+        read_pairing(out)
+    pairs = [(entry, f"photo{k}.png") for k, entry in enumerate(_entries(tmp_path, 4))]
+    write_pairing(out, pairs)
+    back = read_pairing(out)
+    assert [(m.mask_id, m.category, m.bin, m.hole_white, m.threshold, image) for m, image in back] == [
+        (m.mask_id, m.category, m.bin, m.hole_white, m.threshold, image) for m, image in pairs
+    ]
+    assert [m.path.resolve() for m, _ in back] == [m.path.resolve() for m, _ in pairs]
+    swapped = [(m, f"other{k}.png") for k, (m, _) in enumerate(pairs)]
+    write_pairing(out, swapped)  # no results yet: a new pairing replaces the old
+    assert [image for _, image in read_pairing(out)] == [image for _, image in swapped]
+    (out / RESULTS_FILE).write_text(",".join(RESULT_FIELDS) + "\n")
+    changed = swapped[:2] + [(swapped[2][0], "x.png"), (swapped[3][0], "y.png")]
+    with pytest.raises(UserError, match=r"another mask-image pairing \(mask m2\)"):
+        write_pairing(out, changed)
+    (out / PAIRING_FILE).unlink()
+    write_pairing(out, changed)  # results without a pairing (an older run): nothing to contradict
+
+
+def test_run_settings_round_trip_and_a_damaged_file_is_named_with_its_first_error_line(tmp_path):
+    from pconvkit.benchmark.results import SETTINGS_FILE, write_run_settings
+
+    assert read_run_settings(tmp_path) == {}
+    write_run_settings(tmp_path, seed=3, size=256)
+    assert read_run_settings(tmp_path) == dict(seed=3, size=256, results_format=RESULTS_FORMAT)
+    (tmp_path / SETTINGS_FILE).write_text('{"seed": ' + "1" * 200)
+    with pytest.raises(UserError) as error:
+        read_run_settings(tmp_path)
+    message = str(error.value)
+    assert "run.json is damaged (Expecting" in message and len(message) < 80 + len(str(tmp_path)) + 80
+    (tmp_path / SETTINGS_FILE).write_bytes(b"\xff\xfe{")
+    with pytest.raises(UserError, match="is damaged"):
+        read_run_settings(tmp_path)
+    (tmp_path / SETTINGS_FILE).unlink()
+    (tmp_path / SETTINGS_FILE).mkdir()  # a folder where the file belongs: an OSError
+    with pytest.raises(UserError, match="is damaged"):
+        read_run_settings(tmp_path)

@@ -25,6 +25,7 @@ from pconvkit.benchmark.study import (
     tally,
     write_tally,
 )
+from pconvkit.benchmark.render import to_markdown
 from pconvkit.cli import benchmark
 from pconvkit.errors import UserError
 
@@ -224,6 +225,11 @@ def test_the_two_way_bootstrap_resamples_participants_and_photos_as_the_obvious_
     values = list((rng.random(60) < 0.3 + 0.1 * np.array([int(q[1:]) for q in photos])).astype(float))
     ours = two_way_bootstrap(values, people, photos, np.random.default_rng(7), resamples=300)
     assert ours == pytest.approx(_slow_two_way(values, people, photos, 7, 300), abs=1e-12)
+    for count in (2, 4):  # even counts of photos and of participants too
+        people, photos = [f"p{i}" for i in range(count) for _ in range(9)], [f"i{i % count}" for i in range(9 * count)]
+        values = list(rng.random(9 * count))
+        ours = two_way_bootstrap(values, people, photos, np.random.default_rng(7), resamples=200)
+        assert ours == pytest.approx(_slow_two_way(values, people, photos, 7, 200), abs=1e-12)
 
 
 def test_answers_that_depend_only_on_the_photo_get_an_interval_from_the_photos():
@@ -314,7 +320,7 @@ def slow_two_way(values, people, photos, rng, resamples=BOOTSTRAP):
     return float(np.mean(values)), *map(float, np.quantile(estimates, [0.025, 0.975]))
 
 
-def expected_tally(design, key, answers, times=()):
+def expected_tally(design, key, answers, times=(), methods=METHODS):
     """The tally's rows, counted answer by answer: the groups in order (method pairs, or methods by
     duration), each overall, for N, for B and per (category, bin) cell ordered by bin then category."""
     excluded = {w for w, t, c in answers if key[t]["kind"] == "catch" and key[t][c] == "damaged"}
@@ -322,10 +328,10 @@ def expected_tally(design, key, answers, times=()):
     if design == "unlimited":
         groups = [
             (f"{a} over {b}", None, [k for k in kept if {k[1]["left"], k[1]["right"]} == {a, b}], a)
-            for a, b in combinations(METHODS, 2)
+            for a, b in combinations(methods, 2)
         ]
     else:
-        shown = [(m, d, [k for k in kept if m in (k[1]["left"], k[1]["right"])]) for m in METHODS for d in times]
+        shown = [(m, d, [k for k in kept if m in (k[1]["left"], k[1]["right"])]) for m in methods for d in times]
         groups = [
             (f"truth over {m}", d, [k for k in part if int(k[1]["duration_ms"]) == d], "truth") for m, d, part in shown
         ]
@@ -390,7 +396,8 @@ def test_the_written_tally_holds_every_row_and_a_plot(tally_run, tmp_path):
     markdown = files[2].read_text()
     for _, row in table.iterrows():
         label = row["comparison"] + ("" if row["bin"] == "all" else f", bin {row['bin']}")
-        assert f"| {label} | {row['category']} | {row['rate']:.3f} [{row['low']:.3f}, {row['high']:.3f}] |" in markdown
+        rate = f"{row['rate']:.3f} [{row['low']:.3f}, {row['high']:.3f}]"
+        assert f"| {label} | {row['category']} | {rate} | {row['answers']} |" in markdown  # whole answers
     assert files[3].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -414,7 +421,8 @@ def test_the_figure_shows_each_comparisons_rate_and_interval_for_n_and_b(tally_r
     assert ends == pytest.approx([v for interval in zip(shown["low"], shown["high"]) for v in interval])
     names = [f"{r['comparison']}\n{r['duration_ms']:.0f} ms {r['category']}" for _, r in shown.iterrows()]
     assert [t.get_text() for t in axis.get_xticklabels()] == names
-    assert [tuple(line.get_ydata()) for line in axis.lines if line.get_linestyle() == "-"][-1] == (0.5, 0.5)
+    (half,) = [line for line in axis.lines if line.get_linestyle() == "-" and tuple(line.get_ydata()) == (0.5, 0.5)]
+    assert half.get_linewidth() > 0 and half.get_visible()  # the line of no preference is drawn
     assert axis.get_ylim() == (0, 1)
 
 
@@ -434,3 +442,71 @@ def test_one_answer_has_a_rate_and_no_interval():
     mean, low, high = two_way_bootstrap([1.0], ["p"], ["a"], np.random.default_rng(0))
     assert mean == 1.0 and np.isnan(low) and np.isnan(high)
     assert np.isnan(two_way_bootstrap([], [], [], np.random.default_rng(0))[0])
+
+
+def _rename_methods(study, renames: dict, order=None):
+    """The study as if its methods had other names (in key.csv and study.json), or another order."""
+    import json
+
+    info = json.loads((study / "study.json").read_text())
+    info["methods"] = [renames.get(m, m) for m in (order or info["methods"])]
+    (study / "study.json").write_text(json.dumps(info))
+    with open(study / "key.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["left"], row["right"] = renames.get(row["left"], row["left"]), renames.get(row["right"], row["right"])
+    with open(study / "key.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return {int(row["trial"]): row for row in rows}, info["methods"]
+
+
+def test_the_tally_compares_methods_by_name_whatever_their_order_or_spelling(tally_run, tmp_path):
+    """Pairs of methods in alphabetical order; a method whose name sorts after 'truth'."""
+    study = make_tally_study(tally_run, tmp_path / "u", per_method=4)
+    _, answers = answer_every_trial(study, tmp_path)
+    key, methods = _rename_methods(study, {}, order=sorted(METHODS))
+    assert_same_tally(tally(study), expected_tally("unlimited", key, answers, methods=methods))
+    study = make_tally_study(tally_run, tmp_path / "l", design="limited", per_method=4, times=(250,))
+    _, answers = answer_every_trial(study, tmp_path, seed=1)
+    key, methods = _rename_methods(study, {"telea": "zits"})
+    expected = expected_tally("limited", key, answers, times=(250,), methods=methods)
+    assert "truth over zits" in set(expected["comparison"])
+    assert_same_tally(tally(study), expected)
+
+
+def test_the_cells_of_a_tally_come_in_order_of_bin_then_category():
+    from pconvkit.benchmark.study import _cells
+
+    bins = [f"0.{k}-0.{k + 1}" for k in range(1, 9)]
+    part = pd.DataFrame(dict(category=["N", "B"] * 8, bin=[b for b in bins for _ in range(2)]))
+    assert _cells(part) == [(c, b) for b in bins for c in ("B", "N")]
+
+
+def test_a_tally_read_back_from_its_csv_renders_and_plots_as_the_tally_itself(tally_run, tmp_path):
+    from matplotlib.container import BarContainer
+
+    from pconvkit.benchmark.study import rendered_tally, tally_figure
+
+    study = make_tally_study(tally_run, tmp_path / "s", per_method=4)
+    answer_every_trial(study, tmp_path)
+    table = tally(study)
+    files = write_tally(study, tmp_path / "out")
+    again = pd.read_csv(files[0])  # its strings are new objects, not the tally's own
+    assert to_markdown(rendered_tally(again)) == to_markdown(rendered_tally(table))
+
+    def colours(frame):
+        (bars,) = [c for c in tally_figure(frame).axes[0].containers if isinstance(c, BarContainer)]
+        return [bar.get_facecolor() for bar in bars]
+
+    assert colours(again) == colours(table)
+
+
+def test_the_tally_reads_the_answers_without_writing_to_the_study(tally_run, tmp_path):
+    study = make_tally_study(tally_run, tmp_path / "s", per_method=4)
+    before = sorted(p.name for p in study.iterdir())
+    assert "answers.sqlite" not in before
+    with pytest.raises(UserError, match="no answers"):
+        write_tally(study, tmp_path / "out")
+    assert sorted(p.name for p in study.iterdir()) == before

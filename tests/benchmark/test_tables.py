@@ -490,8 +490,11 @@ def test_set_metrics_are_ranked_apart_from_every_other_metric_and_cell(uneven_se
     outputs, real = (_stacked(uneven_sets, FEATURE_VECTORS, who, masks) for who in ("a", TRUTH))
     from pconvkit.benchmark.perceptual import fid
 
-    markdown = to_markdown(distribution_table(summary))
+    table = distribution_table(summary)
+    markdown = to_markdown(table)
     assert f"| {fid(outputs, real):.4g} (n=60) |" in markdown
+    for cell in [c for row in table.rows for c in row[2:] if c is not None]:  # 4 significant digits each
+        assert f"| {cell.value:.4g} (n={cell.count}) |" in markdown
     assert {method for metric, method in _by_row(table1(summary)) if metric == "IS"} == {"a", "b"}
 
 

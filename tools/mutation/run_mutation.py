@@ -122,6 +122,8 @@ EQUIVALENT = {
         "sorts before 'all': < 'all' is != 'all'",
         "for other in ranked[ 0:]:": "the best compared with itself: a difference of 0, a tie, and it is marked "
         "already",
+        'sorted(set(frame["method"]) ^ {reference})': "--against names a method of the run (checked before): the "
+        "symmetric difference with it is the set without it",
         'CAPTION if stat <= "mean-ci"': "the statistics are 'mean-ci' and 'mean-std' (checked first): only the "
         "first sorts at or before 'mean-ci'",
         'if stat >= "mean-std" else None': "the statistics are 'mean-ci' and 'mean-std' (checked first): only the "
@@ -170,11 +172,61 @@ EQUIVALENT = {
                 "rotation= 59, ha=",
                 'ha="right", fontsize= 8)',
                 'ha="right", fontsize= 6)',
-                'savefig(out_dir / "fig9.png", dpi= 111)',
+                '"fig9.png", dpi= 111)',
+                '"fig9.png", dpi= 109)',
             ),
             "the figure's styling (its size, the error bars' caps, the 0.5 line's width, the labels' angle and "
             "size): how it looks, not a number it shows (test_the_figure_shows_each_comparisons_rate_and_"
             "interval_for_n_and_b checks those)",
+        ),
+        **dict.fromkeys(
+            ("minlength=person.max() << 1)", "minlength=photo.max() << 1)", "minlength=photo.max() + 2)"),
+            "the draws lie in [0, max]: any minlength of at least max + 1 gives the same counts there, and with "
+            "max 0 (one participant or photo) the one draw is 0 itself",
+        ),
+        **dict.fromkeys(
+            (
+                'frame["left"].isin([method]) + frame["right"]',
+                'frame["kind"] != "catch") * ~frame',
+                'frame["left"].isin([a, b]) * frame["right"]',
+                'frame["right"].isin([method])) * (frame["duration_ms"]',
+                'table[(table["category"] != "all") * (table["bin"]',
+            ),
+            "the sum and the product of two boolean Series are their or and their and",
+        ),
+        'frame["left"].isin([method]) ^ frame["right"]': "a limited trial shows a method beside the truth, "
+        "never a method on both sides: or is exclusive or",
+        '& -frame["participant"].isin(dropped)': "pandas negates a boolean Series as ~ does",
+        **dict.fromkeys(
+            ('(frame["kind"] > "catch")', '(frame["kind"] >= "catch")', '(frame["kind"] is not "catch")'),
+            "a catch trial shows the truth beside the damaged image, which is no method: neither design's groups "
+            "take it in (two methods of a pair, or a method shown), so the kind filter changes no group",
+        ),
+        **dict.fromkeys(
+            ('catch = frame[frame["kind"] <= "catch"]', 'catch = frame[frame["kind"] >= "catch"]'),
+            "only a catch trial shows the damaged image: which other kinds ('pair', 'limited') the catch rows "
+            "take in excludes no one else",
+        ),
+        'catch["chosen"] <= DAMAGED': "a catch trial's sides are 'truth' and 'damaged': only 'damaged' sorts at "
+        "or before 'damaged'",
+        'frame["choice"] <= "left"': "an answer's choice is 'left' or 'right' (the server and the MTurk import "
+        "refuse others): only 'left' sorts at or before 'left'",
+        'if study["design"] >= "unlimited":': "the designs are 'unlimited' and 'limited' (create_study refuses "
+        "others): only 'unlimited' sorts at or after 'unlimited'",
+        **dict.fromkeys(
+            (
+                'if category >= "all" else',
+                'if r["bin"] >= "all" else',
+                '& (table["bin"] >= "all")]',
+                'if bin_ < "all" else True',
+                'table[(table["category"] < "all")',
+            ),
+            "the categories are 'N' and 'B' and a bin starts with a digit: all sort before 'all'",
+        ),
+        **dict.fromkeys(
+            ('if category is "all" else', 'if bin_ is not "all" else'),
+            "the 'all' compared with is the tally's own literal, which CPython interns; a cell's bin read from "
+            "the study is never 'all'",
         ),
     },
     "maskgen/augment.py": {
@@ -539,6 +591,44 @@ EQUIVALENT = {
         "np.asarray(valid_mask) <= 0": "masks are uint8 0/1 (images.read_mask's rule): no value is below 0",
         "rows.size <= 0": "a size is never negative",
         "if ratios.size != 1 else": "differs from > 1 only for an empty set, which returned before",
+    },
+    "benchmark/metrics.py": {
+        "holes = (np.asarray(valid_mask) <= 0)": "masks are uint8 0/1 (images.read_mask's rule): no value is below 0",
+        "splitlines()[0][: 199]}": "an error message cut at 200 characters or 199: its wording, not a result",
+        **dict.fromkeys(
+            (
+                'LPIPS = Metric("lpips", "LPIPS", "min", 2,',
+                'LPIPS = Metric("lpips", "LPIPS", "min", 4,',
+                'IS = Metric("is", "IS", "max", 2,',
+                'IS = Metric("is", "IS", "max", 4,',
+                'KID = Metric("kid", "KID", "min", 5,',
+                'KID = Metric("kid", "KID", "min", 3,',
+                'Metric("ssim_y", "SSIM Y", "max", 5,',
+                'Metric("ssim_y", "SSIM Y", "max", 3,',
+                'Metric("ssim_rgb", "SSIM RGB", "max", 5,',
+                'Metric("ssim_rgb", "SSIM RGB", "max", 3,',
+            ),
+            ACCEPTED + "the decimals a cell of a metric the paper does not print is shown with: how it reads, with "
+            "no reference to print as (the paper's l1, PSNR and SSIM are checked against its Table 1)",
+        ),
+    },
+    "benchmark/results.py": {
+        **dict.fromkeys(
+            ('data[: data.rfind(b"\\n") ** 1]', 'data[: data.rfind(b"\\n") | 1]', 'data[: data.rfind(b"\\n") + 0]'),
+            "the rows end at the last line end either way (csv reads a last row without its line end); only a "
+            "file with no line end at all (a torn header) differs, and it is refused either way",
+        ),
+        "if version is not RESULTS_FORMAT:": "format versions are small ints, of which CPython keeps one object each",
+        "json.dumps(record, indent= 2,": "JSON's indentation: the same settings for every reader",
+        "json.dumps(record, indent= 0,": "JSON's indentation: the same settings for every reader",
+        "splitlines()[0][: 79]}": "an error message cut at 80 characters or 79: its wording, not a result",
+        "splitlines()[0][: 81]}": "an error message cut at 80 characters or 81: its wording, not a result",
+        "except (OSError, CosmicRayTestingException, ValueError)": "UnicodeDecodeError is a ValueError",
+        **dict.fromkeys(
+            ("items, batch: int = 17):", "items, batch: int = 15):"),
+            ACCEPTED + "how many images a network takes at once (memory and speed): in eval mode each row "
+            "depends on its own image alone, up to the last bits of float arithmetic",
+        ),
     },
 }
 WORK = REPOSITORY / ".mutation"
