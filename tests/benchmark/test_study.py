@@ -485,11 +485,12 @@ def test_the_cells_of_a_tally_come_in_order_of_bin_then_category():
 
 
 def test_a_tally_read_back_from_its_csv_renders_and_plots_as_the_tally_itself(tally_run, tmp_path):
+    from matplotlib.colors import to_rgba
     from matplotlib.container import BarContainer
 
     from pconvkit.benchmark.study import rendered_tally, tally_figure
 
-    study = make_tally_study(tally_run, tmp_path / "s", per_method=4)
+    study = make_tally_study(tally_run, tmp_path / "s", per_method=6)
     answer_every_trial(study, tmp_path)
     table = tally(study)
     files = write_tally(study, tmp_path / "out")
@@ -500,7 +501,9 @@ def test_a_tally_read_back_from_its_csv_renders_and_plots_as_the_tally_itself(ta
         (bars,) = [c for c in tally_figure(frame).axes[0].containers if isinstance(c, BarContainer)]
         return [bar.get_facecolor() for bar in bars]
 
-    assert colours(again) == colours(table)
+    shown = table[table["category"].isin(["N", "B"]) & (table["bin"] == "all")]["category"].tolist()
+    assert set(shown) == {"N", "B"}
+    assert colours(again) == colours(table) == [to_rgba("tab:blue" if c == "N" else "tab:orange") for c in shown]
 
 
 def test_the_tally_reads_the_answers_without_writing_to_the_study(tally_run, tmp_path):

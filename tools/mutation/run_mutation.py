@@ -194,6 +194,9 @@ EQUIVALENT = {
             ),
             "the sum and the product of two boolean Series are their or and their and",
         ),
+        '"tab:blue" if c is "N" else': "CPython keeps one object of each one-character string: a category read "
+        "from a file is the literal 'N' itself (test_a_tally_read_back_from_its_csv_renders_and_plots_as_the_tally_"
+        "itself draws from one)",
         'frame["left"].isin([method]) ^ frame["right"]': "a limited trial shows a method beside the truth, "
         "never a method on both sides: or is exclusive or",
         '& -frame["participant"].isin(dropped)': "pandas negates a boolean Series as ~ does",
