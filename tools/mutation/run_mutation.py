@@ -7,7 +7,9 @@ listed in docs/mutation.md, with the score per module.
 
 cosmic-ray writes each mutant into the file it mutates, so it runs on a scratch copy laid out as the
 installed package (`named_mutations.scratch_copy`), never on the working tree. A module's sessions
-are kept under .mutation/ (ignored by git): an interrupted run resumes where it stopped. Each
+are kept under .mutation/ (ignored by git): an interrupted run resumes where it stopped, on a fresh
+copy (a stopped run leaves its last mutant in the copy's file) once the module's tests pass on it,
+and only while the module's source is the one its session was made from. Each
 module's outcome is kept in docs/mutation.json, so a run of some modules updates their rows and
 keeps the others'; the report is drawn from that file. `--survivors` tests again only the mutants a
 module's last run left alive, each applied (`patch`) to a fresh copy of today's code and run against
@@ -17,7 +19,9 @@ counted as killed, and those whose code is gone (a dead line removed) leave the 
 
 import contextlib
 import fcntl
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -772,6 +776,19 @@ def _retest_survivors(module: str, outcome: dict) -> dict:
     return dict(outcome, mutants=outcome["mutants"] - gone, killed=killed, survivors=alive)
 
 
+def _same_source(module: str) -> None:
+    """A session resumes only for the code it was made from: its module's hash is kept beside it."""
+    name = _name(module)
+    digest = hashlib.sha256((REPOSITORY / module).read_bytes()).hexdigest()
+    kept = WORK / f"{name}.source"
+    if (WORK / f"{name}.sqlite").exists() and kept.exists() and kept.read_text() != digest:
+        raise SystemExit(
+            f"Error: {module} has changed since its mutation session began: delete .mutation/{name}.* to mutate it "
+            "again"
+        )
+    kept.write_text(digest)
+
+
 @contextlib.contextmanager
 def _only_run_of(module: str):
     """One run of a module at a time: a second one would mutate the same scratch copy and session."""
@@ -798,12 +815,18 @@ def main(modules) -> int:
             if retest:
                 _record(module, _retest_survivors(module, json.loads(OUTCOMES.read_text())[module]))
                 continue
+            _same_source(module)
             # one copy of the library per module, so that runs of different modules side by side (one
-            # per core) never import each other's mutants; a session resumes only for the code it was
-            # made from: delete the module's files under .mutation/ after changing it, to test it again
+            # per core) never import each other's mutants; made afresh at every start, because a run
+            # stopped in the middle of a mutant leaves that mutant written in the copy's file
             copy = WORK / ("copy_" + _name(module))
-            if not copy.exists():
-                scratch_copy(copy)
+            if copy.exists():
+                shutil.rmtree(copy)
+            scratch_copy(copy)
+            baseline = _run_tests(copy, MODULES[module])
+            if baseline.returncode != 0:  # every mutant would count as killed
+                tail = (baseline.stdout + baseline.stderr).strip().splitlines()[-1:]
+                raise SystemExit(f"Error: the tests of {module} fail on its unmutated code: {' '.join(tail)}")
             total, killed, survivors = _results(_session(module, copy), copy)
             _record(module, dict(mutants=total, killed=killed, survivors=survivors))
     print(REPORT.read_text())
