@@ -197,3 +197,19 @@ def test_table_cells_print_as_many_decimals_as_the_paper_prints():
     with open(Path(tables.__file__).with_name("paper_table1.csv"), newline="") as handle:
         printed = {(row["metric"], len(row["0.01-0.1 N"].split(".")[1])) for row in csv.DictReader(handle)}
     assert printed == {(m.name, m.decimals) for m in (L1, PSNR, SSIM)}
+
+
+def test_the_paper_rows_are_the_metrics_the_paper_prints_and_border_words_are_read_by_value():
+    import csv
+    from pathlib import Path
+
+    import pconvkit.benchmark.tables as tables
+    from pconvkit.benchmark.metrics import METRICS, PAPER_METRICS
+
+    with open(Path(tables.__file__).with_name("paper_table1.csv"), newline="") as handle:
+        printed = {row["metric"] for row in csv.DictReader(handle)}
+    assert {m.name for m in PAPER_METRICS} == {m.name for m in METRICS if m.in_paper} == printed
+    rng = np.random.default_rng(0)
+    a, b = rng.random((40, 40, 3)), rng.random((40, 40, 3))
+    crop, include = "".join(["cr", "op"]), "".join(["inc", "lude"])  # as a command line gives them
+    assert ssim(a, b, crop) == ssim(a, b) != ssim(a, b, include)

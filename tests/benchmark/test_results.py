@@ -338,3 +338,31 @@ def test_run_settings_round_trip_and_a_damaged_file_is_named_with_its_first_erro
     (tmp_path / SETTINGS_FILE).mkdir()  # a folder where the file belongs: an OSError
     with pytest.raises(UserError, match="is damaged"):
         read_run_settings(tmp_path)
+
+
+def test_each_earlier_results_format_is_the_header_that_version_wrote():
+    identified = "method,method_id,mask,mask_hash,image,image_hash,category,bin"
+    written = {
+        0: "method,mask,image,category,bin,l1,psnr,ssim,seconds,device",
+        1: f"{identified},l1,psnr,ssim,seconds,device",
+        2: f"{identified},l1,psnr,ssim,l1_hole,seconds,device",
+        3: f"{identified},l1,psnr,ssim,l1_hole,lpips,seconds,device",
+    }
+    assert {version: ",".join(RESULT_FORMATS[version]) for version in written} == written
+    assert RESULT_FORMATS[RESULTS_FORMAT] == tuple(RESULT_FIELDS) and RESULTS_FORMAT == max(written) + 1
+
+
+def test_a_row_of_another_run_names_exactly_the_identity_fields_that_differ():
+    from pconvkit.benchmark.results import done_pairs
+
+    def text(value):
+        return "".join(list(value))  # as read from a file: equal, but another object
+
+    expected = {("a", "m1"): dict(method_id="id1", mask_hash="h1", image_hash="i1")}
+    same = dict(method="a", mask="m1", method_id=text("id1"), mask_hash=text("h1"), image_hash=text("i1"))
+    assert done_pairs([same], expected) == {("a", "m1")}
+    assert done_pairs([dict(same, mask="m2")], expected) == set()  # not a pair of this run
+    with pytest.raises(UserError, match=r"mask m1 whose image hash differ from"):
+        done_pairs([dict(same, image_hash="i0")], expected)  # a value that sorts before this run's
+    with pytest.raises(UserError, match=r"whose method id and mask hash differ from"):
+        done_pairs([dict(same, method_id="id2", mask_hash="h0")], expected)

@@ -602,6 +602,10 @@ EQUIVALENT = {
     "benchmark/metrics.py": {
         "holes = (np.asarray(valid_mask) <= 0)": "masks are uint8 0/1 (images.read_mask's rule): no value is below 0",
         "splitlines()[0][: 199]}": "an error message cut at 200 characters or 199: its wording, not a result",
+        "splitlines()[ -1][:200]}": "which line of the loader's error the one-line message quotes: its wording",
+        "@dataclass(frozen=False)": "a Metric is never changed after it is made: frozen only guards that",
+        "marginal = part.mean(axis=0, keepdims=False)": "a (classes,) row broadcasts against (images, classes) "
+        "as a (1, classes) one does",
         **dict.fromkeys(
             (
                 'LPIPS = Metric("lpips", "LPIPS", "min", 2,',
@@ -614,6 +618,10 @@ EQUIVALENT = {
                 'Metric("ssim_y", "SSIM Y", "max", 3,',
                 'Metric("ssim_rgb", "SSIM RGB", "max", 5,',
                 'Metric("ssim_rgb", "SSIM RGB", "max", 3,',
+                'L1_HOLE = Metric("l1_hole", "l1 holes (%)", "min", 1,',
+                'L1_HOLE = Metric("l1_hole", "l1 holes (%)", "min", 3,',
+                'PSNR_HOLE = Metric("psnr_hole", "PSNR holes", "max", 1,',
+                'PSNR_HOLE = Metric("psnr_hole", "PSNR holes", "max", 3,',
             ),
             ACCEPTED + "the decimals a cell of a metric the paper does not print is shown with: how it reads, with "
             "no reference to print as (the paper's l1, PSNR and SSIM are checked against its Table 1)",
@@ -631,6 +639,11 @@ EQUIVALENT = {
         "splitlines()[0][: 79]}": "an error message cut at 80 characters or 79: its wording, not a result",
         "splitlines()[0][: 81]}": "an error message cut at 80 characters or 81: its wording, not a result",
         "except (OSError, CosmicRayTestingException, ValueError)": "UnicodeDecodeError is a ValueError",
+        "splitlines()[ -1][:80]}": "which line of the JSON error the one-line message quotes: its wording",
+        "return RESULTS_FILE if count <= 1 else": "a shard count is at least 1 (--shard I/N refuses others): at "
+        "most 1 is 1",
+        'if rows and "threshold" not in rows[ -1]:': "every row of a CSV file has the header's keys: the last "
+        "row's are the first's",
         **dict.fromkeys(
             ("items, batch: int = 17):", "items, batch: int = 15):"),
             ACCEPTED + "how many images a network takes at once (memory and speed): in eval mode each row "
