@@ -146,6 +146,11 @@ def test_vgg16_and_vgg19_files_full_or_cut_after_pool3_are_recognised(tmp_path):
     torch.save({k: v for k, v in cut.items() if "features.14" not in k}, tmp_path / "broken.pth")
     with pytest.raises(UserError, match="features.14"):
         load_vgg(tmp_path / "broken.pth")
+    torch.save(dict(cut, **{"features.2.weight": torch.zeros(64, 3, 3, 3)}), tmp_path / "misshapen.pth")
+    with pytest.raises(UserError) as error:  # PyTorch's message has several lines: the first is quoted
+        load_vgg(tmp_path / "misshapen.pth")
+    assert "does not hold torchvision VGG weights: Error(s) in loading state_dict" in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 @pytest.mark.slow

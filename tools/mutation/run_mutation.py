@@ -599,6 +599,11 @@ EQUIVALENT = {
         "rows.size <= 0": "a size is never negative",
         "if ratios.size != 1 else": "differs from > 1 only for an empty set, which returned before",
     },
+    "models/loss.py": {
+        "if self.feature_scale > 1.0 else x)": "the feature scale is PIXEL_LEVEL_SCALE (about 57) or 1.0: above 1 "
+        "is other than 1",
+        "stride=1, padding=1) != 0)": "the holes are 0/1: their max-pooling is never negative, so != 0 is > 0",
+    },
     "benchmark/metrics.py": {
         "holes = (np.asarray(valid_mask) <= 0)": "masks are uint8 0/1 (images.read_mask's rule): no value is below 0",
         "splitlines()[0][: 199]}": "an error message cut at 200 characters or 199: its wording, not a result",
