@@ -146,6 +146,9 @@ def test_vgg16_and_vgg19_files_full_or_cut_after_pool3_are_recognised(tmp_path):
     torch.save({k: v for k, v in cut.items() if "features.14" not in k}, tmp_path / "broken.pth")
     with pytest.raises(UserError, match="features.14"):
         load_vgg(tmp_path / "broken.pth")
+    torch.save({k: v for k, v in cut.items() if k.split(".")[1] not in ("12", "14")}, tmp_path / "broken.pth")
+    with pytest.raises(UserError, match=r"convolution features\.12 \("):  # the first one missing
+        load_vgg(tmp_path / "broken.pth")
     torch.save(dict(cut, **{"features.2.weight": torch.zeros(64, 3, 3, 3)}), tmp_path / "misshapen.pth")
     with pytest.raises(UserError) as error:  # PyTorch's message has several lines: the first is quoted
         load_vgg(tmp_path / "misshapen.pth")
