@@ -362,7 +362,7 @@ def test_a_row_of_another_run_names_exactly_the_identity_fields_that_differ():
     same = dict(method="a", mask="m1", method_id=text("id1"), mask_hash=text("h1"), image_hash=text("i1"))
     assert done_pairs([same], expected) == {("a", "m1")}
     assert done_pairs([dict(same, mask="m2")], expected) == set()  # not a pair of this run
-    with pytest.raises(UserError, match=r"mask m1 whose image hash differ from"):
+    with pytest.raises(UserError, match=r"a row of a on mask m1 whose image hash differ from"):
         done_pairs([dict(same, image_hash="i0")], expected)  # a value that sorts before this run's
     with pytest.raises(UserError, match=r"whose method id and mask hash differ from"):
         done_pairs([dict(same, method_id="id2", mask_hash="h0")], expected)
