@@ -216,3 +216,31 @@ def test_the_paper_rows_are_the_metrics_the_paper_prints_and_border_words_are_re
     a, b = rng.random((40, 40, 3)), rng.random((40, 40, 3))
     crop, include = "".join(["cr", "op"]), "".join(["inc", "lude"])  # as a command line gives them
     assert ssim(a, b, crop) == ssim(a, b) != ssim(a, b, include)
+
+
+def test_grey_images_are_measured_as_one_channel():
+    """(H, W) images, the luma of `benchmark sr`: SSIM as scikit-image's on one channel, the same as
+    the image repeated in three channels; the hole error over the hole pixels, counted once each."""
+    from pconvkit.benchmark.metrics import image_metrics
+
+    rng = np.random.default_rng(1)
+    a, b = rng.random((40, 48)), rng.random((40, 48))
+    reference = structural_similarity(
+        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1
+    )
+    assert ssim(a, b) == pytest.approx(reference, abs=1e-5)
+    three = lambda grey: np.repeat(grey[..., None], 3, axis=2)
+    for border in ("crop", "include"):
+        assert ssim(a, b, border) == pytest.approx(ssim(three(a), three(b), border), abs=1e-6)
+    valid = np.ones((40, 48), np.uint8)
+    valid[5:15, 10:30] = 0
+    values = image_metrics(a, b, valid)
+    assert values["l1_hole"] == pytest.approx(np.abs(a - b)[valid == 0].mean() * 100, rel=1e-5)
+    assert values["psnr_hole"] == pytest.approx(10 * np.log10(1 / np.square(a - b)[valid == 0].mean()), rel=1e-5)
+
+
+def test_the_inception_score_drop_prints_as_the_papers_iscore_rows():
+    from pconvkit.benchmark.metrics import IS_DROP
+
+    papers_pm_row = "0.090 0.058 0.307 0.204 0.766 0.465 1.551 0.921 2.724 1.422 4.075 2.226"  # IScore(PM)
+    assert {len(value.split(".")[1]) for value in papers_pm_row.split()} == {IS_DROP.decimals}

@@ -592,3 +592,8 @@ def test_the_timing_table_prints_seconds_with_four_decimals(results):
     from pconvkit.benchmark.tables import timing_table
 
     assert "| a | cpu | 0.1000 (n=16) |" in to_markdown(timing_table(results))
+
+
+def test_table_1_has_a_row_per_metric_computed_and_ssim_over_the_border_only_inside_the_ssim_row(results):
+    rows = [metric for metric, method in _by_row(table1(summarise(results))) if method == "a"]
+    assert rows == ["l1 (%)", "PSNR", "SSIM", "l1 holes (%)", "PSNR holes"]  # no LPIPS in this run

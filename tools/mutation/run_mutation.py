@@ -602,12 +602,27 @@ EQUIVALENT = {
     "models/loss.py": {
         "if self.feature_scale > 1.0 else x)": "the feature scale is PIXEL_LEVEL_SCALE (about 57) or 1.0: above 1 "
         "is other than 1",
+        "if first >= PIXEL_LEVEL_FIRST_LAYER else": "the two kinds of first layer lie far from 1 on either side "
+        "(torchvision's mean |weight| about 0.2, pixel-level networks' tens): none is exactly 1",
         "stride=1, padding=1) != 0)": "the holes are 0/1: their max-pooling is never negative, so != 0 is > 0",
     },
     "benchmark/metrics.py": {
         "holes = (np.asarray(valid_mask) <= 0)": "masks are uint8 0/1 (images.read_mask's rule): no value is below 0",
         "splitlines()[0][: 199]}": "an error message cut at 200 characters or 199: its wording, not a result",
         "splitlines()[ -1][:200]}": "which line of the loader's error the one-line message quotes: its wording",
+        "splitlines()[0][: 201]}": "an error message cut at 200 characters or 201: its wording, not a result",
+        'return float("inf") if mse <= 0 else': "a mean of squares is never negative",
+        'return cropped if border <= "crop" else full': "the border is checked to be 'crop' or 'include' just "
+        "before: only 'crop' sorts at or before 'crop'",
+        **dict.fromkeys(
+            ("if mu_xy.ndim >= 3 else 1", "if x.ndim >= 3 else 1)"),
+            "images are (H, W) or (H, W, 3): at least 3 dimensions is 3",
+        ),
+        "rows, cols = np.nonzero(np.asarray(valid_mask) <= 0)": "masks are uint8 0/1 (images.read_mask's rule): "
+        "no value is below 0",
+        "if rows.size <= 0:": "a size is never negative",
+        "inception_v3(weights=None, aux_logits=True, init_weights=True)": "every weight is then loaded from the "
+        "file (strictly): the initial values are all overwritten",
         "@dataclass(frozen=False)": "a Metric is never changed after it is made: frozen only guards that",
         "marginal = part.mean(axis=0, keepdims=False)": "a (classes,) row broadcasts against (images, classes) "
         "as a (1, classes) one does",
@@ -627,6 +642,13 @@ EQUIVALENT = {
                 'Metric("psnr_y", "PSNR Y", "max", 3,',
                 'Metric("psnr_rgb", "PSNR RGB", "max", 1,',
                 'Metric("psnr_rgb", "PSNR RGB", "max", 3,',
+                *(
+                    f'diff: "{label}",\n-    "{better}",\n-    3,\n+    "{better}", {decimals},'
+                    for label, better in (("SSIM (border in)", "max"), ("LPIPS hole box", "min"), ("IS (TF-Inception)", "max"))
+                    for decimals in (2, 4)
+                ),
+                'FID = Metric("fid", "FID", "min", 3,',
+                'FID = Metric("fid", "FID", "min", 1,',
                 'L1_HOLE = Metric("l1_hole", "l1 holes (%)", "min", 1,',
                 'L1_HOLE = Metric("l1_hole", "l1 holes (%)", "min", 3,',
                 'PSNR_HOLE = Metric("psnr_hole", "PSNR holes", "max", 1,',
