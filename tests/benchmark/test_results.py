@@ -313,7 +313,7 @@ def test_the_pairing_round_trips_and_a_changed_one_is_refused_only_over_results(
     write_pairing(out, swapped)  # no results yet: a new pairing replaces the old
     assert [image for _, image in read_pairing(out)] == [image for _, image in swapped]
     (out / RESULTS_FILE).write_text(",".join(RESULT_FIELDS) + "\n")
-    changed = swapped[:2] + [(swapped[2][0], "x.png"), (swapped[3][0], "y.png")]
+    changed = swapped[:2] + [(swapped[2][0], "a.png"), (swapped[3][0], "y.png")]  # one sorts before, one after
     with pytest.raises(UserError, match=r"another mask-image pairing \(mask m2\)"):
         write_pairing(out, changed)
     (out / PAIRING_FILE).unlink()
@@ -366,3 +366,35 @@ def test_a_row_of_another_run_names_exactly_the_identity_fields_that_differ():
         done_pairs([dict(same, image_hash="i0")], expected)  # a value that sorts before this run's
     with pytest.raises(UserError, match=r"whose method id and mask hash differ from"):
         done_pairs([dict(same, method_id="id2", mask_hash="h0")], expected)
+
+
+def test_a_nul_byte_is_named_by_its_line_on_any_line(tmp_path):
+    header = ",".join(RESULT_FIELDS)
+    for line in (1, 2, 3, 5):
+        lines = [header] + ["x"] * 5
+        lines[line - 1] = lines[line - 1][:3] + "\0" + lines[line - 1][3:]
+        (tmp_path / "results.csv").write_text("\n".join(lines) + "\n")
+        with pytest.raises(UserError, match=rf"results.csv, line {line}: a NUL byte"):
+            read_results(tmp_path / "results.csv")
+
+
+def test_a_results_file_of_the_current_format_is_left_alone_by_an_upgrade(run_folder):
+    from pconvkit.benchmark.results import upgrade_results
+
+    path = run_folder / "results.csv"
+    with open(path, "a") as handle:
+        handle.write("telea,m,9")  # a torn last line, which a rewrite would drop
+    before = path.read_bytes()
+    assert upgrade_results(path) == RESULTS_FORMAT and path.read_bytes() == before
+
+
+def test_a_results_folder_or_file_is_found_whether_or_not_it_exists_yet(tmp_path):
+    from pconvkit.benchmark.results import RESULTS_FILE, results_path
+
+    (tmp_path / "made").mkdir()
+    (tmp_path / "made" / "other.csv").write_text("")
+    assert results_path(tmp_path / "made") == tmp_path / "made" / RESULTS_FILE
+    assert results_path(tmp_path / "new") == tmp_path / "new" / RESULTS_FILE  # a folder still to be made
+    assert results_path(tmp_path / "made" / "other.csv") == tmp_path / "made" / "other.csv"
+    assert results_path(tmp_path / "new.csv") == tmp_path / "new.csv"
+    assert results_path(tmp_path / "folder.d") == tmp_path / "folder.d"  # a name with a suffix: a file

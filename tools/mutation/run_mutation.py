@@ -39,7 +39,7 @@ MODULES = {
     "maskgen/occlusion.py": ["tests/maskgen/test_occlusion.py"],
     "maskgen/augment.py": ["tests/maskgen/test_augment.py", "tests/maskgen/test_build.py"],
     "maskgen/build.py": ["tests/maskgen/test_build.py"],
-    "benchmark/metrics.py": ["tests/benchmark/test_metrics.py"],
+    "benchmark/metrics.py": ["tests/benchmark/test_metrics.py", "tests/benchmark/test_tables.py"],
     "benchmark/confidence.py": ["tests/benchmark/test_confidence.py", "tests/benchmark/test_tables.py"],
     "benchmark/tables.py": ["tests/benchmark/test_tables.py", "tests/benchmark/test_render.py"],
     "benchmark/run.py": ["tests/benchmark/test_run.py", "tests/benchmark/test_methods.py"],
@@ -660,11 +660,20 @@ EQUIVALENT = {
     },
     "benchmark/results.py": {
         **dict.fromkeys(
-            ('data[: data.rfind(b"\\n") ** 1]', 'data[: data.rfind(b"\\n") | 1]', 'data[: data.rfind(b"\\n") + 0]'),
+            tuple(f'data[: data.rfind(b"\\n") {end}]' for end in ("** 1", "| 1", "+ 0", "* 1", "// 1")),
             "the rows end at the last line end either way (csv reads a last row without its line end); only a "
             "file with no line end at all (a torn header) differs, and it is refused either way",
         ),
         "if version is not RESULTS_FORMAT:": "format versions are small ints, of which CPython keeps one object each",
+        "if version <= 0:": "a format version is never negative",
+        "if version < RESULTS_FORMAT:": "a newer format than this pconvkit's is refused when the header is read: "
+        "other than the current version is below it",
+        'r["hole_white"] >= "1",': "pairing.csv's hole_white is written as 0 or 1 (pairing_text): only '1' sorts "
+        "at or after '1'",
+        'r["hole_white"] is "1",': "CPython keeps one object of each one-character string: a '1' read from the file "
+        "is the literal '1' itself",
+        '{"method", "mask", "image"} < set(fieldnames)': "a header of exactly these three columns gets the other "
+        "of the two refusals: the wording of its error",
         "json.dumps(record, indent= 2,": "JSON's indentation: the same settings for every reader",
         "json.dumps(record, indent= 0,": "JSON's indentation: the same settings for every reader",
         "splitlines()[0][: 79]}": "an error message cut at 80 characters or 79: its wording, not a result",
