@@ -114,7 +114,13 @@ def saved_vectors(folder, kind: str, method: str, masks, minimum: int):
         return None
 
     def stack(files):  # arrays only: a pickled .npy beside a run runs no code
-        return np.stack([np.load(p, allow_pickle=False) for p in files])
+        try:
+            return np.stack([np.load(p, allow_pickle=False) for p in files])
+        except ValueError as err:  # a pickle, a damaged file, or vectors of two lengths
+            raise UserError(
+                f"{vector_folder(folder, kind, method).parent}: a saved vector is not an array of this run's "
+                f"({str(err).splitlines()[0][:80]}): run the same `benchmark run` again"
+            ) from None
 
     return stack(paths), stack(truths)
 
@@ -248,7 +254,7 @@ def done_pairs(rows, expected: dict) -> set:
     return done
 
 
-def shard_file_name(index: int = 1, count: int = 1) -> str:
+def shard_file_name(index: int, count: int) -> str:
     """results.csv, or results-shard-I-of-N.csv for shard I of N."""
     return RESULTS_FILE if count == 1 else f"results-shard-{index}-of-{count}.csv"
 

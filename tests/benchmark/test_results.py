@@ -291,7 +291,7 @@ def test_vectors_are_saved_one_file_per_mask_in_batches_and_computed_once(tmp_pa
     (vector_folder(tmp_path, "fid", TRUTH) / "m0.npy").unlink()
     assert saved_vectors(tmp_path, "fid", "a", masks, minimum=3) is None  # the truth's vector missing
     np.save(vector_folder(tmp_path, "fid", "a") / "m5.npy", np.array([{"code": 1}], dtype=object))
-    with pytest.raises(ValueError, match="allow_pickle"):  # a pickle is never loaded
+    with pytest.raises(UserError, match="a saved vector is not an array of this run's"):  # a pickle is never loaded
         saved_vectors(tmp_path, "fid", "a", ["m5", "m6"], minimum=2)
 
 
@@ -362,6 +362,7 @@ def test_a_row_of_another_run_names_exactly_the_identity_fields_that_differ():
     same = dict(method="a", mask="m1", method_id=text("id1"), mask_hash=text("h1"), image_hash=text("i1"))
     assert done_pairs([same], expected) == {("a", "m1")}
     assert done_pairs([dict(same, mask="m2")], expected) == set()  # not a pair of this run
+    assert done_pairs([dict(same, mask="m2"), same], expected) == {("a", "m1")}  # and the rows after it
     with pytest.raises(UserError, match=r"a row of a on mask m1 whose image hash differ from"):
         done_pairs([dict(same, image_hash="i0")], expected)  # a value that sorts before this run's
     with pytest.raises(UserError, match=r"whose method id and mask hash differ from"):
@@ -398,3 +399,15 @@ def test_a_results_folder_or_file_is_found_whether_or_not_it_exists_yet(tmp_path
     assert results_path(tmp_path / "made" / "other.csv") == tmp_path / "made" / "other.csv"
     assert results_path(tmp_path / "new.csv") == tmp_path / "new.csv"
     assert results_path(tmp_path / "folder.d") == tmp_path / "folder.d"  # a name with a suffix: a file
+
+
+def test_the_pairing_is_named_by_its_files_hash_and_an_older_one_is_refused_by_name(tmp_path):
+    import hashlib
+
+    from pconvkit.benchmark.results import PAIRING_FILE, pairing_hash, read_pairing
+
+    assert pairing_hash(tmp_path) == "unknown"  # a run from before pairing.csv
+    (tmp_path / PAIRING_FILE).write_text("mask,image,category,bin,path,hole_white\nm0,a.png,N,0.01-0.1,m0.png,0\n")
+    assert pairing_hash(tmp_path) == hashlib.sha256((tmp_path / PAIRING_FILE).read_bytes()).hexdigest()[:16]
+    with pytest.raises(UserError, match="written by an older pconvkit"):  # no threshold column, one row
+        read_pairing(tmp_path)

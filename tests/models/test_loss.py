@@ -241,3 +241,22 @@ def test_weights_converted_from_pixel_level_networks_get_features_in_torchvision
     assert plain.feature_scale == 1.0 and converted.feature_scale == pytest.approx(scale)
     image = torch.rand(1, 3, 32, 32)
     assert torch.allclose(converted(image)[0], plain(image)[0], rtol=1e-4, atol=1e-6)
+
+
+def test_the_vgg_features_are_frozen_and_keep_only_torchvisions_weights():
+    """Nothing of the loss network trains, and its state dict holds torchvision's layers up to pool3
+    and nothing else (no normalisation constants)."""
+    features = VGGFeatures(torchvision_vgg("vgg16").state_dict())
+    assert not any(p.requires_grad for p in features.parameters())
+    expected = {k.removeprefix("features.") for k in torchvision_vgg("vgg16").state_dict() if int(k.split(".")[1]) < 17}
+    assert {k.split(".", 2)[2] for k in features.state_dict()} == expected  # slices.BLOCK.LAYER.weight
+
+
+@pytest.mark.parametrize("state", [[1, 2], "weights", torch.zeros(3)])
+def test_a_file_that_holds_no_state_dict_is_named_as_such(tmp_path, state):
+    from pconvkit.errors import UserError
+    from pconvkit.models.loss import load_vgg
+
+    torch.save(state, tmp_path / "odd.pth")
+    with pytest.raises(UserError, match="not a torchvision VGG state dict"):
+        load_vgg(tmp_path / "odd.pth")

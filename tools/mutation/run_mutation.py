@@ -605,6 +605,12 @@ EQUIVALENT = {
         "if first >= PIXEL_LEVEL_FIRST_LAYER else": "the two kinds of first layer lie far from 1 on either side "
         "(torchvision's mean |weight| about 0.2, pixel-level networks' tens): none is exactly 1",
         "stride=1, padding=1) != 0)": "the holes are 0/1: their max-pooling is never negative, so != 0 is > 0",
+        "PIXEL_LEVEL_FIRST_LAYER = 2.0": "the threshold between torchvision's first layers (mean |weight| about "
+        "0.2) and converted pixel-level ones (about 11): 1 and 2 tell the same files apart",
+        **dict.fromkeys(
+            ("splitlines()[0][: 201]}", "splitlines()[0][: 199]}"),
+            "an error message cut at 200 characters or one more or less: its wording, not a result",
+        ),
     },
     "benchmark/metrics.py": {
         "holes = (np.asarray(valid_mask) <= 0)": "masks are uint8 0/1 (images.read_mask's rule): no value is below 0",
@@ -675,6 +681,10 @@ EQUIVALENT = {
         '{"method", "mask", "image"} < set(fieldnames)': "a header of exactly these three columns gets the other "
         "of the two refusals: the wording of its error",
         "json.dumps(record, indent= 2,": "JSON's indentation: the same settings for every reader",
+        "json.dumps(record, indent=1, sort_keys=False)": "JSON's key order (the settings' own, fixed by the code "
+        "that passes them): the same settings for every reader, the same bytes for the same run",
+        'if data or not data.endswith(b"\\n"):': "a whole file is then rewritten as itself (up to its last line "
+        "end, which is its end)",
         "json.dumps(record, indent= 0,": "JSON's indentation: the same settings for every reader",
         "splitlines()[0][: 79]}": "an error message cut at 80 characters or 79: its wording, not a result",
         "splitlines()[0][: 81]}": "an error message cut at 80 characters or 81: its wording, not a result",
