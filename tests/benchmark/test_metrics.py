@@ -225,9 +225,7 @@ def test_grey_images_are_measured_as_one_channel():
 
     rng = np.random.default_rng(1)
     a, b = rng.random((40, 48)), rng.random((40, 48))
-    reference = structural_similarity(
-        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1
-    )
+    reference = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1)
     assert ssim(a, b) == pytest.approx(reference, abs=1e-5)
     three = lambda grey: np.repeat(grey[..., None], 3, axis=2)
     for border in ("crop", "include"):

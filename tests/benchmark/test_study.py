@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from helpers import STUDY_METHODS as METHODS
 from helpers import Server, box_masks, gradient_photos, make_study, run_arguments
 
+from pconvkit.benchmark.render import to_markdown
 from pconvkit.benchmark.study import (
     BOOTSTRAP,
     answers_frame,
@@ -25,7 +26,6 @@ from pconvkit.benchmark.study import (
     tally,
     write_tally,
 )
-from pconvkit.benchmark.render import to_markdown
 from pconvkit.cli import benchmark
 from pconvkit.errors import UserError
 

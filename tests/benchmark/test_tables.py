@@ -388,8 +388,9 @@ def test_the_total_column_gets_its_own_heading_over_both_categories(results):
 
 def test_marks_captions_and_counts_follow_each_column_and_option(tmp_path):
     """'a' wins one column and 'b' the other, each clearly, and b's value in the second is better than
-    a's in the first: each column's own ranking marks its winner. Five scored masks lie outside the paper's bins: counted in the caption, which names the
-    statistic of the cells; no run.json: no sentence about masks outside the set's bins."""
+    a's in the first: each column's own ranking marks its winner. Five scored masks lie outside the
+    paper's bins: counted in the caption, which names the statistic of the cells; no run.json: no
+    sentence about masks outside the set's bins."""
     from pconvkit.benchmark.tables import PAPER_BINS, binning
 
     rng = np.random.default_rng(2)
@@ -549,7 +550,10 @@ def test_ties_significance_and_paired_differences_by_hand(tmp_path):
         level = float(rng.uniform(2, 3))
         for method, l1 in (("a", level), ("b", level - 0.5), ("c", level)):
             rows.append((method, f"m{k}", f"photo{k % 4}", "N", "0.01-0.1", l1))
-        rows += [("a", f"t{k}", f"photo{k % 4}", "B", "0.1-0.2", 1.0 + k), ("c", f"t{k}", f"photo{k % 4}", "B", "0.1-0.2", 1.0 + k)]
+        rows += [
+            ("a", f"t{k}", f"photo{k % 4}", "B", "0.1-0.2", 1.0 + k),
+            ("c", f"t{k}", f"photo{k % 4}", "B", "0.1-0.2", 1.0 + k),
+        ]
     write_results(tmp_path / "results.csv", rows)
     summary = summarise(tmp_path, against="c")
     for metric in ("l1", "ssim", "psnr"):

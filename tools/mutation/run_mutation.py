@@ -650,7 +650,11 @@ EQUIVALENT = {
                 'Metric("psnr_rgb", "PSNR RGB", "max", 3,',
                 *(
                     f'diff: "{label}",\n-    "{better}",\n-    3,\n+    "{better}", {decimals},'
-                    for label, better in (("SSIM (border in)", "max"), ("LPIPS hole box", "min"), ("IS (TF-Inception)", "max"))
+                    for label, better in (
+                        ("SSIM (border in)", "max"),
+                        ("LPIPS hole box", "min"),
+                        ("IS (TF-Inception)", "max"),
+                    )
                     for decimals in (2, 4)
                 ),
                 'FID = Metric("fid", "FID", "min", 3,',
