@@ -3,6 +3,7 @@ cheap bound against none, and the time to build the 12,000-mask test set from a 
 workers (target: under 5 minutes on these 2 cores).
 
     python benchmarks/bench_maskgen.py [--pairs 20] [--per-bin 1000] [--pool masks] [--workers 2] [--check-against REV]
+    python benchmarks/bench_maskgen.py --farneback [--pairs 20]   # Farneback's settings: cost and masks
 
 --check-against REV also times the consistency check of git revision REV (maskgen/occlusion.py as it
 was there) on the same flows, alternating with the current one, and prints the ratio.
@@ -107,6 +108,45 @@ def bench_flow_methods(pairs: int):
     print(f"two flows per vtest pair: DIS {dis:.0f} ms, Farneback {farneback:.0f} ms ({farneback / dis:.1f}x)")
 
 
+# Farneback's (pyr_scale, levels, winsize, iterations, poly_n, poly_sigma): OpenCV's sample values
+# (compute_flow's), then cheaper pyramids, windows and iteration counts.
+FARNEBACK_VARIANTS = {
+    "sample (0.5, 3, 15, 3, 5, 1.2)": (0.5, 3, 15, 3, 5, 1.2),
+    "2 levels": (0.5, 2, 15, 3, 5, 1.2),
+    "window 9": (0.5, 3, 9, 3, 5, 1.2),
+    "1 iteration": (0.5, 3, 15, 1, 5, 1.2),
+    "2 iterations, window 11": (0.5, 3, 11, 2, 5, 1.2),
+}
+
+
+def bench_farneback_settings(pairs: int):
+    """Two Farneback flows per vtest pair with each variant, alternating per pair, and how far each
+    variant's raw masks (the default check and clean-up) are from those of OpenCV's sample values:
+    the holes' IoU and their share of the frame."""
+    import cv2
+
+    video = next(v for v in sampledata.sample_videos() if v.name == "vtest.avi")
+    settings = FlowSettings()
+    frames = read_frames(video, settings.max_side, short_side=settings.short_side)[: pairs + 1]
+    seconds = dict.fromkeys(FARNEBACK_VARIANTS, 0.0)
+    holes = {name: [] for name in FARNEBACK_VARIANTS}
+    for first, second in zip(frames, frames[1:]):
+        for name, values in FARNEBACK_VARIANTS.items():
+            start = time.perf_counter()
+            forward = cv2.calcOpticalFlowFarneback(first, second, None, *values, 0)
+            backward = cv2.calcOpticalFlowFarneback(second, first, None, *values, 0)
+            seconds[name] += time.perf_counter() - start
+            holes[name].append(raw_mask_from_flows(forward, backward) == 0)
+    reference = holes[next(iter(FARNEBACK_VARIANTS))]
+    print(f"Farneback variants on {len(frames) - 1} vtest pairs ({frames[0].shape[1]}x{frames[0].shape[0]}):")
+    for name in FARNEBACK_VARIANTS:
+        both = sum(int((a & b).sum()) for a, b in zip(holes[name], reference))
+        either = sum(int((a | b).sum()) for a, b in zip(holes[name], reference))
+        share = np.mean([h.mean() for h in holes[name]])
+        milliseconds = seconds[name] / (len(frames) - 1) * 1e3
+        print(f"  {name:32s} {milliseconds:6.1f} ms per pair, holes {share:6.2%} of the frame, IoU {both / either:.3f}")
+
+
 def bench_ratio_bound(pool_dir: Path, masks: int = 30):
     """Masks of the hardest cell (0.5-0.6 N) with the sampler's cheap bound and without it, alternating;
     the masks must be the same."""
@@ -152,7 +192,11 @@ def main():
     parser.add_argument("--pool", type=Path, default=Path("masks"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--check-against", default=None)
+    parser.add_argument("--farneback", action="store_true", help="only Farneback's settings: cost and masks")
     args = parser.parse_args()
+    if args.farneback:
+        bench_farneback_settings(args.pairs)
+        return
     bench_flow(args.pairs)
     bench_flow_methods(args.pairs)
     if args.check_against:
