@@ -116,7 +116,7 @@ def saved_vectors(folder, kind: str, method: str, masks, minimum: int):
     def stack(files):  # arrays only: a pickled .npy beside a run runs no code
         try:
             return np.stack([np.load(p, allow_pickle=False) for p in files])
-        except ValueError as err:  # a pickle, a damaged file, or vectors of two lengths
+        except (ValueError, EOFError, OSError) as err:  # a pickle, a damaged or empty file, two lengths
             raise UserError(
                 f"{vector_folder(folder, kind, method).parent}: a saved vector is not an array of this run's "
                 f"({str(err).splitlines()[0][:80]}): run the same `benchmark run` again"

@@ -24,7 +24,14 @@ from pconvkit import sampledata
 from pconvkit.maskgen import build
 from pconvkit.maskgen.bins import BINS
 from pconvkit.maskgen.build import BenchmarkSettings, build_test_set
-from pconvkit.maskgen.flowcompute import FlowSettings, camera_motion, compute_flow, flow_method_for, read_frames
+from pconvkit.maskgen.flowcompute import (
+    FARNEBACK_PARAMETERS,
+    FlowSettings,
+    camera_motion,
+    compute_flow,
+    flow_method_for,
+    read_frames,
+)
 from pconvkit.maskgen.occlusion import raw_mask_from_flows
 from pconvkit.maskgen.pool import load_pool, load_raw_mask
 from pconvkit.maskgen.shots import shot_spans, transition_kinds
@@ -108,14 +115,19 @@ def bench_flow_methods(pairs: int):
     print(f"two flows per vtest pair: DIS {dis:.0f} ms, Farneback {farneback:.0f} ms ({farneback / dis:.1f}x)")
 
 
-# Farneback's (pyr_scale, levels, winsize, iterations, poly_n, poly_sigma): OpenCV's sample values
-# (compute_flow's), then cheaper pyramids, windows and iteration counts.
+def _farneback(**changes) -> tuple:
+    """FARNEBACK_PARAMETERS with some of them changed, by name."""
+    names = ("pyr_scale", "levels", "winsize", "iterations", "poly_n", "poly_sigma")
+    return tuple(changes.get(name, value) for name, value in zip(names, FARNEBACK_PARAMETERS))
+
+
+# the default (OpenCV's sample values), then cheaper pyramids, windows and iteration counts
 FARNEBACK_VARIANTS = {
-    "sample (0.5, 3, 15, 3, 5, 1.2)": (0.5, 3, 15, 3, 5, 1.2),
-    "2 levels": (0.5, 2, 15, 3, 5, 1.2),
-    "window 9": (0.5, 3, 9, 3, 5, 1.2),
-    "1 iteration": (0.5, 3, 15, 1, 5, 1.2),
-    "2 iterations, window 11": (0.5, 3, 11, 2, 5, 1.2),
+    f"sample {FARNEBACK_PARAMETERS}": FARNEBACK_PARAMETERS,
+    "2 levels": _farneback(levels=2),
+    "window 9": _farneback(winsize=9),
+    "1 iteration": _farneback(iterations=1),
+    "2 iterations, window 11": _farneback(iterations=2, winsize=11),
 }
 
 

@@ -31,6 +31,9 @@ DIS_PRESETS = {
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
 FLOW_METHODS = ("dis", "farneback", "auto")
+# Farneback's pyr_scale, levels, winsize, iterations, poly_n and poly_sigma: OpenCV's sample values
+# (no cheaper ones give the same masks: benchmarks/bench_maskgen.py --farneback)
+FARNEBACK_PARAMETERS = (0.5, 3, 15, 3, 5, 1.2)
 # `auto` chooses per shot from its camera's motion (`camera_motion`): Farneback where the camera
 # moves, DIS where it stands still. The threshold lies between the shots measured (see the README):
 # static and near-static cameras at most 0.0035 of the shorter side per frame, moving ones at least 0.0050.
@@ -162,7 +165,7 @@ def compute_flow(first: np.ndarray, second: np.ndarray, method: str = "dis", pre
         solver = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
         return solver.calc(first, second, None)
     if method == "farneback":
-        return cv2.calcOpticalFlowFarneback(first, second, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+        return cv2.calcOpticalFlowFarneback(first, second, None, *FARNEBACK_PARAMETERS, 0)
     raise UserError(f"unknown flow method {method!r} (dis or farneback)")
 
 

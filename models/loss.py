@@ -69,7 +69,8 @@ class VGGFeatures(nn.Module):
         features = []
         for block in self.slices:
             x = block(x)
-            features.append(x / self.feature_scale)  # dividing by 1.0 (torchvision's weights) is exact
+            # no division for torchvision's own weights: a copy of every feature map per training step saved
+            features.append(x / self.feature_scale if self.feature_scale != 1.0 else x)
         return features
 
 

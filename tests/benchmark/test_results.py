@@ -293,6 +293,11 @@ def test_vectors_are_saved_one_file_per_mask_in_batches_and_computed_once(tmp_pa
     np.save(vector_folder(tmp_path, "fid", "a") / "m5.npy", np.array([{"code": 1}], dtype=object))
     with pytest.raises(UserError, match="a saved vector is not an array of this run's"):  # a pickle is never loaded
         saved_vectors(tmp_path, "fid", "a", ["m5", "m6"], minimum=2)
+    whole = (vector_folder(tmp_path, "fid", "a") / "m7.npy").read_bytes()
+    for damaged in (b"", whole[:60], whole[:-4]):  # empty, cut in its header, cut in its data
+        (vector_folder(tmp_path, "fid", "a") / "m5.npy").write_bytes(damaged)
+        with pytest.raises(UserError, match="a saved vector is not an array of this run's"):
+            saved_vectors(tmp_path, "fid", "a", ["m5", "m6"], minimum=2)
 
 
 def test_the_pairing_round_trips_and_a_changed_one_is_refused_only_over_results(tmp_path):

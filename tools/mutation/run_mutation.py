@@ -602,6 +602,15 @@ EQUIVALENT = {
     "models/loss.py": {
         "if self.feature_scale > 1.0 else x)": "the feature scale is PIXEL_LEVEL_SCALE (about 57) or 1.0: above 1 "
         "is other than 1",
+        **dict.fromkeys(
+            (
+                "if self.feature_scale >= 1.0 else x)",
+                "if self.feature_scale != 2.0 else x)",
+                "if self.feature_scale != 0.0 else x)",
+            ),
+            "the feature scale is PIXEL_LEVEL_SCALE (about 57) or 1.0: these always divide, and dividing by 1.0 "
+            "is exact (the same features, one copy more)",
+        ),
         "if first >= PIXEL_LEVEL_FIRST_LAYER else": "the two kinds of first layer lie far from 1 on either side "
         "(torchvision's mean |weight| about 0.2, pixel-level networks' tens): none is exactly 1",
         "stride=1, padding=1) != 0)": "the holes are 0/1: their max-pooling is never negative, so != 0 is > 0",
@@ -725,16 +734,21 @@ def _record(module: str, outcome: dict) -> None:
         REPORT.write_text(_report(outcomes))
 
 
+def _test_command(module: str, copy: Path) -> str:
+    """The shell command that runs a module's tests against the copy: from the copy, with the copy
+    first on the path, so that its pconvkit is the one mutated."""
+    tests = " ".join(str(REPOSITORY / t) for t in MODULES[module])
+    return (
+        f"env PYTHONPATH={copy} {sys.executable} -m pytest -x -q -p no:cacheprovider -m 'not browser' "
+        f"--rootdir {REPOSITORY} -c {REPOSITORY / 'setup.cfg'} {tests}"
+    )
+
+
 def _session(module: str, copy: Path) -> Path:
     """Run (or resume) the module's cosmic-ray session in the copy; returns the session file."""
     name = _name(module)
     session, config = WORK / f"{name}.sqlite", WORK / f"{name}.toml"
-    tests = " ".join(str(REPOSITORY / t) for t in MODULES[module])
-    # from the copy, with the copy first on the path: its pconvkit is the one mutated
-    command = (
-        f"env PYTHONPATH={copy} {sys.executable} -m pytest -x -q -p no:cacheprovider -m 'not browser' "
-        f"--rootdir {REPOSITORY} -c {REPOSITORY / 'setup.cfg'} {tests}"
-    )
+    command = _test_command(module, copy)
     target = copy / PARTS[module.split("/")[0]] / module.split("/", 1)[1]
     config.write_text(
         "[cosmic-ray]\n"
@@ -890,7 +904,8 @@ def main(modules) -> int:
             if copy.exists():
                 shutil.rmtree(copy)
             scratch_copy(copy)
-            baseline = _run_tests(copy, MODULES[module])
+            # the session's own command, from the copy, as cosmic-ray runs it for each mutant
+            baseline = subprocess.run(_test_command(module, copy), shell=True, cwd=copy, capture_output=True, text=True)
             if baseline.returncode != 0:  # every mutant would count as killed
                 tail = (baseline.stdout + baseline.stderr).strip().splitlines()[-1:]
                 raise SystemExit(f"Error: the tests of {module} fail on its unmutated code: {' '.join(tail)}")
