@@ -18,9 +18,15 @@ def sample_data():
 def own_cache_folder(request, tmp_path_factory, monkeypatch):
     """Tests that do not use the sample data get a cache folder of their own (outside their
     tmp_path, which some tests list), so that the ONNX graphs and checkpoint memos of their
-    temporary models stay out of the user's cache."""
-    if "sample_data" not in request.fixturenames:
-        monkeypatch.setenv("PCONVKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+    temporary models stay out of the user's cache. The folder goes when the test ends: ONNX graphs
+    of full-size networks would otherwise add up to gigabytes over the suite."""
+    if "sample_data" in request.fixturenames:
+        yield
+        return
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("PCONVKIT_CACHE", str(folder))
+    yield
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ the known pixels are composited back before scoring."""
 
 import json
 import os
+import sys
 import textwrap
 
 import numpy as np
@@ -103,7 +104,8 @@ def inputs(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     gradient_photos(tmp_path / "images", count=3)
     box_masks(tmp_path / "masks", [(10, 20, 10, 30), (30, 50, 5, 40), (0, 12, 0, 64), (40, 60, 40, 60)])
-    return tmp_path
+    yield tmp_path
+    sys.modules.pop("peek", None)  # the next test imports its own copy, from its own tmp_path
 
 
 def scores(rows, method):
