@@ -56,8 +56,8 @@ class PConvUNet(nn.Module):
         super().__init__()
         if not 2 <= config.layers <= len(TABLE2_ENCODER):
             raise ValueError(f"layers must be between 2 and {len(TABLE2_ENCODER)}")
-        if config.skip_fill < 0:
-            raise ValueError("skip_fill is a count of passes, 0 or more")
+        if config.skip_fill < 0 or config.input_fill < 0:
+            raise ValueError("skip_fill and input_fill are counts of passes, 0 or more")
         self.config = config
         conv = PartialConv2d if config.partial else nn.Conv2d
         channels = [3] + [max(1, round(c * config.width)) for _, c in TABLE2_ENCODER[: config.layers]]
@@ -107,6 +107,8 @@ class PConvUNet(nn.Module):
         if image.shape[-1] % self.stride or image.shape[-2] % self.stride:
             raise ValueError(f"image sides must be divisible by {self.stride}, got {tuple(image.shape[-2:])}")
         x = (image - self.mean) / self.std
+        if self.config.input_fill:
+            x, mask = box_fill(x, mask, self.config.input_fill)
         if not self.config.partial:
             return self._forward_plain(x, mask)
         features, masks = [x], [mask]

@@ -88,6 +88,13 @@ def _kernel_range(ctx, param, value):
     "checkpoint's, else 0.",
 )
 @click.option(
+    "--input-fill",
+    type=NON_NEGATIVE,
+    default=None,
+    help="Passes of the same box fill over the network's input: holes up to twice this wide vanish from every "
+    "layer's mask (0 = Table 2's network). Default: the --resume checkpoint's, else 0.",
+)
+@click.option(
     "--vgg-weights",
     type=click.Path(),
     default=None,
@@ -143,7 +150,7 @@ def _kernel_range(ctx, param, value):
     help="sr: super-resolution (Section 5.2), the mask being the lattice of the low-resolution pixels.",
 )
 @factor
-def pconv_train(resume, layers, width, plain, skip_fill, no_amp, max_minutes, **options):
+def pconv_train(resume, layers, width, plain, skip_fill, input_fill, no_amp, max_minutes, **options):
     """Train the PConv U-Net (or the Conv baseline) with the loss of Eq. 7; with --task sr, for
     super-resolution by --factor (Section 5.2)."""
     if options["task"] == "inpaint" and options["masks"] is None:
@@ -151,11 +158,12 @@ def pconv_train(resume, layers, width, plain, skip_fill, no_amp, max_minutes, **
     from pconvkit.models.checkpoint import read_checkpoint
     from pconvkit.models.train import train
 
-    unet = UNetConfig(layers=layers, width=width, partial=not plain, skip_fill=skip_fill or 0).as_dict()
+    fills = {"skip_fill": skip_fill, "input_fill": input_fill}
+    unet = UNetConfig(layers=layers, width=width, partial=not plain, **{k: v or 0 for k, v in fills.items()}).as_dict()
     if resume:
         unet = read_checkpoint(resume)["unet"]  # the architecture of the checkpoint wins, but for
-        if skip_fill is not None:  # the skip fill, which has no weights: it may start at a resume
-            unet = {**unet, "skip_fill": skip_fill}
+        # the fills, which have no weights: they may start at a resume
+        unet = {**unet, **{k: v for k, v in fills.items() if v is not None}}
     if options["size"] % 2 ** unet["layers"]:
         raise UserError(f"--size {options['size']} is not divisible by 2^{unet['layers']}")
     max_seconds = None if max_minutes is None else max_minutes * 60
