@@ -42,14 +42,15 @@ def test_table2_layers_and_parameter_count():
     assert sum(p.numel() for p in model.parameters()) / 1e6 == pytest.approx(32.9, abs=0.05)
 
 
-def small(partial=True, skip_fill=0):
+def small(partial=True, skip_fill=0, input_fill=0):
     torch.manual_seed(0)
-    return PConvUNet(UNetConfig(layers=4, width=0.125, partial=partial, skip_fill=skip_fill)).eval()
+    config = UNetConfig(layers=4, width=0.125, partial=partial, skip_fill=skip_fill, input_fill=input_fill)
+    return PConvUNet(config).eval()
 
 
-@pytest.mark.parametrize("skip_fill", [0, 3])
-def test_whole_network_ignores_hole_contents(skip_fill):
-    model = small(skip_fill=skip_fill)
+@pytest.mark.parametrize("skip_fill, input_fill", [(0, 0), (3, 0), (3, 3)])
+def test_whole_network_ignores_hole_contents(skip_fill, input_fill):
+    model = small(skip_fill=skip_fill, input_fill=input_fill)
     image = torch.rand(2, 3, 64, 64)
     mask = torch.ones(2, 1, 64, 64)
     mask[:, :, 10:40, 20:50] = 0
@@ -80,9 +81,9 @@ def test_the_skip_fill_puts_the_mean_of_valid_neighbours_into_holes_no_wider_tha
     assert torch.allclose(once[0, :, 20, 20], window.sum((1, 2)) / mask[0, 0, 19:22, 19:22].sum())
 
 
-@pytest.mark.parametrize("skip_fill", [0, 2])
-def test_plain_baseline_sees_the_placeholder_not_the_hole_contents(skip_fill):
-    model = small(partial=False, skip_fill=skip_fill)
+@pytest.mark.parametrize("skip_fill, input_fill", [(0, 0), (2, 0), (2, 3)])
+def test_plain_baseline_sees_the_placeholder_not_the_hole_contents(skip_fill, input_fill):
+    model = small(partial=False, skip_fill=skip_fill, input_fill=input_fill)
     image = torch.rand(1, 3, 64, 64)
     mask = torch.ones(1, 1, 64, 64)
     mask[..., 16:32, 16:32] = 0
@@ -123,6 +124,24 @@ def test_channels_last_gives_the_same_output():
             image.contiguous(memory_format=torch.channels_last), mask.contiguous(memory_format=torch.channels_last)
         )
     assert torch.allclose(output, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_a_hole_the_input_fill_closes_is_seen_as_its_box_filled_photo_without_a_hole(partial):
+    """No layer's mask holds it any more: the output is the network's on a photo whose hole pixels
+    were given the fill's values (computed here pixel by pixel) and marked known."""
+    model = small(partial=partial, input_fill=2)
+    image = torch.rand(1, 3, 64, 64)
+    mask = torch.ones(1, 1, 64, 64)
+    mask[..., 20:24, 30:34] = 0  # 4 px: two passes close it
+    mask[..., 50:51, 5:40] = 0
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    filled, reached = reference_box_fill((image - mean) / std, mask, 2)
+    assert reached.all()
+    with torch.no_grad():
+        ours, no_hole = model(image, mask), model(filled * std + mean, torch.ones_like(mask))
+    assert torch.allclose(ours, no_hole, atol=1e-5)
+    assert not torch.allclose(ours, small(partial=partial)(image, mask), atol=1e-3)  # the fill is what changed it
 
 
 @pytest.mark.parametrize("partial", [True, False])
@@ -187,6 +206,9 @@ def reference_unet(model, image, mask):
     normalisation; output de-normalised."""
     mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     config = model.config
+    if config.input_fill:  # the photo's holes filled first, and known from then on
+        filled, mask = reference_box_fill((image - mean) / std, mask, config.input_fill)
+        image = filled * std + mean
     if not config.partial:
         colour = mean if config.hole_value == "imagenet_mean" else torch.full_like(mean, 127.5 / 255)
         x = (image * mask + colour * (1 - mask) - mean) / std
@@ -221,19 +243,24 @@ RUNTIME_MEAN = "".join(["imagenet", "_mean"])  # as a checkpoint's JSON gives it
 
 
 @pytest.mark.parametrize(
-    "partial, hole_value, skip_fill",
+    "partial, hole_value, skip_fill, input_fill",
     [
-        (True, "imagenet_mean", 0),
-        (True, "imagenet_mean", 2),
-        (False, "imagenet_mean", 0),
-        (False, RUNTIME_MEAN, 0),
-        (False, "127.5", 0),
-        (False, "127.5", 2),
+        (True, "imagenet_mean", 0, 0),
+        (True, "imagenet_mean", 2, 0),
+        (True, "imagenet_mean", 2, 1),
+        (False, "imagenet_mean", 0, 0),
+        (False, RUNTIME_MEAN, 0, 0),
+        (False, "127.5", 0, 0),
+        (False, "127.5", 2, 0),
+        (False, "127.5", 2, 1),
     ],
 )
-def test_the_network_equals_table2_computed_the_obvious_way(partial, hole_value, skip_fill):
+def test_the_network_equals_table2_computed_the_obvious_way(partial, hole_value, skip_fill, input_fill):
     torch.manual_seed(1)
-    model = PConvUNet(UNetConfig(layers=3, width=0.06, partial=partial, hole_value=hole_value, skip_fill=skip_fill))
+    config = UNetConfig(
+        layers=3, width=0.06, partial=partial, hole_value=hole_value, skip_fill=skip_fill, input_fill=input_fill
+    )
+    model = PConvUNet(config)
     with torch.no_grad():  # BatchNorm statistics, scales and the two biases away from their initial values
         for stage in list(model.encoder) + list(model.decoder):
             if stage.conv.bias is not None:
@@ -270,7 +297,7 @@ def test_only_the_first_and_last_layers_have_biases_and_the_weights_start_he_ini
 
 def test_depth_and_skip_fill_bounds_and_an_odd_width_are_refused_by_name():
     assert PConvUNet(UNetConfig(layers=2, width=0.1)).stride == 4
-    for bad in (dict(layers=1), dict(layers=9), dict(skip_fill=-1)):
+    for bad in (dict(layers=1), dict(layers=9), dict(skip_fill=-1), dict(input_fill=-1)):
         with pytest.raises(ValueError):
             PConvUNet(UNetConfig(width=0.1, **bad))
     with pytest.raises(ValueError, match=r"divisible by 16, got \(64, 40\)"):
