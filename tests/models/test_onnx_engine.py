@@ -26,9 +26,9 @@ def trained_looking_checkpoint(tmp_path):
     return trained_looking(tmp_path)
 
 
-def trained_looking(tmp_path, skip_fill=0):
+def trained_looking(tmp_path, skip_fill=0, input_fill=0):
     torch.manual_seed(0)
-    model = PConvUNet(UNetConfig(layers=3, width=0.125, skip_fill=skip_fill))
+    model = PConvUNet(UNetConfig(layers=3, width=0.125, skip_fill=skip_fill, input_fill=input_fill))
     for stage in list(model.encoder) + list(model.decoder):  # BatchNorm statistics away from identity
         if stage.batchnorm is not None:
             stage.batchnorm.running_mean.uniform_(-0.5, 0.5)
@@ -52,12 +52,14 @@ def test_onnx_engine_equals_torch_at_any_size(trained_looking_checkpoint, tmp_pa
     assert np.array_equal(result[valid == 1], image[valid == 1])
 
 
-def test_onnx_engine_equals_torch_with_the_skip_fill(tmp_path):
-    checkpoint = trained_looking(tmp_path, skip_fill=3)
+@pytest.mark.parametrize("input_fill", [0, 4])
+def test_onnx_engine_equals_torch_with_the_fills(tmp_path, input_fill):
+    checkpoint = trained_looking(tmp_path, skip_fill=3, input_fill=input_fill)
     image, valid = pair((64, 64))
     valid[10:12, 20:22] = 0  # a hole the fill closes
+    valid[30:50, 30:50] = 0  # and one it does not
     model, _ = load_model(checkpoint)
-    assert model.config.skip_fill == 3
+    assert (model.config.skip_fill, model.config.input_fill) == (3, input_fill)
     result = OnnxInpainter(checkpoint, cache=tmp_path / "cache")(image, valid)
     assert np.abs(result - inpaint(model, image, valid)).max() < 1e-5
 

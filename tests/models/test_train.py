@@ -270,17 +270,23 @@ def test_device_pipeline_refuses_super_resolution_in_one_line(data, tmp_path):
         train(config(data, tmp_path, 2, task="sr", masks=None, data_pipeline="device"), log=lambda *_: None)
 
 
-def test_a_resume_can_add_the_skip_fill(data, tmp_path):
+def test_a_resume_can_add_the_fills_and_a_later_one_keeps_them(data, tmp_path):
     runner = CliRunner()
     small = ("--steps", "1", "--size", "32", "--layers", "3", "--width", "0.125", "--batch-size", "2")
     first = runner.invoke(pconv, train_args(data, tmp_path / "first", *small, "--kernel-range", "1,3"))
     assert first.exit_code == 0, first.output
     state = read_checkpoint(tmp_path / "first" / "last.pt")
-    assert state["unet"]["skip_fill"] == 0 and tuple(state["config"]["kernel_range"]) == (1, 3)
-    resumed = train_args(data, tmp_path / "second", *small[2:], "--steps", "2", "--skip-fill", "3")
+    assert state["unet"]["skip_fill"] == state["unet"]["input_fill"] == 0
+    assert tuple(state["config"]["kernel_range"]) == (1, 3)
+    fills = ("--skip-fill", "3", "--input-fill", "2")
+    resumed = train_args(data, tmp_path / "second", *small[2:], "--steps", "2", *fills)
     result = runner.invoke(pconv, [*resumed, "--resume", str(tmp_path / "first" / "last.pt")])
     assert result.exit_code == 0, result.output
     second = read_checkpoint(tmp_path / "second" / "last.pt")
-    assert second["unet"] == {**state["unet"], "skip_fill": 3} and second["step"] == 2
+    assert second["unet"] == {**state["unet"], "skip_fill": 3, "input_fill": 2} and second["step"] == 2
+    again = train_args(data, tmp_path / "third", *small[2:], "--steps", "3")
+    result = runner.invoke(pconv, [*again, "--resume", str(tmp_path / "second" / "last.pt")])
+    assert result.exit_code == 0, result.output
+    assert read_checkpoint(tmp_path / "third" / "last.pt")["unet"] == second["unet"]
     wrong = runner.invoke(pconv, train_args(data, tmp_path / "wrong", *small, "--kernel-range", "0,47"))
     assert wrong.exit_code != 0 and "not within 1-47" in wrong.output
