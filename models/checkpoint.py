@@ -26,6 +26,11 @@ def save_checkpoint(path, model, optimizer=None, step=0, phase=1, config=None, m
     }
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
+    write_payload(path, payload)
+
+
+def write_payload(path, payload: dict):
+    """Write a checkpoint's payload (save_checkpoint's, or one read and changed) atomically."""
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     write_bytes_atomic(path, buffer.getvalue())

@@ -6,13 +6,9 @@ step and training record stay, and the change is recorded in its metadata.
 """
 
 import argparse
-import io
-
-import torch
 
 from pconvkit.errors import UserError
-from pconvkit.files import write_bytes_atomic
-from pconvkit.models.checkpoint import FILE_HASH, read_checkpoint
+from pconvkit.models.checkpoint import FILE_HASH, read_checkpoint, write_payload
 from pconvkit.models.unet import PConvUNet, UNetConfig
 
 
@@ -24,9 +20,7 @@ def with_fill(checkpoint: str, out: str, **fills) -> dict:
     PConvUNet(UNetConfig(**unet))  # refuses negative passes by name
     payload["unet"] = unet
     payload["metadata"] = {**payload.get("metadata", {}), "fills_changed": changed}
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_bytes_atomic(out, buffer.getvalue())
+    write_payload(out, payload)
     return unet
 
 
