@@ -64,6 +64,28 @@ def test_onnx_engine_equals_torch_with_the_fills(tmp_path, input_fill):
     assert np.abs(result - inpaint(model, image, valid)).max() < 1e-5
 
 
+@pytest.mark.parametrize("plain", [False, True])
+def test_decoder_convolutions_read_no_concatenation_and_still_equal_torch(tmp_path, plain):
+    import onnx
+
+    from pconvkit.models.onnx_export import export_onnx
+
+    torch.manual_seed(1)
+    model = PConvUNet(UNetConfig(layers=3, width=0.125, partial=not plain, skip_fill=2))
+    for stage in model.decoder:  # biases away from zero: the plain network's must be added once
+        if stage.conv.bias is not None:
+            stage.conv.bias.data.uniform_(-1, 1)
+    save_checkpoint(tmp_path / "m.pt", model)
+    graph = onnx.load(str(export_onnx(tmp_path / "m.pt", tmp_path / "m.onnx")))
+    produced_by = {output: node.op_type for node in graph.graph.node for output in node.output}
+    convolutions = [node for node in graph.graph.node if node.op_type == "Conv"]
+    assert all(produced_by.get(node.input[0]) != "Concat" for node in convolutions)
+    assert len(convolutions) == (6 if plain else 12) + 3  # each of the 3 decoder layers' split in two
+    image, valid = pair((48, 40), seed=3)
+    result = OnnxInpainter(tmp_path / "m.pt", cache=tmp_path / "cache")(image, valid)
+    assert np.abs(result - inpaint(load_model(tmp_path / "m.pt")[0], image, valid)).max() < 1e-5
+
+
 def test_onnx_engine_ignores_hole_contents(trained_looking_checkpoint, tmp_path):
     image, valid = pair((32, 48), seed=1)
     run = OnnxInpainter(trained_looking_checkpoint, cache=tmp_path / "cache")
