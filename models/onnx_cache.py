@@ -7,7 +7,9 @@ whole checkpoint to find its graph (reading and hashing the bundled 13 MB takes 
 """
 
 import contextlib
+import functools
 import hashlib
+import platform
 from pathlib import Path
 
 from pconvkit.errors import UserError
@@ -47,6 +49,28 @@ def cached_onnx_graph(checkpoint=None, cache=None) -> Path:
     return graph
 
 
+def optimized_graph_path(graph: Path) -> Path:
+    """Where ONNX Runtime's optimised copy of a cached graph is kept: beside it, named by the ONNX
+    Runtime version and this CPU (its optimised layouts depend on the instruction set), so that a
+    cache shared by machines never serves one machine's layout to another."""
+    import onnxruntime
+
+    return graph.with_name(f"{graph.stem}.ort{onnxruntime.__version__}-{_cpu_identity()}.onnx")
+
+
+@functools.cache
+def _cpu_identity() -> str:
+    """A short hash of the CPU's model and feature flags (Linux's /proc/cpuinfo), else of platform's
+    description of the processor."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        described = "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags", "Features"))}))
+    except OSError:
+        described = ""
+    described = described or f"{platform.machine()} {platform.processor()}"
+    return hashlib.sha256(described.encode()).hexdigest()[:12]
+
+
 def _graph(cache: Path, digest: str) -> Path:
     return cache / f"{digest[:20]}-v{ONNX_EXPORT_VERSION}.onnx"
 
@@ -81,6 +105,6 @@ def _prune_onnx_cache(cache: Path):
             memo.unlink(missing_ok=True)
         else:
             live.add(digest[:20])
-    for graph in cache.glob("[!.]*-v*.onnx"):
+    for graph in cache.glob("[!.]*-v*.onnx"):  # the graphs and their optimised copies
         if graph.name.partition("-")[0] not in live:
             graph.unlink(missing_ok=True)

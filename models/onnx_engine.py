@@ -6,8 +6,9 @@ import json
 import numpy as np
 
 from pconvkit.errors import require_extra
+from pconvkit.files import atomic_path
 from pconvkit.images import composite
-from pconvkit.models.onnx_cache import cached_onnx_graph
+from pconvkit.models.onnx_cache import cached_onnx_graph, optimized_graph_path
 from pconvkit.models.preprocess import check_fits_in_memory, check_pair, crop_output, pad_to_stride
 
 
@@ -29,7 +30,7 @@ class OnnxInpainter:
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self.session = _session(graph, options)
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.stride = int(metadata["stride"])
         self.channel_width = float(json.loads(metadata["unet"])["width"])
@@ -40,3 +41,23 @@ class OnnxInpainter:
         padded, masks = pad_to_stride(image[None], valid_mask[None], self.stride)
         output = self.session.run(["output"], {"image": padded, "mask": masks})[0]
         return composite(crop_output(output, *valid_mask.shape)[0], image, valid_mask)
+
+
+def _session(graph, options):
+    """An ONNX Runtime session of the graph, started from the graph as ONNX Runtime optimised it for
+    this CPU when an earlier call saved that (half the start-up); the first call saves it. The saved
+    file holds CPU-specific layouts, so its name carries the CPU's and ONNX Runtime's identity."""
+    import onnxruntime
+
+    optimized = optimized_graph_path(graph)
+    if optimized.exists():
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+        return onnxruntime.InferenceSession(str(optimized), options, providers=["CPUExecutionProvider"])
+    try:
+        with atomic_path(optimized) as tmp:
+            options.optimized_model_filepath = str(tmp)
+            options.log_severity_level = 3  # not its warning that the file is for this CPU: the name says so
+            return onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+    except OSError:  # an unwritable cache: start from the graph itself
+        options.optimized_model_filepath = ""
+        return onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])

@@ -86,6 +86,27 @@ def test_decoder_convolutions_read_no_concatenation_and_still_equal_torch(tmp_pa
     assert np.abs(result - inpaint(load_model(tmp_path / "m.pt")[0], image, valid)).max() < 1e-5
 
 
+def test_later_sessions_start_from_the_graph_optimised_for_this_cpu(trained_looking_checkpoint, tmp_path, monkeypatch):
+    import onnxruntime
+
+    from pconvkit.models.onnx_cache import optimized_graph_path
+
+    image, valid = pair((40, 56), seed=4)
+    first = OnnxInpainter(trained_looking_checkpoint, cache=tmp_path / "cache")
+    graph = cached_onnx_graph(trained_looking_checkpoint, tmp_path / "cache")
+    optimized = optimized_graph_path(graph)
+    assert optimized.is_file() and onnxruntime.__version__ in optimized.name
+    assert not list((tmp_path / "cache").glob(".*"))  # no temporary file left
+    started_from = []
+    real_session = onnxruntime.InferenceSession
+    monkeypatch.setattr(
+        onnxruntime, "InferenceSession", lambda path, *a, **k: started_from.append(path) or real_session(path, *a, **k)
+    )
+    second = OnnxInpainter(trained_looking_checkpoint, cache=tmp_path / "cache")
+    assert started_from == [str(optimized)]
+    assert np.array_equal(first(image, valid), second(image, valid))
+
+
 def test_onnx_engine_ignores_hole_contents(trained_looking_checkpoint, tmp_path):
     image, valid = pair((32, 48), seed=1)
     run = OnnxInpainter(trained_looking_checkpoint, cache=tmp_path / "cache")
@@ -96,7 +117,7 @@ def test_onnx_engine_ignores_hole_contents(trained_looking_checkpoint, tmp_path)
 
 def test_graph_is_exported_once_per_checkpoint(trained_looking_checkpoint, tmp_path, monkeypatch):
     OnnxInpainter(trained_looking_checkpoint, cache=tmp_path / "cache")
-    assert len(list((tmp_path / "cache").glob("*.onnx"))) == 1
+    assert len([g for g in (tmp_path / "cache").glob("*.onnx") if ".ort" not in g.name]) == 1
 
     def no_export(*_):
         raise AssertionError("exported again")
