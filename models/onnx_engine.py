@@ -51,8 +51,13 @@ def _session(graph, options):
 
     optimized = optimized_graph_path(graph)
     if optimized.exists():
+        level = options.graph_optimization_level
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-        return onnxruntime.InferenceSession(str(optimized), options, providers=["CPUExecutionProvider"])
+        try:
+            return onnxruntime.InferenceSession(str(optimized), options, providers=["CPUExecutionProvider"])
+        except Exception:  # a damaged copy (ONNX Runtime has no common error class): made again below
+            optimized.unlink(missing_ok=True)
+            options.graph_optimization_level = level
     try:
         with atomic_path(optimized) as tmp:
             options.optimized_model_filepath = str(tmp)

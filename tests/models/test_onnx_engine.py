@@ -105,6 +105,9 @@ def test_later_sessions_start_from_the_graph_optimised_for_this_cpu(trained_look
     second = OnnxInpainter(trained_looking_checkpoint, cache=tmp_path / "cache")
     assert started_from == [str(optimized)]
     assert np.array_equal(first(image, valid), second(image, valid))
+    optimized.write_bytes(optimized.read_bytes()[:1000])  # damaged: started from the graph, saved again
+    third = OnnxInpainter(trained_looking_checkpoint, cache=tmp_path / "cache")
+    assert np.array_equal(first(image, valid), third(image, valid)) and optimized.stat().st_size > 1000
 
 
 def test_onnx_engine_ignores_hole_contents(trained_looking_checkpoint, tmp_path):
