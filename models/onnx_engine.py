@@ -1,5 +1,6 @@
 """A checkpoint's network run by ONNX Runtime on the CPU (the optional extra `pconvkit[onnx]`)."""
 
+import contextlib
 import importlib.util
 import json
 
@@ -56,7 +57,8 @@ def _session(graph, options):
         try:
             return onnxruntime.InferenceSession(str(optimized), options, providers=["CPUExecutionProvider"])
         except Exception:  # a damaged copy (ONNX Runtime has no common error class): made again below
-            optimized.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                optimized.unlink(missing_ok=True)
             options.graph_optimization_level = level
     try:
         with atomic_path(optimized) as tmp:
