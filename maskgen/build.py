@@ -104,6 +104,14 @@ class BenchmarkSettings:
     chunk: int = 50
     footprint: str = "square"  # of the dilation (maskgen.augment)
     ratio_tolerance: float = 0.01  # a mask's hole ratio is within this of the ratio drawn for it
+    source_weight: str = "mask"  # of SOURCE_WEIGHTS: how a mask's raw source is drawn
+
+
+# How a test mask's raw source is drawn among those that can reach its ratio. video: each test video
+# is equally likely, then one of its raw masks, so that a cell holds every video's kind of occlusion
+# whatever the videos' lengths (a long static clip would otherwise fill the small bins alone); mask:
+# each raw mask equally likely, so a video weighs as many raw masks as it gave.
+SOURCE_WEIGHTS = ("video", "mask")
 
 
 # Draws of (source, angle, crop) that try for a mask's drawn hole ratio before any ratio of its bin is
@@ -139,13 +147,16 @@ def reach(raw_valid: np.ndarray, footprint: str = "square") -> tuple[float, floa
     )
 
 
-def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings: BenchmarkSettings):
-    """One mask of cell (category, bin): (valid uint8 (size, size), source index, AugmentParams)."""
+def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings: BenchmarkSettings, videos=None):
+    """One mask of cell (category, bin): (valid uint8 (size, size), source index, AugmentParams).
+
+    videos: the source video of each raw mask (None: all from one), for settings.source_weight."""
     low, high = BINS[bin_index]
     target = float(rng.uniform(low, high))
     near = (max(low, target - settings.ratio_tolerance), min(high, target + settings.ratio_tolerance))
     candidates = ratio_candidates(reaches, *near)
     near_tries = NEAR_TRIES if candidates.size else 0
+    groups = source_groups(candidates, videos, settings.source_weight)
     size = settings.size
     pixels = size * size
     frame = border_frame((size, size), settings.margin)
@@ -154,7 +165,9 @@ def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings
         if attempt == near_tries:  # the sources do not reach the drawn ratio: take any ratio of the bin
             near, candidates = (low, high), ratio_candidates(reaches, low, high)
             candidates = candidates if candidates.size else np.arange(len(reaches))
-        source = int(candidates[rng.integers(len(candidates))])
+            groups = source_groups(candidates, videos, settings.source_weight)
+        group = groups[rng.integers(len(groups))] if len(groups) > 1 else groups[0]
+        source = int(group[rng.integers(len(group))])
         raw_valid = load(source)
         angle, crop_x, crop_y = random_geometry(rng, raw_valid.shape, size)
         window = rotated_window(raw_valid, angle, crop_x, crop_y, size)
@@ -201,6 +214,15 @@ def _unfillable_advice(reaches, low: float, high: float) -> str:
     return "add test videos (sparser occlusions for the small bins, larger ones for the large) or lower --per-bin"
 
 
+def source_groups(candidates: np.ndarray, videos, weight: str) -> list[np.ndarray]:
+    """The candidates split into the groups a draw picks among, equally likely, before a candidate
+    of its group: one group per video (sorted by name) for weight 'video', one in all for 'mask'."""
+    if weight == "mask" or videos is None or not candidates.size:
+        return [candidates]
+    names = np.asarray(videos)[candidates]
+    return [candidates[names == name] for name in np.unique(names)]
+
+
 def ratio_candidates(reaches, low: float, high: float) -> np.ndarray:
     """Sources whose dilation range can plausibly reach hole ratios in (low, high] (maybe none)."""
     smallest, largest = np.asarray(reaches).T
@@ -212,6 +234,7 @@ class _Job:
 
     def __init__(self, out_dir, pool_rows, reaches, settings):
         self.out_dir, self.pool_rows, self.reaches, self.settings = Path(out_dir), pool_rows, reaches, settings
+        self.videos = [row["video"] for row in pool_rows]
 
     @functools.cached_property
     def load(self):
@@ -226,7 +249,7 @@ class _Job:
         for index in range(start, stop):
             seed = mask_seed(settings.seed, category_index, bin_index, index)
             valid, source, params = sample_cell_mask(
-                self.load, self.reaches, category, bin_index, np.random.default_rng(seed), settings
+                self.load, self.reaches, category, bin_index, np.random.default_rng(seed), settings, self.videos
             )
             raw = self.pool_rows[source]
             row = write_cell_mask(self.out_dir / "test", valid, category_index, bin_index, index, settings, seed)
@@ -301,6 +324,8 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
     check_size_holds_every_bin(settings.size, settings.margin)
     if settings.per_bin < 1:
         raise UserError("--per-bin must be at least 1")
+    if settings.source_weight not in SOURCE_WEIGHTS:
+        raise UserError(f"--source-weight must be one of {', '.join(SOURCE_WEIGHTS)}, not {settings.source_weight!r}")
     if not pool_rows:
         raise UserError("the raw test pool is empty: the test videos gave no usable masks")
     check_test_set_memory(settings, workers)

@@ -22,7 +22,7 @@ from pconvkit.cli.options import (
     workers,
 )
 from pconvkit.maskgen.augment import FOOTPRINTS
-from pconvkit.maskgen.build import PRESETS, BenchmarkSettings, preset_values
+from pconvkit.maskgen.build import PRESETS, SOURCE_WEIGHTS, BenchmarkSettings, preset_values
 from pconvkit.maskgen.families import FAMILIES
 from pconvkit.maskgen.flowcompute import DIS_PRESETS, FLOW_METHODS, FlowSettings
 from pconvkit.maskgen.flowio import FLOW_SUFFIXES
@@ -205,6 +205,14 @@ def maskgen_flow(videos, frames, out, suffix, **options):
     show_default=True,
     help="Shape of the dilation: an axis-aligned square (as NVIDIA's masks show) or a disk.",
 )
+@click.option(
+    "--source-weight",
+    type=click.Choice(SOURCE_WEIGHTS),
+    default=_TEST.source_weight,
+    show_default=True,
+    help="How a test mask's raw source is drawn: video: each test video equally likely, whatever its length; "
+    "mask: each raw mask equally likely (a video weighs as many raw masks as it gave).",
+)
 @apply(_flow_options + _consistency_options)
 @click.option(
     "--family",
@@ -227,6 +235,7 @@ def maskgen_build(
     max_tries,
     workers,
     footprint,
+    source_weight,
     family,
     **options,
 ):
@@ -265,7 +274,13 @@ def maskgen_build(
         shots=replace(_RAW.shots, cut_correlation=options["cut_correlation"]),
     )
     test_settings = BenchmarkSettings(
-        size=size, margin=border_margin, seed=seed, hole_white=hole_white, max_tries=max_tries, footprint=footprint
+        size=size,
+        margin=border_margin,
+        seed=seed,
+        hole_white=hole_white,
+        max_tries=max_tries,
+        footprint=footprint,
+        source_weight=source_weight,
     )
     pools, manifest = build_mask_set(
         out, videos, frames, flow_dir, preset, explicit, raw_settings, test_settings, workers

@@ -104,3 +104,21 @@ def test_classify_writes_csv_and_nothing_before_an_error(tmp_path, mask_folder):
     result = runner.invoke(maskgen, ["classify", str(tmp_path / "empty")])
     one_line_error(result, "no images in")
     assert result.output.strip().startswith("Error: ")
+
+
+def test_build_hands_the_source_weight_to_the_test_set(tmp_path, monkeypatch):
+    from pconvkit.errors import UserError
+    from pconvkit.maskgen import build
+
+    given = []
+
+    def stop_after_the_settings(*arguments):
+        given.append(arguments[7])  # build_mask_set's test_settings
+        raise UserError("stopped")
+
+    monkeypatch.setattr(build, "build_mask_set", stop_after_the_settings)
+    base = ["build", "--flow-dir", str(tmp_path), "--out", str(tmp_path / "out")]
+    for extra in ([], ["--source-weight", "video"], ["--source-weight", "mask"]):
+        one_line_error(runner.invoke(maskgen, base + extra), "stopped")
+    assert [settings.source_weight for settings in given] == ["mask", "video", "mask"]
+    one_line_error(runner.invoke(maskgen, base + ["--source-weight", "frames"]), "--source-weight")

@@ -19,6 +19,7 @@ from pconvkit.maskgen.build import (
     reach,
     regenerate,
     sample_cell_mask,
+    source_groups,
 )
 from pconvkit.maskgen.manifest import read_manifest
 from pconvkit.maskgen.pool import load_raw_mask
@@ -349,6 +350,66 @@ def test_the_cheap_bound_only_skips_crops_that_no_dilation_brings_into_the_bin(t
     bounded = masks()
     monkeypatch.setattr("pconvkit.maskgen.build.largest_ratio_bound", lambda *_: 1.0)
     assert masks() == bounded
+
+
+def _two_video_pool(folder):
+    """Ten raw masks, each one blob in a large frame: one from video 'short', nine from 'long'."""
+    valid = np.ones((400, 400), np.uint8)
+    cv2.circle(valid, (200, 200), 10, 0, -1)
+    rows = []
+    for i in range(10):
+        video = "short" if i == 0 else "long"
+        raw_id = f"{video}/{i:06d}_{i + 1:06d}"
+        write_png_atomic(folder / "raw" / "test" / f"{raw_id}.png", mask_to_png(valid))
+        rows.append(dict(raw_id=raw_id, video=video, first=i, second=i + 1, hole_ratio=hole_ratio(valid)))
+    return rows
+
+
+@pytest.mark.parametrize("weight, share_of_the_short_video", [("video", 0.5), ("mask", 0.1)])
+def test_a_video_weight_draws_each_video_equally_whatever_its_length(tmp_path, weight, share_of_the_short_video):
+    """Ten equally good sources, one from a short video: each video draws half the masks when videos
+    weigh the same, and the short one a tenth when each raw mask does."""
+    rows = _two_video_pool(tmp_path)
+    raw = load_raw_mask(tmp_path, "test", rows[0]["raw_id"])
+    reaches, videos = [reach(raw)] * len(rows), [row["video"] for row in rows]
+    settings = small_settings(source_weight=weight)
+    sources = [
+        sample_cell_mask(lambda _: raw, reaches, "N", 0, np.random.default_rng([0, 0, 0, i]), settings, videos)[1]
+        for i in range(1000)
+    ]
+    # 1,000 draws: a standard error of 0.016 at a share of 0.5, 0.009 at 0.1
+    assert np.mean(np.array(sources) == 0) == pytest.approx(share_of_the_short_video, abs=0.05)
+
+
+def test_source_groups_split_candidates_by_video_in_name_order_or_keep_them_whole():
+    videos = ["b", "a", "b", "c", "a"]
+    candidates = np.array([0, 1, 2, 4])
+    assert [g.tolist() for g in source_groups(candidates, videos, "video")] == [[1, 4], [0, 2]]
+    assert [g.tolist() for g in source_groups(candidates, videos, "mask")] == [[0, 1, 2, 4]]
+    assert [g.tolist() for g in source_groups(candidates, None, "video")] == [[0, 1, 2, 4]]
+
+
+def test_the_default_source_weight_draws_the_same_masks_as_one_video_pool(tmp_path):
+    """Per raw mask is the default, and one video weighted per video draws exactly as per raw mask:
+    builds made before the option keep their bytes."""
+    assert BenchmarkSettings().source_weight == "mask"
+    rows = _two_video_pool(tmp_path)
+    raw = load_raw_mask(tmp_path, "test", rows[0]["raw_id"])
+    reaches = [reach(raw)] * len(rows)
+    one_video = ["long"] * len(rows)
+    for i in range(20):
+        drawn = [
+            sample_cell_mask(lambda _: raw, reaches, "B", 1, np.random.default_rng([1, 1, 1, i]), settings, videos)
+            for settings, videos in ((small_settings(), None), (small_settings(source_weight="video"), one_video))
+        ]
+        assert drawn[0][1:] == drawn[1][1:] and np.array_equal(drawn[0][0], drawn[1][0])
+
+
+def test_an_unknown_source_weight_is_refused_before_anything_is_written(tmp_path):
+    rows = synthetic_pool(tmp_path, count=2)
+    with pytest.raises(UserError, match="--source-weight must be one of video, mask, not 'frames'"):
+        build_test_set(tmp_path, rows, small_settings(source_weight="frames"))
+    assert not (tmp_path / "test").exists()
 
 
 def test_too_few_masks_per_bin_are_refused(tmp_path):
