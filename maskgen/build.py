@@ -359,7 +359,10 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
 
 def _check_settings(out_dir: Path, settings: BenchmarkSettings):
     """A resumed build must use the settings it started with; record them on the first run."""
-    check_settings_file(out_dir / "test" / SETTINGS_NAME, asdict(settings), "a test set")
+    # test sets made before --source-weight drew per raw mask
+    check_settings_file(
+        out_dir / "test" / SETTINGS_NAME, asdict(settings), "a test set", unrecorded={"source_weight": "mask"}
+    )
 
 
 def regenerate(row: dict, out_dir) -> np.ndarray:

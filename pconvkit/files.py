@@ -163,17 +163,18 @@ def read_settings_record(path) -> dict:
     return record | {SETTINGS_FORMAT_KEY: SETTINGS_FORMAT}  # format 0 -> 1: only the key is new
 
 
-def check_settings_file(path, settings: dict, what: str, outputs: str = "**/*.png"):
+def check_settings_file(path, settings: dict, what: str, outputs: str = "**/*.png", unrecorded: dict | None = None):
     """Record the settings a stage's outputs were made with (JSON, with its format version) on its
     first run; on a later run into the same folder, refuse other settings instead of mixing or
     silently reusing old outputs. A record beside no output yet (files matching `outputs`: a first
-    run that stopped early) is replaced."""
+    run that stopped early) is replaced. `unrecorded`: settings added since, with the value that
+    earlier releases used, which a record without them was made with."""
     path = Path(path)
     wanted = json.loads(json.dumps(settings | {SETTINGS_FORMAT_KEY: SETTINGS_FORMAT}))  # tuples become lists
     if not path.exists() or not any(path.parent.glob(outputs)):
         write_text_atomic(path, json.dumps(wanted, indent=1, sort_keys=True) + "\n")
         return
-    recorded, wanted = _flatten(read_settings_record(path)), _flatten(wanted)
+    recorded, wanted = _flatten((unrecorded or {}) | read_settings_record(path)), _flatten(wanted)
     changed = sorted(k for k in set(recorded) | set(wanted) if recorded.get(k) != wanted.get(k))
     if changed:
         raise UserError(

@@ -1,5 +1,6 @@
 """The raw pools and the binned test set, on synthetic raw masks and synthetic flow folders."""
 
+import json
 import shutil
 
 import cv2
@@ -403,6 +404,20 @@ def test_the_default_source_weight_draws_the_same_masks_as_one_video_pool(tmp_pa
             for settings, videos in ((small_settings(), None), (small_settings(source_weight="video"), one_video))
         ]
         assert drawn[0][1:] == drawn[1][1:] and np.array_equal(drawn[0][0], drawn[1][0])
+
+
+def test_a_test_set_begun_before_the_source_weight_was_recorded_resumes_as_drawn_per_raw_mask(tmp_path):
+    rows = synthetic_pool(tmp_path)
+    build_test_set(tmp_path, rows, small_settings(per_bin=2))
+    record = tmp_path / "test" / "settings.json"
+    older = json.loads(record.read_text())
+    del older["source_weight"]
+    record.write_text(json.dumps(older))
+    (tmp_path / "test" / "manifest.csv").unlink()  # an interrupted build
+    build_test_set(tmp_path, rows, small_settings(per_bin=2))
+    assert (tmp_path / "test" / "manifest.csv").exists()
+    with pytest.raises(UserError, match=r"other settings or inputs \(source_weight\)"):
+        build_test_set(tmp_path, rows, small_settings(per_bin=2, source_weight="video"))
 
 
 def test_an_unknown_source_weight_is_refused_before_anything_is_written(tmp_path):
