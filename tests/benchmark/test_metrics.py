@@ -242,3 +242,23 @@ def test_the_inception_score_drop_prints_as_the_papers_iscore_rows():
 
     papers_pm_row = "0.090 0.058 0.307 0.204 0.766 0.465 1.551 0.921 2.724 1.422 4.075 2.226"  # IScore(PM)
     assert {len(value.split(".")[1]) for value in papers_pm_row.split()} == {IS_DROP.decimals}
+
+
+def test_every_metric_is_named_directed_and_printed_as_the_readme_states():
+    """The README's table of results columns is what a user reads the tables by: each metric's label,
+    which way is better and its decimals there are the code's, and no metric is left out."""
+    from pathlib import Path
+
+    from pconvkit.benchmark import metrics
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    stated = {}
+    for line in readme.split("| column | label | better | decimals |", 1)[1].splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        column, label, better, decimals = (cell.strip() for cell in line.strip("|").split("|"))
+        stated[column.strip("`")] = (label.split(" (`")[0], {"lower": "min", "higher": "max"}[better], int(decimals))
+    code = {
+        m.name: (m.label, m.better, m.decimals) for m in (*metrics.METRICS, *metrics.PER_BIN, *metrics.SUPER_RESOLUTION)
+    }
+    assert stated == code
