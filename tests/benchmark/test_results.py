@@ -416,3 +416,26 @@ def test_the_pairing_is_named_by_its_files_hash_and_an_older_one_is_refused_by_n
     assert pairing_hash(tmp_path) == hashlib.sha256((tmp_path / PAIRING_FILE).read_bytes()).hexdigest()[:16]
     with pytest.raises(UserError, match="written by an older pconvkit"):  # no threshold column, one row
         read_pairing(tmp_path)
+
+
+def test_vectors_are_computed_16_images_at_a_time_and_each_once(tmp_path):
+    """The README's fixed batch (a network's last bits can depend on it): 40 truths go through in
+    batches of 16, 16 and 8, each row saved under its mask, and a resumed call computes none again."""
+    from pconvkit.benchmark.data import MaskEntry
+    from pconvkit.benchmark.results import save_vectors
+
+    batches = []
+
+    def network(images):
+        batches.append(len(images))
+        return images.reshape(len(images), -1).mean(axis=1, keepdims=True)
+
+    items = [
+        (MaskEntry(f"{i:05d}", tmp_path / f"{i}.png", "N", "0.01-0.1"), np.full((4, 4, 3), i, np.float32))
+        for i in range(40)
+    ]
+    save_vectors(network, tmp_path, "inception", "gt", items)
+    assert batches == [16, 16, 8]
+    assert [float(np.load(tmp_path / "inception" / "gt" / f"{i:05d}.npy")[0]) for i in range(40)] == list(range(40))
+    save_vectors(network, tmp_path, "inception", "gt", items)
+    assert batches == [16, 16, 8]

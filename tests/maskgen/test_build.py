@@ -508,6 +508,26 @@ def test_a_drawn_ratio_out_of_reach_widens_to_the_bin_after_near_tries(monkeypat
     assert BINS[2][0] < hole_ratio(valid) <= 0.23
 
 
+def test_a_mask_tries_500_draws_for_its_ratio_then_its_bin_up_to_20000_in_all(monkeypatch):
+    """The README's try budget: the draw for the bin begins after 500 draws for the drawn ratio, and
+    a cell no draw can fill is refused after 20,000 draws."""
+    import pconvkit.maskgen.build as build
+
+    draws, widened_after = [], []
+    candidates = build.ratio_candidates
+    monkeypatch.setattr(build, "ratio_candidates", lambda *a: widened_after.append(len(draws)) or candidates(*a))
+    no_hole = np.ones((64, 64), np.uint8)  # no dilation brings it into any bin
+    settings = BenchmarkSettings(size=64, margin=8)
+
+    def load(_):
+        draws.append(1)
+        return no_hole
+
+    with pytest.raises(UserError, match="after 20000 tries"):
+        sample_cell_mask(load, [(0.0, 1.0)], "N", 0, np.random.default_rng(0), settings)
+    assert widened_after == [0, 500] and len(draws) == 20_000
+
+
 @pytest.fixture
 def recorded_build(monkeypatch, tmp_path):
     """build_mask_set with its stages replaced by recorders: what it hands each stage (the last call's)."""

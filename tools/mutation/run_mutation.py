@@ -310,12 +310,6 @@ EQUIVALENT = {
         ),
     },
     "maskgen/build.py": {
-        **dict.fromkeys(
-            ("NEAR_TRIES = 501", "NEAR_TRIES = 499", "max_tries: int = 20001", "max_tries: int = 19999"),
-            ACCEPTED + "a try budget: one try more or fewer changes a mask only where its draw needed exactly "
-            "the 500th try before widening to the bin (the 20,000th before giving up), which no test pool "
-            "reaches; pinning the numbers in a test would only restate them",
-        ),
         'settings.margin if category == "N" else 1)': "a B crop's bound without its last pixel row and "
         "column: the blocks beside them, nearer the crop, are grown whenever theirs are, so the bound still "
         "holds, and any bound that holds gives the same masks",
@@ -641,41 +635,6 @@ EQUIVALENT = {
         "@dataclass(frozen=False)": "a Metric is never changed after it is made: frozen only guards that",
         "marginal = part.mean(axis=0, keepdims=False)": "a (classes,) row broadcasts against (images, classes) "
         "as a (1, classes) one does",
-        **dict.fromkeys(
-            (
-                'LPIPS = Metric("lpips", "LPIPS", "min", 2,',
-                'LPIPS = Metric("lpips", "LPIPS", "min", 4,',
-                'IS = Metric("is", "IS", "max", 2,',
-                'IS = Metric("is", "IS", "max", 4,',
-                'KID = Metric("kid", "KID", "min", 5,',
-                'KID = Metric("kid", "KID", "min", 3,',
-                'Metric("ssim_y", "SSIM Y", "max", 5,',
-                'Metric("ssim_y", "SSIM Y", "max", 3,',
-                'Metric("ssim_rgb", "SSIM RGB", "max", 5,',
-                'Metric("ssim_rgb", "SSIM RGB", "max", 3,',
-                'Metric("psnr_y", "PSNR Y", "max", 1,',
-                'Metric("psnr_y", "PSNR Y", "max", 3,',
-                'Metric("psnr_rgb", "PSNR RGB", "max", 1,',
-                'Metric("psnr_rgb", "PSNR RGB", "max", 3,',
-                *(
-                    f'diff: "{label}",\n-    "{better}",\n-    3,\n+    "{better}", {decimals},'
-                    for label, better in (
-                        ("SSIM (border in)", "max"),
-                        ("LPIPS hole box", "min"),
-                        ("IS (TF-Inception)", "max"),
-                    )
-                    for decimals in (2, 4)
-                ),
-                'FID = Metric("fid", "FID", "min", 3,',
-                'FID = Metric("fid", "FID", "min", 1,',
-                'L1_HOLE = Metric("l1_hole", "l1 holes (%)", "min", 1,',
-                'L1_HOLE = Metric("l1_hole", "l1 holes (%)", "min", 3,',
-                'PSNR_HOLE = Metric("psnr_hole", "PSNR holes", "max", 1,',
-                'PSNR_HOLE = Metric("psnr_hole", "PSNR holes", "max", 3,',
-            ),
-            ACCEPTED + "the decimals a cell of a metric the paper does not print is shown with: how it reads, with "
-            "no reference to print as (the paper's l1, PSNR and SSIM are checked against its Table 1)",
-        ),
     },
     "benchmark/results.py": {
         **dict.fromkeys(
@@ -707,11 +666,6 @@ EQUIVALENT = {
         "most 1 is 1",
         'if rows and "threshold" not in rows[ -1]:': "every row of a CSV file has the header's keys: the last "
         "row's are the first's",
-        **dict.fromkeys(
-            ("items, batch: int = 17):", "items, batch: int = 15):"),
-            ACCEPTED + "how many images a network takes at once (memory and speed): in eval mode each row "
-            "depends on its own image alone, up to the last bits of float arithmetic",
-        ),
     },
 }
 WORK = REPOSITORY / ".mutation"
