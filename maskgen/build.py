@@ -166,7 +166,7 @@ def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings
             near, candidates = (low, high), ratio_candidates(reaches, low, high)
             candidates = candidates if candidates.size else np.arange(len(reaches))
             groups = source_groups(candidates, videos, settings.source_weight)
-        group = groups[rng.integers(len(groups))] if len(groups) > 1 else groups[0]
+        group = groups[rng.integers(len(groups))]  # NumPy draws nothing for one group: the same stream
         source = int(group[rng.integers(len(group))])
         raw_valid = load(source)
         angle, crop_x, crop_y = random_geometry(rng, raw_valid.shape, size)

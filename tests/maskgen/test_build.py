@@ -1,5 +1,6 @@
 """The raw pools and the binned test set, on synthetic raw masks and synthetic flow folders."""
 
+import hashlib
 import json
 import shutil
 
@@ -280,13 +281,13 @@ def test_a_resumed_build_counts_what_was_done(tmp_path, capsys):
     valid = np.ones((300, 300), np.uint8)
     valid[10:300:40, 10:300:40] = 0
     rows = one_source_pool(tmp_path, valid)
-    build_test_set(tmp_path, rows, small_settings(per_bin=3, chunk=2))  # chunks of 2 and 1 per cell
+    build_test_set(tmp_path, rows, small_settings(per_bin=5, chunk=3))  # masks 0-2 and 3-4 of each cell
     for part in sorted((tmp_path / "test" / ".parts").iterdir())[::2]:  # each cell's first chunk
         part.unlink()
     capsys.readouterr()
-    build_test_set(tmp_path, rows, small_settings(per_bin=3, chunk=2))
+    build_test_set(tmp_path, rows, small_settings(per_bin=5, chunk=3))
     bar = capsys.readouterr().err.split("\r")
-    assert any("12/36" in state for state in bar) and "36/36" in bar[-1]
+    assert any("24/60" in state for state in bar) and "60/60" in bar[-1]  # 12 cells' masks 3-4 were kept
 
 
 def _blob_pool(folder):
@@ -418,6 +419,42 @@ def test_a_test_set_begun_before_the_source_weight_was_recorded_resumes_as_drawn
     assert (tmp_path / "test" / "manifest.csv").exists()
     with pytest.raises(UserError, match=r"other settings or inputs \(source_weight\)"):
         build_test_set(tmp_path, rows, small_settings(per_bin=2, source_weight="video"))
+
+
+def _two_video_synthetic_pool(out_dir):
+    return [dict(row, video="ab"[i % 2]) for i, row in enumerate(synthetic_pool(out_dir))]
+
+
+def _draws(manifest) -> list[tuple]:
+    """What a test set drew for each mask: its source and augmentation (pixels follow from them)."""
+    return [
+        tuple(r[k] for k in ("id", "raw_id", "kernel", "angle", "crop_x", "crop_y")) for r in read_manifest(manifest)
+    ]
+
+
+def test_a_two_video_build_draws_what_the_release_before_the_source_weight_drew(tmp_path):
+    """The default draws per raw mask, as every release did: a user's test set (and Table 1 made
+    on it) stays the same. The digest is of the same build by pconvkit 0.3.0 before --source-weight
+    came (its sources, dilations, angles and crops, from NumPy's PCG64: the same on every machine)."""
+    manifest = build_test_set(tmp_path, _two_video_synthetic_pool(tmp_path), small_settings())
+    drawn = "\n".join(",".join(row) for row in _draws(manifest))
+    assert hashlib.sha256(drawn.encode()).hexdigest() == (
+        "2723185aba3a975269d72fd1da4d023248da43d0a5655e795849f9d515282531"
+    )
+
+
+def test_the_settings_a_test_set_records_rebuild_it(tmp_path):
+    """BenchmarkSettings made from a test set's settings.json (strings read from JSON) draw the same
+    masks, with either source weight."""
+    rows = _two_video_synthetic_pool(tmp_path)
+    for weight in ("mask", "video"):
+        for name in (weight, f"{weight}-again"):  # each build folder reads the same raw pool
+            shutil.copytree(tmp_path / "raw", tmp_path / name / "raw")
+        first = build_test_set(tmp_path / weight, rows, small_settings(source_weight=weight))
+        record = json.loads((first.parent / "settings.json").read_text())
+        record.pop("settings_format")
+        again = build_test_set(tmp_path / f"{weight}-again", rows, BenchmarkSettings(**record))
+        assert _draws(again) == _draws(first)
 
 
 def test_an_unknown_source_weight_is_refused_before_anything_is_written(tmp_path):

@@ -310,6 +310,9 @@ EQUIVALENT = {
         ),
     },
     "maskgen/build.py": {
+        'if weight <= "mask" or videos': "the source weights are 'video' and 'mask' (build_test_set refuses "
+        "others): only 'mask' sorts at or before 'mask'",
+        "@dataclass(frozen=False)": "BenchmarkSettings is never changed after it is made: frozen only guards that",
         'settings.margin if category == "N" else 1)': "a B crop's bound without its last pixel row and "
         "column: the blocks beside them, nearer the crop, are grown whenever theirs are, so the bound still "
         "holds, and any bound that holds gives the same masks",
@@ -547,6 +550,7 @@ EQUIVALENT = {
         "(mask == 0) * (count > 0)": "on bool tensors * is &",
         "fill = (mask <= 0) & (count": "masks are 0/1: no value is below 0",
         "& (count != 0)": "a count of valid pixels is never negative: != 0 is > 0",
+        "mask = (count != 0).to(mask.dtype)": "a 3x3 mean of a 0/1 mask is never negative: != 0 is > 0",
         "total / count.clamp(min= 0)": "where a pixel is filled its count is at least 1; elsewhere the quotient "
         "is not taken (torch.where), and no gradient flows into the image skip",
         "kernel // 2, bias=level <= 1)": "encoder levels start at 1: <= 1 is == 1",
