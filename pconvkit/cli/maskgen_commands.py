@@ -205,12 +205,11 @@ def maskgen_flow(videos, frames, out, suffix, **options):
     show_default=True,
     help="Shape of the dilation: an axis-aligned square (as NVIDIA's masks show) or a disk.",
 )
-@click.option(
+@option(
     "--source-weight",
-    type=click.Choice(SOURCE_WEIGHTS),
-    default=_TEST.source_weight,
-    show_default=True,
-    help="How a test mask's raw source is drawn: video: each test video equally likely, whatever its length; "
+    _TEST.source_weight,
+    click.Choice(SOURCE_WEIGHTS),
+    "How a test mask's raw source is drawn: video: each test video equally likely, whatever its length; "
     "mask: each raw mask equally likely (a video weighs as many raw masks as it gave).",
 )
 @apply(_flow_options + _consistency_options)
