@@ -1,8 +1,8 @@
 """The test benchmark: augmented test-pool masks binned by hole ratio and border category.
 
-Each of the 12 (category, bin) cells gets `per_bin` masks. A mask first draws its hole ratio,
-uniformly within the bin (NVIDIA's in-bin means lie within 0.015 of the bins' centres; left to the
-videos, a bin fills from whichever end its sources reach most easily). It then picks a raw test mask,
+Each of the 12 (category, bin) cells gets `per_bin` masks. A mask first draws its hole ratio within
+the bin, by default from the linear density whose mean is NVIDIA's in-bin mean (left to the videos,
+a bin fills from whichever end its sources reach most easily). It then picks a raw test mask,
 a random angle and crop, computes the crop's distance-to-hole map once, and reads from its histogram
 the hole ratio of every dilation kernel (5 to 47 px); the smallest kernel that comes within
 `ratio_tolerance` of the drawn ratio is used: the thinnest dilation that gives the hole its area, as
@@ -19,6 +19,7 @@ order: bin by bin, the N block before the B block, `per_bin` each.
 """
 
 import functools
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -58,6 +59,7 @@ from pconvkit.maskgen.pool import (
     load_raw_mask,
     videos_from_inputs,
 )
+from pconvkit.maskgen.survey import NVIDIA_MEAN_RATIO
 from pconvkit.memory import require_memory
 from pconvkit.workers import process_pool, worker_state
 
@@ -93,6 +95,10 @@ def preset_values(preset: str, explicit: dict) -> dict:
     return values
 
 
+# The dilation law that lets every kernel of KERNEL_RANGE dilate a test mask of any ratio.
+NO_DILATION_LAW = (float(KERNEL_RANGE[1]), 0.0)
+
+
 @dataclass(frozen=True)
 class BenchmarkSettings:
     per_bin: int = 1000
@@ -105,6 +111,8 @@ class BenchmarkSettings:
     footprint: str = "square"  # of the dilation (maskgen.augment)
     ratio_tolerance: float = 0.01  # a mask's hole ratio is within this of the ratio drawn for it
     source_weight: str = "mask"  # of SOURCE_WEIGHTS: how a mask's raw source is drawn
+    ratio_draw: str = "nvidia"  # of RATIO_DRAWS: how a mask's hole ratio is drawn within its bin
+    dilation_law: tuple[float, float] = NO_DILATION_LAW  # (a, b): at drawn ratio r, kernels up to a + b r px
 
 
 # How a test mask's raw source is drawn among those that can reach its ratio. video: each test video
@@ -112,6 +120,11 @@ class BenchmarkSettings:
 # whatever the videos' lengths (a long static clip would otherwise fill the small bins alone); mask:
 # each raw mask equally likely, so a video weighs as many raw masks as it gave.
 SOURCE_WEIGHTS = ("video", "mask")
+
+# How a mask's hole ratio is drawn within its bin. uniform: any ratio of the bin equally likely (the
+# mean at the bin's centre); nvidia: from the linear density on the bin whose mean is the mean of
+# NVIDIA's test masks in that bin (0.003-0.015 under the centre from the second bin up).
+RATIO_DRAWS = ("uniform", "nvidia")
 
 
 # Draws of (source, angle, crop) that try for a mask's drawn hole ratio before any ratio of its bin is
@@ -152,7 +165,9 @@ def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings
 
     videos: the source video of each raw mask (None: all from one), for settings.source_weight."""
     low, high = BINS[bin_index]
-    target = float(rng.uniform(low, high))
+    mean = NVIDIA_MEAN_RATIO[bin_label(bin_index)] if settings.ratio_draw == "nvidia" else None
+    target = draw_ratio(rng, low, high, mean)
+    largest_kernel = settings.dilation_law[0] + settings.dilation_law[1] * target
     near = (max(low, target - settings.ratio_tolerance), min(high, target + settings.ratio_tolerance))
     candidates = ratio_candidates(reaches, *near)
     near_tries = NEAR_TRIES if candidates.size else 0
@@ -183,6 +198,7 @@ def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings
         feasible = within(ratios, *near)
         if category == "B":
             feasible &= steps[frame].min() <= kernels - 1
+        feasible &= kernels <= largest_kernel
         if not feasible.any():
             continue
         if attempt < near_tries:
@@ -191,10 +207,48 @@ def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings
             kernel = int(kernels[feasible][np.argmin(np.abs(ratios[feasible] - target))])
         valid = (steps > kernel - 1).astype(np.uint8)
         return valid, source, AugmentParams(kernel, angle, crop_x, crop_y, settings.footprint)
+    law = "" if tuple(settings.dilation_law) == NO_DILATION_LAW else ", or loosen --dilation-law"
     raise UserError(
         f"cannot fill bin {category} {bin_label(bin_index)}: no augmented test mask landed in it "
-        f"after {settings.max_tries} tries; {_unfillable_advice(reaches, low, high)}"
+        f"after {settings.max_tries} tries; {_unfillable_advice(reaches, low, high)}{law}"
     )
+
+
+def draw_ratio(rng, low: float, high: float, mean: float | None = None) -> float:
+    """A hole ratio in (low, high]: uniform, or (given `mean`) from the linear density on the bin with
+    that mean, by inverting its distribution function; either way from one uniform number."""
+    u = float(rng.uniform())
+    # the density on t = (ratio - low) / (high - low) is 1 + slope (t - 1/2), whose mean is 1/2 + slope / 12
+    slope = 0.0 if mean is None else 12.0 * (mean - (low + high) / 2) / (high - low)
+    if slope == 0.0:
+        return low + (high - low) * u
+    half = 1.0 - slope / 2  # u = half t + slope t^2 / 2 on t in [0, 1]
+    return low + (high - low) * (math.sqrt(half * half + 2.0 * slope * u) - half) / slope
+
+
+def check_test_settings(settings: BenchmarkSettings) -> None:
+    """Refuse test-set settings that cannot make a test set, before any work."""
+    check_size_holds_every_bin(settings.size, settings.margin)
+    if settings.per_bin < 1:
+        raise UserError("--per-bin must be at least 1")
+    if settings.source_weight not in SOURCE_WEIGHTS:
+        raise UserError(f"--source-weight must be one of {', '.join(SOURCE_WEIGHTS)}, not {settings.source_weight!r}")
+    if settings.ratio_draw not in RATIO_DRAWS:
+        raise UserError(f"--ratio-draw must be one of {', '.join(RATIO_DRAWS)}, not {settings.ratio_draw!r}")
+    check_dilation_law(settings.dilation_law)
+
+
+def check_dilation_law(law) -> None:
+    """A law that leaves no kernel of KERNEL_RANGE at some ratio (the cap is linear in the ratio: its
+    least is at 0.01 or 0.6) would make that bin unfillable only after every try: refuse it first."""
+    a, b = law
+    lowest, highest = BINS[0][0], BINS[-1][1]
+    for ratio in (lowest, highest):
+        if not a + b * ratio >= KERNEL_RANGE[0]:  # also refuses nan
+            raise UserError(
+                f"--dilation-law {a:g} {b:g} allows no dilation of {KERNEL_RANGE[0]} px or more at hole ratio "
+                f"{ratio:g} ({a:g} + {b:g} x {ratio:g} = {a + b * ratio:g} px)"
+            )
 
 
 def _unfillable_advice(reaches, low: float, high: float) -> str:
@@ -321,11 +375,7 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
     >>> [(r["category"], r["bin"]) for r in read_manifest(manifest)][:3]
     [('N', '0.01-0.1'), ('B', '0.01-0.1'), ('N', '0.1-0.2')]
     """
-    check_size_holds_every_bin(settings.size, settings.margin)
-    if settings.per_bin < 1:
-        raise UserError("--per-bin must be at least 1")
-    if settings.source_weight not in SOURCE_WEIGHTS:
-        raise UserError(f"--source-weight must be one of {', '.join(SOURCE_WEIGHTS)}, not {settings.source_weight!r}")
+    check_test_settings(settings)
     if not pool_rows:
         raise UserError("the raw test pool is empty: the test videos gave no usable masks")
     check_test_set_memory(settings, workers)
@@ -359,10 +409,9 @@ def build_test_set(out_dir, pool_rows, settings: BenchmarkSettings = BenchmarkSe
 
 def _check_settings(out_dir: Path, settings: BenchmarkSettings):
     """A resumed build must use the settings it started with; record them on the first run."""
-    # test sets made before --source-weight drew per raw mask
-    check_settings_file(
-        out_dir / "test" / SETTINGS_NAME, asdict(settings), "a test set", unrecorded={"source_weight": "mask"}
-    )
+    # what test sets made before these settings were recorded drew with
+    earlier = {"source_weight": "mask", "ratio_draw": "uniform", "dilation_law": list(NO_DILATION_LAW)}
+    check_settings_file(out_dir / "test" / SETTINGS_NAME, asdict(settings), "a test set", unrecorded=earlier)
 
 
 def regenerate(row: dict, out_dir) -> np.ndarray:
@@ -405,7 +454,8 @@ def build_mask_set(
     flow = replace(raw_settings.flow, frame_gaps=tuple(values["frame_gaps"]), frame_stride=values["frame_stride"])
     raw_settings = replace(raw_settings, flow=flow)
     test_settings = replace(test_settings or BenchmarkSettings(), per_bin=values["per_bin"])
-    check_test_set_memory(test_settings, workers)  # before any work
+    check_test_settings(test_settings)  # before any work
+    check_test_set_memory(test_settings, workers)
     pools = build_raw_pools(
         videos_from_inputs(videos, frames, flow_dir),
         out_dir,

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from pconvkit.cli.options import (
+    FINITE_FLOAT,
     NON_NEGATIVE,
     NON_NEGATIVE_FLOAT,
     POSITIVE,
@@ -22,7 +23,7 @@ from pconvkit.cli.options import (
     workers,
 )
 from pconvkit.maskgen.augment import FOOTPRINTS
-from pconvkit.maskgen.build import PRESETS, SOURCE_WEIGHTS, BenchmarkSettings, preset_values
+from pconvkit.maskgen.build import PRESETS, RATIO_DRAWS, SOURCE_WEIGHTS, BenchmarkSettings, preset_values
 from pconvkit.maskgen.families import FAMILIES
 from pconvkit.maskgen.flowcompute import DIS_PRESETS, FLOW_METHODS, FlowSettings
 from pconvkit.maskgen.flowio import FLOW_SUFFIXES
@@ -212,6 +213,20 @@ def maskgen_flow(videos, frames, out, suffix, **options):
     "How a test mask's raw source is drawn: video: each test video equally likely, whatever its length; "
     "mask: each raw mask equally likely (a video weighs as many raw masks as it gave).",
 )
+@option(
+    "--ratio-draw",
+    _TEST.ratio_draw,
+    click.Choice(RATIO_DRAWS),
+    "How a test mask's hole ratio is drawn within its bin: uniform; or nvidia: from the linear density "
+    "whose mean is NVIDIA's in-bin mean.",
+)
+@option(
+    "--dilation-law",
+    _TEST.dilation_law,
+    (FINITE_FLOAT, FINITE_FLOAT),
+    "A test mask of drawn hole ratio r is dilated by at most A + B r px (47 0: by any of 5-47 px).",
+    metavar="A B",
+)
 @apply(_flow_options + _consistency_options)
 @click.option(
     "--family",
@@ -235,6 +250,8 @@ def maskgen_build(
     workers,
     footprint,
     source_weight,
+    ratio_draw,
+    dilation_law,
     family,
     **options,
 ):
@@ -280,6 +297,8 @@ def maskgen_build(
         max_tries=max_tries,
         footprint=footprint,
         source_weight=source_weight,
+        ratio_draw=ratio_draw,
+        dilation_law=dilation_law,
     )
     pools, manifest = build_mask_set(
         out, videos, frames, flow_dir, preset, explicit, raw_settings, test_settings, workers

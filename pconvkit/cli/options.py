@@ -64,6 +64,7 @@ class FiniteFloatRange(click.FloatRange):
 
 POSITIVE_FLOAT = FiniteFloatRange(min=0, min_open=True)
 NON_NEGATIVE_FLOAT = FiniteFloatRange(min=0)
+FINITE_FLOAT = FiniteFloatRange()
 
 
 def option(name: str, default, kind=None, help: str | None = None, dest: str | None = None, **extra):

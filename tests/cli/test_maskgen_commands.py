@@ -122,3 +122,38 @@ def test_build_hands_the_source_weight_to_the_test_set(tmp_path, monkeypatch):
         one_line_error(runner.invoke(maskgen, base + extra), "stopped")
     assert [settings.source_weight for settings in given] == ["mask", "video", "mask"]
     one_line_error(runner.invoke(maskgen, base + ["--source-weight", "frames"]), "--source-weight")
+
+
+def test_build_hands_the_ratio_draw_and_dilation_law_to_the_test_set(tmp_path, monkeypatch):
+    from pconvkit.errors import UserError
+    from pconvkit.maskgen import build
+
+    given = []
+
+    def stop_after_the_settings(*arguments):
+        given.append(arguments[7])  # build_mask_set's test_settings
+        raise UserError("stopped")
+
+    monkeypatch.setattr(build, "build_mask_set", stop_after_the_settings)
+    base = ["build", "--flow-dir", str(tmp_path), "--out", str(tmp_path / "out")]
+    one_line_error(runner.invoke(maskgen, base), "stopped")
+    one_line_error(runner.invoke(maskgen, base + ["--ratio-draw", "nvidia", "--dilation-law", "20", "60"]), "stopped")
+    assert [(s.ratio_draw, s.dilation_law) for s in given] == [
+        (build.BenchmarkSettings().ratio_draw, build.BenchmarkSettings().dilation_law),
+        ("nvidia", (20.0, 60.0)),
+    ]
+    for wrong, named in (
+        (["--ratio-draw", "normal"], "--ratio-draw"),
+        (["--dilation-law", "20"], "--dilation-law"),
+        (["--dilation-law", "20", "nan"], "--dilation-law"),
+    ):
+        result = runner.invoke(maskgen, base + wrong)
+        assert result.exit_code == 2
+        one_line_error(result, named)
+
+
+def test_build_refuses_a_dilation_law_that_allows_no_kernel_in_one_line(tmp_path):
+    base = ["build", "--flow-dir", str(tmp_path), "--out", str(tmp_path / "out")]
+    result = runner.invoke(maskgen, base + ["--dilation-law", "4", "0"])
+    assert result.exit_code == 1
+    one_line_error(result, "--dilation-law 4 0 allows no dilation of 5 px or more at hole ratio 0.01")

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -11,12 +12,14 @@ import pytest
 from pconvkit.errors import UserError
 from pconvkit.files import write_png_atomic
 from pconvkit.images import mask_to_png, read_mask
-from pconvkit.maskgen.bins import BINS, bin_index, border_category, border_distance, hole_ratio
+from pconvkit.maskgen.bins import BINS, bin_index, bin_label, border_category, border_distance, hole_ratio
 from pconvkit.maskgen.build import (
+    NO_DILATION_LAW,
     BenchmarkSettings,
     _unfillable_advice,
     build_test_set,
     check_test_set_memory,
+    draw_ratio,
     ratio_candidates,
     reach,
     regenerate,
@@ -25,6 +28,7 @@ from pconvkit.maskgen.build import (
 )
 from pconvkit.maskgen.manifest import read_manifest
 from pconvkit.maskgen.pool import load_raw_mask
+from pconvkit.maskgen.survey import NVIDIA_MEAN_RATIO
 
 SIZE = 160  # small test masks keep the suite fast; the rules do not depend on the size
 MARGIN = 16
@@ -53,6 +57,11 @@ def synthetic_pool(out_dir, count=30, seed=0):
             )
         )
     return rows
+
+
+def drawn_ratio(rng, low, high):
+    """The ratio the sampler draws first for a mask of the bin (low, high] with the default draw."""
+    return draw_ratio(rng, low, high, NVIDIA_MEAN_RATIO[f"{low:g}-{high:g}"])
 
 
 def one_source_pool(out_dir, valid):
@@ -126,9 +135,9 @@ def test_other_settings_in_the_same_folder_are_refused(built):
 
 def test_impossible_bin_names_the_cell(tmp_path):
     valid = np.ones((120, 200), np.uint8)
-    valid[50:54, 90:94] = 0  # one tiny hole, even dilated by 47 px, cannot reach 0.2
+    valid[50:52, 90:92] = 0  # one tiny hole: even dilated by 47 px (at any angle) under 0.1 of the mask
     rows = one_source_pool(tmp_path, valid)
-    with pytest.raises(UserError, match=r"cannot fill bin N 0.2-0.3") as error:
+    with pytest.raises(UserError, match=r"cannot fill bin N 0.1-0.2") as error:
         build_test_set(tmp_path, rows, small_settings(per_bin=1, max_tries=50))
     assert "larger occlusions" in str(error.value) and "sparser" not in str(error.value)
 
@@ -193,7 +202,7 @@ def test_each_mask_takes_the_thinnest_dilation_that_reaches_its_drawn_ratio(buil
     rules = {"thinnest": 0, "nearest": 0}
     for row in read_manifest(manifest):
         low, high = BINS[[f"{a:g}-{b:g}" for a, b in BINS].index(row["bin"])]
-        target = np.random.default_rng([int(s) for s in row["seed"].split("-")]).uniform(low, high)
+        target = drawn_ratio(np.random.default_rng([int(s) for s in row["seed"].split("-")]), low, high)
         near = (max(low, target - tolerance), min(high, target + tolerance))
         kernel, ratio = int(row["kernel"]), hole_ratio(read_mask(out / "test" / row["path"]))
         category = row["category"]
@@ -311,7 +320,7 @@ def test_a_b_mask_reaches_the_border_with_the_thinnest_dilation_that_does(tmp_pa
         seed = [0, 1, 0, index]
         mask, _, params = sample_cell_mask(load, reaches, "B", 0, np.random.default_rng(seed), settings)
         assert border_distance(mask) < MARGIN
-        target = np.random.default_rng(seed).uniform(low, high)
+        target = drawn_ratio(np.random.default_rng(seed), low, high)
         near = (max(low, target - settings.ratio_tolerance), min(high, target + settings.ratio_tolerance))
         if params.kernel == 5 or not ratio_candidates(reaches, *near).size:  # the nearest ratio's rule
             continue
@@ -407,18 +416,23 @@ def test_the_default_source_weight_draws_the_same_masks_as_one_video_pool(tmp_pa
         assert drawn[0][1:] == drawn[1][1:] and np.array_equal(drawn[0][0], drawn[1][0])
 
 
-def test_a_test_set_begun_before_the_source_weight_was_recorded_resumes_as_drawn_per_raw_mask(tmp_path):
+def test_a_test_set_begun_before_the_source_weight_and_ratio_draw_were_recorded_resumes_as_it_drew(tmp_path):
+    """Such a set drew per raw mask, uniformly in the bin, with no dilation law: it resumes with those
+    settings and refuses the new default ratio draw, naming it."""
     rows = synthetic_pool(tmp_path)
-    build_test_set(tmp_path, rows, small_settings(per_bin=2))
+    earlier = small_settings(per_bin=2, ratio_draw="uniform")
+    build_test_set(tmp_path, rows, earlier)
     record = tmp_path / "test" / "settings.json"
     older = json.loads(record.read_text())
-    del older["source_weight"]
+    for added in ("source_weight", "ratio_draw", "dilation_law"):
+        del older[added]
     record.write_text(json.dumps(older))
     (tmp_path / "test" / "manifest.csv").unlink()  # an interrupted build
-    build_test_set(tmp_path, rows, small_settings(per_bin=2))
+    build_test_set(tmp_path, rows, earlier)
     assert (tmp_path / "test" / "manifest.csv").exists()
-    with pytest.raises(UserError, match=r"other settings or inputs \(source_weight\)"):
-        build_test_set(tmp_path, rows, small_settings(per_bin=2, source_weight="video"))
+    for other, named in (("source_weight", "video"), ("ratio_draw", "nvidia"), ("dilation_law", (20.0, 60.0))):
+        with pytest.raises(UserError, match=rf"other settings or inputs \({other}\)"):
+            build_test_set(tmp_path, rows, small_settings(**{"per_bin": 2, "ratio_draw": "uniform", other: named}))
 
 
 def _two_video_synthetic_pool(out_dir):
@@ -432,15 +446,23 @@ def _draws(manifest) -> list[tuple]:
     ]
 
 
-def test_a_two_video_build_draws_what_the_release_before_the_source_weight_drew(tmp_path):
-    """The default draws per raw mask, as every release did: a user's test set (and Table 1 made
-    on it) stays the same. The digest is of the same build by pconvkit 0.3.0 before --source-weight
-    came (its sources, dilations, angles and crops, from NumPy's PCG64: the same on every machine)."""
+def _digest(manifest) -> str:
+    return hashlib.sha256("\n".join(",".join(row) for row in _draws(manifest)).encode()).hexdigest()
+
+
+def test_a_two_video_build_with_the_uniform_ratio_draw_draws_what_earlier_releases_drew(tmp_path):
+    """`--ratio-draw uniform` remakes a test set of an earlier release exactly (and so the Table 1
+    made on it). The digest is of the same build by pconvkit 0.3.0 before --source-weight came (its
+    sources, dilations, angles and crops, from NumPy's PCG64: the same on every machine)."""
+    manifest = build_test_set(tmp_path, _two_video_synthetic_pool(tmp_path), small_settings(ratio_draw="uniform"))
+    assert _digest(manifest) == "2723185aba3a975269d72fd1da4d023248da43d0a5655e795849f9d515282531"
+
+
+def test_a_two_video_build_draws_what_this_release_drew(tmp_path):
+    """The default's draws, pinned when the ratio draw became NVIDIA's in-bin mean: a change of them
+    is a change of every user's test set and must replace this digest with a CHANGELOG line."""
     manifest = build_test_set(tmp_path, _two_video_synthetic_pool(tmp_path), small_settings())
-    drawn = "\n".join(",".join(row) for row in _draws(manifest))
-    assert hashlib.sha256(drawn.encode()).hexdigest() == (
-        "2723185aba3a975269d72fd1da4d023248da43d0a5655e795849f9d515282531"
-    )
+    assert _digest(manifest) == "5eea0306c81f45483729af3be664f1013c42464400ef60b7ee133cdc1ef94795"
 
 
 def test_the_settings_a_test_set_records_rebuild_it(tmp_path):
@@ -518,7 +540,7 @@ def test_without_a_source_that_reaches_the_drawn_ratio_the_mask_nearest_to_it_in
     low, high = BINS[1]
     nearest_is_not_thinnest = 0
     for seed in range(12):
-        target = np.random.default_rng(seed).uniform(low, high)
+        target = drawn_ratio(np.random.default_rng(seed), low, high)
         valid, source, params = sample_cell_mask(
             lambda _: raw, [(0.0, 0.0)], category, 1, np.random.default_rng(seed), settings
         )
@@ -539,7 +561,7 @@ def test_a_drawn_ratio_out_of_reach_widens_to_the_bin_after_near_tries(monkeypat
     raw = np.ones((160, 160), np.uint8)
     cv2.circle(raw, (80, 80), 15, 0, -1)  # a disk at any angle: at most 47^2 + 4 47 15.5 + pi 15.5^2 px, 0.23
     rng = np.random.default_rng(0)
-    assert rng.uniform(*BINS[2]) - 0.01 > 0.23  # the drawn ratio, out of reach
+    assert drawn_ratio(rng, *BINS[2]) - 0.01 > 0.23  # the drawn ratio, out of reach
     settings = small_settings(max_tries=400)
     valid, _, _ = sample_cell_mask(lambda _: raw, [(0.0, 1.0)], "N", 2, np.random.default_rng(0), settings)
     assert BINS[2][0] < hole_ratio(valid) <= 0.23
@@ -623,3 +645,75 @@ def test_a_build_without_test_videos_hands_none_to_the_pools(recorded_build, tmp
 
     build_mask_set(tmp_path / "out", flow_dir="flows")
     assert recorded_build["pools"]["test_videos"] is None
+
+
+@pytest.mark.parametrize("bin_number", range(len(BINS)))
+def test_the_nvidia_ratio_draw_has_nvidia_s_in_bin_mean_and_stays_in_the_bin(bin_number):
+    """The linear density on the bin whose mean is NVIDIA's: 20,000 draws have that mean, none leaves
+    the bin, and the share below the bin's centre is the density's, 1/2 - slope/8 (slope = 12 (mean -
+    centre) / width; 0.725 for 0.4-0.5, whose mean 0.435 lies 0.015 below the centre)."""
+    low, high = BINS[bin_number]
+    mean = NVIDIA_MEAN_RATIO[bin_label(bin_number)]
+    rng = np.random.default_rng(bin_number)
+    drawn = np.array([draw_ratio(rng, low, high, mean) for _ in range(20_000)])
+    assert ((drawn > low) & (drawn <= high)).all()
+    assert drawn.mean() == pytest.approx(mean, abs=0.001)  # standard error 0.0002
+    slope = 12 * (mean - (low + high) / 2) / (high - low)
+    assert np.mean(drawn < (low + high) / 2) == pytest.approx(0.5 - slope / 8, abs=0.01)
+
+
+def test_the_uniform_ratio_draw_is_numpy_s_uniform_draw_on_the_bin():
+    """The default draws what every release drew: rng.uniform(low, high), the same stream."""
+    first, second = np.random.default_rng(7), np.random.default_rng(7)
+    for low, high in BINS:
+        assert draw_ratio(first, low, high, None) == second.uniform(low, high)
+    assert NVIDIA_MEAN_RATIO[bin_label(3)] == 0.339  # the ratio draw's means are NVIDIA's published ones
+
+
+def test_a_dilation_law_caps_every_test_mask_s_kernel(tmp_path):
+    """Under a + b r no mask of a bin is dilated by more than a + b times the bin's upper ratio (the
+    drawn ratio is at most that), while the same build without the law dilates some more."""
+    rows = synthetic_pool(tmp_path)
+    law = (9.0, 40.0)  # 9.4 px at 0.01 up to 33 at 0.6
+    for name, settings in (("free", small_settings()), ("law", small_settings(dilation_law=law))):
+        shutil.copytree(tmp_path / "raw", tmp_path / name / "raw")
+        kernels = [
+            (int(r["kernel"]), BINS[[bin_label(i) for i in range(len(BINS))].index(r["bin"])][1])
+            for r in read_manifest(build_test_set(tmp_path / name, rows, settings))
+        ]
+        above = [k for k, high in kernels if k > law[0] + law[1] * high]
+        assert bool(above) == (name == "free"), (name, above)
+
+
+@pytest.mark.parametrize("law, where", [((4.0, 0.0), "0.01"), ((47.0, -80.0), "0.6"), ((float("nan"), 0.0), "nan")])
+def test_a_dilation_law_that_allows_no_kernel_is_refused_before_anything_is_written(tmp_path, law, where):
+    rows = synthetic_pool(tmp_path, count=2)
+    with pytest.raises(UserError, match="--dilation-law") as refusal:
+        build_test_set(tmp_path, rows, small_settings(dilation_law=law))
+    assert where in str(refusal.value) and "\n" not in str(refusal.value)
+    assert not (tmp_path / "test").exists()
+
+
+def test_an_unknown_ratio_draw_is_refused_before_anything_is_written(tmp_path):
+    rows = synthetic_pool(tmp_path, count=2)
+    with pytest.raises(UserError, match="--ratio-draw must be one of uniform, nvidia, not 'normal'"):
+        build_test_set(tmp_path, rows, small_settings(ratio_draw="normal"))
+    assert not (tmp_path / "test").exists()
+
+
+def test_a_cell_a_dilation_law_leaves_unfillable_says_to_loosen_it(tmp_path):
+    """One small hole in the middle reaches 0.01-0.1 with a wide dilation, never with 5-6 px: under the
+    law 5 + 1 r the N cell is refused and the message names the law; without a law (the default) it
+    fills."""
+    valid = np.ones((SIZE, SIZE), np.uint8)
+    valid[70:76, 70:76] = 0  # 36 px: 0.0014 of the mask; 0.05 needs about a 35-px square
+    one_source_pool(tmp_path, valid)
+    raw, reaches = load_raw_mask(tmp_path, "test", "v/a"), [reach(valid)]
+    assert BenchmarkSettings().dilation_law == NO_DILATION_LAW
+    settings = small_settings(max_tries=60)
+    mask, _, params = sample_cell_mask(lambda _: raw, reaches, "N", 0, np.random.default_rng(0), settings)
+    assert params.kernel > 6 and BINS[0][0] < hole_ratio(mask) <= BINS[0][1]
+    with pytest.raises(UserError, match="cannot fill bin N 0.01-0.1.*, or loosen --dilation-law$"):
+        sample_cell_mask(
+            lambda _: raw, reaches, "N", 0, np.random.default_rng(0), replace(settings, dilation_law=(5.0, 1.0))
+        )
