@@ -123,7 +123,7 @@ SOURCE_WEIGHTS = ("video", "mask")
 
 # How a mask's hole ratio is drawn within its bin. uniform: any ratio of the bin equally likely (the
 # mean at the bin's centre); nvidia: from the linear density on the bin whose mean is the mean of
-# NVIDIA's test masks in that bin (0.003-0.015 under the centre from the second bin up).
+# NVIDIA's test masks in that bin (0.005-0.015 under the centre from the second bin up).
 RATIO_DRAWS = ("uniform", "nvidia")
 
 
