@@ -138,6 +138,7 @@ def test_build_hands_the_ratio_draw_and_dilation_law_to_the_test_set(tmp_path, m
     base = ["build", "--flow-dir", str(tmp_path), "--out", str(tmp_path / "out")]
     one_line_error(runner.invoke(maskgen, base), "stopped")
     one_line_error(runner.invoke(maskgen, base + ["--ratio-draw", "nvidia", "--dilation-law", "20", "60"]), "stopped")
+    assert build.BenchmarkSettings().dilation_law == (47.0, 0.0)  # the README's default: any kernel of 5-47 px
     assert [(s.ratio_draw, s.dilation_law) for s in given] == [
         (build.BenchmarkSettings().ratio_draw, build.BenchmarkSettings().dilation_law),
         ("nvidia", (20.0, 60.0)),
@@ -156,4 +157,10 @@ def test_build_refuses_a_dilation_law_that_allows_no_kernel_in_one_line(tmp_path
     base = ["build", "--flow-dir", str(tmp_path), "--out", str(tmp_path / "out")]
     result = runner.invoke(maskgen, base + ["--dilation-law", "4", "0"])
     assert result.exit_code == 1
-    one_line_error(result, "--dilation-law 4 0 allows no dilation of 5 px or more at hole ratio 0.01")
+    one_line_error(
+        result, "--dilation-law 4 0 allows no dilation of 5 px or more at hole ratio 0.01 (4 + 0 x 0.01 = 4 px)"
+    )
+    result = runner.invoke(maskgen, base + ["--dilation-law", "47", "-80"])
+    one_line_error(
+        result, "--dilation-law 47 -80 allows no dilation of 5 px or more at hole ratio 0.6 (47 + -80 x 0.6 = -1 px)"
+    )

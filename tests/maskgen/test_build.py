@@ -140,6 +140,7 @@ def test_impossible_bin_names_the_cell(tmp_path):
     with pytest.raises(UserError, match=r"cannot fill bin N 0.1-0.2") as error:
         build_test_set(tmp_path, rows, small_settings(per_bin=1, max_tries=50))
     assert "larger occlusions" in str(error.value) and "sparser" not in str(error.value)
+    assert "dilation-law" not in str(error.value)  # no law was set
 
 
 def test_explicit_options_override_a_preset():
@@ -670,19 +671,29 @@ def test_the_uniform_ratio_draw_is_numpy_s_uniform_draw_on_the_bin():
     assert NVIDIA_MEAN_RATIO[bin_label(3)] == 0.339  # the ratio draw's means are NVIDIA's published ones
 
 
-def test_a_dilation_law_caps_every_test_mask_s_kernel(tmp_path):
-    """Under a + b r no mask of a bin is dilated by more than a + b times the bin's upper ratio (the
-    drawn ratio is at most that), while the same build without the law dilates some more."""
+def test_a_dilation_law_caps_each_kernel_at_a_plus_b_times_the_drawn_ratio_and_changes_nothing_else(tmp_path):
+    """Under a + b r (r: the ratio a mask drew first, recomputed from its seed) every kernel is at most
+    a + b r; a mask whose draw without the law stayed under its cap is drawn exactly as without it
+    (the cap only removes kernels), and one whose draw went over it is drawn again."""
     rows = synthetic_pool(tmp_path)
     law = (9.0, 40.0)  # 9.4 px at 0.01 up to 33 at 0.6
+    drawn = {}
     for name, settings in (("free", small_settings()), ("law", small_settings(dilation_law=law))):
         shutil.copytree(tmp_path / "raw", tmp_path / name / "raw")
-        kernels = [
-            (int(r["kernel"]), BINS[[bin_label(i) for i in range(len(BINS))].index(r["bin"])][1])
-            for r in read_manifest(build_test_set(tmp_path / name, rows, settings))
-        ]
-        above = [k for k, high in kernels if k > law[0] + law[1] * high]
-        assert bool(above) == (name == "free"), (name, above)
+        drawn[name] = {r["id"]: r for r in read_manifest(build_test_set(tmp_path / name, rows, settings))}
+    kept = redrawn = 0
+    for mask_id, free in drawn["free"].items():
+        capped = drawn["law"][mask_id]
+        low, high = BINS[[bin_label(i) for i in range(len(BINS))].index(free["bin"])]
+        cap = law[0] + law[1] * drawn_ratio(np.random.default_rng([int(v) for v in free["seed"].split("-")]), low, high)
+        assert int(capped["kernel"]) <= cap, capped
+        if int(free["kernel"]) <= cap:
+            assert capped == free
+            kept += 1
+        else:
+            assert capped["sha256"] != free["sha256"]
+            redrawn += 1
+    assert kept and redrawn, (kept, redrawn)
 
 
 @pytest.mark.parametrize("law, where", [((4.0, 0.0), "0.01"), ((47.0, -80.0), "0.6"), ((float("nan"), 0.0), "nan")])
