@@ -106,7 +106,9 @@ def test_classify_writes_csv_and_nothing_before_an_error(tmp_path, mask_folder):
     assert result.output.strip().startswith("Error: ")
 
 
-def test_build_hands_the_source_weight_to_the_test_set(tmp_path, monkeypatch):
+def _test_settings_given(tmp_path, monkeypatch) -> tuple[list, list]:
+    """`maskgen build`'s command line and the list that each run's BenchmarkSettings is appended to,
+    the build stopped right after the settings are made."""
     from pconvkit.errors import UserError
     from pconvkit.maskgen import build
 
@@ -117,7 +119,11 @@ def test_build_hands_the_source_weight_to_the_test_set(tmp_path, monkeypatch):
         raise UserError("stopped")
 
     monkeypatch.setattr(build, "build_mask_set", stop_after_the_settings)
-    base = ["build", "--flow-dir", str(tmp_path), "--out", str(tmp_path / "out")]
+    return ["build", "--flow-dir", str(tmp_path), "--out", str(tmp_path / "out")], given
+
+
+def test_build_hands_the_source_weight_to_the_test_set(tmp_path, monkeypatch):
+    base, given = _test_settings_given(tmp_path, monkeypatch)
     for extra in ([], ["--source-weight", "video"], ["--source-weight", "mask"]):
         one_line_error(runner.invoke(maskgen, base + extra), "stopped")
     assert [settings.source_weight for settings in given] == ["mask", "video", "mask"]
@@ -125,17 +131,9 @@ def test_build_hands_the_source_weight_to_the_test_set(tmp_path, monkeypatch):
 
 
 def test_build_hands_the_ratio_draw_and_dilation_law_to_the_test_set(tmp_path, monkeypatch):
-    from pconvkit.errors import UserError
     from pconvkit.maskgen import build
 
-    given = []
-
-    def stop_after_the_settings(*arguments):
-        given.append(arguments[7])  # build_mask_set's test_settings
-        raise UserError("stopped")
-
-    monkeypatch.setattr(build, "build_mask_set", stop_after_the_settings)
-    base = ["build", "--flow-dir", str(tmp_path), "--out", str(tmp_path / "out")]
+    base, given = _test_settings_given(tmp_path, monkeypatch)
     one_line_error(runner.invoke(maskgen, base), "stopped")
     one_line_error(runner.invoke(maskgen, base + ["--ratio-draw", "nvidia", "--dilation-law", "20", "60"]), "stopped")
     assert build.BenchmarkSettings().dilation_law == (47.0, 0.0)  # the README's default: any kernel of 5-47 px
