@@ -207,7 +207,7 @@ def sample_cell_mask(load, reaches, category: str, bin_index: int, rng, settings
             kernel = int(kernels[feasible][np.argmin(np.abs(ratios[feasible] - target))])
         valid = (steps > kernel - 1).astype(np.uint8)
         return valid, source, AugmentParams(kernel, angle, crop_x, crop_y, settings.footprint)
-    law = "" if tuple(settings.dilation_law) == NO_DILATION_LAW else ", or loosen --dilation-law"
+    law = ", or loosen --dilation-law" if largest_kernel < KERNEL_RANGE[1] else ""  # only where it capped this draw
     raise UserError(
         f"cannot fill bin {category} {bin_label(bin_index)}: no augmented test mask landed in it "
         f"after {settings.max_tries} tries; {_unfillable_advice(reaches, low, high)}{law}"

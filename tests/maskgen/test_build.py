@@ -19,6 +19,7 @@ from pconvkit.maskgen.build import (
     _unfillable_advice,
     build_test_set,
     check_test_set_memory,
+    check_test_settings,
     draw_ratio,
     ratio_candidates,
     reach,
@@ -141,6 +142,11 @@ def test_impossible_bin_names_the_cell(tmp_path):
         build_test_set(tmp_path, rows, small_settings(per_bin=1, max_tries=50))
     assert "larger occlusions" in str(error.value) and "sparser" not in str(error.value)
     assert "dilation-law" not in str(error.value)  # no law was set
+    for law, named in (((47.0, 1.0), False), ((30.0, 0.0), True)):  # one caps nothing, one caps at 30 px
+        shutil.rmtree(tmp_path / "test")  # the settings file of the try before
+        with pytest.raises(UserError, match=r"cannot fill bin N 0.1-0.2") as error:
+            build_test_set(tmp_path, rows, small_settings(per_bin=1, max_tries=50, dilation_law=law))
+        assert str(error.value).endswith(", or loosen --dilation-law") == named, law
 
 
 def test_explicit_options_override_a_preset():
@@ -476,6 +482,7 @@ def test_the_settings_a_test_set_records_rebuild_it(tmp_path):
         first = build_test_set(tmp_path / weight, rows, small_settings(source_weight=weight))
         record = json.loads((first.parent / "settings.json").read_text())
         record.pop("settings_format")
+        assert record["dilation_law"] == [47.0, 0.0]  # the default: any kernel up to 47 px at every ratio
         again = build_test_set(tmp_path / f"{weight}-again", rows, BenchmarkSettings(**record))
         assert _draws(again) == _draws(first)
 
@@ -696,13 +703,27 @@ def test_a_dilation_law_caps_each_kernel_at_a_plus_b_times_the_drawn_ratio_and_c
     assert kept and redrawn, (kept, redrawn)
 
 
-@pytest.mark.parametrize("law, where", [((4.0, 0.0), "0.01"), ((47.0, -80.0), "0.6"), ((float("nan"), 0.0), "nan")])
-def test_a_dilation_law_that_allows_no_kernel_is_refused_before_anything_is_written(tmp_path, law, where):
+@pytest.mark.parametrize(
+    "law, message",
+    [
+        ((4.0, 0.0), "at hole ratio 0.01 (4 + 0 x 0.01 = 4 px)"),
+        ((47.0, -80.0), "at hole ratio 0.6 (47 + -80 x 0.6 = -1 px)"),
+        ((3.0, 50.0), "at hole ratio 0.01 (3 + 50 x 0.01 = 3.5 px)"),
+        ((float("nan"), 0.0), "at hole ratio 0.01 (nan + 0 x 0.01 = nan px)"),
+    ],
+)
+def test_a_dilation_law_that_allows_no_kernel_is_refused_before_anything_is_written(tmp_path, law, message):
     rows = synthetic_pool(tmp_path, count=2)
-    with pytest.raises(UserError, match="--dilation-law") as refusal:
+    with pytest.raises(UserError) as refusal:
         build_test_set(tmp_path, rows, small_settings(dilation_law=law))
-    assert where in str(refusal.value) and "\n" not in str(refusal.value)
+    assert str(refusal.value) == f"--dilation-law {law[0]:g} {law[1]:g} allows no dilation of 5 px or more {message}"
     assert not (tmp_path / "test").exists()
+
+
+@pytest.mark.parametrize("law", [(5.0, 0.0), (47.0, -70.0), (4.0, 100.0)])
+def test_a_dilation_law_that_allows_just_5_px_somewhere_is_taken(law):
+    """Exactly 5 px, the thinnest kernel, at 0.6 (47 - 70 x 0.6) or at 0.01 (5 + 0 r; 4 + 100 x 0.01)."""
+    check_test_settings(small_settings(dilation_law=law))
 
 
 def test_an_unknown_ratio_draw_is_refused_before_anything_is_written(tmp_path):

@@ -310,6 +310,8 @@ EQUIVALENT = {
         ),
     },
     "maskgen/build.py": {
+        'if settings.ratio_draw <= "nvidia" else': "the ratio draws are 'uniform' and 'nvidia' (check_test_settings "
+        "refuses others before any draw): only 'nvidia' sorts at or before 'nvidia'",
         'if weight <= "mask" or videos': "the source weights are 'video' and 'mask' (build_test_set refuses "
         "others): only 'mask' sorts at or before 'mask'",
         "@dataclass(frozen=False)": "BenchmarkSettings is never changed after it is made: frozen only guards that",
